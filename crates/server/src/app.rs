@@ -1,0 +1,323 @@
+//! Assembling the server: `App::build(config)` connects the store, creates the first admin,
+//! starts the core service, and `App::run(listener, shutdown)` serves until told to stop.
+//!
+//! Tests bind port 0 and pass their own shutdown future; the binary passes ctrl-c/SIGTERM.
+
+use crate::auth::{hash_password, LoginLimiter};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::core::{Attach, Core};
+use crate::error::ApiError;
+use crate::hub::Hub;
+use crate::ids::{conversation_id, new_id};
+use crate::metrics::Metrics;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::Arc;
+use switchboard_domain::engine::Inbound;
+use switchboard_domain::*;
+use switchboard_store::{ConversationRecord, MessageRecord, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Everything a request handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub store: Store,
+    pub hub: Hub,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub limiter: Arc<LoginLimiter>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A built server, ready to run.
+pub struct App {
+    state: AppState,
+    shutdown_tx: watch::Sender<bool>,
+    core_task: tokio::task::JoinHandle<()>,
+}
+
+/// A customer message handed to [`App::ingest`] by a channel.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    pub queue_id: QueueId,
+    pub channel_id: Option<String>,
+    /// The channel's own number (shown on offers as the source number).
+    pub source_number: Option<String>,
+    /// The customer's WhatsApp id (phone number).
+    pub wa_id: String,
+    pub customer_name: Option<String>,
+    /// The channel's message id, for idempotent ingest.
+    pub wa_message_id: Option<String>,
+    /// `text`, `image`, `location`, …
+    pub kind: String,
+    pub text: Option<String>,
+    pub payload: Value,
+}
+
+/// What [`App::ingest`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub interaction_id: InteractionId,
+    pub message_id: String,
+    /// The message opened a new interaction.
+    pub created: bool,
+    /// The message was already stored (a redelivery); nothing changed.
+    pub duplicate: bool,
+}
+
+impl App {
+    /// Connects to `config.database.url` and builds the server.
+    pub async fn build(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        admin_password: Option<String>,
+    ) -> anyhow::Result<App> {
+        let store = Store::connect(&config.database.url).await?;
+        App::build_with_store(config, clock, store, admin_password).await
+    }
+
+    /// Builds the server on an already connected store.
+    pub async fn build_with_store(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        store: Store,
+        admin_password: Option<String>,
+    ) -> anyhow::Result<App> {
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let hub = Hub::default();
+        let metrics = Arc::new(Metrics::default());
+        let (core, core_task) = Core::start(
+            store.clone(),
+            clock.clone(),
+            hub.clone(),
+            metrics.clone(),
+            shutdown_rx.clone(),
+        )
+        .await?;
+        let state = AppState {
+            core,
+            store,
+            hub,
+            metrics,
+            clock,
+            config: Arc::new(config),
+            limiter: Arc::new(LoginLimiter::default()),
+            shutdown: shutdown_rx,
+        };
+        if let Some(pw) = admin_password.filter(|p| !p.is_empty()) {
+            bootstrap_admin(&state, pw).await?;
+        }
+        Ok(App {
+            state,
+            shutdown_tx,
+            core_task,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(self.state.clone())
+    }
+
+    /// The one way customer messages enter Switchboard (the WhatsApp channel calls it).
+    pub async fn ingest(&self, msg: InboundMessage) -> Result<Ingested, ApiError> {
+        ingest(&self.state, msg).await
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, closes live sockets, lets the
+    /// core service finish what is queued, and returns.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        let App {
+            state,
+            shutdown_tx,
+            core_task,
+        } = self;
+        let mut services = JoinSet::new();
+        services.spawn(prune_events(state.clone()));
+        let tx = shutdown_tx.clone();
+        let serve = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = tx.send(true);
+        });
+        let result = serve.await;
+        let _ = shutdown_tx.send(true);
+        while services.join_next().await.is_some() {}
+        let _ = core_task.await;
+        state.store.close().await;
+        tracing::info!("server stopped");
+        result.map_err(Into::into)
+    }
+}
+
+async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<()> {
+    if state.store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let now = state.clock.now();
+    let id = AgentId(new_id("usr", now));
+    let agent = Agent {
+        id: id.clone(),
+        display_name: "Administrator".into(),
+        role: Role::Admin,
+        capacity: DEFAULT_CAPACITY,
+        can_reject: true,
+        queue_ids: Vec::new(),
+        presence: Presence::Offline,
+        break_reason: None,
+        stop_new: false,
+        presence_since: now,
+        last_idle_at: now,
+        disconnected_since: None,
+    };
+    let hash = hash_password(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    state.store.create_user(&agent, "admin", &hash, now).await?;
+    state
+        .core
+        .call(
+            Command::UpsertAgent(AgentConfig {
+                id,
+                display_name: agent.display_name,
+                role: Role::Admin,
+                capacity: agent.capacity,
+                can_reject: true,
+                queue_ids: Vec::new(),
+            }),
+            Attach::default(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tracing::info!("created the admin user");
+    Ok(())
+}
+
+/// Stores a customer message and routes it: joins the conversation's open interaction or opens a
+/// new one. Idempotent by the channel's message id.
+pub async fn ingest(state: &AppState, msg: InboundMessage) -> Result<Ingested, ApiError> {
+    if msg.wa_id.trim().is_empty() {
+        return Err(ApiError::invalid("invalid_customer", "the customer id is empty"));
+    }
+    if let Some(wa) = &msg.wa_message_id {
+        if let Some(existing) = state.store.message_by_wa_id(wa).await? {
+            return Ok(Ingested {
+                interaction_id: existing
+                    .interaction_id
+                    .unwrap_or_else(|| InteractionId(String::new())),
+                message_id: existing.id,
+                created: false,
+                duplicate: true,
+            });
+        }
+    }
+    let now = state.clock.now();
+    let conv = ConversationId(conversation_id(msg.channel_id.as_deref(), &msg.wa_id));
+    let last_agent = state
+        .store
+        .conversation(&conv)
+        .await?
+        .and_then(|c| c.last_agent_id);
+    let summary = msg
+        .text
+        .clone()
+        .map(|t| t.chars().take(500).collect::<String>())
+        .or_else(|| Some(format!("[{}]", msg.kind)));
+    let message = MessageRecord {
+        id: new_id("msg", now),
+        conversation_id: conv.clone(),
+        interaction_id: None,
+        direction: "in".into(),
+        author_id: None,
+        kind: msg.kind.clone(),
+        body: msg.text.clone(),
+        payload: msg.payload.clone(),
+        wa_message_id: msg.wa_message_id.clone(),
+        status: "received".into(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let message_id = message.id.clone();
+    let conversation = ConversationRecord {
+        id: conv.clone(),
+        channel_id: msg.channel_id.clone(),
+        wa_id: msg.wa_id.clone(),
+        customer_name: msg.customer_name.clone(),
+        contact_id: None,
+        last_inbound_at: Some(now),
+        last_agent_id: None,
+        created_at: now,
+    };
+    let cmd = Command::Inbound(Inbound {
+        new_interaction_id: InteractionId(new_id("int", now)),
+        conversation_id: conv,
+        queue_id: msg.queue_id,
+        channel_id: msg.channel_id,
+        source_number: msg.source_number,
+        customer: Customer {
+            wa_id: msg.wa_id,
+            name: msg.customer_name,
+        },
+        contact_id: None,
+        summary,
+        last_agent,
+    });
+    let reply = state
+        .core
+        .call(
+            cmd,
+            Attach {
+                messages: vec![message],
+                notes: Vec::new(),
+                conversations: vec![conversation],
+            },
+        )
+        .await?;
+    match reply {
+        Reply::Inbound {
+            interaction_id,
+            created,
+        } => Ok(Ingested {
+            interaction_id,
+            message_id,
+            created,
+            duplicate: false,
+        }),
+        Reply::Done => Err(ApiError::internal()),
+    }
+}
+
+/// Deletes live events older than the retention period, hourly.
+async fn prune_events(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        let keep_ms = i64::from(state.config.server.event_retention_hours) * 3_600_000;
+        let cutoff = Timestamp(state.clock.now().0 - keep_ms);
+        match state.store.prune_events(cutoff).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned old live events"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning live events failed"),
+        }
+        tokio::select! {
+            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Configuration: a TOML file, then `SWITCHBOARD_<SECTION>__<KEY>` environment overrides.
+//!
+//! Secrets (the admin password) are read from the environment only and never logged; `Debug`
+//! of [`Config`] holds nothing secret.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub whatsapp: WhatsappConfig,
+    pub media: MediaConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Mark session cookies `Secure` (set when served behind TLS).
+    pub secure_cookies: bool,
+    /// How long a login session lasts, in hours.
+    pub session_ttl_hours: u32,
+    /// Failed logins allowed per username within `login_window_s` before answering 429.
+    pub login_max_failures: u32,
+    pub login_window_s: u32,
+    /// How long live events are kept for replay, in hours.
+    pub event_retention_hours: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (default) or `postgres://…`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatsappConfig {
+    pub graph_api_base: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    pub dir: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            secure_cookies: false,
+            session_ttl_hours: 12,
+            login_max_failures: 5,
+            login_window_s: 300,
+            event_retention_hours: 24,
+        }
+    }
+}
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: "sqlite://data/switchboard.db".into(),
+        }
+    }
+}
+impl Default for WhatsappConfig {
+    fn default() -> Self {
+        WhatsappConfig {
+            graph_api_base: "https://graph.facebook.com/v21.0".into(),
+        }
+    }
+}
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            dir: "data/media".into(),
+        }
+    }
+}
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            whatsapp: WhatsappConfig::default(),
+            media: MediaConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads `path` (if given) and applies environment overrides from `vars`.
+    pub fn load(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.display().to_string(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Config::from_toml_and_env(&text, vars)
+    }
+
+    /// Parses TOML text and applies `SWITCHBOARD_<SECTION>__<KEY>` overrides.
+    pub fn from_toml_and_env(
+        text: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut root: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        for (k, v) in vars {
+            let Some(rest) = k.strip_prefix("SWITCHBOARD_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if !matches!(section.as_str(), "server" | "database" | "whatsapp" | "media") {
+                continue;
+            }
+            let value = parse_env_value(&v);
+            let table = root
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match table {
+                toml::Value::Table(t) => {
+                    t.insert(key, value);
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "[{section}] must be a table"
+                    )))
+                }
+            }
+        }
+        let cfg: Config = toml::Value::Table(root)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "server.listen '{}' is not an address like 127.0.0.1:8080",
+                self.server.listen
+            )));
+        }
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database.url must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        if self.server.session_ttl_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "server.session_ttl_hours must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An environment value: TOML scalars (numbers, booleans) keep their type; anything else is a
+/// string.
+fn parse_env_value(v: &str) -> toml::Value {
+    if let Ok(b) = v.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    if let Ok(i) = v.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    toml::Value::String(v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = Config::from_toml_and_env("", Vec::new()).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.database.url, "sqlite://data/switchboard.db");
+        assert_eq!(c.whatsapp.graph_api_base, "https://graph.facebook.com/v21.0");
+        assert_eq!(c.media.dir, "data/media");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[database]\nurl = \"sqlite://x.db\"\n";
+        let env = vec![
+            ("SWITCHBOARD_SERVER__LISTEN".to_owned(), "0.0.0.0:7000".to_owned()),
+            ("SWITCHBOARD_SERVER__SECURE_COOKIES".to_owned(), "true".to_owned()),
+            ("SWITCHBOARD_MEDIA__DIR".to_owned(), "/tmp/m".to_owned()),
+            ("SWITCHBOARD_ADMIN_PASSWORD".to_owned(), "ignored".to_owned()),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ];
+        let c = Config::from_toml_and_env(text, env).unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:7000");
+        assert!(c.server.secure_cookies);
+        assert_eq!(c.database.url, "sqlite://x.db");
+        assert_eq!(c.media.dir, "/tmp/m");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_a_reason() {
+        let err = Config::from_toml_and_env("[server]\nlisten = \"nope\"\n", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
+        let err = Config::from_toml_and_env("[server]\nlisen = \"x\"\n", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+        let err = Config::from_toml_and_env("[database]\nurl = \"mysql://x\"\n", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("database.url"), "{err}");
+    }
+}

@@ -1,0 +1,520 @@
+//! The core service: the one owner of the routing engine in this process.
+//!
+//! Every state change goes through [`Core::call`]: the worker applies commands to the engine in
+//! arrival order, turns the engine's `Changes` into rows and per-user events, commits them to the
+//! store in one transaction per batch (group commit: commands that arrive while a commit is in
+//! flight share the next one), and only then answers the callers and pushes the events to live
+//! sockets. If a commit fails the engine is reloaded from the store, so memory never runs ahead
+//! of what is durable. The worker also owns the engine's deadlines: it sleeps until the next one
+//! and fires it through [`Engine::tick`].
+//!
+//! Reads ([`Core::read`]) run on the worker between batches and so always see committed state.
+
+use crate::clock::Clock;
+use crate::error::ApiError;
+use crate::hub::{Frame, Hub};
+use crate::ids::new_id;
+use crate::metrics::Metrics;
+use crate::views;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use switchboard_domain::engine::{Changes, Event, Notice};
+use switchboard_domain::*;
+use switchboard_store::{
+    Changeset, ConversationRecord, EventRecord, MessageRecord, NoteRecord, Store,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Rows to store together with a command, only if it succeeds.
+#[derive(Debug, Default)]
+pub struct Attach {
+    /// Messages to insert; an inbound message without an interaction id gets the id of the
+    /// interaction the command answers with.
+    pub messages: Vec<MessageRecord>,
+    pub notes: Vec<NoteRecord>,
+    pub conversations: Vec<ConversationRecord>,
+}
+
+type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
+
+enum Op {
+    Command {
+        cmd: Option<Command>,
+        attach: Attach,
+        reply: oneshot::Sender<Result<Reply, ApiError>>,
+    },
+    Read(ReadFn),
+}
+
+/// What the worker owns; readers get a shared reference between batches.
+pub struct CoreState {
+    pub engine: Engine,
+    /// Last event sequence number per user.
+    pub seqs: HashMap<AgentId, i64>,
+}
+
+/// Roles of active users, published by the worker for request authentication.
+#[derive(Default)]
+pub struct Directory {
+    roles: RwLock<HashMap<AgentId, Role>>,
+}
+
+impl Directory {
+    pub fn role(&self, id: &AgentId) -> Option<Role> {
+        self.roles
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .copied()
+    }
+    fn set(&self, engine: &Engine) {
+        let mut roles = self.roles.write().unwrap_or_else(|e| e.into_inner());
+        roles.clear();
+        for a in engine.agents() {
+            roles.insert(a.id.clone(), a.role);
+        }
+    }
+}
+
+/// A handle to the core service.
+#[derive(Clone)]
+pub struct Core {
+    tx: mpsc::Sender<Op>,
+    pub directory: Arc<Directory>,
+}
+
+const MAX_BATCH: usize = 512;
+
+impl Core {
+    /// Loads the engine from the store, fires what expired while the server was down, and starts
+    /// the worker. The worker stops when `shutdown` turns true (after finishing what is queued).
+    pub async fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        hub: Hub,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<(Core, tokio::task::JoinHandle<()>)> {
+        let directory = Arc::new(Directory::default());
+        let (state, load_changes, settings_missing) = load_state(&store, clock.now()).await?;
+        let mut worker = Worker {
+            state,
+            store,
+            clock,
+            hub,
+            metrics,
+            directory: directory.clone(),
+        };
+        worker.startup(load_changes, settings_missing).await?;
+        let (tx, rx) = mpsc::channel(4096);
+        let handle = tokio::spawn(worker.run(rx, shutdown));
+        Ok((Core { tx, directory }, handle))
+    }
+
+    /// Applies a command; answers once its effects are durable.
+    pub async fn call(&self, cmd: Command, attach: Attach) -> Result<Reply, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Command {
+                cmd: Some(cmd),
+                attach,
+                reply,
+            })
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        rx.await.map_err(|_| ApiError::unavailable())?
+    }
+
+    /// Stores rows that change no routing state (e.g. a note), in order with everything else.
+    pub async fn store(&self, attach: Attach) -> Result<(), ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Command {
+                cmd: None,
+                attach,
+                reply,
+            })
+            .await
+            .map_err(|_| ApiError::unavailable())?;
+        rx.await.map_err(|_| ApiError::unavailable())?.map(|_| ())
+    }
+
+    /// Runs `f` against committed state.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&CoreState) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let op = Op::Read(Box::new(move |s: &CoreState| {
+            let _ = tx.send(f(s));
+        }));
+        self.tx.send(op).await.map_err(|_| ApiError::unavailable())?;
+        rx.await.map_err(|_| ApiError::unavailable())
+    }
+}
+
+/// Rebuilds the engine from the store; also tells whether settings were never stored.
+async fn load_state(
+    store: &Store,
+    now: Timestamp,
+) -> anyhow::Result<(CoreState, Changes, bool)> {
+    let loaded = store.load_state().await?;
+    let settings_missing = loaded.settings.is_none();
+    let settings = loaded.settings.unwrap_or_default();
+    let (engine, changes) = Engine::load(
+        settings,
+        loaded.agents,
+        loaded.queues,
+        loaded.interactions,
+        now,
+    );
+    let seqs = loaded.event_seqs.into_iter().collect();
+    Ok((CoreState { engine, seqs }, changes, settings_missing))
+}
+
+struct Worker {
+    state: CoreState,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    hub: Hub,
+    metrics: Arc<Metrics>,
+    directory: Arc<Directory>,
+}
+
+/// A batch in progress: rows and events to commit, answers to give after.
+#[derive(Default)]
+struct Batch {
+    cs: Changeset,
+    frames: Vec<(AgentId, Arc<Frame>)>,
+    replies: Vec<(oneshot::Sender<Result<Reply, ApiError>>, Result<Reply, ApiError>)>,
+    counters: Vec<switchboard_domain::engine::Counters>,
+    agents_changed: bool,
+}
+
+impl Worker {
+    /// First commit after loading: persists the settings if new, the agents marked disconnected,
+    /// and whatever expired while the server was down.
+    async fn startup(&mut self, load_changes: Changes, settings_missing: bool) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        self.directory.set(&self.state.engine);
+        let mut batch = Batch::default();
+        if settings_missing {
+            batch.cs.settings = Some(self.state.engine.settings().clone());
+        }
+        self.collect(load_changes, now, &mut batch);
+        let changes = self.state.engine.tick(now);
+        self.collect(changes, now, &mut batch);
+        if let Err(e) = self.store.commit(&batch.cs).await {
+            anyhow::bail!("cannot store start-up state: {e}");
+        }
+        self.publish(batch);
+        Ok(())
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Op>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let sleep = self
+                .state
+                .engine
+                .next_deadline()
+                .map(|t| self.clock.sleep_until(t));
+            let timer = async {
+                match sleep {
+                    Some(s) => s.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = crate::clock::stopped(&mut shutdown) => {
+                    rx.close();
+                    let mut rest = Vec::new();
+                    while let Ok(op) = rx.try_recv() {
+                        rest.push(op);
+                    }
+                    self.process(rest).await;
+                    break;
+                }
+                op = rx.recv() => {
+                    let Some(op) = op else { break };
+                    let mut ops = vec![op];
+                    while ops.len() < MAX_BATCH {
+                        match rx.try_recv() {
+                            Ok(op) => ops.push(op),
+                            Err(_) => break,
+                        }
+                    }
+                    self.process(ops).await;
+                }
+                _ = timer => {
+                    let now = self.clock.now();
+                    let changes = self.state.engine.tick(now);
+                    let mut batch = Batch::default();
+                    self.collect(changes, now, &mut batch);
+                    self.commit(batch).await;
+                }
+            }
+        }
+        tracing::info!("core service stopped");
+    }
+
+    async fn process(&mut self, ops: Vec<Op>) {
+        let mut batch = Batch::default();
+        for op in ops {
+            match op {
+                Op::Read(f) => {
+                    if !batch.replies.is_empty() || !batch.cs.is_empty() {
+                        let b = std::mem::take(&mut batch);
+                        self.commit(b).await;
+                    }
+                    f(&self.state);
+                }
+                Op::Command { cmd, attach, reply } => {
+                    let now = self.clock.now();
+                    let Some(cmd) = cmd else {
+                        self.attach(attach, &Reply::Done, now, &mut batch);
+                        batch.replies.push((reply, Ok(Reply::Done)));
+                        continue;
+                    };
+                    let out = self.state.engine.apply(cmd, now);
+                    let result = out.result.map_err(ApiError::from);
+                    if let Ok(r) = &result {
+                        self.attach(attach, r, now, &mut batch);
+                    }
+                    self.collect(out.changes, now, &mut batch);
+                    batch.replies.push((reply, result));
+                }
+            }
+        }
+        if !batch.replies.is_empty() || !batch.cs.is_empty() {
+            self.commit(batch).await;
+        }
+    }
+
+    async fn commit(&mut self, mut batch: Batch) {
+        if batch.cs.is_empty() {
+            self.publish(batch);
+            return;
+        }
+        match self.store.commit(&batch.cs).await {
+            Ok(()) => {
+                self.metrics
+                    .commits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.publish(batch);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, rows = batch.cs.interactions.len() + batch.cs.messages.len(), "commit failed; reloading state from the store");
+                self.metrics
+                    .commit_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                for (reply, result) in batch.replies.drain(..) {
+                    let answer = match result {
+                        Ok(_) => Err(ApiError::unavailable()),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(answer);
+                }
+                match load_state(&self.store, self.clock.now()).await {
+                    Ok((state, _, _)) => {
+                        self.state = state;
+                        self.directory.set(&self.state.engine);
+                    }
+                    Err(e) => tracing::error!(error = %e, "reload after failed commit failed"),
+                }
+            }
+        }
+    }
+
+    /// After a successful commit: counters, live events, answers.
+    fn publish(&mut self, batch: Batch) {
+        for c in &batch.counters {
+            self.metrics.add(c);
+        }
+        if batch.agents_changed {
+            self.directory.set(&self.state.engine);
+        }
+        self.metrics.events.fetch_add(
+            batch.frames.len() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        for (user, frame) in batch.frames {
+            self.hub.publish(&user, frame);
+        }
+        for (reply, result) in batch.replies {
+            let _ = reply.send(result);
+        }
+    }
+
+    fn event(&mut self, batch: &mut Batch, to: &[AgentId], kind: &str, data: &Value, now: Timestamp) {
+        for user in to {
+            let seq = {
+                let s = self.state.seqs.entry(user.clone()).or_insert(0);
+                *s += 1;
+                *s
+            };
+            batch.cs.events.push(EventRecord {
+                user_id: user.clone(),
+                seq,
+                kind: kind.to_owned(),
+                data: data.clone(),
+                created_at: now,
+            });
+            batch.frames.push((
+                user.clone(),
+                Arc::new(Frame {
+                    seq,
+                    kind: kind.to_owned(),
+                    data: data.clone(),
+                }),
+            ));
+        }
+    }
+
+    fn attach(&mut self, attach: Attach, reply: &Reply, now: Timestamp, batch: &mut Batch) {
+        batch.cs.conversations.extend(attach.conversations);
+        for mut m in attach.messages {
+            if m.interaction_id.is_none() {
+                if let Reply::Inbound { interaction_id, .. } = reply {
+                    m.interaction_id = Some(interaction_id.clone());
+                }
+            }
+            let to = m
+                .interaction_id
+                .as_ref()
+                .and_then(|i| self.state.engine.interaction(i))
+                .map(|i| self.state.engine.audience(i))
+                .unwrap_or_default();
+            let data = views::message(&m);
+            self.event(batch, &to, "message.created", &data, now);
+            batch.cs.messages.push(m);
+        }
+        for n in attach.notes {
+            let to = self
+                .state
+                .engine
+                .interaction(&n.interaction_id)
+                .map(|i| self.state.engine.audience(i))
+                .unwrap_or_else(|| vec![n.author_id.clone()]);
+            let data = views::note(&n);
+            self.event(batch, &to, "note.created", &data, now);
+            batch.cs.notes.push(n);
+        }
+    }
+
+    /// Turns engine changes into rows and events.
+    fn collect(&mut self, changes: Changes, now: Timestamp, batch: &mut Batch) {
+        let engine = &self.state.engine;
+        if !changes.agents.is_empty() || !changes.deleted_agents.is_empty() {
+            batch.agents_changed = true;
+        }
+        for a in &changes.agents {
+            if let Some(agent) = engine.agent(a) {
+                batch.cs.agents.push(agent.clone());
+            }
+        }
+        batch.cs.deleted_agents.extend(changes.deleted_agents.iter().cloned());
+        for q in &changes.queues {
+            if let Some(queue) = engine.queue(q) {
+                batch.cs.queues.push(queue.clone());
+            }
+        }
+        batch.cs.deleted_queues.extend(changes.deleted_queues.iter().cloned());
+        if changes.settings_changed {
+            batch.cs.settings = Some(engine.settings().clone());
+        }
+        for id in &changes.interactions {
+            if let Some(it) = engine.interaction(id) {
+                batch.cs.interactions.push(it.clone());
+            }
+        }
+        let finished: HashMap<&InteractionId, &Interaction> =
+            changes.finished.iter().map(|i| (&i.id, i)).collect();
+        for it in &changes.finished {
+            batch.cs.interactions.push(it.clone());
+            let last_agent = it
+                .participants
+                .iter()
+                .rev()
+                .find(|p| p.role == ParticipantRole::Owner)
+                .map(|p| p.agent_id.clone());
+            batch.cs.conversations.push(ConversationRecord {
+                id: it.conversation_id.clone(),
+                channel_id: it.channel_id.clone(),
+                wa_id: it.customer.wa_id.clone(),
+                customer_name: it.customer.name.clone(),
+                contact_id: it.contact_id.clone(),
+                last_inbound_at: it.last_inbound_at,
+                last_agent_id: last_agent,
+                created_at: it.created_at,
+            });
+        }
+        let mut events: Vec<(Vec<AgentId>, &'static str, Value)> = Vec::new();
+        for sm in &changes.system_messages {
+            let m = MessageRecord {
+                id: new_id("msg", now),
+                conversation_id: sm.conversation.clone(),
+                interaction_id: Some(sm.interaction.clone()),
+                direction: "system".into(),
+                author_id: None,
+                kind: "system".into(),
+                body: Some(sm.text.clone()),
+                payload: json!({}),
+                wa_message_id: None,
+                status: "stored".into(),
+                error: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let to = engine
+                .interaction(&sm.interaction)
+                .or_else(|| finished.get(&sm.interaction).copied())
+                .map(|i| engine.audience(i))
+                .unwrap_or_default();
+            events.push((to, "message.created", views::message(&m)));
+            batch.cs.messages.push(m);
+        }
+        for Notice { to, event } in &changes.notices {
+            let (kind, data) = match event {
+                Event::OfferCreated { interaction, agent } => {
+                    let Some(it) = engine.interaction(interaction) else {
+                        continue;
+                    };
+                    ("offer.created", views::offer_event(it, agent, engine, now))
+                }
+                Event::OfferWithdrawn {
+                    interaction,
+                    agent,
+                    reason,
+                } => (
+                    "offer.withdrawn",
+                    json!({"interaction_id": interaction, "agent_id": agent, "reason": reason}),
+                ),
+                Event::InteractionUpdated { interaction } => {
+                    let Some(it) = engine
+                        .interaction(interaction)
+                        .or_else(|| finished.get(interaction).copied())
+                    else {
+                        continue;
+                    };
+                    ("interaction.updated", views::interaction(it, engine, now))
+                }
+                Event::PresenceChanged { agent } => {
+                    let Some(a) = engine.agent(agent) else {
+                        continue;
+                    };
+                    (
+                        "presence.changed",
+                        views::agent(a, engine.load_of(agent), None),
+                    )
+                }
+            };
+            events.push((to.clone(), kind, data));
+        }
+        for (to, kind, data) in events {
+            self.event(batch, &to, kind, &data, now);
+        }
+        batch.counters.push(changes.counters);
+    }
+}

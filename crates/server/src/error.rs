@@ -1,0 +1,129 @@
+//! The one HTTP error type: every 4xx/5xx body is `{"error": {"code", "message"}}`.
+//!
+//! 4xx messages are sentences a user can act on; 5xx messages say little and the cause chain is
+//! logged instead.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+use switchboard_domain::DomainError;
+use switchboard_store::StoreError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra fields placed beside `code` and `message` (e.g. `limit` and `size`).
+    pub details: Map<String, Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "log in first: send a session cookie or an Authorization: Bearer token",
+        )
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    pub fn not_found(what: &str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+    }
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, code, message)
+    }
+    pub fn unavailable() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server cannot store changes right now; try again shortly",
+        )
+    }
+    pub fn internal() -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server",
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        let status = match &e {
+            DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
+            DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            DomainError::Conflict { .. } => StatusCode::CONFLICT,
+            DomainError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => ApiError::conflict("already_exists", format!("{what} already exists")),
+            StoreError::NotFound => ApiError::not_found("record"),
+            other => {
+                tracing::error!(error = %other, "storage error");
+                ApiError::unavailable()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("code".into(), Value::String(self.code.to_owned()));
+        body.insert("message".into(), Value::String(self.message));
+        for (k, v) in self.details {
+            body.insert(k, v);
+        }
+        (self.status, axum::Json(json!({ "error": body }))).into_response()
+    }
+}
+
+/// Turns axum's own rejections (bad JSON, wrong content type, bad path) into our error shape.
+pub fn from_rejection(status: StatusCode, text: String) -> ApiError {
+    let code = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+        _ => "bad_request",
+    };
+    let status = if status.is_client_error() {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError::new(status, code, text)
+}

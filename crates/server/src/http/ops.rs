@@ -1,0 +1,97 @@
+//! Operations: liveness, readiness, Prometheus metrics and the OpenAPI document.
+
+use super::{Access, Endpoint};
+use crate::app::AppState;
+use crate::metrics::label;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use switchboard_domain::{InteractionState, Presence};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint { method: "GET", path: "/healthz", summary: "Liveness: the process answers.", access: Access::Public, body: None, handler: get(healthz) },
+        Endpoint { method: "GET", path: "/readyz", summary: "Readiness: the database is reachable.", access: Access::Public, body: None, handler: get(readyz) },
+        Endpoint { method: "GET", path: "/metrics", summary: "Prometheus metrics.", access: Access::Public, body: None, handler: get(metrics) },
+        Endpoint { method: "GET", path: "/api/v1/openapi.json", summary: "This API's OpenAPI document.", access: Access::Public, body: None, handler: get(openapi) },
+    ]
+}
+
+/// `GET /healthz`
+async fn healthz() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+/// `GET /readyz`
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => axum::Json(json!({"status": "ready", "database": state.store.backend()})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"error": {"code": "database_unreachable", "message": "the database does not answer"}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`
+async fn metrics(State(state): State<AppState>) -> Response {
+    let gauges = state
+        .core
+        .read(|s| {
+            let e = &s.engine;
+            let now_waiting: Vec<(String, usize)> = e
+                .queues()
+                .map(|q| (q.name.clone(), e.waiting(&q.id).len()))
+                .collect();
+            let mut presence = [0usize; 4];
+            for a in e.agents() {
+                let i = match a.presence {
+                    Presence::Offline => 0,
+                    Presence::Available => 1,
+                    Presence::OnBreak => 2,
+                    Presence::Rona => 3,
+                };
+                presence[i] += 1;
+            }
+            let mut states = [0usize; 4];
+            for it in e.interactions() {
+                let i = match it.state {
+                    InteractionState::Queued => 0,
+                    InteractionState::Offered => 1,
+                    InteractionState::Active => 2,
+                    _ => 3,
+                };
+                states[i] += 1;
+            }
+            (now_waiting, presence, states)
+        })
+        .await;
+    let mut g: Vec<(&str, &str, String, f64)> = Vec::new();
+    if let Ok((queues, presence, states)) = gauges {
+        for (name, depth) in queues {
+            g.push(("switchboard_queue_depth", "Interactions waiting in each queue.", format!("queue=\"{}\"", label(&name)), depth as f64));
+        }
+        for (i, p) in ["offline", "available", "on_break", "rona"].iter().enumerate() {
+            g.push(("switchboard_agents", "Agents by presence.", format!("presence=\"{p}\""), presence[i] as f64));
+        }
+        for (i, s) in ["queued", "offered", "active", "wrap_up"].iter().enumerate() {
+            g.push(("switchboard_interactions", "Live interactions by state.", format!("state=\"{s}\""), states[i] as f64));
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(&g),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/openapi.json`
+async fn openapi() -> Response {
+    axum::Json(super::openapi()).into_response()
+}

@@ -1,0 +1,143 @@
+//! `GET /api/v1/ws[?since=SEQ]`: the live event stream of one user.
+//!
+//! On connect the server sends `{"seq": LAST, "type": "hello", …}`; with `since` it first replays
+//! every stored event after `since` (or sends `resync` when those were pruned), then streams new
+//! ones. Frames are `{seq, type, data}` with `seq` increasing by one per user. A socket that falls
+//! behind the live channel catches up from the store, so no event is skipped or repeated.
+
+use super::{Access, Endpoint, Query};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::core::Attach;
+use crate::hub::Frame;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Extension;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_domain::Command;
+use tokio::sync::broadcast::error::RecvError;
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint {
+        method: "GET",
+        path: "/api/v1/ws",
+        summary: "Websocket of live events ({seq, type, data}); ?since=SEQ replays what was missed; token also as ?token=.",
+        access: Access::Agent,
+        body: None,
+        handler: get(upgrade),
+    }]
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    since: Option<i64>,
+    #[allow(dead_code)]
+    token: Option<String>,
+}
+
+/// `GET /api/v1/ws`
+async fn upgrade(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Query(q): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    ws.on_upgrade(move |socket| session(state, user, q.since, socket))
+}
+
+type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
+
+async fn send_frame(sink: &mut Sink, f: &Frame) -> bool {
+    sink.send(Message::Text(f.to_json().into())).await.is_ok()
+}
+
+/// Sends stored events after `*cursor` (up to `until`, if given); false if the socket failed.
+async fn replay(state: &AppState, user: &AuthUser, sink: &mut Sink, cursor: &mut i64, until: Option<i64>) -> bool {
+    loop {
+        let rows = match state.store.events_since(&user.id, *cursor, 500).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, agent = %user.id, "replay failed");
+                return false;
+            }
+        };
+        if rows.is_empty() {
+            return true;
+        }
+        for r in rows {
+            if until.is_some_and(|u| r.seq > u) {
+                return true;
+            }
+            let f = Frame { seq: r.seq, kind: r.kind, data: r.data };
+            if !send_frame(sink, &f).await {
+                return false;
+            }
+            *cursor = r.seq;
+        }
+    }
+}
+
+async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let mut rx = state.hub.subscribe(&user.id);
+    let agent = user.id.clone();
+    if state.core.call(Command::Connected { agent: agent.clone() }, Attach::default()).await.is_err() {
+        return;
+    }
+    let id = user.id.clone();
+    let last = state.core.read(move |s| s.seqs.get(&id).copied().unwrap_or(0)).await.unwrap_or(0);
+    let hello = Frame { seq: last, kind: "hello".into(), data: json!({"user_id": user.id, "last_seq": last}) };
+    let mut ok = send_frame(&mut sink, &hello).await;
+    let mut cursor = last;
+    if let (true, Some(since)) = (ok, since) {
+        cursor = since.max(0);
+        let oldest = state.store.min_event_seq(&user.id).await.ok().flatten();
+        if oldest.is_some_and(|o| o > cursor + 1) || cursor > last {
+            // What the client missed is no longer kept (or it is from another life of the
+            // database): tell it to reload its state.
+            let f = Frame { seq: last, kind: "resync".into(), data: json!({"reason": "events_pruned"}) };
+            ok = send_frame(&mut sink, &f).await;
+            cursor = last;
+        } else {
+            ok = replay(&state, &user, &mut sink, &mut cursor, None).await;
+        }
+    }
+    let mut shutdown = state.shutdown.clone();
+    while ok {
+        tokio::select! {
+            _ = crate::clock::stopped(&mut shutdown) => {
+                let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
+                break;
+            }
+            frame = rx.recv() => match frame {
+                Ok(f) => {
+                    if f.seq <= cursor {
+                        continue;
+                    }
+                    if f.seq > cursor + 1 {
+                        ok = replay(&state, &user, &mut sink, &mut cursor, Some(f.seq - 1)).await;
+                        if !ok { break; }
+                    }
+                    ok = send_frame(&mut sink, &f).await;
+                    cursor = f.seq;
+                }
+                Err(RecvError::Lagged(_)) => {
+                    ok = replay(&state, &user, &mut sink, &mut cursor, None).await;
+                }
+                Err(RecvError::Closed) => break,
+            },
+            msg = stream.next() => match msg {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(Message::Text(t))) if t.as_str() == "ping" => {
+                    ok = sink.send(Message::Text("pong".into())).await.is_ok();
+                }
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    let _ = state.core.call(Command::Disconnected { agent }, Attach::default()).await;
+}

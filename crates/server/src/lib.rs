@@ -1,0 +1,21 @@
+//! Switchboard's server: configuration, the core service that owns the routing engine, the REST
+//! API and live websocket events, authentication, and operations endpoints.
+//!
+//! Handlers never write SQL and never change routing state themselves: every change is a
+//! [`switchboard_domain::Command`] sent to the [`core::Core`], which persists it before answering.
+
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod http;
+pub mod hub;
+pub mod ids;
+pub mod metrics;
+pub mod views;
+
+pub use app::{App, AppState, Ingested, InboundMessage};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;

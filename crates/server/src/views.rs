@@ -1,0 +1,239 @@
+//! How domain values look on the wire: the JSON of the REST API and of live events.
+//!
+//! One function per noun, used by both the handlers and the event renderer, so a client sees the
+//! same shape whether it polls or listens.
+
+use serde_json::{json, Value};
+use switchboard_domain::*;
+use switchboard_store::{MessageRecord, NoteRecord, UserRecord};
+
+/// RFC 3339 UTC with milliseconds.
+pub fn ts(t: Timestamp) -> String {
+    let nanos = i128::from(t.0) * 1_000_000;
+    match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
+        Ok(dt) => {
+            let fmt = time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+            );
+            dt.format(&fmt).unwrap_or_default()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+pub fn ts_opt(t: Option<Timestamp>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(ts(t)))
+}
+
+/// What the rest of the engine knows that a view needs: names of agents and queues.
+pub trait Names {
+    fn agent_name(&self, id: &AgentId) -> Option<String>;
+    fn queue(&self, id: &QueueId) -> Option<&Queue>;
+}
+
+impl Names for Engine {
+    fn agent_name(&self, id: &AgentId) -> Option<String> {
+        self.agent(id).map(|a| a.display_name.clone())
+    }
+    fn queue(&self, id: &QueueId) -> Option<&Queue> {
+        Engine::queue(self, id)
+    }
+}
+
+fn offer_json(o: &Offer, names: &dyn Names) -> Value {
+    let (kind, from) = match &o.kind {
+        OfferKind::Route => ("route", None),
+        OfferKind::Sticky => ("sticky", None),
+        OfferKind::Transfer { from } => ("transfer", Some(from)),
+        OfferKind::Conference { from } => ("conference", Some(from)),
+    };
+    json!({
+        "agent_id": o.agent_id,
+        "kind": kind,
+        "from_agent_id": from,
+        "from_agent_name": from.and_then(|f| names.agent_name(f)),
+        "offered_at": ts(o.offered_at),
+        "deadline": ts(o.deadline),
+    })
+}
+
+/// The interaction as `GET /api/v1/interactions/{id}` returns it.
+pub fn interaction(it: &Interaction, names: &dyn Names, now: Timestamp) -> Value {
+    let queue = names.queue(&it.queue_id);
+    let sla = queue.map_or(DEFAULT_SLA_RESPONSE_S, |q| q.sla_response_s);
+    let participants: Vec<Value> = it
+        .participants
+        .iter()
+        .map(|p| {
+            json!({
+                "agent_id": p.agent_id,
+                "display_name": names.agent_name(&p.agent_id),
+                "role": p.role,
+                "state": p.state,
+                "joined_at": ts(p.joined_at),
+                "left_at": ts_opt(p.left_at),
+                "wrap_up_deadline": ts_opt(p.wrap_up_deadline),
+                "disposition_code": p.disposition_code,
+                "wrap_up_note": p.wrap_up_note,
+                "wrapped_up_at": ts_opt(p.wrapped_up_at),
+            })
+        })
+        .collect();
+    let conference = it.conference.as_ref().map(|c| {
+        let (kind, target) = match &c.target {
+            Target::Agent(a) => ("agent", a.to_string()),
+            Target::Queue(q) => ("queue", q.to_string()),
+        };
+        json!({
+            "status": "requested",
+            "target_kind": kind,
+            "target_id": target,
+            "requested_by": c.requested_by,
+            "requested_at": ts(c.requested_at),
+            "offer": c.offer.as_ref().map(|o| offer_json(o, names)),
+        })
+    });
+    let in_conference = it.participants.iter().any(|p| {
+        p.role == ParticipantRole::Conference && p.state == ParticipantState::Active
+    });
+    let conference_status = if it.conference.is_some() {
+        "requested"
+    } else if in_conference {
+        "active"
+    } else {
+        "none"
+    };
+    json!({
+        "id": it.id,
+        "state": it.state,
+        "queue_id": it.queue_id,
+        "queue_name": queue.map(|q| q.name.clone()),
+        "owner_id": it.owner_id,
+        "participants": participants,
+        "contact": it.contact_id.as_ref().map(|c| json!({"id": c})),
+        "conversation_id": it.conversation_id,
+        "customer": {"wa_id": it.customer.wa_id, "name": it.customer.name},
+        "customer_display_name": it.customer.name.clone().unwrap_or_else(|| it.customer.wa_id.clone()),
+        "channel_id": it.channel_id,
+        "source_number": it.source_number,
+        "first_message": it.first_message,
+        "created_at": ts(it.created_at),
+        "waiting_since": ts(it.waiting_since),
+        "accepted_at": ts_opt(it.accepted_at),
+        "ended_at": ts_opt(it.ended_at),
+        "unread": it.unread,
+        "past_sla": it.past_sla(sla, now),
+        "sla_response_s": sla,
+        "awaiting_reply_since": ts_opt(it.awaiting_reply_since),
+        "last_inbound_at": ts_opt(it.last_inbound_at),
+        "window_expires_at": ts_opt(it.window_expires_at()),
+        "last_outbound_failed": it.last_outbound_failed,
+        "offer": it.offer.as_ref().map(|o| offer_json(o, names)),
+        "conference": conference,
+        "conference_status": conference_status,
+        "dispositions": queue.map(|q| q.dispositions.clone()).unwrap_or_default(),
+        "disposition_required": queue.is_some_and(|q| q.disposition_required),
+    })
+}
+
+/// The data of an `offer.created` event: who, from where, which queue, the first message
+/// and the wait so far, plus the whole interaction.
+pub fn offer_event(it: &Interaction, agent: &AgentId, names: &dyn Names, now: Timestamp) -> Value {
+    let offer = it
+        .offer
+        .as_ref()
+        .filter(|o| &o.agent_id == agent)
+        .or_else(|| {
+            it.conference
+                .as_ref()
+                .and_then(|c| c.offer.as_ref())
+                .filter(|o| &o.agent_id == agent)
+        });
+    json!({
+        "interaction_id": it.id,
+        "customer_name": it.customer.name.clone().unwrap_or_else(|| it.customer.wa_id.clone()),
+        "customer_number": it.customer.wa_id,
+        "source_number": it.source_number,
+        "queue_id": it.queue_id,
+        "queue_name": names.queue(&it.queue_id).map(|q| q.name.clone()),
+        "first_message": it.first_message,
+        "waiting_since": ts(it.waiting_since),
+        "offer": offer.map(|o| offer_json(o, names)),
+        "interaction": interaction(it, names, now),
+    })
+}
+
+/// An agent as `GET /api/v1/me` and presence events show them.
+pub fn agent(a: &Agent, load: u32, username: Option<&str>) -> Value {
+    json!({
+        "id": a.id,
+        "username": username,
+        "display_name": a.display_name,
+        "role": a.role,
+        "presence": a.presence,
+        "break_reason": a.break_reason,
+        "presence_since": ts(a.presence_since),
+        "stop_new": a.stop_new,
+        "capacity": a.capacity,
+        "load": load,
+        "can_reject": a.can_reject,
+        "queue_ids": a.queue_ids,
+        "connected": a.disconnected_since.is_none(),
+    })
+}
+
+pub fn user_agent(u: &UserRecord, a: Option<&Agent>, load: u32) -> Value {
+    match a {
+        Some(a) => agent(a, load, Some(&u.username)),
+        None => json!({"id": u.id, "username": u.username, "role": u.role}),
+    }
+}
+
+pub fn queue(q: &Queue, waiting: usize) -> Value {
+    json!({
+        "id": q.id,
+        "name": q.name,
+        "routing_policy": q.routing_policy,
+        "priority": q.priority,
+        "acceptance_interval_s": q.acceptance_interval_s,
+        "post_processing_s": q.post_processing_s,
+        "sla_response_s": q.sla_response_s,
+        "dispositions": q.dispositions,
+        "disposition_required": q.disposition_required,
+        "sticky": q.sticky,
+        "sticky_timeout_s": q.sticky_timeout_s,
+        "waiting": waiting,
+    })
+}
+
+pub fn message(m: &MessageRecord) -> Value {
+    json!({
+        "id": m.id,
+        "conversation_id": m.conversation_id,
+        "interaction_id": m.interaction_id,
+        "direction": m.direction,
+        "author_id": m.author_id,
+        "type": m.kind,
+        "text": m.body,
+        "payload": m.payload,
+        "wa_message_id": m.wa_message_id,
+        "status": m.status,
+        "error": m.error,
+        "created_at": ts(m.created_at),
+        "updated_at": ts(m.updated_at),
+    })
+}
+
+pub fn note(n: &NoteRecord) -> Value {
+    json!({
+        "id": n.id,
+        "interaction_id": n.interaction_id,
+        "author_id": n.author_id,
+        "text": n.body,
+        "created_at": ts(n.created_at),
+    })
+}
+
+pub fn settings(s: &Settings) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}

@@ -1,0 +1,176 @@
+//! Opening a [`Store`] from a URL and bringing its schema up to date.
+//!
+//! Migrations are embedded SQL files, one append-only list per backend, applied in order by a
+//! tiny runner that records each version in `schema_migrations`. Each migration runs in its own
+//! transaction and is never applied twice. An applied migration must never be edited: add one.
+
+use crate::error::Result;
+use crate::{Backend, Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::Connection;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// `(version, sql)`, in ascending version order.
+type Migrations = &'static [(i64, &'static str)];
+
+const SQLITE_MIGRATIONS: Migrations = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+const POSTGRES_MIGRATIONS: Migrations =
+    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+/// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).
+const PG_MIGRATION_LOCK: i64 = 0x5357_4954_4348; // "SWITCH"
+
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn config_error(msg: impl Into<String>) -> StoreError {
+    StoreError::Database(sqlx::Error::Configuration(msg.into().into()))
+}
+
+impl Store {
+    /// Opens the database at `url` and applies pending migrations.
+    ///
+    /// - `sqlite://path/to/file.db` (or `sqlite:path`): creates the file and its parent
+    ///   directories if missing; WAL journal, `synchronous=FULL`, 5 s busy timeout, foreign keys
+    ///   on. `sqlite::memory:` gives a private in-memory database (tests only: it lives as long
+    ///   as the pool's single connection).
+    /// - `postgres://...` or `postgresql://...`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = if is_postgres(url) {
+            Store {
+                backend: Backend::Postgres(pg_pool(PgConnectOptions::from_str(url)?).await?),
+            }
+        } else if url.starts_with("sqlite:") {
+            Store {
+                backend: Backend::Sqlite(sqlite_pool(url).await?),
+            }
+        } else {
+            return Err(config_error(
+                "unsupported database URL: expected sqlite://, postgres:// or postgresql://",
+            ));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens a PostgreSQL database with every table inside `schema` (created if missing), by
+    /// setting `search_path` on each pooled connection. For tests that share one database.
+    /// `schema` must be a plain identifier (ASCII letters, digits, `_`).
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Store> {
+        if !is_postgres(url) {
+            return Err(config_error("connect_in_schema needs a PostgreSQL URL"));
+        }
+        let plain_identifier = !schema.is_empty()
+            && schema.len() <= 63
+            && !schema.starts_with(|c: char| c.is_ascii_digit())
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain_identifier {
+            return Err(config_error(format!("invalid schema name {schema:?}")));
+        }
+        let options = PgConnectOptions::from_str(url)?;
+        let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+        sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        let pool = pg_pool(options.options([("search_path", schema)])).await?;
+        let store = Store {
+            backend: Backend::Postgres(pool),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies every migration of this backend not yet recorded in `schema_migrations`.
+    async fn migrate(&self) -> Result<()> {
+        let (migrations, lock) = match &self.backend {
+            // Take SQLite's write lock up front, so two migrators wait on each other (busy
+            // timeout) instead of failing when a read lock cannot be upgraded.
+            Backend::Sqlite(_) => (SQLITE_MIGRATIONS, "BEGIN IMMEDIATE".to_owned()),
+            Backend::Postgres(_) => (
+                POSTGRES_MIGRATIONS,
+                format!("BEGIN; SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})"),
+            ),
+        };
+        dispatch!(self, pool => {
+            for &(version, sql) in migrations {
+                let mut tx = pool.begin_with(lock.clone()).await?;
+                // Inside the locked transaction, so concurrent first starts do not race on it.
+                sqlx::raw_sql(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (\
+                     version BIGINT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL)",
+                )
+                .execute(&mut *tx)
+                .await?;
+                let applied =
+                    sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(version)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .is_some();
+                if applied {
+                    tx.rollback().await?;
+                    continue;
+                }
+                tracing::info!(backend = self.backend(), version, "applying migration");
+                sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                    .bind(version)
+                    .bind(crate::ops::now_ms())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        });
+        Ok(())
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+async fn pg_pool(options: PgConnectOptions) -> Result<sqlx::PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(10)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
+}
+
+async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT);
+    if in_memory {
+        // One connection that never retires: the database lives exactly as long as it does.
+        return Ok(SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?);
+    }
+    if let Some(parent) = options.get_filename().parent() {
+        if !parent.as_os_str().is_empty() {
+            tokio::fs::create_dir_all(parent).await.map_err(|e| {
+                config_error(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
+    }
+    let options = options
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full);
+    Ok(SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
+}

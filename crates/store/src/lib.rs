@@ -1,0 +1,79 @@
+//! Durable storage for Switchboard: one [`Store`] over SQLite (the embedded default) or
+//! PostgreSQL, chosen by the URL scheme.
+//!
+//! Every query is written once, as runtime SQL (`sqlx::query` + `bind`, no compile-time macros),
+//! and expanded for both backends by the `dispatch!` macro. Placeholders are `$1, $2, ...` in
+//! ascending order of first appearance: PostgreSQL reads them as positions, SQLite as named
+//! parameters numbered by first appearance, so both bind the same values in the same order.
+//!
+//! The store persists what the domain decided; it never decides anything itself (no routing, no
+//! validation beyond what the schema enforces) and never reads domain state other than what it
+//! is handed. The server's group-commit path writes through [`Store::commit`], one transaction per
+//! [`Changeset`].
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$store`'s backend. The body is
+/// expanded once per backend, so it must type-check against both `SqlitePool` and `PgPool`.
+macro_rules! dispatch {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod connect;
+mod error;
+mod ops;
+mod records;
+mod rows;
+
+pub use error::{Result, StoreError};
+pub use records::{
+    Changeset, ConversationRecord, EventRecord, InteractionFilter, LoadedState, MessageRecord,
+    MessageStatusUpdate, NoteRecord, UserRecord,
+};
+
+use sqlx::{PgPool, SqlitePool};
+
+/// The concrete connection pool behind a [`Store`].
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A handle to the database. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Store {
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks that the database answers (`SELECT 1`).
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for checked-out connections to come back.
+    pub async fn close(&self) {
+        dispatch!(self, pool => pool.close().await)
+    }
+}

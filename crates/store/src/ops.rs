@@ -1,0 +1,755 @@
+//! The store's queries: users and sessions, the group commit, and the read paths.
+//!
+//! Each query is written once and runs on both backends through `dispatch!`. Placeholders are
+//! numbered in ascending order of first appearance (see the crate docs). Statements are cached
+//! per connection by sqlx, so a query repeated in a loop is prepared once.
+
+use crate::error::{is_unique_violation, Result, StoreError};
+use crate::records::{
+    Changeset, ConversationRecord, EventRecord, InteractionFilter, LoadedState, MessageRecord,
+    NoteRecord, UserRecord,
+};
+use crate::rows::{
+    self, to_json, RowExt, CONVERSATION_COLUMNS, EVENT_COLUMNS, MESSAGE_COLUMNS, NOTE_COLUMNS,
+    USER_COLUMNS,
+};
+use crate::{Backend, Store};
+use switchboard_domain::model::{
+    Agent, AgentId, ConversationId, Interaction, InteractionId, Queue, Settings, Timestamp,
+};
+
+/// The wall clock in milliseconds, for bookkeeping columns the domain does not carry
+/// (`queues.updated_at`, `interactions.updated_at`, `schema_migrations.applied_at`).
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Collects decoded rows, failing on the first that does not decode.
+fn decode_all<R, T>(rows: &[R], decode: impl Fn(&R) -> Result<T>) -> Result<Vec<T>> {
+    rows.iter().map(decode).collect()
+}
+
+impl Store {
+    /// The statement that opens a write transaction. SQLite takes its write lock up front, so a
+    /// busy database is waited for (busy timeout) rather than failing on a lock upgrade.
+    fn begin_write(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "BEGIN IMMEDIATE",
+            Backend::Postgres(_) => "BEGIN",
+        }
+    }
+
+    // ---------------------------------------------------------------- start-up
+
+    /// Everything the server keeps in memory: non-deleted agents and queues, interactions not
+    /// yet `done`, the settings and each user's highest event sequence number.
+    pub async fn load_state(&self) -> Result<LoadedState> {
+        let agents_sql = format!("SELECT {USER_COLUMNS} FROM users WHERE NOT deleted ORDER BY id");
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let rows = sqlx::query(&agents_sql).fetch_all(&mut *tx).await?;
+            let agents = decode_all(&rows, rows::agent)?;
+            let rows = sqlx::query("SELECT doc FROM queues WHERE NOT deleted ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+            let queues = decode_all(&rows, |r| r.json::<Queue>("doc"))?;
+            let rows = sqlx::query(
+                "SELECT doc FROM interactions WHERE state <> 'done' ORDER BY created_at, id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let interactions = decode_all(&rows, |r| r.json::<Interaction>("doc"))?;
+            let settings = sqlx::query("SELECT doc FROM settings WHERE id = 1")
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.json::<Settings>("doc"))
+                .transpose()?;
+            let rows = sqlx::query(
+                "SELECT user_id, MAX(seq) AS seq FROM events GROUP BY user_id ORDER BY user_id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let event_seqs = decode_all(&rows, |r| Ok((AgentId(r.text("user_id")?), r.int("seq")?)))?;
+            tx.commit().await?;
+            Ok(LoadedState { agents, queues, interactions, settings, event_seqs })
+        })
+    }
+
+    // ---------------------------------------------------------------- users
+
+    /// Number of users that are not deleted.
+    pub async fn count_users(&self) -> Result<i64> {
+        dispatch!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE NOT deleted")
+                .fetch_one(pool)
+                .await?;
+            row.int("n")
+        })
+    }
+
+    /// Creates a user with `agent` as its agent half. [`StoreError::Conflict`] when the username
+    /// (also of a deleted user) or the id is taken.
+    pub async fn create_user(
+        &self,
+        agent: &Agent,
+        username: &str,
+        password_hash: &str,
+        created_at: Timestamp,
+    ) -> Result<()> {
+        let queue_ids = to_json(&agent.queue_ids)?;
+        let result = dispatch!(self, pool => {
+            sqlx::query(
+                "INSERT INTO users (id, username, password_hash, display_name, role, capacity, \
+                 can_reject, queue_ids, presence, break_reason, stop_new, presence_since, \
+                 last_idle_at, disconnected_since, deleted, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(agent.id.as_str())
+            .bind(username)
+            .bind(password_hash)
+            .bind(agent.display_name.as_str())
+            .bind(agent.role.as_str())
+            .bind(i64::from(agent.capacity))
+            .bind(agent.can_reject)
+            .bind(queue_ids.as_str())
+            .bind(agent.presence.as_str())
+            .bind(agent.break_reason.as_deref())
+            .bind(agent.stop_new)
+            .bind(agent.presence_since.0)
+            .bind(agent.last_idle_at.0)
+            .bind(agent.disconnected_since.map(|t| t.0))
+            .bind(false)
+            .bind(created_at.0)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        result.map_err(|e| {
+            let username_taken = matches!(&e, sqlx::Error::Database(d)
+                if d.message().contains("username")
+                    || d.constraint().is_some_and(|c| c.contains("username")));
+            StoreError::conflict_or(e, || {
+                if username_taken {
+                    format!("username {username:?} is taken")
+                } else {
+                    format!("user id {:?} exists", agent.id.as_str())
+                }
+            })
+        })?;
+        Ok(())
+    }
+
+    /// The non-deleted user with this username.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND NOT deleted");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(username).fetch_optional(pool).await?;
+            row.map(|r| rows::user_record(&r)).transpose()
+        })
+    }
+
+    /// The user with this id, deleted or not.
+    pub async fn user(&self, id: &AgentId) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await?;
+            row.map(|r| rows::user_record(&r)).transpose()
+        })
+    }
+
+    /// Non-deleted users, by username.
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE NOT deleted ORDER BY username");
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            decode_all(&rows, rows::user_record)
+        })
+    }
+
+    /// Replaces a user's password hash. [`StoreError::NotFound`] when there is no such user.
+    pub async fn set_password(&self, id: &AgentId, password_hash: &str) -> Result<()> {
+        let done = dispatch!(self, pool => {
+            sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(id.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- sessions
+
+    /// Stores a session. [`StoreError::NotFound`] when the user does not exist,
+    /// [`StoreError::Conflict`] when the token hash is already stored.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: &AgentId,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<()> {
+        let result = dispatch!(self, pool => {
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(token_hash)
+            .bind(user_id.as_str())
+            .bind(created_at.0)
+            .bind(expires_at.0)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::NotFound)
+            }
+            Err(e) => Err(StoreError::conflict_or(e, || "session exists".to_owned())),
+        }
+    }
+
+    /// The user and expiry of a session, if it exists and its user is not deleted. Expiry is the
+    /// caller's to check.
+    pub async fn session(&self, token_hash: &str) -> Result<Option<(AgentId, Timestamp)>> {
+        dispatch!(self, pool => {
+            let row = sqlx::query(
+                "SELECT s.user_id AS user_id, s.expires_at AS expires_at \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = $1 AND NOT u.deleted",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| Ok((AgentId(r.text("user_id")?), r.ts("expires_at")?)))
+                .transpose()
+        })
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Removes every session of a user (log out everywhere).
+    pub async fn delete_sessions_of(&self, user_id: &AgentId) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id.as_str())
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- group commit
+
+    /// Applies a whole changeset in one transaction: all of it or nothing.
+    ///
+    /// Order: settings; queue upserts, then queue deletions; agent updates (of existing users;
+    /// login data untouched), then agent deletions (and their sessions); conversation upserts
+    /// (known fields are never erased, `last_inbound_at` only moves forward); interaction upserts
+    /// with their participants; message inserts (skipped when the id or WhatsApp id exists);
+    /// message status updates; notes; events.
+    ///
+    /// A unique violation (e.g. an event `(user_id, seq)` stored twice) is
+    /// [`StoreError::Conflict`], and nothing of the changeset is applied.
+    pub async fn commit(&self, changes: &Changeset) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        // Encode every JSON column before the transaction opens, so it holds locks only for I/O.
+        let now = now_ms();
+        let settings_doc = changes.settings.as_ref().map(to_json).transpose()?;
+        let queue_docs = changes
+            .queues
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<_>>>()?;
+        let agent_queue_ids = changes
+            .agents
+            .iter()
+            .map(|a| to_json(&a.queue_ids))
+            .collect::<Result<Vec<_>>>()?;
+        let interaction_docs = changes
+            .interactions
+            .iter()
+            .map(to_json)
+            .collect::<Result<Vec<_>>>()?;
+        let message_payloads = changes
+            .messages
+            .iter()
+            .map(|m| {
+                Ok((
+                    to_json(&m.payload)?,
+                    m.error.as_ref().map(to_json).transpose()?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let update_errors = changes
+            .message_updates
+            .iter()
+            .map(|u| u.error.as_ref().map(to_json).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let event_data = changes
+            .events
+            .iter()
+            .map(|e| to_json(&e.data))
+            .collect::<Result<Vec<_>>>()?;
+        let begin = self.begin_write();
+
+        let result: Result<(), sqlx::Error> = dispatch!(self, pool => async {
+            let mut tx = pool.begin_with(begin).await?;
+
+            if let Some(doc) = &settings_doc {
+                sqlx::query(
+                    "INSERT INTO settings (id, doc) VALUES (1, $1) \
+                     ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                )
+                .bind(doc.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            for (queue, doc) in changes.queues.iter().zip(&queue_docs) {
+                sqlx::query(
+                    "INSERT INTO queues (id, name, doc, deleted, created_at, updated_at) \
+                     VALUES ($1, $2, $3, FALSE, $4, $4) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(queue.id.as_str())
+                .bind(queue.name.as_str())
+                .bind(doc.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for id in &changes.deleted_queues {
+                sqlx::query("UPDATE queues SET deleted = TRUE, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            for (agent, queue_ids) in changes.agents.iter().zip(&agent_queue_ids) {
+                let updated = sqlx::query(
+                    "UPDATE users SET display_name = $1, role = $2, capacity = $3, \
+                     can_reject = $4, queue_ids = $5, presence = $6, break_reason = $7, \
+                     stop_new = $8, presence_since = $9, last_idle_at = $10, \
+                     disconnected_since = $11 WHERE id = $12",
+                )
+                .bind(agent.display_name.as_str())
+                .bind(agent.role.as_str())
+                .bind(i64::from(agent.capacity))
+                .bind(agent.can_reject)
+                .bind(queue_ids.as_str())
+                .bind(agent.presence.as_str())
+                .bind(agent.break_reason.as_deref())
+                .bind(agent.stop_new)
+                .bind(agent.presence_since.0)
+                .bind(agent.last_idle_at.0)
+                .bind(agent.disconnected_since.map(|t| t.0))
+                .bind(agent.id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    tracing::warn!(agent_id = %agent.id, "commit: agent has no user row; skipped");
+                }
+            }
+            for id in &changes.deleted_agents {
+                sqlx::query("UPDATE users SET deleted = TRUE WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            for c in &changes.conversations {
+                sqlx::query(
+                    "INSERT INTO conversations (id, channel_id, wa_id, customer_name, \
+                     contact_id, last_inbound_at, last_agent_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (id) DO UPDATE SET \
+                     channel_id = COALESCE(excluded.channel_id, conversations.channel_id), \
+                     customer_name = COALESCE(excluded.customer_name, conversations.customer_name), \
+                     contact_id = COALESCE(excluded.contact_id, conversations.contact_id), \
+                     last_inbound_at = CASE \
+                       WHEN conversations.last_inbound_at IS NULL \
+                         OR excluded.last_inbound_at > conversations.last_inbound_at \
+                       THEN excluded.last_inbound_at \
+                       ELSE conversations.last_inbound_at END, \
+                     last_agent_id = COALESCE(excluded.last_agent_id, conversations.last_agent_id)",
+                )
+                .bind(c.id.as_str())
+                .bind(c.channel_id.as_deref())
+                .bind(c.wa_id.as_str())
+                .bind(c.customer_name.as_deref())
+                .bind(c.contact_id.as_deref())
+                .bind(c.last_inbound_at.map(|t| t.0))
+                .bind(c.last_agent_id.as_ref().map(AgentId::as_str))
+                .bind(c.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            for (i, doc) in changes.interactions.iter().zip(&interaction_docs) {
+                sqlx::query(
+                    "INSERT INTO interactions (id, state, queue_id, conversation_id, channel_id, \
+                     owner_id, created_at, accepted_at, ended_at, updated_at, doc) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
+                     queue_id = excluded.queue_id, conversation_id = excluded.conversation_id, \
+                     channel_id = excluded.channel_id, owner_id = excluded.owner_id, \
+                     accepted_at = excluded.accepted_at, ended_at = excluded.ended_at, \
+                     updated_at = excluded.updated_at, doc = excluded.doc",
+                )
+                .bind(i.id.as_str())
+                .bind(i.state.as_str())
+                .bind(i.queue_id.as_str())
+                .bind(i.conversation_id.as_str())
+                .bind(i.channel_id.as_deref())
+                .bind(i.owner_id.as_ref().map(AgentId::as_str))
+                .bind(i.created_at.0)
+                .bind(i.accepted_at.map(|t| t.0))
+                .bind(i.ended_at.map(|t| t.0))
+                .bind(now)
+                .bind(doc.as_str())
+                .execute(&mut *tx)
+                .await?;
+                for p in &i.participants {
+                    sqlx::query(
+                        "INSERT INTO interaction_participants (interaction_id, agent_id) \
+                         VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(i.id.as_str())
+                    .bind(p.agent_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+
+            for (m, (payload, error)) in changes.messages.iter().zip(&message_payloads) {
+                sqlx::query(
+                    "INSERT INTO messages (id, conversation_id, interaction_id, direction, \
+                     author_id, kind, body, payload, wa_message_id, status, error, created_at, \
+                     updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(m.id.as_str())
+                .bind(m.conversation_id.as_str())
+                .bind(m.interaction_id.as_ref().map(InteractionId::as_str))
+                .bind(m.direction.as_str())
+                .bind(m.author_id.as_ref().map(AgentId::as_str))
+                .bind(m.kind.as_str())
+                .bind(m.body.as_deref())
+                .bind(payload.as_str())
+                .bind(m.wa_message_id.as_deref())
+                .bind(m.status.as_str())
+                .bind(error.as_deref())
+                .bind(m.created_at.0)
+                .bind(m.updated_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (u, error) in changes.message_updates.iter().zip(&update_errors) {
+                sqlx::query(
+                    "UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(u.status.as_str())
+                .bind(error.as_deref())
+                .bind(u.updated_at.0)
+                .bind(u.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            for n in &changes.notes {
+                sqlx::query(
+                    "INSERT INTO notes (id, interaction_id, author_id, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(n.id.as_str())
+                .bind(n.interaction_id.as_str())
+                .bind(n.author_id.as_str())
+                .bind(n.body.as_str())
+                .bind(n.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (e, data) in changes.events.iter().zip(&event_data) {
+                sqlx::query(
+                    "INSERT INTO events (user_id, seq, kind, data, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(e.user_id.as_str())
+                .bind(e.seq)
+                .bind(e.kind.as_str())
+                .bind(data.as_str())
+                .bind(e.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            tx.commit().await
+        }
+        .await);
+
+        result.map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("commit rolled back: {e}"))
+            } else {
+                StoreError::Database(e)
+            }
+        })
+    }
+
+    // ---------------------------------------------------------------- interactions
+
+    /// An interaction as last committed, in any state.
+    pub async fn interaction(&self, id: &InteractionId) -> Result<Option<Interaction>> {
+        dispatch!(self, pool => {
+            let row = sqlx::query("SELECT doc FROM interactions WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.map(|r| r.json::<Interaction>("doc")).transpose()
+        })
+    }
+
+    /// Whether `agent_id` was ever a participant of the interaction.
+    pub async fn was_participant(
+        &self,
+        interaction_id: &InteractionId,
+        agent_id: &AgentId,
+    ) -> Result<bool> {
+        dispatch!(self, pool => {
+            let row = sqlx::query(
+                "SELECT 1 AS one FROM interaction_participants \
+                 WHERE interaction_id = $1 AND agent_id = $2",
+            )
+            .bind(interaction_id.as_str())
+            .bind(agent_id.as_str())
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.is_some())
+        })
+    }
+
+    /// Interactions matching `filter`, newest (`created_at`) first, at most `filter.limit`.
+    pub async fn list_interactions(&self, filter: &InteractionFilter) -> Result<Vec<Interaction>> {
+        let mut sql = String::from("SELECT doc FROM interactions WHERE 1 = 1");
+        let mut n = 0;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        if filter.state.is_some() {
+            sql += &format!(" AND state = {}", param());
+        }
+        if filter.queue_id.is_some() {
+            sql += &format!(" AND queue_id = {}", param());
+        }
+        if filter.agent_id.is_some() {
+            sql += &format!(
+                " AND id IN (SELECT interaction_id FROM interaction_participants \
+                 WHERE agent_id = {})",
+                param()
+            );
+        }
+        if filter.before_created.is_some() {
+            sql += &format!(" AND created_at < {}", param());
+        }
+        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", param());
+        dispatch!(self, pool => {
+            // Bound in the order the placeholders were numbered above.
+            let mut query = sqlx::query(&sql);
+            if let Some(state) = filter.state {
+                query = query.bind(state.as_str());
+            }
+            if let Some(queue_id) = &filter.queue_id {
+                query = query.bind(queue_id.as_str());
+            }
+            if let Some(agent_id) = &filter.agent_id {
+                query = query.bind(agent_id.as_str());
+            }
+            if let Some(before) = filter.before_created {
+                query = query.bind(before.0);
+            }
+            let rows = query.bind(filter.limit.max(0)).fetch_all(pool).await?;
+            decode_all(&rows, |r| r.json::<Interaction>("doc"))
+        })
+    }
+
+    // ---------------------------------------------------------------- messages
+
+    /// The `limit` messages of an interaction just before message id `before` (or the latest),
+    /// oldest first.
+    pub async fn messages_of_interaction(
+        &self,
+        interaction_id: &InteractionId,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
+        self.messages_page("interaction_id", interaction_id.as_str(), before, limit)
+            .await
+    }
+
+    /// The `limit` messages of a conversation just before message id `before` (or the latest),
+    /// oldest first.
+    pub async fn messages_of_conversation(
+        &self,
+        conversation_id: &ConversationId,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
+        self.messages_page("conversation_id", conversation_id.as_str(), before, limit)
+            .await
+    }
+
+    /// `column` is a trusted column name, never user input.
+    async fn messages_page(
+        &self,
+        column: &'static str,
+        key: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
+        let sql = match before {
+            Some(_) => format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {column} = $1 AND id < $2 \
+                 ORDER BY id DESC LIMIT $3"
+            ),
+            None => format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {column} = $1 \
+                 ORDER BY id DESC LIMIT $2"
+            ),
+        };
+        let mut messages = dispatch!(self, pool => {
+            let mut query = sqlx::query(&sql).bind(key);
+            if let Some(before) = before {
+                query = query.bind(before);
+            }
+            let rows = query.bind(limit.max(0)).fetch_all(pool).await?;
+            decode_all(&rows, rows::message)
+        })?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    pub async fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.map(|r| rows::message(&r)).transpose()
+        })
+    }
+
+    /// The message with this WhatsApp message id.
+    pub async fn message_by_wa_id(&self, wa_message_id: &str) -> Result<Option<MessageRecord>> {
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE wa_message_id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(wa_message_id).fetch_optional(pool).await?;
+            row.map(|r| rows::message(&r)).transpose()
+        })
+    }
+
+    // ---------------------------------------------------------------- notes
+
+    /// An interaction's notes, oldest first.
+    pub async fn notes_of(&self, interaction_id: &InteractionId) -> Result<Vec<NoteRecord>> {
+        let sql = format!(
+            "SELECT {NOTE_COLUMNS} FROM notes WHERE interaction_id = $1 ORDER BY created_at, id"
+        );
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(interaction_id.as_str())
+                .fetch_all(pool)
+                .await?;
+            decode_all(&rows, rows::note)
+        })
+    }
+
+    // ---------------------------------------------------------------- events
+
+    /// A user's events with `seq > since_seq`, ascending, at most `limit`.
+    pub async fn events_since(
+        &self,
+        user_id: &AgentId,
+        since_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
+        );
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(user_id.as_str())
+                .bind(since_seq)
+                .bind(limit.max(0))
+                .fetch_all(pool)
+                .await?;
+            decode_all(&rows, rows::event)
+        })
+    }
+
+    /// The oldest sequence number still stored for a user, if any.
+    pub async fn min_event_seq(&self, user_id: &AgentId) -> Result<Option<i64>> {
+        dispatch!(self, pool => {
+            let row = sqlx::query("SELECT MIN(seq) AS seq FROM events WHERE user_id = $1")
+                .bind(user_id.as_str())
+                .fetch_one(pool)
+                .await?;
+            row.opt_int("seq")
+        })
+    }
+
+    /// Deletes events created before `older_than`, except each user's newest event (so the
+    /// sequence numbering survives a restart). Returns the number of rows deleted.
+    pub async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
+        let deleted = dispatch!(self, pool => {
+            sqlx::query(
+                "DELETE FROM events WHERE created_at < $1 \
+                 AND seq < (SELECT MAX(e.seq) FROM events e WHERE e.user_id = events.user_id)",
+            )
+            .bind(older_than.0)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(deleted)
+    }
+
+    // ---------------------------------------------------------------- conversations
+
+    pub async fn conversation(&self, id: &ConversationId) -> Result<Option<ConversationRecord>> {
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await?;
+            row.map(|r| rows::conversation(&r)).transpose()
+        })
+    }
+}

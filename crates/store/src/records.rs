@@ -1,0 +1,177 @@
+//! The rows the store reads and writes, and the [`Changeset`] the server commits in one go.
+//!
+//! Plain data: no I/O here.
+
+use serde::Serialize;
+use switchboard_domain::model::{
+    Agent, AgentId, ConversationId, Interaction, InteractionId, InteractionState, Queue, QueueId,
+    Role, Settings, Timestamp,
+};
+
+/// A user's login data. The agent half of a user lives in [`Agent`].
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRecord {
+    pub id: AgentId,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub deleted: bool,
+    pub created_at: Timestamp,
+}
+
+/// Everything the server needs in memory at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedState {
+    /// Non-deleted users, as agents.
+    pub agents: Vec<Agent>,
+    /// Non-deleted queues.
+    pub queues: Vec<Queue>,
+    /// Interactions whose state is not `done`.
+    pub interactions: Vec<Interaction>,
+    pub settings: Option<Settings>,
+    /// The highest event sequence number of each user that has events.
+    pub event_seqs: Vec<(AgentId, i64)>,
+}
+
+/// One customer thread on one channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConversationRecord {
+    pub id: ConversationId,
+    pub channel_id: Option<String>,
+    pub wa_id: String,
+    pub customer_name: Option<String>,
+    pub contact_id: Option<String>,
+    pub last_inbound_at: Option<Timestamp>,
+    pub last_agent_id: Option<AgentId>,
+    pub created_at: Timestamp,
+}
+
+/// One message of a conversation. `id` is time-sortable: ordering by id is chronological.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageRecord {
+    pub id: String,
+    pub conversation_id: ConversationId,
+    pub interaction_id: Option<InteractionId>,
+    /// `in`, `out` or `system`.
+    pub direction: String,
+    pub author_id: Option<AgentId>,
+    pub kind: String,
+    pub body: Option<String>,
+    pub payload: serde_json::Value,
+    /// WhatsApp's id for the message; unique, so a redelivered webhook inserts nothing.
+    pub wa_message_id: Option<String>,
+    pub status: String,
+    pub error: Option<serde_json::Value>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A delivery-status change of a stored message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageStatusUpdate {
+    pub id: String,
+    pub status: String,
+    pub error: Option<serde_json::Value>,
+    pub updated_at: Timestamp,
+}
+
+/// An internal note on an interaction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoteRecord {
+    pub id: String,
+    pub interaction_id: InteractionId,
+    pub author_id: AgentId,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// One entry of a user's event log (sequence numbers are per user).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventRecord {
+    pub user_id: AgentId,
+    pub seq: i64,
+    pub kind: String,
+    pub data: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+/// Everything one group commit writes, applied atomically by [`crate::Store::commit`].
+#[derive(Debug, Clone, Default)]
+pub struct Changeset {
+    /// Agent state of existing users (login data is untouched).
+    pub agents: Vec<Agent>,
+    /// Users to mark deleted; their sessions are removed.
+    pub deleted_agents: Vec<AgentId>,
+    pub queues: Vec<Queue>,
+    pub deleted_queues: Vec<QueueId>,
+    pub interactions: Vec<Interaction>,
+    pub conversations: Vec<ConversationRecord>,
+    /// Inserted unless a message with the same id or WhatsApp id exists.
+    pub messages: Vec<MessageRecord>,
+    pub message_updates: Vec<MessageStatusUpdate>,
+    pub notes: Vec<NoteRecord>,
+    pub events: Vec<EventRecord>,
+    pub settings: Option<Settings>,
+}
+
+impl Changeset {
+    /// Whether committing this would write nothing.
+    pub fn is_empty(&self) -> bool {
+        self.agents.is_empty()
+            && self.deleted_agents.is_empty()
+            && self.queues.is_empty()
+            && self.deleted_queues.is_empty()
+            && self.interactions.is_empty()
+            && self.conversations.is_empty()
+            && self.messages.is_empty()
+            && self.message_updates.is_empty()
+            && self.notes.is_empty()
+            && self.events.is_empty()
+            && self.settings.is_none()
+    }
+
+    /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
+    /// upsert of the same agent, queue or interaction wins; a later `settings` replaces an earlier.
+    pub fn extend(&mut self, other: Changeset) {
+        let Changeset {
+            agents,
+            deleted_agents,
+            queues,
+            deleted_queues,
+            interactions,
+            conversations,
+            messages,
+            message_updates,
+            notes,
+            events,
+            settings,
+        } = other;
+        self.agents.extend(agents);
+        self.deleted_agents.extend(deleted_agents);
+        self.queues.extend(queues);
+        self.deleted_queues.extend(deleted_queues);
+        self.interactions.extend(interactions);
+        self.conversations.extend(conversations);
+        self.messages.extend(messages);
+        self.message_updates.extend(message_updates);
+        self.notes.extend(notes);
+        self.events.extend(events);
+        if settings.is_some() {
+            self.settings = settings;
+        }
+    }
+}
+
+/// Which interactions [`crate::Store::list_interactions`] returns, newest first.
+/// `Default` has `limit: 0`, which matches nothing: set a limit.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InteractionFilter {
+    pub state: Option<InteractionState>,
+    pub queue_id: Option<QueueId>,
+    /// Interactions this agent ever participated in.
+    pub agent_id: Option<AgentId>,
+    /// Only interactions created strictly before this time (for paging).
+    pub before_created: Option<Timestamp>,
+    /// At most this many (negative counts as zero).
+    pub limit: i64,
+}
