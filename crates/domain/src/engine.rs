@@ -265,6 +265,9 @@ pub struct Engine {
     dirty_queues: BTreeSet<QueueId>,
     /// Interactions with a pending conference request to a queue and no offer yet.
     conference_waiting: BTreeSet<InteractionId>,
+    /// the interactions held for each agent (sticky), so that a change of that agent
+    /// re-evaluates the queues they wait in, including queues the agent is not a member of.
+    sticky_holds: HashMap<AgentId, BTreeSet<InteractionId>>,
     tail_key: i64,
     head_key: i64,
     // Per-step bookkeeping.
@@ -293,6 +296,7 @@ impl Engine {
             candidates: HashMap::new(),
             dirty_queues: BTreeSet::new(),
             conference_waiting: BTreeSet::new(),
+            sticky_holds: HashMap::new(),
             tail_key: 0,
             head_key: 0,
             changes: Changes::default(),
@@ -351,6 +355,12 @@ impl Engine {
             }
             e.tail_key = e.tail_key.max(it.queue_key);
             e.head_key = e.head_key.min(it.queue_key);
+            if let Some(hold) = &it.sticky {
+                e.sticky_holds
+                    .entry(hold.agent_id.clone())
+                    .or_default()
+                    .insert(it.id.clone());
+            }
             e.interactions.insert(it.id.clone(), it);
         }
         let ids: Vec<InteractionId> = e.interactions.keys().cloned().collect();
@@ -358,12 +368,18 @@ impl Engine {
             let Some(it) = e.interactions.get(&id) else {
                 continue;
             };
-            let holders: Vec<AgentId> = e
-                .agents
-                .keys()
-                .filter(|a| it.holds_slot(a))
+            let mut holders: Vec<AgentId> = it
+                .offered_agents()
+                .chain(
+                    it.participants
+                        .iter()
+                        .filter(|p| p.state != ParticipantState::Done)
+                        .map(|p| &p.agent_id),
+                )
                 .cloned()
                 .collect();
+            holders.sort();
+            holders.dedup();
             let (state, queue_id, key, conv) = (
                 it.state,
                 it.queue_id.clone(),
@@ -510,6 +526,12 @@ impl Engine {
     pub fn apply(&mut self, cmd: Command, now: Timestamp) -> Outcome {
         self.fire_due(now);
         let result = self.dispatch(cmd, now);
+        if result.is_ok() {
+            // The command may have set deadlines that are already due (a zero grace period, a
+            // settings change): index them and fire them before routing.
+            self.sync_touched_timers();
+            self.fire_due(now);
+        }
         self.route(now);
         let changes = self.finish_step();
         Outcome { result, changes }
@@ -747,8 +769,19 @@ impl Engine {
 
     fn update_settings(&mut self, s: Settings) -> Result<(), DomainError> {
         validate_settings(&s)?;
+        let grace_changed = s.disconnect_grace_s != self.settings.disconnect_grace_s;
         self.settings = s;
         self.changes.settings_changed = true;
+        if grace_changed {
+            // Disconnect-grace deadlines derive from the setting: re-derive them.
+            let waiting: Vec<AgentId> = self
+                .agents
+                .values()
+                .filter(|a| a.agent.disconnected_since.is_some())
+                .map(|a| a.agent.id.clone())
+                .collect();
+            self.touched_agents.extend(waiting);
+        }
         Ok(())
     }
 
@@ -798,6 +831,18 @@ impl Engine {
             }
             _ => None,
         };
+        // The agent acted, so they are reachable: a disconnected agent who chooses a presence
+        // other than offline gets a fresh grace period to reconnect (otherwise an agent whose
+        // grace ran out long ago would be set offline again the moment they become available).
+        if presence != Presence::Offline {
+            if let Some(slot) = self.agents.get_mut(agent) {
+                if slot.agent.disconnected_since.is_some_and(|d| d < now) {
+                    slot.agent.disconnected_since = Some(now);
+                    self.changes.agents.insert(agent.clone());
+                    self.touched_agents.insert(agent.clone());
+                }
+            }
+        }
         self.set_presence(agent, presence, reason, now);
         Ok(())
     }
@@ -841,13 +886,16 @@ impl Engine {
     }
 
     fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason, now: Timestamp) {
-        let ids: Vec<InteractionId> = self
+        let mut offered: Vec<(i64, InteractionId)> = self
             .interactions
             .values()
             .filter(|i| i.offered_agents().any(|a| a == agent))
-            .map(|i| i.id.clone())
+            .map(|i| (i.queue_key, i.id.clone()))
             .collect();
-        for id in ids {
+        // Each re-queued interaction goes to the head of its queue: re-queue the one that was
+        // furthest back first, so that they keep their order (and the step is deterministic).
+        offered.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, id) in offered {
             let routed = self
                 .interactions
                 .get(&id)
@@ -897,13 +945,23 @@ impl Engine {
         }
     }
 
+    /// Like [`Engine::visible`], but an agent who just missed (or rejected) an offer of the
+    /// interaction still knows it: answering an offer that expired a moment ago is a 409
+    /// `offer_not_pending`, not a 404.
+    fn visible_to_offeree(&self, agent: &AgentId, id: &InteractionId) -> Result<&Interaction, DomainError> {
+        match self.interactions.get(id) {
+            Some(i) if i.exclusions.iter().any(|e| &e.agent_id == agent) => Ok(i),
+            _ => self.visible(agent, id),
+        }
+    }
+
     fn accept(
         &mut self,
         agent: &AgentId,
         id: &InteractionId,
         now: Timestamp,
     ) -> Result<(), DomainError> {
-        let it = self.visible(agent, id)?;
+        let it = self.visible_to_offeree(agent, id)?;
         let routed = it.offer.as_ref().filter(|o| &o.agent_id == agent).cloned();
         let conf = it
             .conference
@@ -918,7 +976,6 @@ impl Engine {
                     return Err(DomainError::not_found("interaction"));
                 };
                 it.offer = None;
-                it.sticky = None;
                 it.state = InteractionState::Active;
                 it.owner_id = Some(agent.clone());
                 if it.accepted_at.is_none() {
@@ -928,6 +985,7 @@ impl Engine {
                 it.participants.push(new_participant(agent, ParticipantRole::Owner, now));
                 it.conversation_id.clone()
             };
+            self.clear_sticky(id);
             self.changes.counters.accepts += 1;
             if let OfferKind::Transfer { from } = &offer.kind {
                 let name = self.display_name(agent);
@@ -972,7 +1030,7 @@ impl Engine {
         id: &InteractionId,
         now: Timestamp,
     ) -> Result<(), DomainError> {
-        let it = self.visible(agent, id)?;
+        let it = self.visible_to_offeree(agent, id)?;
         let routed = it.offer.as_ref().is_some_and(|o| &o.agent_id == agent);
         let conf = it
             .conference
@@ -1006,14 +1064,10 @@ impl Engine {
         let Some(offer) = self.withdraw_offer(id, reason) else {
             return;
         };
-        let until = now.plus_secs(self.settings.offer_exclusion_s);
+        self.clear_sticky(id);
+        let exclusion_s = self.settings.offer_exclusion_s;
         if let Some(it) = self.interactions.get_mut(id) {
-            it.sticky = None;
-            it.exclusions.retain(|e| e.agent_id != offer.agent_id);
-            it.exclusions.push(Exclusion {
-                agent_id: offer.agent_id.clone(),
-                until,
-            });
+            exclude(it, &offer.agent_id, exclusion_s, now);
         }
         self.requeue_head(id, now);
         if reason == WithdrawReason::Timeout {
@@ -1060,13 +1114,9 @@ impl Engine {
             .map(|o| o.agent_id.clone());
         let Some(agent) = agent else { return };
         self.withdraw_conference_offer(id, reason, true);
-        let until = now.plus_secs(self.settings.offer_exclusion_s);
+        let exclusion_s = self.settings.offer_exclusion_s;
         if let Some(it) = self.interactions.get_mut(id) {
-            it.exclusions.retain(|e| e.agent_id != agent);
-            it.exclusions.push(Exclusion {
-                agent_id: agent.clone(),
-                until,
-            });
+            exclude(it, &agent, exclusion_s, now);
         }
         if reason == WithdrawReason::Timeout {
             self.changes.counters.misses += 1;
@@ -1546,6 +1596,12 @@ impl Engine {
             awaiting_reply_since: Some(now),
             last_outbound_failed: false,
         };
+        if let Some(hold) = &it.sticky {
+            self.sticky_holds
+                .entry(hold.agent_id.clone())
+                .or_default()
+                .insert(id.clone());
+        }
         self.interactions.insert(id.clone(), it);
         self.touch(&id);
         self.open_by_conversation.insert(msg.conversation_id, id.clone());
@@ -1608,8 +1664,36 @@ impl Engine {
         self.touched_agents.insert(agent.clone());
         if let Some(slot) = self.agents.get(agent) {
             for q in &slot.agent.queue_ids {
-                self.dirty_queues.insert(q.clone());
+                if !self.dirty_queues.contains(q) {
+                    self.dirty_queues.insert(q.clone());
+                }
             }
+        }
+        if let Some(held) = self.sticky_holds.get(agent) {
+            for id in held {
+                if let Some(it) = self.interactions.get(id) {
+                    if !self.dirty_queues.contains(&it.queue_id) {
+                        self.dirty_queues.insert(it.queue_id.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// the interaction is no longer reserved for its last agent.
+    pub(super) fn clear_sticky(&mut self, id: &InteractionId) {
+        let Some(hold) = self.interactions.get_mut(id).and_then(|i| i.sticky.take()) else {
+            return;
+        };
+        self.touch(id);
+        if let Some(set) = self.sticky_holds.get_mut(&hold.agent_id) {
+            set.remove(id);
+            if set.is_empty() {
+                self.sticky_holds.remove(&hold.agent_id);
+            }
+        }
+        if let Some(q) = self.interactions.get(id).map(|i| i.queue_id.clone()) {
+            self.dirty_queues.insert(q);
         }
     }
 
@@ -1739,7 +1823,7 @@ impl Engine {
         if let Some(p) = self
             .interactions
             .get_mut(id)
-            .and_then(|i| i.participant_mut_current(agent))
+            .and_then(|i| i.participant_mut(agent))
         {
             p.state = ParticipantState::WrapUp;
             p.left_at = Some(now);
@@ -1760,7 +1844,7 @@ impl Engine {
         if let Some(p) = self
             .interactions
             .get_mut(id)
-            .and_then(|i| i.participant_mut_current(agent))
+            .and_then(|i| i.participant_mut(agent))
         {
             p.state = ParticipantState::Done;
             p.wrap_up_deadline = None;
@@ -1830,10 +1914,14 @@ impl Engine {
     }
 }
 
-impl Interaction {
-    /// The agent's current (last) participation, mutable.
-    fn participant_mut_current(&mut self, agent: &AgentId) -> Option<&mut Participant> {
-        self.participants.iter_mut().rev().find(|p| &p.agent_id == agent)
+/// keeps `agent` away from re-offers of `it` for `secs` (0: not at all).
+fn exclude(it: &mut Interaction, agent: &AgentId, secs: u32, now: Timestamp) {
+    it.exclusions.retain(|e| &e.agent_id != agent);
+    if secs > 0 {
+        it.exclusions.push(Exclusion {
+            agent_id: agent.clone(),
+            until: now.plus_secs(secs),
+        });
     }
 }
 

@@ -474,11 +474,15 @@ pub struct Interaction {
 pub const WINDOW_MS: i64 = 24 * 3600 * 1000;
 
 impl Interaction {
+    /// The agent's current participation: the last one, since an agent can join the same
+    /// interaction again after an earlier participation ended (a second conference invitation, or
+    /// the interaction transferred back to them).
     pub fn participant(&self, agent: &AgentId) -> Option<&Participant> {
-        self.participants.iter().find(|p| &p.agent_id == agent)
+        self.participants.iter().rev().find(|p| &p.agent_id == agent)
     }
+    /// The agent's current (last) participation, mutable.
     pub fn participant_mut(&mut self, agent: &AgentId) -> Option<&mut Participant> {
-        self.participants.iter_mut().find(|p| &p.agent_id == agent)
+        self.participants.iter_mut().rev().find(|p| &p.agent_id == agent)
     }
     /// Agents with a pending offer for this interaction (routing offer and conference offer).
     pub fn offered_agents(&self) -> impl Iterator<Item = &AgentId> {
@@ -505,7 +509,8 @@ impl Interaction {
     pub fn holds_slot(&self, agent: &AgentId) -> bool {
         self.offered_agents().any(|a| a == agent)
             || self
-                .participant(agent)
-                .is_some_and(|p| p.state != ParticipantState::Done)
+                .participants
+                .iter()
+                .any(|p| &p.agent_id == agent && p.state != ParticipantState::Done)
     }
 }

@@ -658,8 +658,9 @@ fn r2_5_round_robin_rotates_through_members() {
     }
     assert_eq!(got, vec!["a1", "a2", "a3", "a1"]);
     assert_eq!(cc.e.queue(&qid("q1")).unwrap().rr_last, Some(aid("a1")), "position is persisted");
-    // a2 goes on break: the turn passes to a3.
-    cc.presence("a2", Presence::OnBreak, s(6));
+    // a2 (having accepted i2, so no offer is withdrawn) goes on break: the turn passes to a3.
+    cc.accept("a2", "i2", s(6));
+    assert!(cc.presence("a2", Presence::OnBreak, s(6)).offers.is_empty());
     let c = cc.inbound("i5", "c5", "q1", s(7));
     assert_eq!(offers(&c), vec![offer("i5", "a3")]);
     cc.check(s(7));
@@ -1023,6 +1024,7 @@ fn r2_8_missed_agent_is_excluded_from_re_offers_until_expiry() {
     cc.check(s(40));
     let c = cc.inbound("i2", "c2", "q1", s(41));
     assert_eq!(offers(&c), vec![offer("i2", "a1")], "but not from others");
+    cc.accept("a1", "i2", s(42));
     assert_eq!(cc.waiting("q1"), ids(&["i1"]));
 
     assert!(cc.tick(t(332_000 - 1)).is_empty(), "still excluded one ms before expiry");
@@ -1055,7 +1057,9 @@ fn r2_8_rona_ends_only_by_the_agents_own_action() {
         s(41),
     );
     cc.apply(Command::Connected { agent: aid("a1") }, s(42));
-    cc.available("a2", s(43));
+    // a2 takes i1 and keeps it; i2 and i3 wait.
+    assert_eq!(offers(&cc.available("a2", s(43))), vec![offer("i1", "a2")]);
+    cc.accept("a2", "i1", s(43));
     cc.inbound("i2", "c2", "q1", s(44));
     for h in 1..=48 {
         cc.tick(s(3600 * h));
@@ -1064,9 +1068,10 @@ fn r2_8_rona_ends_only_by_the_agents_own_action() {
     let c = cc.inbound("i3", "c3", "q1", s(3600 * 48 + 1));
     assert!(!offers(&c).iter().any(|(_, a)| a == "a1"), "rona receives nothing");
 
+    assert_eq!(cc.waiting("q1"), ids(&["i2", "i3"]));
     let c = cc.available("a1", s(3600 * 48 + 2));
     assert_eq!(cc.presence_of("a1"), Presence::Available);
-    assert_eq!(offers(&c), vec![offer("i3", "a1")]);
+    assert_eq!(offers(&c), vec![offer("i2", "a1")]);
     cc.check(s(3600 * 48 + 2));
 }
 
@@ -2139,6 +2144,12 @@ mod property {
         Connected { agent: u8 },
         Disconnected { agent: u8 },
         Advance { ms: u32 },
+        /// The admin changes an agent's queues (and can_reject).
+        Membership { agent: u8, queues: u8, can_reject: bool },
+        /// The admin changes a queue's policy and priority.
+        QueueConfig { queue: u8, policy: RoutingPolicy, priority: u32 },
+        /// The admin changes the global settings.
+        Settings { after_missed: bool, exclusion_s: u32, grace_s: u32 },
     }
 
     fn policy() -> impl Strategy<Value = RoutingPolicy> {
@@ -2185,22 +2196,28 @@ mod property {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (0..40u8, any::<u8>(), prop::option::weighted(0.3, any::<u8>()))
+            8 => (0..60u8, any::<u8>(), prop::option::weighted(0.3, any::<u8>()))
                 .prop_map(|(conv, queue, last_agent)| Op::Inbound { conv, queue, last_agent }),
-            3 => (any::<u8>(), 0..8u8).prop_map(|(agent, presence)| Op::Presence { agent, presence }),
+            4 => (any::<u8>(), 0..8u8).prop_map(|(agent, presence)| Op::Presence { agent, presence }),
             1 => (any::<u8>(), any::<bool>()).prop_map(|(agent, on)| Op::StopNew { agent, on }),
-            5 => any::<u16>().prop_map(|pick| Op::Accept { pick }),
+            8 => any::<u16>().prop_map(|pick| Op::Accept { pick }),
             2 => any::<u16>().prop_map(|pick| Op::Reject { pick }),
-            1 => (any::<u16>(), any::<bool>(), any::<u8>())
+            2 => (any::<u16>(), any::<bool>(), any::<u8>())
                 .prop_map(|(pick, to_queue, target)| Op::Transfer { pick, to_queue, target }),
-            1 => (any::<u16>(), any::<bool>(), any::<u8>())
+            2 => (any::<u16>(), any::<bool>(), any::<u8>())
                 .prop_map(|(pick, to_queue, target)| Op::Conference { pick, to_queue, target }),
             1 => any::<u16>().prop_map(|pick| Op::ConferenceEnd { pick }),
-            3 => any::<u16>().prop_map(|pick| Op::End { pick }),
-            3 => (any::<u16>(), any::<bool>()).prop_map(|(pick, code)| Op::WrapUp { pick, code }),
+            4 => any::<u16>().prop_map(|pick| Op::End { pick }),
+            4 => (any::<u16>(), any::<bool>()).prop_map(|(pick, code)| Op::WrapUp { pick, code }),
             1 => any::<u8>().prop_map(|agent| Op::Connected { agent }),
             1 => any::<u8>().prop_map(|agent| Op::Disconnected { agent }),
-            4 => prop_oneof![0..2_000u32, 0..70_000u32, 0..400_000u32].prop_map(|ms| Op::Advance { ms }),
+            5 => prop_oneof![0..2_000u32, 0..70_000u32, 0..400_000u32].prop_map(|ms| Op::Advance { ms }),
+            1 => (any::<u8>(), any::<u8>(), any::<bool>())
+                .prop_map(|(agent, queues, can_reject)| Op::Membership { agent, queues, can_reject }),
+            1 => (any::<u8>(), policy(), 1..=5u32)
+                .prop_map(|(queue, policy, priority)| Op::QueueConfig { queue, policy, priority }),
+            1 => (any::<bool>(), prop_oneof![Just(0u32), 1..=120u32], prop_oneof![Just(0u32), 1..=90u32])
+                .prop_map(|(after_missed, exclusion_s, grace_s)| Op::Settings { after_missed, exclusion_s, grace_s }),
         ]
     }
 
@@ -2459,6 +2476,40 @@ mod property {
                 Op::Connected { agent } => Command::Connected { agent: self.agent(agent) },
                 Op::Disconnected { agent } => Command::Disconnected { agent: self.agent(agent) },
                 Op::Advance { .. } => return None,
+                Op::Membership { agent, queues, can_reject } => {
+                    let a = e.agent(&self.agent(agent))?.clone();
+                    let queue_ids = self
+                        .queues
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| queues & (1 << k) != 0)
+                        .map(|(_, q)| q.clone())
+                        .collect();
+                    Command::UpsertAgent(AgentConfig {
+                        id: a.id,
+                        display_name: a.display_name,
+                        role: a.role,
+                        capacity: a.capacity,
+                        can_reject,
+                        queue_ids,
+                    })
+                }
+                Op::QueueConfig { queue, policy, priority } => {
+                    let mut q = e.queue(&self.queue(queue))?.clone();
+                    q.routing_policy = policy;
+                    q.priority = priority;
+                    Command::UpsertQueue(q)
+                }
+                Op::Settings { after_missed, exclusion_s, grace_s } => Command::UpdateSettings(Settings {
+                    after_missed_offer: if after_missed {
+                        AfterMissedOffer::OnBreak
+                    } else {
+                        AfterMissedOffer::Rona
+                    },
+                    offer_exclusion_s: exclusion_s,
+                    disconnect_grace_s: grace_s,
+                    ..Settings::default()
+                }),
             })
         }
 
@@ -2597,7 +2648,7 @@ mod property {
 
     proptest! {
         #![proptest_config(ProptestConfig {
-            cases: 96,
+            cases: 256,
             max_shrink_iters: 2_000,
             ..ProptestConfig::default()
         })]
@@ -2609,7 +2660,7 @@ mod property {
         #[test]
         fn random_sequences_keep_every_invariant(
             setup in setup(),
-            ops in prop::collection::vec(op(), 1..160),
+            ops in prop::collection::vec(op(), 1..300),
         ) {
             let mut w = build(&setup);
             w.check()?;

@@ -1,1 +1,117 @@
-fn main() {}
+//! The `switchboard` binary: a thin shim over the server library.
+//!
+//! - `switchboard serve [--config FILE]` runs for real (SQLite by default, PostgreSQL by URL).
+//! - `switchboard demo [--listen ADDR]` starts a ready-to-try contact center with demo data.
+//! - `switchboard bench-api [...]` measures the HTTP API on the real store.
+
+mod bench;
+mod demo;
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use switchboard_server::{App, Config, SystemClock};
+
+const USAGE: &str = "usage:
+  switchboard serve [--config FILE]     run the server (see README for configuration)
+  switchboard demo [--listen ADDR]      run a demo contact center with sample agents and customers
+  switchboard bench-api [--database URL] [--agents N] [--seconds S] [--concurrency C]
+                                        measure accepts/s and latency through the HTTP API";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match args.first().map(String::as_str) {
+        Some("serve") => runtime.block_on(serve(&args[1..])),
+        Some("demo") => runtime.block_on(demo::run(&args[1..])),
+        Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// The value following `--name` in `args`.
+pub fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+async fn serve(args: &[String]) -> anyhow::Result<()> {
+    let path = flag(args, "--config").map(PathBuf::from);
+    let config = Config::load(path.as_deref(), std::env::vars())?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let admin_password = std::env::var("SWITCHBOARD_ADMIN_PASSWORD").ok();
+    tracing::info!(
+        listen = %config.server.listen,
+        database = %redact(&config.database.url),
+        "starting switchboard"
+    );
+    let app = App::build(config, Arc::new(SystemClock), admin_password).await?;
+    app.run(listener, shutdown_signal()).await
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// A database URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

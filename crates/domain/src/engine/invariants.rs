@@ -97,6 +97,21 @@ impl Engine {
         {
             return Err("open-conversation index out of step".into());
         }
+        // Sticky holds: the per-agent index is exactly what the interactions say.
+        let mut holds: HashMap<&AgentId, BTreeSet<&InteractionId>> = HashMap::new();
+        for it in self.interactions.values() {
+            if let Some(h) = &it.sticky {
+                holds.entry(&h.agent_id).or_default().insert(&it.id);
+            }
+        }
+        let indexed: HashMap<&AgentId, BTreeSet<&InteractionId>> = self
+            .sticky_holds
+            .iter()
+            .map(|(a, set)| (a, set.iter().collect()))
+            .collect();
+        if holds != indexed {
+            return Err("sticky-hold index out of step".into());
+        }
         // Deadlines: the index is exactly what the state implies.
         let mut expected: BTreeSet<(Timestamp, super::Timer)> = BTreeSet::new();
         for it in self.interactions.values() {

@@ -146,6 +146,18 @@ impl Engine {
         self.timers.set_agent(id, t);
     }
 
+    /// Re-derives the deadlines of everything touched so far in this step.
+    pub(super) fn sync_touched_timers(&mut self) {
+        for k in 0..self.touched_order.len() {
+            let id = self.touched_order[k].clone();
+            self.sync_interaction_timers(&id);
+        }
+        let agents: Vec<AgentId> = self.touched_agents.iter().cloned().collect();
+        for a in agents {
+            self.sync_agent_timer(&a);
+        }
+    }
+
     /// Fires every deadline due at `now`, oldest first.
     pub(super) fn fire_due(&mut self, now: Timestamp) {
         while let Some((_, timer)) = self.timers.pop_due(now) {
@@ -187,18 +199,13 @@ impl Engine {
                     }
                 }
                 Timer::Sticky(id) => {
-                    let queue = self.interactions.get(id).and_then(|i| {
-                        i.sticky
-                            .as_ref()
-                            .filter(|s| s.until <= now)
-                            .map(|_| i.queue_id.clone())
-                    });
-                    if let Some(q) = queue {
-                        self.touch(id);
-                        if let Some(it) = self.interactions.get_mut(id) {
-                            it.sticky = None;
-                        }
-                        self.dirty_queues.insert(q);
+                    let due = self
+                        .interactions
+                        .get(id)
+                        .and_then(|i| i.sticky.as_ref())
+                        .is_some_and(|s| s.until <= now);
+                    if due {
+                        self.clear_sticky(id);
                     }
                 }
                 Timer::Exclusion(id, _) => {

@@ -1,0 +1,6 @@
+//! HTTP and websocket tests against the real server (SQLite, and PostgreSQL when
+//! `SWITCHBOARD_TEST_POSTGRES_URL` is set).
+#![allow(clippy::unwrap_used)]
+
+mod flow;
+mod support;

@@ -1,0 +1,384 @@
+//! Test support: a real server on port 0 (SQLite temp file, or a fresh PostgreSQL schema when
+//! `SWITCHBOARD_TEST_POSTGRES_URL` is set), an HTTP client and a websocket client.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_domain::QueueId;
+use switchboard_server::{App, AppState, Config, Ingested, InboundMessage, ManualClock, SystemClock, Clock};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+pub const ADMIN_PASSWORD: &str = "admin-pass-123";
+pub const PASSWORD: &str = "agent-pass-123";
+
+/// Where a test server keeps its data.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(PathBuf),
+    Postgres { url: String, schema: String },
+}
+
+impl Db {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres { .. } => "postgres",
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    let n: u64 = rand::random();
+    format!("{n:016x}")
+}
+
+/// SQLite always; PostgreSQL when its URL is given (otherwise says so and skips it).
+pub fn backends() -> Vec<Db> {
+    let dir = std::env::temp_dir().join(format!("switchboard-test-{}", random_suffix()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut v = vec![Db::Sqlite(dir.join("test.db"))];
+    match std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => v.push(Db::Postgres {
+            url,
+            schema: format!("t_{}", random_suffix()),
+        }),
+        _ => eprintln!("skipped: PostgreSQL half of this test (SWITCHBOARD_TEST_POSTGRES_URL not set)"),
+    }
+    v
+}
+
+pub struct Server {
+    pub base: String,
+    pub clock: ManualClock,
+    pub db: Db,
+    pub state: AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    join: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Server {
+    pub async fn start(db: Db) -> Server {
+        Server::start_with_clock(db, ManualClock::new(SystemClock.now())).await
+    }
+
+    pub async fn start_with_clock(db: Db, clock: ManualClock) -> Server {
+        let url = match &db {
+            Db::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Db::Postgres { url, .. } => url.clone(),
+        };
+        let env = vec![("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone())];
+        let config = Config::from_toml_and_env("", env).expect("config");
+        let store = match &db {
+            Db::Sqlite(_) => switchboard_store::Store::connect(&url).await,
+            Db::Postgres { url, schema } => switchboard_store::Store::connect_in_schema(url, schema).await,
+        }
+        .expect("store");
+        let app = App::build_with_store(config, Arc::new(clock.clone()), store, Some(ADMIN_PASSWORD.into()))
+            .await
+            .expect("app");
+        let state = app.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let join = tokio::spawn(app.run(listener, async {
+            let _ = rx.await;
+        }));
+        Server { base, clock, db, state, stop: Some(tx), join: Some(join) }
+    }
+
+    /// Graceful stop: the server stops accepting, closes sockets and finishes what is queued.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(j) = self.join.take() {
+            j.await.expect("server task").expect("server run");
+        }
+    }
+
+    /// Stops the server and starts a new one on the same database and clock.
+    pub async fn restart(mut self) -> Server {
+        self.stop().await;
+        Server::start_with_clock(self.db.clone(), self.clock.clone()).await
+    }
+
+    pub async fn ingest(&self, queue: &str, wa_id: &str, name: &str, text: &str) -> Ingested {
+        switchboard_server::app::ingest(
+            &self.state,
+            InboundMessage {
+                queue_id: QueueId(queue.into()),
+                channel_id: Some("test-channel".into()),
+                source_number: Some("+15550100".into()),
+                wa_id: wa_id.into(),
+                customer_name: Some(name.into()),
+                wa_message_id: Some(format!("wamid.{}", random_suffix())),
+                kind: "text".into(),
+                text: Some(text.into()),
+                payload: json!({"text": {"body": text}}),
+            },
+        )
+        .await
+        .expect("ingest")
+    }
+
+    pub fn anon(&self) -> Api {
+        Api { http: reqwest::Client::new(), base: self.base.clone(), token: None }
+    }
+
+    pub async fn login(&self, user: &str, password: &str) -> Api {
+        let mut api = self.anon();
+        let (status, body) = api.post("/api/v1/auth/login", json!({"username": user, "password": password})).await;
+        assert_eq!(status, 200, "login of {user}: {body}");
+        api.token = Some(body["token"].as_str().expect("token").to_owned());
+        api
+    }
+
+    pub async fn admin(&self) -> Api {
+        self.login("admin", ADMIN_PASSWORD).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A client of the REST API, logged in or not.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+impl Api {
+    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(m, format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, v)
+    }
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call("GET", path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("POST", path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PUT", path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call("PATCH", path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call("DELETE", path, None).await
+    }
+
+    /// POST that must succeed; returns the body.
+    pub async fn ok(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.post(path, body).await;
+        assert!((200..300).contains(&s), "POST {path} -> {s} {v}");
+        v
+    }
+
+    pub async fn me(&self) -> Value {
+        let (s, v) = self.get("/api/v1/me").await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    pub async fn available(&self) {
+        let (s, v) = self.put("/api/v1/me/presence", json!({"presence": "available"})).await;
+        assert_eq!(s, 200, "{v}");
+    }
+
+    pub async fn interaction(&self, id: &str) -> Value {
+        let (s, v) = self.get(&format!("/api/v1/interactions/{id}")).await;
+        assert_eq!(s, 200, "GET interaction {id}: {v}");
+        v
+    }
+
+    pub async fn ws(&self, since: Option<i64>) -> Ws {
+        Ws::connect(&self.base, self.token.as_deref().unwrap_or(""), since).await
+    }
+}
+
+/// Asserts the standard error shape and code.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
+    assert_eq!(status, want_status, "expected {want_status} {want_code}, got {status} {body}");
+    assert_eq!(body["error"]["code"], want_code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+/// One received event.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub seq: i64,
+    pub kind: String,
+    pub data: Value,
+}
+
+/// A websocket client that keeps what it received, so tests can look for events in any order.
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub pending: Vec<Frame>,
+    pub last_seq: i64,
+    pub hello: Frame,
+}
+
+impl Ws {
+    pub async fn connect(base: &str, token: &str, since: Option<i64>) -> Ws {
+        let mut url = format!("{}/api/v1/ws?token={token}", base.replace("http://", "ws://"));
+        if let Some(s) = since {
+            url.push_str(&format!("&since={s}"));
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+        let mut ws = Ws {
+            stream,
+            pending: Vec::new(),
+            last_seq: 0,
+            hello: Frame { seq: 0, kind: String::new(), data: Value::Null },
+        };
+        let hello = ws.read().await.expect("hello frame");
+        assert_eq!(hello.kind, "hello", "{hello:?}");
+        ws.last_seq = since.unwrap_or(hello.seq);
+        ws.hello = hello;
+        ws
+    }
+
+    async fn read(&mut self) -> Option<Frame> {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next()).await.ok()??;
+            match msg.ok()? {
+                Message::Text(t) => {
+                    let v: Value = serde_json::from_str(t.as_str()).expect("frame json");
+                    return Some(Frame {
+                        seq: v["seq"].as_i64().expect("seq"),
+                        kind: v["type"].as_str().expect("type").to_owned(),
+                        data: v["data"].clone(),
+                    });
+                }
+                Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Waits for an event matching `pred` (already received or arriving within 10 s), removes
+    /// and returns it. Checks that sequence numbers arrive one by one, without gaps.
+    pub async fn expect(&mut self, what: &str, pred: impl Fn(&Frame) -> bool) -> Frame {
+        loop {
+            if let Some(i) = self.pending.iter().position(&pred) {
+                return self.pending.remove(i);
+            }
+            match self.read().await {
+                Some(f) => {
+                    if f.kind != "resync" {
+                        assert_eq!(f.seq, self.last_seq + 1, "sequence gap before {f:?}");
+                        self.last_seq = f.seq;
+                    }
+                    self.pending.push(f);
+                }
+                None => panic!("websocket ended or stayed silent while waiting for {what}; got {:#?}", self.pending),
+            }
+        }
+    }
+
+    pub async fn expect_kind(&mut self, kind: &str, interaction: &str) -> Frame {
+        let k = kind.to_owned();
+        let i = interaction.to_owned();
+        self.expect(&format!("{kind} of {interaction}"), move |f| {
+            f.kind == k
+                && (f.data["interaction_id"] == i.as_str()
+                    || f.data["id"] == i.as_str()
+                    || f.data["interaction"]["id"] == i.as_str())
+        })
+        .await
+    }
+
+    /// Waits for `interaction.updated` of `id` with `state`.
+    pub async fn expect_state(&mut self, id: &str, state: &str) -> Frame {
+        let (i, s) = (id.to_owned(), state.to_owned());
+        self.expect(&format!("{id} becoming {state}"), move |f| {
+            f.kind == "interaction.updated" && f.data["id"] == i.as_str() && f.data["state"] == s.as_str()
+        })
+        .await
+    }
+
+    pub async fn expect_presence(&mut self, agent: &str, presence: &str) -> Frame {
+        let (a, p) = (agent.to_owned(), presence.to_owned());
+        self.expect(&format!("{agent} becoming {presence}"), move |f| {
+            f.kind == "presence.changed" && f.data["id"] == a.as_str() && f.data["presence"] == p.as_str()
+        })
+        .await
+    }
+
+    /// Reads whatever arrives until the socket is quiet (a ping/pong round trip), to assert
+    /// that something did NOT happen.
+    pub async fn drain(&mut self) -> Vec<Frame> {
+        self.stream.send(Message::Text("ping".into())).await.expect("ping");
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("pong in time")
+                .expect("open")
+                .expect("frame");
+            if let Message::Text(t) = msg {
+                if t.as_str() == "pong" {
+                    break;
+                }
+                let v: Value = serde_json::from_str(t.as_str()).expect("json");
+                let f = Frame { seq: v["seq"].as_i64().unwrap_or(0), kind: v["type"].as_str().unwrap_or("").into(), data: v["data"].clone() };
+                assert_eq!(f.seq, self.last_seq + 1, "sequence gap before {f:?}");
+                self.last_seq = f.seq;
+                self.pending.push(f);
+            }
+        }
+        std::mem::take(&mut self.pending)
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
+
+/// Creates a queue and returns its id.
+pub async fn queue(admin: &Api, body: Value) -> String {
+    let v = admin.ok("/api/v1/queues", body).await;
+    v["id"].as_str().expect("queue id").to_owned()
+}
+
+/// Creates an agent and returns its id.
+pub async fn agent(admin: &Api, username: &str, capacity: u32, can_reject: bool, queues: &[&str]) -> String {
+    let v = admin
+        .ok(
+            "/api/v1/agents",
+            json!({"username": username, "password": PASSWORD, "display_name": username_to_name(username),
+                   "role": "agent", "capacity": capacity, "can_reject": can_reject, "queue_ids": queues}),
+        )
+        .await;
+    v["id"].as_str().expect("agent id").to_owned()
+}
+
+pub fn username_to_name(u: &str) -> String {
+    let mut c = u.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
