@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod flow;
+mod restart;
 mod support;
