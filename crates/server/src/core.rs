@@ -8,7 +8,8 @@
 //! of what is durable. The worker also owns the engine's deadlines: it sleeps until the next one
 //! and fires it through [`Engine::tick`].
 //!
-//! Reads ([`Core::read`]) run on the worker between batches and so always see committed state.
+//! Reads ([`Core::read`]) run on the worker after their batch's commit, so they always see
+//! committed state.
 
 use crate::clock::Clock;
 use crate::error::ApiError;
@@ -149,16 +150,16 @@ impl Core {
         let op = Op::Read(Box::new(move |s: &CoreState| {
             let _ = tx.send(f(s));
         }));
-        self.tx.send(op).await.map_err(|_| ApiError::unavailable())?;
+        self.tx
+            .send(op)
+            .await
+            .map_err(|_| ApiError::unavailable())?;
         rx.await.map_err(|_| ApiError::unavailable())
     }
 }
 
 /// Rebuilds the engine from the store; also tells whether settings were never stored.
-async fn load_state(
-    store: &Store,
-    now: Timestamp,
-) -> anyhow::Result<(CoreState, Changes, bool)> {
+async fn load_state(store: &Store, now: Timestamp) -> anyhow::Result<(CoreState, Changes, bool)> {
     let loaded = store.load_state().await?;
     let settings_missing = loaded.settings.is_none();
     let settings = loaded.settings.unwrap_or_default();
@@ -187,7 +188,10 @@ struct Worker {
 struct Batch {
     cs: Changeset,
     frames: Vec<(AgentId, Arc<Frame>)>,
-    replies: Vec<(oneshot::Sender<Result<Reply, ApiError>>, Result<Reply, ApiError>)>,
+    replies: Vec<(
+        oneshot::Sender<Result<Reply, ApiError>>,
+        Result<Reply, ApiError>,
+    )>,
     counters: Vec<switchboard_domain::engine::Counters>,
     agents_changed: bool,
 }
@@ -195,7 +199,11 @@ struct Batch {
 impl Worker {
     /// First commit after loading: persists the settings if new, the agents marked disconnected,
     /// and whatever expired while the server was down.
-    async fn startup(&mut self, load_changes: Changes, settings_missing: bool) -> anyhow::Result<()> {
+    async fn startup(
+        &mut self,
+        load_changes: Changes,
+        settings_missing: bool,
+    ) -> anyhow::Result<()> {
         let now = self.clock.now();
         self.directory.set(&self.state.engine);
         let mut batch = Batch::default();
@@ -259,17 +267,14 @@ impl Worker {
         tracing::info!("core service stopped");
     }
 
+    /// Applies a batch of commands, commits once, then runs the batch's reads (which so see
+    /// the batch's committed effects: a read is never answered with uncommitted state).
     async fn process(&mut self, ops: Vec<Op>) {
         let mut batch = Batch::default();
+        let mut reads = Vec::new();
         for op in ops {
             match op {
-                Op::Read(f) => {
-                    if !batch.replies.is_empty() || !batch.cs.is_empty() {
-                        let b = std::mem::take(&mut batch);
-                        self.commit(b).await;
-                    }
-                    f(&self.state);
-                }
+                Op::Read(f) => reads.push(f),
                 Op::Command { cmd, attach, reply } => {
                     let now = self.clock.now();
                     let Some(cmd) = cmd else {
@@ -289,6 +294,9 @@ impl Worker {
         }
         if !batch.replies.is_empty() || !batch.cs.is_empty() {
             self.commit(batch).await;
+        }
+        for f in reads {
+            f(&self.state);
         }
     }
 
@@ -347,7 +355,14 @@ impl Worker {
         }
     }
 
-    fn event(&mut self, batch: &mut Batch, to: &[AgentId], kind: &str, data: &Value, now: Timestamp) {
+    fn event(
+        &mut self,
+        batch: &mut Batch,
+        to: &[AgentId],
+        kind: &str,
+        data: &Value,
+        now: Timestamp,
+    ) {
         for user in to {
             let seq = {
                 let s = self.state.seqs.entry(user.clone()).or_insert(0);
@@ -414,13 +429,19 @@ impl Worker {
                 batch.cs.agents.push(agent.clone());
             }
         }
-        batch.cs.deleted_agents.extend(changes.deleted_agents.iter().cloned());
+        batch
+            .cs
+            .deleted_agents
+            .extend(changes.deleted_agents.iter().cloned());
         for q in &changes.queues {
             if let Some(queue) = engine.queue(q) {
                 batch.cs.queues.push(queue.clone());
             }
         }
-        batch.cs.deleted_queues.extend(changes.deleted_queues.iter().cloned());
+        batch
+            .cs
+            .deleted_queues
+            .extend(changes.deleted_queues.iter().cloned());
         if changes.settings_changed {
             batch.cs.settings = Some(engine.settings().clone());
         }

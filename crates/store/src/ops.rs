@@ -27,6 +27,49 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Rows per multi-row statement (well under both backends' limits on bound parameters).
+const CHUNK: usize = 200;
+
+/// Keeps, for each key, only the last item with that key, in order of those last appearances.
+fn last_per_key<T: Copy>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut last = std::collections::HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        last.insert(key(item).to_owned(), i);
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, item)| last.get(key(item)) == Some(i))
+        .map(|(_, item)| item)
+        .collect()
+}
+
+/// Folds several upserts of one conversation into one, as applying them in order would.
+fn merge_conversations(list: &[ConversationRecord]) -> Vec<ConversationRecord> {
+    let mut order: Vec<ConversationId> = Vec::new();
+    let mut merged: std::collections::HashMap<ConversationId, ConversationRecord> =
+        std::collections::HashMap::new();
+    for c in list {
+        match merged.get_mut(&c.id) {
+            Some(m) => {
+                m.channel_id = c.channel_id.clone().or(m.channel_id.take());
+                m.customer_name = c.customer_name.clone().or(m.customer_name.take());
+                m.contact_id = c.contact_id.clone().or(m.contact_id.take());
+                m.last_inbound_at = m.last_inbound_at.max(c.last_inbound_at);
+                m.last_agent_id = c.last_agent_id.clone().or(m.last_agent_id.take());
+            }
+            None => {
+                order.push(c.id.clone());
+                merged.insert(c.id.clone(), c.clone());
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|id| merged.remove(&id))
+        .collect()
+}
+
 /// Collects decoded rows, failing on the first that does not decode.
 fn decode_all<R, T>(rows: &[R], decode: impl Fn(&R) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(decode).collect()
@@ -312,6 +355,28 @@ impl Store {
             .iter()
             .map(|e| to_json(&e.data))
             .collect::<Result<Vec<_>>>()?;
+        // The same interaction or agent may change several times in one batch: keep the last.
+        let interactions = last_per_key(
+            changes.interactions.iter().zip(&interaction_docs).collect(),
+            |(i, _)| i.id.as_str(),
+        );
+        let agents = last_per_key(
+            changes.agents.iter().zip(&agent_queue_ids).collect(),
+            |(a, _)| a.id.as_str(),
+        );
+        let mut seen_participants = std::collections::HashSet::new();
+        let participants: Vec<(&str, &str)> = interactions
+            .iter()
+            .flat_map(|(i, _)| {
+                i.participants
+                    .iter()
+                    .map(move |p| (i.id.as_str(), p.agent_id.as_str()))
+            })
+            .filter(|pair| seen_participants.insert(*pair))
+            .collect();
+        let conversations = merge_conversations(&changes.conversations);
+        let messages: Vec<_> = changes.messages.iter().zip(&message_payloads).collect();
+        let events: Vec<_> = changes.events.iter().zip(&event_data).collect();
         let begin = self.begin_write();
 
         let result: Result<(), sqlx::Error> = dispatch!(self, pool => async {
@@ -349,7 +414,7 @@ impl Store {
                     .await?;
             }
 
-            for (agent, queue_ids) in changes.agents.iter().zip(&agent_queue_ids) {
+            for (agent, queue_ids) in &agents {
                 let updated = sqlx::query(
                     "UPDATE users SET display_name = $1, role = $2, capacity = $3, \
                      can_reject = $4, queue_ids = $5, presence = $6, break_reason = $7, \
@@ -386,12 +451,26 @@ impl Store {
                     .await?;
             }
 
-            for c in &changes.conversations {
-                sqlx::query(
+            // The rows a group commit carries most of (conversations, interactions,
+            // participants, messages, events) go in multi-row statements: one round trip per
+            // chunk instead of one per row.
+            for chunk in conversations.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO conversations (id, channel_id, wa_id, customer_name, \
-                     contact_id, last_inbound_at, last_agent_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (id) DO UPDATE SET \
+                     contact_id, last_inbound_at, last_agent_id, created_at) ",
+                );
+                qb.push_values(chunk, |mut b, c| {
+                    b.push_bind(c.id.as_str())
+                        .push_bind(c.channel_id.as_deref())
+                        .push_bind(c.wa_id.as_str())
+                        .push_bind(c.customer_name.as_deref())
+                        .push_bind(c.contact_id.as_deref())
+                        .push_bind(c.last_inbound_at.map(|t| t.0))
+                        .push_bind(c.last_agent_id.as_ref().map(AgentId::as_str))
+                        .push_bind(c.created_at.0);
+                });
+                qb.push(
+                    " ON CONFLICT (id) DO UPDATE SET \
                      channel_id = COALESCE(excluded.channel_id, conversations.channel_id), \
                      customer_name = COALESCE(excluded.customer_name, conversations.customer_name), \
                      contact_id = COALESCE(excluded.contact_id, conversations.contact_id), \
@@ -401,78 +480,71 @@ impl Store {
                        THEN excluded.last_inbound_at \
                        ELSE conversations.last_inbound_at END, \
                      last_agent_id = COALESCE(excluded.last_agent_id, conversations.last_agent_id)",
-                )
-                .bind(c.id.as_str())
-                .bind(c.channel_id.as_deref())
-                .bind(c.wa_id.as_str())
-                .bind(c.customer_name.as_deref())
-                .bind(c.contact_id.as_deref())
-                .bind(c.last_inbound_at.map(|t| t.0))
-                .bind(c.last_agent_id.as_ref().map(AgentId::as_str))
-                .bind(c.created_at.0)
-                .execute(&mut *tx)
-                .await?;
+                );
+                qb.build().execute(&mut *tx).await?;
             }
 
-            for (i, doc) in changes.interactions.iter().zip(&interaction_docs) {
-                sqlx::query(
+            for chunk in interactions.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO interactions (id, state, queue_id, conversation_id, channel_id, \
-                     owner_id, created_at, accepted_at, ended_at, updated_at, doc) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                     ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
+                     owner_id, created_at, accepted_at, ended_at, updated_at, doc) ",
+                );
+                qb.push_values(chunk, |mut b, (i, doc)| {
+                    b.push_bind(i.id.as_str())
+                        .push_bind(i.state.as_str())
+                        .push_bind(i.queue_id.as_str())
+                        .push_bind(i.conversation_id.as_str())
+                        .push_bind(i.channel_id.as_deref())
+                        .push_bind(i.owner_id.as_ref().map(AgentId::as_str))
+                        .push_bind(i.created_at.0)
+                        .push_bind(i.accepted_at.map(|t| t.0))
+                        .push_bind(i.ended_at.map(|t| t.0))
+                        .push_bind(now)
+                        .push_bind(doc.as_str());
+                });
+                qb.push(
+                    " ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
                      queue_id = excluded.queue_id, conversation_id = excluded.conversation_id, \
                      channel_id = excluded.channel_id, owner_id = excluded.owner_id, \
                      accepted_at = excluded.accepted_at, ended_at = excluded.ended_at, \
                      updated_at = excluded.updated_at, doc = excluded.doc",
-                )
-                .bind(i.id.as_str())
-                .bind(i.state.as_str())
-                .bind(i.queue_id.as_str())
-                .bind(i.conversation_id.as_str())
-                .bind(i.channel_id.as_deref())
-                .bind(i.owner_id.as_ref().map(AgentId::as_str))
-                .bind(i.created_at.0)
-                .bind(i.accepted_at.map(|t| t.0))
-                .bind(i.ended_at.map(|t| t.0))
-                .bind(now)
-                .bind(doc.as_str())
-                .execute(&mut *tx)
-                .await?;
-                for p in &i.participants {
-                    sqlx::query(
-                        "INSERT INTO interaction_participants (interaction_id, agent_id) \
-                         VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(i.id.as_str())
-                    .bind(p.agent_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                );
+                qb.build().execute(&mut *tx).await?;
+            }
+            for chunk in participants.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO interaction_participants (interaction_id, agent_id) ",
+                );
+                qb.push_values(chunk, |mut b, (i, a)| {
+                    b.push_bind(*i).push_bind(*a);
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
             }
 
-            for (m, (payload, error)) in changes.messages.iter().zip(&message_payloads) {
-                sqlx::query(
+            for chunk in messages.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO messages (id, conversation_id, interaction_id, direction, \
                      author_id, kind, body, payload, wa_message_id, status, error, created_at, \
-                     updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(m.id.as_str())
-                .bind(m.conversation_id.as_str())
-                .bind(m.interaction_id.as_ref().map(InteractionId::as_str))
-                .bind(m.direction.as_str())
-                .bind(m.author_id.as_ref().map(AgentId::as_str))
-                .bind(m.kind.as_str())
-                .bind(m.body.as_deref())
-                .bind(payload.as_str())
-                .bind(m.wa_message_id.as_deref())
-                .bind(m.status.as_str())
-                .bind(error.as_deref())
-                .bind(m.created_at.0)
-                .bind(m.updated_at.0)
-                .execute(&mut *tx)
-                .await?;
+                     updated_at) ",
+                );
+                qb.push_values(chunk, |mut b, (m, (payload, error))| {
+                    b.push_bind(m.id.as_str())
+                        .push_bind(m.conversation_id.as_str())
+                        .push_bind(m.interaction_id.as_ref().map(InteractionId::as_str))
+                        .push_bind(m.direction.as_str())
+                        .push_bind(m.author_id.as_ref().map(AgentId::as_str))
+                        .push_bind(m.kind.as_str())
+                        .push_bind(m.body.as_deref())
+                        .push_bind(payload.as_str())
+                        .push_bind(m.wa_message_id.as_deref())
+                        .push_bind(m.status.as_str())
+                        .push_bind(error.as_deref())
+                        .push_bind(m.created_at.0)
+                        .push_bind(m.updated_at.0);
+                });
+                qb.push(" ON CONFLICT DO NOTHING");
+                qb.build().execute(&mut *tx).await?;
             }
             for (u, error) in changes.message_updates.iter().zip(&update_errors) {
                 sqlx::query(
@@ -499,18 +571,18 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for (e, data) in changes.events.iter().zip(&event_data) {
-                sqlx::query(
-                    "INSERT INTO events (user_id, seq, kind, data, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(e.user_id.as_str())
-                .bind(e.seq)
-                .bind(e.kind.as_str())
-                .bind(data.as_str())
-                .bind(e.created_at.0)
-                .execute(&mut *tx)
-                .await?;
+            for chunk in events.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO events (user_id, seq, kind, data, created_at) ",
+                );
+                qb.push_values(chunk, |mut b, (e, data)| {
+                    b.push_bind(e.user_id.as_str())
+                        .push_bind(e.seq)
+                        .push_bind(e.kind.as_str())
+                        .push_bind(data.as_str())
+                        .push_bind(e.created_at.0);
+                });
+                qb.build().execute(&mut *tx).await?;
             }
 
             tx.commit().await

@@ -1064,3 +1064,53 @@ async fn concurrent_commits_all_land() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_batch_with_repeated_rows_and_more_rows_than_a_chunk_lands_whole() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        // The same interaction changed three times in one batch: the last value wins.
+        let mut v1 = interaction("i1", InteractionState::Queued, "q1", 10);
+        let mut v2 = v1.clone();
+        v2.state = InteractionState::Offered;
+        let mut v3 = v1.clone();
+        v3.state = InteractionState::Active;
+        v3.participants = vec![participant("a1", 20)];
+        v1.unread = 7;
+        let events: Vec<EventRecord> = (1..=450).map(|s| event("u1", s, 30)).collect();
+        let messages: Vec<MessageRecord> = (0..430)
+            .map(|n| message(&format!("m{n:04}"), "conv-i1", Some("i1"), None))
+            .collect();
+        store
+            .commit(&Changeset {
+                interactions: vec![v1, v2, v3.clone()],
+                events,
+                messages,
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        let got = store
+            .interaction(&"i1".into())
+            .await
+            .expect("get")
+            .expect("i1");
+        assert_eq!(got, v3);
+        assert!(store
+            .was_participant(&"i1".into(), &"a1".into())
+            .await
+            .expect("p"));
+        let replay = store
+            .events_since(&"u1".into(), 0, 1000)
+            .await
+            .expect("events");
+        assert_eq!(replay.len(), 450);
+        assert_eq!(replay.last().map(|e| e.seq), Some(450));
+        let page = store
+            .messages_of_interaction(&"i1".into(), None, 1000)
+            .await
+            .expect("messages");
+        assert_eq!(page.len(), 430);
+    })
+    .await;
+}

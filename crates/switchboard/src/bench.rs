@@ -42,17 +42,31 @@ fn stats(mut lat: Vec<Duration>, elapsed: Duration) -> Stats {
 }
 
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
-    let agents: usize = flag(args, "--agents").and_then(|v| v.parse().ok()).unwrap_or(40);
-    let seconds: u64 = flag(args, "--seconds").and_then(|v| v.parse().ok()).unwrap_or(10);
-    let concurrency: usize = flag(args, "--concurrency").and_then(|v| v.parse().ok()).unwrap_or(agents);
+    let agents: usize = flag(args, "--agents")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40);
+    let seconds: u64 = flag(args, "--seconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let concurrency: usize = flag(args, "--concurrency")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(agents);
     let database = flag(args, "--database");
     let tmp = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    let url = database.clone().unwrap_or_else(|| format!("sqlite://{}/bench.db", tmp.display()));
+    let url = database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/bench.db", tmp.display()));
     let env = vec![
-        ("SWITCHBOARD_SERVER__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        (
+            "SWITCHBOARD_SERVER__LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
         ("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone()),
-        ("SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES".to_owned(), "1000".to_owned()),
+        (
+            "SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES".to_owned(),
+            "1000".to_owned(),
+        ),
     ];
     let config = Config::from_toml_and_env("", env)?;
     let store = if url.starts_with("postgres") {
@@ -62,7 +76,8 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         switchboard_store::Store::connect(&url).await?
     };
     let backend = store.backend();
-    let app = App::build_with_store(config, Arc::new(SystemClock), store, Some(PASSWORD.into())).await?;
+    let app =
+        App::build_with_store(config, Arc::new(SystemClock), store, Some(PASSWORD.into())).await?;
     let state = app.state().clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -71,7 +86,9 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
     let admin = login(&http, &base, "admin").await?;
     let queue: Value = http
         .post(format!("{base}/api/v1/queues"))
@@ -159,26 +176,45 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
                 let mut lat = Vec::new();
                 while Instant::now() < deadline {
                     for t in &chunk {
-                        let list: Value = match http.get(format!("{base}/api/v1/interactions")).bearer_auth(t).send().await {
+                        let list: Value = match http
+                            .get(format!("{base}/api/v1/interactions"))
+                            .bearer_auth(t)
+                            .send()
+                            .await
+                        {
                             Ok(r) => r.json().await.unwrap_or(Value::Null),
                             Err(_) => continue,
                         };
-                        let Some(items) = list.as_array() else { continue };
+                        let Some(items) = list.as_array() else {
+                            continue;
+                        };
                         for it in items {
                             let id = it["id"].as_str().unwrap_or_default();
                             match it["state"].as_str() {
                                 Some("offered") => {
                                     let t0 = Instant::now();
-                                    let r = http.post(format!("{base}/api/v1/interactions/{id}/accept")).bearer_auth(t).send().await;
+                                    let r = http
+                                        .post(format!("{base}/api/v1/interactions/{id}/accept"))
+                                        .bearer_auth(t)
+                                        .send()
+                                        .await;
                                     if r.is_ok_and(|r| r.status().is_success()) {
                                         lat.push(t0.elapsed());
                                     }
                                 }
                                 Some("active") => {
-                                    let _ = http.post(format!("{base}/api/v1/interactions/{id}/end")).bearer_auth(t).send().await;
+                                    let _ = http
+                                        .post(format!("{base}/api/v1/interactions/{id}/end"))
+                                        .bearer_auth(t)
+                                        .send()
+                                        .await;
                                 }
                                 Some("wrap_up") => {
-                                    let _ = http.post(format!("{base}/api/v1/interactions/{id}/wrap-up")).bearer_auth(t).send().await;
+                                    let _ = http
+                                        .post(format!("{base}/api/v1/interactions/{id}/wrap-up"))
+                                        .bearer_auth(t)
+                                        .send()
+                                        .await;
                                 }
                                 _ => {}
                             }
@@ -194,11 +230,32 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         }
         stats(all, start.elapsed())
     };
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let metric = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    let (commits, events) = (
+        metric("switchboard_commits_total "),
+        metric("switchboard_events_total "),
+    );
     let _ = stop_tx.send(());
     server.await??;
     let _ = std::fs::remove_dir_all(&tmp);
 
-    println!("bench-api: backend={backend} agents={agents} concurrency={concurrency} seconds={seconds}");
+    println!(
+        "bench-api: backend={backend} agents={agents} concurrency={concurrency} seconds={seconds}"
+    );
     println!(
         "  GET /healthz (baseline): {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  (n={})",
         baseline.per_sec, baseline.p50_ms, baseline.p99_ms, baseline.count
@@ -207,6 +264,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         "  POST …/accept:           {:>9.0} req/s  p50 {:.2} ms  p99 {:.2} ms  (n={})",
         accepts.per_sec, accepts.p50_ms, accepts.p99_ms, accepts.count
     );
+    println!("  server: {commits:.0} commits, {events:.0} events stored in the whole run");
     println!(
         "  ratio accept/baseline: throughput {:.3}, p50 latency {:.1}x",
         accepts.per_sec / baseline.per_sec.max(1e-9),
@@ -224,5 +282,8 @@ async fn login(http: &reqwest::Client, base: &str, user: &str) -> anyhow::Result
         .error_for_status()?
         .json()
         .await?;
-    v["token"].as_str().map(str::to_owned).context("no token in login answer")
+    v["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no token in login answer")
 }

@@ -39,7 +39,10 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let env = vec![
         ("SWITCHBOARD_SERVER__LISTEN".to_owned(), listen.clone()),
-        ("SWITCHBOARD_DATABASE__URL".to_owned(), "sqlite://data/demo.db".to_owned()),
+        (
+            "SWITCHBOARD_DATABASE__URL".to_owned(),
+            "sqlite://data/demo.db".to_owned(),
+        ),
     ];
     let config = Config::from_toml_and_env("", env)?;
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -53,8 +56,12 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     println!();
     println!("Switchboard demo is running at {base}");
     println!("  admin:  admin / {ADMIN_PASSWORD}");
-    println!("  agents: alice, bob, carol / {AGENT_PASSWORD}   (supervisor: sam / {AGENT_PASSWORD})");
-    println!("  try:    curl -s -X POST {base}/api/v1/auth/login -H 'content-type: application/json' \\");
+    println!(
+        "  agents: alice, bob, carol / {AGENT_PASSWORD}   (supervisor: sam / {AGENT_PASSWORD})"
+    );
+    println!(
+        "  try:    curl -s -X POST {base}/api/v1/auth/login -H 'content-type: application/json' \\"
+    );
     println!("            -d '{{\"username\":\"alice\",\"password\":\"{AGENT_PASSWORD}\"}}'");
     println!("  API:    {base}/api/v1/openapi.json   metrics: {base}/metrics");
     println!("Customers write every few seconds. Press Ctrl-C to stop.");
@@ -129,10 +136,22 @@ async fn setup(base: &str) -> anyhow::Result<Vec<String>> {
         sales["id"].as_str().unwrap_or_default().to_owned(),
     );
     for (user, name, role, can_reject, queues) in [
-        ("alice", "Alice Agent", "agent", true, vec![s.clone(), l.clone()]),
+        (
+            "alice",
+            "Alice Agent",
+            "agent",
+            true,
+            vec![s.clone(), l.clone()],
+        ),
         ("bob", "Bob Agent", "agent", false, vec![s.clone()]),
         ("carol", "Carol Agent", "agent", true, vec![l.clone()]),
-        ("sam", "Sam Supervisor", "supervisor", true, vec![s.clone(), l.clone()]),
+        (
+            "sam",
+            "Sam Supervisor",
+            "supervisor",
+            true,
+            vec![s.clone(), l.clone()],
+        ),
     ] {
         post(
             "/api/v1/agents",
