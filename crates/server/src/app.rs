@@ -31,7 +31,35 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     pub limiter: Arc<LoginLimiter>,
+    /// Serializes ingests of the same channel message id (see [`ingest`]).
+    pub ingest_locks: Arc<KeyedLocks>,
     pub shutdown: watch::Receiver<bool>,
+}
+
+/// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
+#[derive(Default)]
+pub struct KeyedLocks {
+    locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyedLocks {
+    /// Runs `f` while holding the lock of `key`.
+    pub async fn with<T>(&self, key: &str, f: impl Future<Output = T>) -> T {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(key.to_owned()).or_default().clone()
+        };
+        let out = {
+            let _guard = lock.lock().await;
+            f.await
+        };
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        // Only the map and this caller hold it: nobody else waits for this key.
+        if Arc::strong_count(&lock) == 2 {
+            locks.remove(key);
+        }
+        out
+    }
 }
 
 /// A built server, ready to run.
@@ -107,6 +135,7 @@ impl App {
             clock,
             config: Arc::new(config),
             limiter: Arc::new(LoginLimiter::default()),
+            ingest_locks: Arc::new(KeyedLocks::default()),
             shutdown: shutdown_rx,
         };
         if let Some(pw) = admin_password.filter(|p| !p.is_empty()) {
@@ -210,11 +239,23 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
 }
 
 /// Stores a customer message and routes it: joins the conversation's open interaction or opens a
-/// new one. Idempotent by the channel's message id.
+/// new one. Idempotent by the channel's message id, also when redeliveries of
+/// one message arrive at the same time: they are handled one after the other, so all but the
+/// first find it stored.
 pub async fn ingest(state: &AppState, msg: InboundMessage) -> Result<Ingested, ApiError> {
     if msg.wa_id.trim().is_empty() {
-        return Err(ApiError::invalid("invalid_customer", "the customer id is empty"));
+        return Err(ApiError::invalid(
+            "invalid_customer",
+            "the customer id is empty",
+        ));
     }
+    match msg.wa_message_id.clone() {
+        Some(wa) => state.ingest_locks.with(&wa, ingest_once(state, msg)).await,
+        None => ingest_once(state, msg).await,
+    }
+}
+
+async fn ingest_once(state: &AppState, msg: InboundMessage) -> Result<Ingested, ApiError> {
     if let Some(wa) = &msg.wa_message_id {
         if let Some(existing) = state.store.message_by_wa_id(wa).await? {
             return Ok(Ingested {

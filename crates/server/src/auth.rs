@@ -6,7 +6,9 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -96,14 +98,19 @@ impl LoginLimiter {
     pub fn allowed(&self, username: &str, now: Timestamp, max: u32, window_s: u32) -> bool {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let q = f.entry(username.to_ascii_lowercase()).or_default();
-        while q.front().is_some_and(|t| now.millis_since(*t) > i64::from(window_s) * 1000) {
+        while q
+            .front()
+            .is_some_and(|t| now.millis_since(*t) > i64::from(window_s) * 1000)
+        {
             q.pop_front();
         }
         q.len() < max as usize
     }
     pub fn failed(&self, username: &str, now: Timestamp) {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        f.entry(username.to_ascii_lowercase()).or_default().push_back(now);
+        f.entry(username.to_ascii_lowercase())
+            .or_default()
+            .push_back(now);
     }
     pub fn succeeded(&self, username: &str) {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -114,8 +121,14 @@ impl LoginLimiter {
 /// The presented token: `Authorization: Bearer`, then `?token=`, then the session cookie.
 /// Returns the token and whether it came from the cookie.
 pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<(String, bool)> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
             let t = t.trim();
             if !t.is_empty() {
                 return Some((t.to_owned(), false));
@@ -165,11 +178,19 @@ pub async fn authenticate(
     let Some(role) = state.core.directory.role(&id) else {
         return Err(ApiError::unauthorized());
     };
-    Ok((AuthUser { id, role, token_hash }, from_cookie))
+    Ok((
+        AuthUser {
+            id,
+            role,
+            token_hash,
+        },
+        from_cookie,
+    ))
 }
 
 /// Middleware enforcing an endpoint's [`Access`]: 401 without a valid session, 403 below the
-/// required role, and a same-origin check for cookie-authenticated writes (CSRF).
+/// required role, and a same-origin check for cookie-authenticated writes and websocket
+/// handshakes (CSRF).
 pub async fn require(
     State((state, access)): State<(AppState, Access)>,
     mut req: Request,
@@ -179,7 +200,16 @@ pub async fn require(
         return Ok(next.run(req).await);
     };
     let (user, from_cookie) = authenticate(&state, req.headers(), req.uri().query()).await?;
-    if from_cookie && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // A websocket handshake is a GET, but it opens a stream of the user's data to whatever page
+    // started it (cross-site websocket hijacking): check it like a write.
+    let upgrade = req
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if from_cookie
+        && (upgrade || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS))
+    {
         check_same_origin(req.headers())?;
     }
     if user.role < min {
@@ -251,6 +281,9 @@ mod tests {
             Some(("qtok".into(), false))
         );
         h.insert(header::AUTHORIZATION, "Bearer htok".parse().unwrap());
-        assert_eq!(presented_token(&h, Some("token=qtok")), Some(("htok".into(), false)));
+        assert_eq!(
+            presented_token(&h, Some("token=qtok")),
+            Some(("htok".into(), false))
+        );
     }
 }

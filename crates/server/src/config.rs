@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -83,16 +83,6 @@ impl Default for MediaConfig {
         }
     }
 }
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            whatsapp: WhatsappConfig::default(),
-            media: MediaConfig::default(),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -137,7 +127,10 @@ impl Config {
                 continue;
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if !matches!(section.as_str(), "server" | "database" | "whatsapp" | "media") {
+            if !matches!(
+                section.as_str(),
+                "server" | "database" | "whatsapp" | "media"
+            ) {
                 continue;
             }
             let value = parse_env_value(&v);
@@ -148,11 +141,7 @@ impl Config {
                 toml::Value::Table(t) => {
                     t.insert(key, value);
                 }
-                _ => {
-                    return Err(ConfigError::Invalid(format!(
-                        "[{section}] must be a table"
-                    )))
-                }
+                _ => return Err(ConfigError::Invalid(format!("[{section}] must be a table"))),
             }
         }
         let cfg: Config = toml::Value::Table(root)
@@ -209,7 +198,10 @@ mod tests {
         let c = Config::from_toml_and_env("", Vec::new()).unwrap();
         assert_eq!(c.server.listen, "127.0.0.1:8080");
         assert_eq!(c.database.url, "sqlite://data/switchboard.db");
-        assert_eq!(c.whatsapp.graph_api_base, "https://graph.facebook.com/v21.0");
+        assert_eq!(
+            c.whatsapp.graph_api_base,
+            "https://graph.facebook.com/v21.0"
+        );
         assert_eq!(c.media.dir, "data/media");
     }
 
@@ -217,10 +209,19 @@ mod tests {
     fn environment_overrides_the_file() {
         let text = "[server]\nlisten = \"127.0.0.1:9000\"\n[database]\nurl = \"sqlite://x.db\"\n";
         let env = vec![
-            ("SWITCHBOARD_SERVER__LISTEN".to_owned(), "0.0.0.0:7000".to_owned()),
-            ("SWITCHBOARD_SERVER__SECURE_COOKIES".to_owned(), "true".to_owned()),
+            (
+                "SWITCHBOARD_SERVER__LISTEN".to_owned(),
+                "0.0.0.0:7000".to_owned(),
+            ),
+            (
+                "SWITCHBOARD_SERVER__SECURE_COOKIES".to_owned(),
+                "true".to_owned(),
+            ),
             ("SWITCHBOARD_MEDIA__DIR".to_owned(), "/tmp/m".to_owned()),
-            ("SWITCHBOARD_ADMIN_PASSWORD".to_owned(), "ignored".to_owned()),
+            (
+                "SWITCHBOARD_ADMIN_PASSWORD".to_owned(),
+                "ignored".to_owned(),
+            ),
             ("HOME".to_owned(), "/root".to_owned()),
         ];
         let c = Config::from_toml_and_env(text, env).unwrap();

@@ -39,12 +39,18 @@ pub struct Attach {
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
 
+/// Where a command's answer goes.
+type Answer = oneshot::Sender<Result<Reply, ApiError>>;
+
+/// A command (or rows only, when `cmd` is `None`) with its rows and its answer.
+struct CommandOp {
+    cmd: Option<Command>,
+    attach: Attach,
+    reply: Answer,
+}
+
 enum Op {
-    Command {
-        cmd: Option<Command>,
-        attach: Attach,
-        reply: oneshot::Sender<Result<Reply, ApiError>>,
-    },
+    Command(Box<CommandOp>),
     Read(ReadFn),
 }
 
@@ -117,11 +123,11 @@ impl Core {
     pub async fn call(&self, cmd: Command, attach: Attach) -> Result<Reply, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Op::Command {
+            .send(Op::Command(Box::new(CommandOp {
                 cmd: Some(cmd),
                 attach,
                 reply,
-            })
+            })))
             .await
             .map_err(|_| ApiError::unavailable())?;
         rx.await.map_err(|_| ApiError::unavailable())?
@@ -131,11 +137,11 @@ impl Core {
     pub async fn store(&self, attach: Attach) -> Result<(), ApiError> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Op::Command {
+            .send(Op::Command(Box::new(CommandOp {
                 cmd: None,
                 attach,
                 reply,
-            })
+            })))
             .await
             .map_err(|_| ApiError::unavailable())?;
         rx.await.map_err(|_| ApiError::unavailable())?.map(|_| ())
@@ -188,10 +194,7 @@ struct Worker {
 struct Batch {
     cs: Changeset,
     frames: Vec<(AgentId, Arc<Frame>)>,
-    replies: Vec<(
-        oneshot::Sender<Result<Reply, ApiError>>,
-        Result<Reply, ApiError>,
-    )>,
+    replies: Vec<(Answer, Result<Reply, ApiError>)>,
     counters: Vec<switchboard_domain::engine::Counters>,
     agents_changed: bool,
 }
@@ -275,7 +278,8 @@ impl Worker {
         for op in ops {
             match op {
                 Op::Read(f) => reads.push(f),
-                Op::Command { cmd, attach, reply } => {
+                Op::Command(op) => {
+                    let CommandOp { cmd, attach, reply } = *op;
                     let now = self.clock.now();
                     let Some(cmd) = cmd else {
                         self.attach(attach, &Reply::Done, now, &mut batch);

@@ -42,7 +42,11 @@ impl ApiError {
         ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
@@ -90,7 +94,9 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => ApiError::conflict("already_exists", format!("{what} already exists")),
+            StoreError::Conflict(what) => {
+                ApiError::conflict("already_exists", format!("{what} already exists"))
+            }
             StoreError::NotFound => ApiError::not_found("record"),
             other => {
                 tracing::error!(error = %other, "storage error");

@@ -23,12 +23,42 @@ impl Frame {
     }
 }
 
-#[derive(Default, Clone)]
+/// A session (or all sessions of a user) that ended: its live sockets must close.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub user: AgentId,
+    /// `None` revokes every session of the user (the user was deleted).
+    pub token_hash: Option<String>,
+}
+
+#[derive(Clone)]
 pub struct Hub {
     users: Arc<Mutex<HashMap<AgentId, broadcast::Sender<Arc<Frame>>>>>,
+    revocations: broadcast::Sender<Revocation>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Hub {
+            users: Arc::default(),
+            revocations: broadcast::channel(256).0,
+        }
+    }
 }
 
 impl Hub {
+    /// Tells live sockets that a session ended (logout) or a user was deleted.
+    pub fn revoke(&self, user: &AgentId, token_hash: Option<String>) {
+        let _ = self.revocations.send(Revocation {
+            user: user.clone(),
+            token_hash,
+        });
+    }
+
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.revocations.subscribe()
+    }
+
     pub fn subscribe(&self, user: &AgentId) -> broadcast::Receiver<Arc<Frame>> {
         let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
         users

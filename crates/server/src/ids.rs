@@ -44,7 +44,13 @@ mod tests {
     }
     #[test]
     fn conversation_ids_are_stable_per_channel_and_customer() {
-        assert_eq!(conversation_id(Some("ch1"), "4915"), conversation_id(Some("ch1"), "4915"));
-        assert_ne!(conversation_id(Some("ch1"), "4915"), conversation_id(Some("ch2"), "4915"));
+        assert_eq!(
+            conversation_id(Some("ch1"), "4915"),
+            conversation_id(Some("ch1"), "4915")
+        );
+        assert_ne!(
+            conversation_id(Some("ch1"), "4915"),
+            conversation_id(Some("ch2"), "4915")
+        );
     }
 }

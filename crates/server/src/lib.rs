@@ -16,6 +16,6 @@ pub mod ids;
 pub mod metrics;
 pub mod views;
 
-pub use app::{App, AppState, Ingested, InboundMessage};
+pub use app::{App, AppState, InboundMessage, Ingested};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

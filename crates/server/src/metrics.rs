@@ -45,7 +45,8 @@ impl Metrics {
         self.transfers.fetch_add(c.transfers, Ordering::Relaxed);
         self.conferences.fetch_add(c.conferences, Ordering::Relaxed);
         self.wrap_ups.fetch_add(c.wrap_ups, Ordering::Relaxed);
-        self.auto_wrap_ups.fetch_add(c.auto_wrap_ups, Ordering::Relaxed);
+        self.auto_wrap_ups
+            .fetch_add(c.auto_wrap_ups, Ordering::Relaxed);
     }
 
     pub fn observe_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
@@ -82,21 +83,69 @@ impl Metrics {
     pub fn render(&self, gauges: &[(&str, &str, String, f64)]) -> String {
         let mut out = String::new();
         let counters: [(&str, &str, &AtomicU64); 12] = [
-            ("switchboard_offers_total", "Offers made to agents.", &self.offers),
-            ("switchboard_accepts_total", "Offers accepted.", &self.accepts),
-            ("switchboard_rejects_total", "Offers rejected.", &self.rejects),
-            ("switchboard_missed_offers_total", "Offers that timed out.", &self.misses),
+            (
+                "switchboard_offers_total",
+                "Offers made to agents.",
+                &self.offers,
+            ),
+            (
+                "switchboard_accepts_total",
+                "Offers accepted.",
+                &self.accepts,
+            ),
+            (
+                "switchboard_rejects_total",
+                "Offers rejected.",
+                &self.rejects,
+            ),
+            (
+                "switchboard_missed_offers_total",
+                "Offers that timed out.",
+                &self.misses,
+            ),
             ("switchboard_transfers_total", "Transfers.", &self.transfers),
-            ("switchboard_conferences_total", "Conference joins.", &self.conferences),
-            ("switchboard_wrap_ups_total", "Wrap-ups submitted by agents.", &self.wrap_ups),
-            ("switchboard_auto_wrap_ups_total", "Wrap-ups completed by the countdown.", &self.auto_wrap_ups),
-            ("switchboard_commits_total", "State commits to the database.", &self.commits),
-            ("switchboard_commit_failures_total", "Failed state commits.", &self.commit_failures),
-            ("switchboard_events_total", "Live events stored for delivery.", &self.events),
-            ("switchboard_login_failures_total", "Failed logins.", &self.logins_failed),
+            (
+                "switchboard_conferences_total",
+                "Conference joins.",
+                &self.conferences,
+            ),
+            (
+                "switchboard_wrap_ups_total",
+                "Wrap-ups submitted by agents.",
+                &self.wrap_ups,
+            ),
+            (
+                "switchboard_auto_wrap_ups_total",
+                "Wrap-ups completed by the countdown.",
+                &self.auto_wrap_ups,
+            ),
+            (
+                "switchboard_commits_total",
+                "State commits to the database.",
+                &self.commits,
+            ),
+            (
+                "switchboard_commit_failures_total",
+                "Failed state commits.",
+                &self.commit_failures,
+            ),
+            (
+                "switchboard_events_total",
+                "Live events stored for delivery.",
+                &self.events,
+            ),
+            (
+                "switchboard_login_failures_total",
+                "Failed logins.",
+                &self.logins_failed,
+            ),
         ];
         for (name, help, v) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
         }
         let mut last = "";
         for (name, help, labels, value) in gauges {
@@ -111,7 +160,10 @@ impl Metrics {
             }
         }
         let name = "switchboard_http_request_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} HTTP request latency.\n# TYPE {name} histogram");
+        let _ = writeln!(
+            out,
+            "# HELP {name} HTTP request latency.\n# TYPE {name} histogram"
+        );
         let series = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         for s in series.iter() {
             let labels = format!(
@@ -131,5 +183,7 @@ impl Metrics {
 
 /// Escapes a Prometheus label value.
 pub fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

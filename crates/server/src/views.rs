@@ -93,9 +93,10 @@ pub fn interaction(it: &Interaction, names: &dyn Names, now: Timestamp) -> Value
             "offer": c.offer.as_ref().map(|o| offer_json(o, names)),
         })
     });
-    let in_conference = it.participants.iter().any(|p| {
-        p.role == ParticipantRole::Conference && p.state == ParticipantState::Active
-    });
+    let in_conference = it
+        .participants
+        .iter()
+        .any(|p| p.role == ParticipantRole::Conference && p.state == ParticipantState::Active);
     let conference_status = if it.conference.is_some() {
         "requested"
     } else if in_conference {

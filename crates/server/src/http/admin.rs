@@ -21,18 +21,102 @@ use switchboard_store::Changeset;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "POST", path: "/api/v1/queues", summary: "Create a queue.", access: Access::Admin, body: body::<QueueRequest>(), handler: post(create_queue) },
-        Endpoint { method: "GET", path: "/api/v1/queues", summary: "List queues.", access: Access::Admin, body: None, handler: get(list_queues) },
-        Endpoint { method: "GET", path: "/api/v1/queues/{id}", summary: "One queue.", access: Access::Admin, body: None, handler: get(get_queue) },
-        Endpoint { method: "PATCH", path: "/api/v1/queues/{id}", summary: "Change a queue.", access: Access::Admin, body: body::<QueueRequest>(), handler: patch(patch_queue) },
-        Endpoint { method: "DELETE", path: "/api/v1/queues/{id}", summary: "Delete a queue with no interactions.", access: Access::Admin, body: None, handler: delete(delete_queue) },
-        Endpoint { method: "POST", path: "/api/v1/agents", summary: "Create a user (agent, supervisor or admin).", access: Access::Admin, body: body::<AgentRequest>(), handler: post(create_agent) },
-        Endpoint { method: "GET", path: "/api/v1/agents", summary: "List users with presence and load.", access: Access::Admin, body: None, handler: get(list_agents) },
-        Endpoint { method: "GET", path: "/api/v1/agents/{id}", summary: "One user.", access: Access::Admin, body: None, handler: get(get_agent) },
-        Endpoint { method: "PATCH", path: "/api/v1/agents/{id}", summary: "Change a user (role, capacity, can_reject, queues, password).", access: Access::Admin, body: body::<AgentPatch>(), handler: patch(patch_agent) },
-        Endpoint { method: "DELETE", path: "/api/v1/agents/{id}", summary: "Delete a user who holds no interactions.", access: Access::Admin, body: None, handler: delete(delete_agent) },
-        Endpoint { method: "GET", path: "/api/v1/settings", summary: "Global settings.", access: Access::Admin, body: None, handler: get(get_settings) },
-        Endpoint { method: "PATCH", path: "/api/v1/settings", summary: "Change global settings.", access: Access::Admin, body: body::<SettingsPatch>(), handler: patch(patch_settings) },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/queues",
+            summary: "Create a queue.",
+            access: Access::Admin,
+            body: body::<QueueRequest>(),
+            handler: post(create_queue),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/queues",
+            summary: "List queues.",
+            access: Access::Admin,
+            body: None,
+            handler: get(list_queues),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/queues/{id}",
+            summary: "One queue.",
+            access: Access::Admin,
+            body: None,
+            handler: get(get_queue),
+        },
+        Endpoint {
+            method: "PATCH",
+            path: "/api/v1/queues/{id}",
+            summary: "Change a queue.",
+            access: Access::Admin,
+            body: body::<QueueRequest>(),
+            handler: patch(patch_queue),
+        },
+        Endpoint {
+            method: "DELETE",
+            path: "/api/v1/queues/{id}",
+            summary: "Delete a queue with no interactions.",
+            access: Access::Admin,
+            body: None,
+            handler: delete(delete_queue),
+        },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/agents",
+            summary: "Create a user (agent, supervisor or admin).",
+            access: Access::Admin,
+            body: body::<AgentRequest>(),
+            handler: post(create_agent),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/agents",
+            summary: "List users with presence and load.",
+            access: Access::Admin,
+            body: None,
+            handler: get(list_agents),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/agents/{id}",
+            summary: "One user.",
+            access: Access::Admin,
+            body: None,
+            handler: get(get_agent),
+        },
+        Endpoint {
+            method: "PATCH",
+            path: "/api/v1/agents/{id}",
+            summary: "Change a user (role, capacity, can_reject, queues, password).",
+            access: Access::Admin,
+            body: body::<AgentPatch>(),
+            handler: patch(patch_agent),
+        },
+        Endpoint {
+            method: "DELETE",
+            path: "/api/v1/agents/{id}",
+            summary: "Delete a user who holds no interactions.",
+            access: Access::Admin,
+            body: None,
+            handler: delete(delete_agent),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/settings",
+            summary: "Global settings.",
+            access: Access::Admin,
+            body: None,
+            handler: get(get_settings),
+        },
+        Endpoint {
+            method: "PATCH",
+            path: "/api/v1/settings",
+            summary: "Change global settings.",
+            access: Access::Admin,
+            body: body::<SettingsPatch>(),
+            handler: patch(patch_settings),
+        },
     ]
 }
 
@@ -67,22 +151,42 @@ impl QueueRequest {
         }
         if let Some(p) = self.routing_policy {
             q.routing_policy = RoutingPolicy::parse(&p).ok_or_else(|| {
-                ApiError::invalid("invalid_routing_policy", "routing_policy must be longest_idle, least_busy or round_robin")
+                ApiError::invalid(
+                    "invalid_routing_policy",
+                    "routing_policy must be longest_idle, least_busy or round_robin",
+                )
             })?;
         }
-        if let Some(v) = self.priority { q.priority = v; }
-        if let Some(v) = self.acceptance_interval_s { q.acceptance_interval_s = v; }
-        if let Some(v) = self.post_processing_s { q.post_processing_s = v; }
-        if let Some(v) = self.sla_response_s { q.sla_response_s = v; }
+        if let Some(v) = self.priority {
+            q.priority = v;
+        }
+        if let Some(v) = self.acceptance_interval_s {
+            q.acceptance_interval_s = v;
+        }
+        if let Some(v) = self.post_processing_s {
+            q.post_processing_s = v;
+        }
+        if let Some(v) = self.sla_response_s {
+            q.sla_response_s = v;
+        }
         if let Some(d) = self.dispositions {
             q.dispositions = d
                 .into_iter()
-                .map(|d| Disposition { label: d.label.unwrap_or_else(|| d.code.clone()), code: d.code })
+                .map(|d| Disposition {
+                    label: d.label.unwrap_or_else(|| d.code.clone()),
+                    code: d.code,
+                })
                 .collect();
         }
-        if let Some(v) = self.disposition_required { q.disposition_required = v; }
-        if let Some(v) = self.sticky { q.sticky = v; }
-        if let Some(v) = self.sticky_timeout_s { q.sticky_timeout_s = v; }
+        if let Some(v) = self.disposition_required {
+            q.disposition_required = v;
+        }
+        if let Some(v) = self.sticky {
+            q.sticky = v;
+        }
+        if let Some(v) = self.sticky_timeout_s {
+            q.sticky_timeout_s = v;
+        }
         Ok(())
     }
 }
@@ -90,20 +194,30 @@ impl QueueRequest {
 async fn queue_json(state: &AppState, id: QueueId) -> Result<Value, ApiError> {
     state
         .core
-        .read(move |s| s.engine.queue(&id).map(|q| views::queue(q, s.engine.waiting(&q.id).len())))
+        .read(move |s| {
+            s.engine
+                .queue(&id)
+                .map(|q| views::queue(q, s.engine.waiting(&q.id).len()))
+        })
         .await?
         .ok_or_else(|| ApiError::not_found("queue"))
 }
 
 /// `POST /api/v1/queues`
-async fn create_queue(State(state): State<AppState>, Json(req): Json<QueueRequest>) -> Result<Response, ApiError> {
+async fn create_queue(
+    State(state): State<AppState>,
+    Json(req): Json<QueueRequest>,
+) -> Result<Response, ApiError> {
     if req.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("invalid_name", "a queue needs a name"));
     }
     let id = QueueId(new_id("que", state.clock.now()));
     let mut q = Queue::new(id.clone(), "");
     req.apply(&mut q)?;
-    state.core.call(Command::UpsertQueue(q), Attach::default()).await?;
+    state
+        .core
+        .call(Command::UpsertQueue(q), Attach::default())
+        .await?;
     Ok(created(queue_json(&state, id).await?))
 }
 
@@ -111,19 +225,31 @@ async fn create_queue(State(state): State<AppState>, Json(req): Json<QueueReques
 async fn list_queues(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut v = state
         .core
-        .read(|s| s.engine.queues().map(|q| views::queue(q, s.engine.waiting(&q.id).len())).collect::<Vec<_>>())
+        .read(|s| {
+            s.engine
+                .queues()
+                .map(|q| views::queue(q, s.engine.waiting(&q.id).len()))
+                .collect::<Vec<_>>()
+        })
         .await?;
     v.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     Ok(ok(Value::Array(v)))
 }
 
 /// `GET /api/v1/queues/{id}`
-async fn get_queue(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_queue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(ok(queue_json(&state, QueueId(id)).await?))
 }
 
 /// `PATCH /api/v1/queues/{id}`
-async fn patch_queue(State(state): State<AppState>, Path(id): Path<String>, Json(req): Json<QueueRequest>) -> Result<Response, ApiError> {
+async fn patch_queue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<QueueRequest>,
+) -> Result<Response, ApiError> {
     let id = QueueId(id);
     let qid = id.clone();
     let mut q = state
@@ -132,13 +258,22 @@ async fn patch_queue(State(state): State<AppState>, Path(id): Path<String>, Json
         .await?
         .ok_or_else(|| ApiError::not_found("queue"))?;
     req.apply(&mut q)?;
-    state.core.call(Command::UpsertQueue(q), Attach::default()).await?;
+    state
+        .core
+        .call(Command::UpsertQueue(q), Attach::default())
+        .await?;
     Ok(ok(queue_json(&state, id).await?))
 }
 
 /// `DELETE /api/v1/queues/{id}`
-async fn delete_queue(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    state.core.call(Command::DeleteQueue(QueueId(id)), Attach::default()).await?;
+async fn delete_queue(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state
+        .core
+        .call(Command::DeleteQueue(QueueId(id)), Attach::default())
+        .await?;
     Ok(no_content())
 }
 
@@ -167,20 +302,48 @@ pub struct AgentPatch {
 }
 
 fn parse_role(s: &str) -> Result<Role, ApiError> {
-    Role::parse(s).ok_or_else(|| ApiError::invalid("invalid_role", "role must be agent, supervisor or admin"))
+    Role::parse(s)
+        .ok_or_else(|| ApiError::invalid("invalid_role", "role must be agent, supervisor or admin"))
+}
+
+/// Display names are shown in lists, offers and system messages: 1 to 200 bytes.
+fn check_display_name(d: &str) -> Result<(), ApiError> {
+    if d.trim().is_empty() || d.len() > 200 {
+        return Err(ApiError::invalid(
+            "invalid_display_name",
+            "display_name must be 1 to 200 bytes",
+        ));
+    }
+    Ok(())
 }
 
 fn check_password(p: &str) -> Result<(), ApiError> {
     if p.chars().count() < 8 || p.len() > 1024 {
-        return Err(ApiError::invalid("weak_password", "the password needs at least 8 characters"));
+        return Err(ApiError::invalid(
+            "weak_password",
+            "the password needs at least 8 characters",
+        ));
     }
     Ok(())
 }
 
 async fn agent_json(state: &AppState, id: &AgentId) -> Result<Value, ApiError> {
-    let user = state.store.user(id).await?.filter(|u| !u.deleted).ok_or_else(|| ApiError::not_found("agent"))?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .filter(|u| !u.deleted)
+        .ok_or_else(|| ApiError::not_found("agent"))?;
     let aid = id.clone();
-    let agent = state.core.read(move |s| s.engine.agent(&aid).cloned().map(|a| (s.engine.load_of(&a.id), a))).await?;
+    let agent = state
+        .core
+        .read(move |s| {
+            s.engine
+                .agent(&aid)
+                .cloned()
+                .map(|a| (s.engine.load_of(&a.id), a))
+        })
+        .await?;
     Ok(match agent {
         Some((load, a)) => views::user_agent(&user, Some(&a), load),
         None => views::user_agent(&user, None, 0),
@@ -188,13 +351,21 @@ async fn agent_json(state: &AppState, id: &AgentId) -> Result<Value, ApiError> {
 }
 
 /// `POST /api/v1/agents`
-async fn create_agent(State(state): State<AppState>, Json(req): Json<AgentRequest>) -> Result<Response, ApiError> {
+async fn create_agent(
+    State(state): State<AppState>,
+    Json(req): Json<AgentRequest>,
+) -> Result<Response, ApiError> {
     let username = req.username.trim().to_owned();
     let valid = !username.is_empty()
         && username.len() <= 64
-        && username.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if !valid {
-        return Err(ApiError::invalid("invalid_username", "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'"));
+        return Err(ApiError::invalid(
+            "invalid_username",
+            "username must be 1 to 64 letters, digits, '.', '_', '-' or '@'",
+        ));
     }
     check_password(&req.password)?;
     let role = parse_role(&req.role)?;
@@ -206,14 +377,20 @@ async fn create_agent(State(state): State<AppState>, Json(req): Json<AgentReques
         role,
         capacity: req.capacity.unwrap_or(DEFAULT_CAPACITY),
         can_reject: req.can_reject.unwrap_or(false),
-        queue_ids: req.queue_ids.unwrap_or_default().into_iter().map(QueueId).collect(),
+        queue_ids: req
+            .queue_ids
+            .unwrap_or_default()
+            .into_iter()
+            .map(QueueId)
+            .collect(),
     };
     // Refuse what the engine would refuse before the user row exists.
-    if config.display_name.is_empty() {
-        return Err(ApiError::invalid("invalid_display_name", "display_name must not be empty"));
-    }
+    check_display_name(&config.display_name)?;
     if !(1..=100).contains(&config.capacity) {
-        return Err(ApiError::invalid("invalid_capacity", "capacity must be between 1 and 100"));
+        return Err(ApiError::invalid(
+            "invalid_capacity",
+            "capacity must be between 1 and 100",
+        ));
     }
     let wanted = config.queue_ids.clone();
     let missing = state
@@ -221,10 +398,16 @@ async fn create_agent(State(state): State<AppState>, Json(req): Json<AgentReques
         .read(move |s| wanted.into_iter().find(|q| s.engine.queue(q).is_none()))
         .await?;
     if let Some(q) = missing {
-        return Err(ApiError::invalid("unknown_queue", format!("queue {q} does not exist")));
+        return Err(ApiError::invalid(
+            "unknown_queue",
+            format!("queue {q} does not exist"),
+        ));
     }
     if state.store.user_by_username(&username).await?.is_some() {
-        return Err(ApiError::conflict("username_taken", format!("the username '{username}' is taken")));
+        return Err(ApiError::conflict(
+            "username_taken",
+            format!("the username '{username}' is taken"),
+        ));
     }
     let hash = hash_password(req.password).await?;
     let agent = Agent {
@@ -241,13 +424,30 @@ async fn create_agent(State(state): State<AppState>, Json(req): Json<AgentReques
         last_idle_at: now,
         disconnected_since: None,
     };
-    state.store.create_user(&agent, &username, &hash, now).await.map_err(|e| match e {
-        switchboard_store::StoreError::Conflict(_) => ApiError::conflict("username_taken", format!("the username '{username}' is taken")),
-        other => other.into(),
-    })?;
-    if let Err(e) = state.core.call(Command::UpsertAgent(config), Attach::default()).await {
+    state
+        .store
+        .create_user(&agent, &username, &hash, now)
+        .await
+        .map_err(|e| match e {
+            switchboard_store::StoreError::Conflict(_) => ApiError::conflict(
+                "username_taken",
+                format!("the username '{username}' is taken"),
+            ),
+            other => other.into(),
+        })?;
+    if let Err(e) = state
+        .core
+        .call(Command::UpsertAgent(config), Attach::default())
+        .await
+    {
         // The engine refused after all (a queue vanished meanwhile): retire the row again.
-        let _ = state.store.commit(&Changeset { deleted_agents: vec![id], ..Changeset::default() }).await;
+        let _ = state
+            .store
+            .commit(&Changeset {
+                deleted_agents: vec![id],
+                ..Changeset::default()
+            })
+            .await;
         return Err(e);
     }
     Ok(created(agent_json(&state, &id).await?))
@@ -258,7 +458,12 @@ async fn list_agents(State(state): State<AppState>) -> Result<Response, ApiError
     let users = state.store.list_users().await?;
     let agents = state
         .core
-        .read(|s| s.engine.agents().map(|a| (a.id.clone(), (s.engine.load_of(&a.id), a.clone()))).collect::<std::collections::HashMap<_, _>>())
+        .read(|s| {
+            s.engine
+                .agents()
+                .map(|a| (a.id.clone(), (s.engine.load_of(&a.id), a.clone())))
+                .collect::<std::collections::HashMap<_, _>>()
+        })
         .await?;
     let v: Vec<Value> = users
         .iter()
@@ -271,21 +476,39 @@ async fn list_agents(State(state): State<AppState>) -> Result<Response, ApiError
 }
 
 /// `GET /api/v1/agents/{id}`
-async fn get_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_agent(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(ok(agent_json(&state, &AgentId(id)).await?))
 }
 
 /// `PATCH /api/v1/agents/{id}`
-async fn patch_agent(State(state): State<AppState>, Extension(me): Extension<AuthUser>, Path(id): Path<String>, Json(req): Json<AgentPatch>) -> Result<Response, ApiError> {
+async fn patch_agent(
+    State(state): State<AppState>,
+    Extension(me): Extension<AuthUser>,
+    Path(id): Path<String>,
+    Json(req): Json<AgentPatch>,
+) -> Result<Response, ApiError> {
     let id = AgentId(id);
     let aid = id.clone();
-    let current = state.core.read(move |s| s.engine.agent(&aid).cloned()).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    let current = state
+        .core
+        .read(move |s| s.engine.agent(&aid).cloned())
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent"))?;
     let role = match &req.role {
         Some(r) => parse_role(r)?,
         None => current.role,
     };
+    if let Some(d) = &req.display_name {
+        check_display_name(d)?;
+    }
     if id == me.id && role < Role::Admin {
-        return Err(ApiError::conflict("cannot_demote_self", "you cannot remove your own admin role"));
+        return Err(ApiError::conflict(
+            "cannot_demote_self",
+            "you cannot remove your own admin role",
+        ));
     }
     let hash = match req.password {
         Some(p) => {
@@ -296,13 +519,22 @@ async fn patch_agent(State(state): State<AppState>, Extension(me): Extension<Aut
     };
     let config = AgentConfig {
         id: id.clone(),
-        display_name: req.display_name.map(|d| d.trim().to_owned()).unwrap_or(current.display_name),
+        display_name: req
+            .display_name
+            .map(|d| d.trim().to_owned())
+            .unwrap_or(current.display_name),
         role,
         capacity: req.capacity.unwrap_or(current.capacity),
         can_reject: req.can_reject.unwrap_or(current.can_reject),
-        queue_ids: req.queue_ids.map(|q| q.into_iter().map(QueueId).collect()).unwrap_or(current.queue_ids),
+        queue_ids: req
+            .queue_ids
+            .map(|q| q.into_iter().map(QueueId).collect())
+            .unwrap_or(current.queue_ids),
     };
-    state.core.call(Command::UpsertAgent(config), Attach::default()).await?;
+    state
+        .core
+        .call(Command::UpsertAgent(config), Attach::default())
+        .await?;
     if let Some(h) = hash {
         state.store.set_password(&id, &h).await?;
     }
@@ -310,13 +542,24 @@ async fn patch_agent(State(state): State<AppState>, Extension(me): Extension<Aut
 }
 
 /// `DELETE /api/v1/agents/{id}`
-async fn delete_agent(State(state): State<AppState>, Extension(me): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn delete_agent(
+    State(state): State<AppState>,
+    Extension(me): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = AgentId(id);
     if id == me.id {
-        return Err(ApiError::conflict("cannot_delete_self", "you cannot delete yourself"));
+        return Err(ApiError::conflict(
+            "cannot_delete_self",
+            "you cannot delete yourself",
+        ));
     }
-    state.core.call(Command::DeleteAgent(id.clone()), Attach::default()).await?;
+    state
+        .core
+        .call(Command::DeleteAgent(id.clone()), Attach::default())
+        .await?;
     state.store.delete_sessions_of(&id).await?;
+    state.hub.revoke(&id, None);
     Ok(no_content())
 }
 
@@ -341,28 +584,54 @@ async fn get_settings(State(state): State<AppState>) -> Result<Response, ApiErro
 }
 
 /// `PATCH /api/v1/settings`
-async fn patch_settings(State(state): State<AppState>, Json(req): Json<SettingsPatch>) -> Result<Response, ApiError> {
+async fn patch_settings(
+    State(state): State<AppState>,
+    Json(req): Json<SettingsPatch>,
+) -> Result<Response, ApiError> {
     let mut s = state.core.read(|s| s.engine.settings().clone()).await?;
-    if let Some(v) = req.max_text_message_size { s.max_text_message_size = v; }
-    if let Some(v) = req.transcript_interactions_count { s.transcript_interactions_count = v; }
+    if let Some(v) = req.max_text_message_size {
+        s.max_text_message_size = v;
+    }
+    if let Some(v) = req.transcript_interactions_count {
+        s.transcript_interactions_count = v;
+    }
     if let Some(v) = req.after_missed_offer {
         s.after_missed_offer = match v.as_str() {
             "rona" => AfterMissedOffer::Rona,
             "on_break" => AfterMissedOffer::OnBreak,
-            _ => return Err(ApiError::invalid("invalid_after_missed_offer", "after_missed_offer must be rona or on_break")),
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_after_missed_offer",
+                    "after_missed_offer must be rona or on_break",
+                ))
+            }
         };
     }
     if let Some(v) = req.new_contact_policy {
         s.new_contact_policy = match v.as_str() {
             "create" => NewContactPolicy::Create,
             "prompt" => NewContactPolicy::Prompt,
-            _ => return Err(ApiError::invalid("invalid_new_contact_policy", "new_contact_policy must be create or prompt")),
+            _ => {
+                return Err(ApiError::invalid(
+                    "invalid_new_contact_policy",
+                    "new_contact_policy must be create or prompt",
+                ))
+            }
         };
     }
-    if let Some(v) = req.offer_exclusion_s { s.offer_exclusion_s = v; }
-    if let Some(v) = req.disconnect_grace_s { s.disconnect_grace_s = v; }
-    if let Some(v) = req.break_reasons { s.break_reasons = v.into_iter().map(|r| r.trim().to_owned()).collect(); }
-    state.core.call(Command::UpdateSettings(s), Attach::default()).await?;
+    if let Some(v) = req.offer_exclusion_s {
+        s.offer_exclusion_s = v;
+    }
+    if let Some(v) = req.disconnect_grace_s {
+        s.disconnect_grace_s = v;
+    }
+    if let Some(v) = req.break_reasons {
+        s.break_reasons = v.into_iter().map(|r| r.trim().to_owned()).collect();
+    }
+    state
+        .core
+        .call(Command::UpdateSettings(s), Attach::default())
+        .await?;
     let s = state.core.read(|s| s.engine.settings().clone()).await?;
     Ok(ok(views::settings(&s)))
 }

@@ -45,7 +45,8 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid("invalid_body", format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("invalid_body", format!("invalid JSON body: {e}")))
 }
 
 /// The interaction as the caller may see it: from the engine while live, from the store after.
@@ -81,7 +82,10 @@ async fn visible(state: &AppState, user: &AuthUser, id: &str) -> Result<Interact
 
 async fn render(state: &AppState, it: Interaction) -> Result<Value, ApiError> {
     let now = state.clock.now();
-    Ok(state.core.read(move |s| views::interaction(&it, &s.engine, now)).await?)
+    state
+        .core
+        .read(move |s| views::interaction(&it, &s.engine, now))
+        .await
 }
 
 /// The interaction after an action, as the caller now sees it.
@@ -102,10 +106,19 @@ struct ListQuery {
 }
 
 /// `GET /api/v1/interactions`
-async fn list(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let filter_state = match q.state.as_deref() {
-        Some(s) => Some(InteractionState::parse(s).ok_or_else(|| ApiError::bad_request("invalid_state", "state must be queued, offered, active, wrap_up or done"))?),
+        Some(s) => Some(InteractionState::parse(s).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_state",
+                "state must be queued, offered, active, wrap_up or done",
+            )
+        })?),
         None => None,
     };
     let all = q.all.unwrap_or(false);
@@ -124,7 +137,14 @@ async fn list(State(state): State<AppState>, Extension(user): Extension<AuthUser
                 limit,
             })
             .await?;
-        let v = state.core.read(move |s| rows.iter().map(|i| views::interaction(i, &s.engine, now)).collect::<Vec<_>>()).await?;
+        let v = state
+            .core
+            .read(move |s| {
+                rows.iter()
+                    .map(|i| views::interaction(i, &s.engine, now))
+                    .collect::<Vec<_>>()
+            })
+            .await?;
         return Ok(ok(Value::Array(v)));
     }
     let me = user.id.clone();
@@ -153,31 +173,61 @@ async fn list(State(state): State<AppState>, Extension(user): Extension<AuthUser
 }
 
 /// `GET /api/v1/interactions/{id}`
-async fn get_one(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_one(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let it = visible(&state, &user, &id).await?;
     Ok(ok(render(&state, it).await?))
 }
 
-async fn act(state: &AppState, user: &AuthUser, id: &str, cmd: Command) -> Result<Response, ApiError> {
+async fn act(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+    cmd: Command,
+) -> Result<Response, ApiError> {
     state.core.call(cmd, Attach::default()).await?;
     after(state, user, id).await
 }
 
 /// `POST /api/v1/interactions/{id}/accept`
-async fn accept(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let cmd = Command::Accept { agent: user.id.clone(), interaction: InteractionId(id.clone()) };
+async fn accept(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cmd = Command::Accept {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+    };
     act(&state, &user, &id, cmd).await
 }
 
 /// `POST /api/v1/interactions/{id}/reject`
-async fn reject(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let cmd = Command::Reject { agent: user.id.clone(), interaction: InteractionId(id.clone()) };
+async fn reject(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cmd = Command::Reject {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+    };
     act(&state, &user, &id, cmd).await
 }
 
 /// `POST /api/v1/interactions/{id}/read`
-async fn mark_read(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let cmd = Command::MarkRead { agent: user.id.clone(), interaction: InteractionId(id.clone()) };
+async fn mark_read(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cmd = Command::MarkRead {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+    };
     act(&state, &user, &id, cmd).await
 }
 
@@ -189,19 +239,46 @@ struct MessagesQuery {
 }
 
 /// `GET /api/v1/interactions/{id}/messages`
-async fn messages(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, Query(q): Query<MessagesQuery>) -> Result<Response, ApiError> {
+async fn messages(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    Query(q): Query<MessagesQuery>,
+) -> Result<Response, ApiError> {
     let it = visible(&state, &user, &id).await?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request("invalid_limit", "limit must be between 1 and 500"));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be between 1 and 500",
+        ));
     }
     let before = q.before.as_deref().filter(|b| !b.is_empty());
     let rows = match q.scope.as_deref() {
-        None | Some("interaction") => state.store.messages_of_interaction(&it.id, before, limit).await?,
-        Some("conversation") => state.store.messages_of_conversation(&it.conversation_id, before, limit).await?,
-        Some(_) => return Err(ApiError::bad_request("invalid_scope", "scope must be interaction or conversation")),
+        None | Some("interaction") => {
+            state
+                .store
+                .messages_of_interaction(&it.id, before, limit)
+                .await?
+        }
+        Some("conversation") => {
+            state
+                .store
+                .messages_of_conversation(&it.conversation_id, before, limit)
+                .await?
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_scope",
+                "scope must be interaction or conversation",
+            ))
+        }
     };
-    let next_before = if rows.len() as i64 == limit { rows.first().map(|m| m.id.clone()) } else { None };
+    let next_before = if rows.len() as i64 == limit {
+        rows.first().map(|m| m.id.clone())
+    } else {
+        None
+    };
     let list: Vec<Value> = rows.iter().map(views::message).collect();
     Ok(ok(json!({"messages": list, "next_before": next_before})))
 }
@@ -217,18 +294,27 @@ async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<()
     if text.trim().is_empty() {
         return Err(ApiError::invalid("empty_message", "the message is empty"));
     }
-    let limit = state.core.read(|s| s.engine.settings().max_text_message_size).await?;
+    let limit = state
+        .core
+        .read(|s| s.engine.settings().max_text_message_size)
+        .await?;
     let size = text.len();
     if size > limit as usize {
-        return Err(ApiError::invalid("text_too_long", format!("the message is {size} bytes; the limit is {limit} bytes"))
-            .with("limit", limit)
-            .with("size", size));
+        return Err(ApiError::invalid(
+            "text_too_long",
+            format!("the message is {size} bytes; the limit is {limit} bytes"),
+        )
+        .with("limit", limit)
+        .with("size", size));
     }
     let chars = text.chars().count();
     if chars > WHATSAPP_TEXT_LIMIT as usize {
-        return Err(ApiError::invalid("text_too_long", format!("the message is {chars} characters; WhatsApp allows {WHATSAPP_TEXT_LIMIT}"))
-            .with("limit", WHATSAPP_TEXT_LIMIT)
-            .with("size", chars));
+        return Err(ApiError::invalid(
+            "text_too_long",
+            format!("the message is {chars} characters; WhatsApp allows {WHATSAPP_TEXT_LIMIT}"),
+        )
+        .with("limit", WHATSAPP_TEXT_LIMIT)
+        .with("size", chars));
     }
     let now = state.clock.now();
     if it.window_expires_at().is_some_and(|t| t <= now) {
@@ -240,7 +326,12 @@ async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<()
     Ok(())
 }
 
-async fn send_text(state: &AppState, user: &AuthUser, it: &Interaction, text: String) -> Result<MessageRecord, ApiError> {
+async fn send_text(
+    state: &AppState,
+    user: &AuthUser,
+    it: &Interaction,
+    text: String,
+) -> Result<MessageRecord, ApiError> {
     check_text(state, it, &text).await?;
     let now = state.clock.now();
     let m = MessageRecord {
@@ -261,15 +352,26 @@ async fn send_text(state: &AppState, user: &AuthUser, it: &Interaction, text: St
     state
         .core
         .call(
-            Command::AgentReply { agent: user.id.clone(), interaction: it.id.clone() },
-            Attach { messages: vec![m.clone()], ..Attach::default() },
+            Command::AgentReply {
+                agent: user.id.clone(),
+                interaction: it.id.clone(),
+            },
+            Attach {
+                messages: vec![m.clone()],
+                ..Attach::default()
+            },
         )
         .await?;
     Ok(m)
 }
 
 /// `POST /api/v1/interactions/{id}/messages`
-async fn send(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, Json(req): Json<SendRequest>) -> Result<Response, ApiError> {
+async fn send(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    Json(req): Json<SendRequest>,
+) -> Result<Response, ApiError> {
     let it = visible(&state, &user, &id).await?;
     let m = send_text(&state, &user, &it, req.text).await?;
     Ok(created(views::message(&m)))
@@ -287,28 +389,56 @@ impl TargetRequest {
         match (self.queue_id, self.agent_id) {
             (Some(q), None) => Ok(Target::Queue(QueueId(q))),
             (None, Some(a)) => Ok(Target::Agent(AgentId(a))),
-            _ => Err(ApiError::invalid("invalid_target", "give exactly one of queue_id or agent_id")),
+            _ => Err(ApiError::invalid(
+                "invalid_target",
+                "give exactly one of queue_id or agent_id",
+            )),
         }
     }
 }
 
 /// `POST /api/v1/interactions/{id}/transfer`
-async fn transfer(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, Json(req): Json<TargetRequest>) -> Result<Response, ApiError> {
+async fn transfer(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    Json(req): Json<TargetRequest>,
+) -> Result<Response, ApiError> {
     let target = req.target()?;
-    let cmd = Command::Transfer { agent: user.id.clone(), interaction: InteractionId(id.clone()), target };
+    let cmd = Command::Transfer {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+        target,
+    };
     act(&state, &user, &id, cmd).await
 }
 
 /// `POST /api/v1/interactions/{id}/conference`
-async fn conference(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, Json(req): Json<TargetRequest>) -> Result<Response, ApiError> {
+async fn conference(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    Json(req): Json<TargetRequest>,
+) -> Result<Response, ApiError> {
     let target = req.target()?;
-    let cmd = Command::ConferenceInvite { agent: user.id.clone(), interaction: InteractionId(id.clone()), target };
+    let cmd = Command::ConferenceInvite {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+        target,
+    };
     act(&state, &user, &id, cmd).await
 }
 
 /// `POST /api/v1/interactions/{id}/conference/end`
-async fn conference_end(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let cmd = Command::ConferenceEnd { agent: user.id.clone(), interaction: InteractionId(id.clone()) };
+async fn conference_end(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cmd = Command::ConferenceEnd {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+    };
     act(&state, &user, &id, cmd).await
 }
 
@@ -320,13 +450,21 @@ pub struct EndRequest {
 }
 
 /// `POST /api/v1/interactions/{id}/end`
-async fn end(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn end(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let req: EndRequest = optional_json(&body)?;
     if let Some(text) = req.text.filter(|t| !t.trim().is_empty()) {
         let it = visible(&state, &user, &id).await?;
         send_text(&state, &user, &it, text).await?;
     }
-    let cmd = Command::End { agent: user.id.clone(), interaction: InteractionId(id.clone()) };
+    let cmd = Command::End {
+        agent: user.id.clone(),
+        interaction: InteractionId(id.clone()),
+    };
     act(&state, &user, &id, cmd).await
 }
 
@@ -338,7 +476,12 @@ pub struct WrapUpRequest {
 }
 
 /// `POST /api/v1/interactions/{id}/wrap-up`
-async fn wrap_up(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, body: Bytes) -> Result<Response, ApiError> {
+async fn wrap_up(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let req: WrapUpRequest = optional_json(&body)?;
     let cmd = Command::WrapUp {
         agent: user.id.clone(),
@@ -356,15 +499,26 @@ pub struct NoteRequest {
 }
 
 /// `POST /api/v1/interactions/{id}/notes`
-async fn add_note(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>, Json(req): Json<NoteRequest>) -> Result<Response, ApiError> {
+async fn add_note(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+    Json(req): Json<NoteRequest>,
+) -> Result<Response, ApiError> {
     let it = visible(&state, &user, &id).await?;
     let is_participant = it.participants.iter().any(|p| p.agent_id == user.id);
     if !is_participant && !user.is_supervisor() {
-        return Err(ApiError::conflict("not_participant", "accept the interaction before adding notes"));
+        return Err(ApiError::conflict(
+            "not_participant",
+            "accept the interaction before adding notes",
+        ));
     }
     let text = req.text.trim().to_owned();
     if text.is_empty() || text.len() > 10_000 {
-        return Err(ApiError::invalid("invalid_note", "a note must be 1 to 10000 bytes"));
+        return Err(ApiError::invalid(
+            "invalid_note",
+            "a note must be 1 to 10000 bytes",
+        ));
     }
     let n = NoteRecord {
         id: new_id("note", state.clock.now()),
@@ -373,13 +527,29 @@ async fn add_note(State(state): State<AppState>, Extension(user): Extension<Auth
         body: text,
         created_at: state.clock.now(),
     };
-    state.core.store(Attach { notes: vec![n.clone()], ..Attach::default() }).await?;
+    state
+        .core
+        .store(Attach {
+            notes: vec![n.clone()],
+            ..Attach::default()
+        })
+        .await?;
     Ok(created(views::note(&n)))
 }
 
 /// `GET /api/v1/interactions/{id}/notes`
-async fn notes(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn notes(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let it = visible(&state, &user, &id).await?;
-    let list: Vec<Value> = state.store.notes_of(&it.id).await?.iter().map(views::note).collect();
+    let list: Vec<Value> = state
+        .store
+        .notes_of(&it.id)
+        .await?
+        .iter()
+        .map(views::note)
+        .collect();
     Ok(ok(Value::Array(list)))
 }

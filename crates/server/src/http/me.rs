@@ -17,10 +17,38 @@ use switchboard_domain::{Command, Presence};
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/me", summary: "The calling agent: presence, stop-new, capacity, load, queues.", access: Access::Agent, body: None, handler: get(me) },
-        Endpoint { method: "PUT", path: "/api/v1/me/presence", summary: "Set presence: available, on_break (with a reason) or offline.", access: Access::Agent, body: body::<PresenceRequest>(), handler: put(set_presence) },
-        Endpoint { method: "PUT", path: "/api/v1/me/stop-new", summary: "Stop or resume new offers while keeping current interactions.", access: Access::Agent, body: body::<StopNewRequest>(), handler: put(set_stop_new) },
-        Endpoint { method: "GET", path: "/api/v1/directory", summary: "Queues and agents to transfer or conference to, with availability.", access: Access::Agent, body: None, handler: get(directory) },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/me",
+            summary: "The calling agent: presence, stop-new, capacity, load, queues.",
+            access: Access::Agent,
+            body: None,
+            handler: get(me),
+        },
+        Endpoint {
+            method: "PUT",
+            path: "/api/v1/me/presence",
+            summary: "Set presence: available, on_break (with a reason) or offline.",
+            access: Access::Agent,
+            body: body::<PresenceRequest>(),
+            handler: put(set_presence),
+        },
+        Endpoint {
+            method: "PUT",
+            path: "/api/v1/me/stop-new",
+            summary: "Stop or resume new offers while keeping current interactions.",
+            access: Access::Agent,
+            body: body::<StopNewRequest>(),
+            handler: put(set_stop_new),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/directory",
+            summary: "Queues and agents to transfer or conference to, with availability.",
+            access: Access::Agent,
+            body: None,
+            handler: get(directory),
+        },
     ]
 }
 
@@ -60,34 +88,66 @@ async fn me_json(state: &AppState, user: &AuthUser) -> Result<serde_json::Value,
 }
 
 /// `GET /api/v1/me`
-async fn me(State(state): State<AppState>, Extension(user): Extension<AuthUser>) -> Result<Response, ApiError> {
+async fn me(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+) -> Result<Response, ApiError> {
     Ok(ok(me_json(&state, &user).await?))
 }
 
 /// `PUT /api/v1/me/presence`
-async fn set_presence(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Json(req): Json<PresenceRequest>) -> Result<Response, ApiError> {
+async fn set_presence(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Json(req): Json<PresenceRequest>,
+) -> Result<Response, ApiError> {
     let presence = match Presence::parse(&req.presence) {
         Some(p @ (Presence::Available | Presence::OnBreak | Presence::Offline)) => p,
-        _ => return Err(ApiError::invalid("invalid_presence", "presence must be available, on_break or offline")),
+        _ => {
+            return Err(ApiError::invalid(
+                "invalid_presence",
+                "presence must be available, on_break or offline",
+            ))
+        }
     };
     state
         .core
-        .call(Command::SetPresence { agent: user.id.clone(), presence, reason: req.reason }, Attach::default())
+        .call(
+            Command::SetPresence {
+                agent: user.id.clone(),
+                presence,
+                reason: req.reason,
+            },
+            Attach::default(),
+        )
         .await?;
     Ok(ok(me_json(&state, &user).await?))
 }
 
 /// `PUT /api/v1/me/stop-new`
-async fn set_stop_new(State(state): State<AppState>, Extension(user): Extension<AuthUser>, Json(req): Json<StopNewRequest>) -> Result<Response, ApiError> {
+async fn set_stop_new(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Json(req): Json<StopNewRequest>,
+) -> Result<Response, ApiError> {
     state
         .core
-        .call(Command::SetStopNew { agent: user.id.clone(), stop_new: req.stop_new }, Attach::default())
+        .call(
+            Command::SetStopNew {
+                agent: user.id.clone(),
+                stop_new: req.stop_new,
+            },
+            Attach::default(),
+        )
         .await?;
     Ok(ok(me_json(&state, &user).await?))
 }
 
 /// `GET /api/v1/directory`
-async fn directory(State(state): State<AppState>, Extension(user): Extension<AuthUser>) -> Result<Response, ApiError> {
+async fn directory(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+) -> Result<Response, ApiError> {
     let me = user.id.clone();
     let v = state
         .core

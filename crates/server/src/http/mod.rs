@@ -79,9 +79,7 @@ pub fn router(state: AppState) -> Router {
         router = router.route(path, mr);
     }
     router
-        .fallback(|| async {
-            ApiError::not_found("endpoint")
-        })
+        .fallback(|| async { ApiError::not_found("endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,
@@ -169,7 +167,9 @@ pub fn openapi() -> Value {
             json!(format!(
                 "{}_{}",
                 ep.method.to_ascii_lowercase(),
-                ep.path.trim_start_matches('/').replace(['/', '{', '}', '-'], "_")
+                ep.path
+                    .trim_start_matches('/')
+                    .replace(['/', '{', '}', '-'], "_")
             )),
         );
         let params: Vec<Value> = ep
@@ -189,16 +189,25 @@ pub fn openapi() -> Value {
             );
         }
         let mut responses = Map::new();
-        responses.insert("200".into(), json!({"description": "Success (201 on creation, 204 when there is no body)"}));
+        responses.insert(
+            "200".into(),
+            json!({"description": "Success (201 on creation, 204 when there is no body)"}),
+        );
         if ep.access != Access::Public {
-            responses.insert("401".into(), json!({"$ref": "#/components/responses/Error"}));
-            responses.insert("403".into(), json!({"$ref": "#/components/responses/Error"}));
-            op.insert(
-                "security".into(),
-                json!([{"bearer": []}, {"cookie": []}]),
+            responses.insert(
+                "401".into(),
+                json!({"$ref": "#/components/responses/Error"}),
             );
+            responses.insert(
+                "403".into(),
+                json!({"$ref": "#/components/responses/Error"}),
+            );
+            op.insert("security".into(), json!([{"bearer": []}, {"cookie": []}]));
         }
-        responses.insert("4XX".into(), json!({"$ref": "#/components/responses/Error"}));
+        responses.insert(
+            "4XX".into(),
+            json!({"$ref": "#/components/responses/Error"}),
+        );
         op.insert("responses".into(), Value::Object(responses));
         op.insert(
             "x-switchboard-access".into(),

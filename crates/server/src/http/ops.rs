@@ -12,10 +12,38 @@ use switchboard_domain::{InteractionState, Presence};
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/healthz", summary: "Liveness: the process answers.", access: Access::Public, body: None, handler: get(healthz) },
-        Endpoint { method: "GET", path: "/readyz", summary: "Readiness: the database is reachable.", access: Access::Public, body: None, handler: get(readyz) },
-        Endpoint { method: "GET", path: "/metrics", summary: "Prometheus metrics.", access: Access::Public, body: None, handler: get(metrics) },
-        Endpoint { method: "GET", path: "/api/v1/openapi.json", summary: "This API's OpenAPI document.", access: Access::Public, body: None, handler: get(openapi) },
+        Endpoint {
+            method: "GET",
+            path: "/healthz",
+            summary: "Liveness: the process answers.",
+            access: Access::Public,
+            body: None,
+            handler: get(healthz),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/readyz",
+            summary: "Readiness: the database is reachable.",
+            access: Access::Public,
+            body: None,
+            handler: get(readyz),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/metrics",
+            summary: "Prometheus metrics.",
+            access: Access::Public,
+            body: None,
+            handler: get(metrics),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/openapi.json",
+            summary: "This API's OpenAPI document.",
+            access: Access::Public,
+            body: None,
+            handler: get(openapi),
+        },
     ]
 }
 
@@ -27,7 +55,8 @@ async fn healthz() -> Response {
 /// `GET /readyz`
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => axum::Json(json!({"status": "ready", "database": state.store.backend()})).into_response(),
+        Ok(()) => axum::Json(json!({"status": "ready", "database": state.store.backend()}))
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
@@ -75,17 +104,41 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let mut g: Vec<(&str, &str, String, f64)> = Vec::new();
     if let Ok((queues, presence, states)) = gauges {
         for (name, depth) in queues {
-            g.push(("switchboard_queue_depth", "Interactions waiting in each queue.", format!("queue=\"{}\"", label(&name)), depth as f64));
+            g.push((
+                "switchboard_queue_depth",
+                "Interactions waiting in each queue.",
+                format!("queue=\"{}\"", label(&name)),
+                depth as f64,
+            ));
         }
-        for (i, p) in ["offline", "available", "on_break", "rona"].iter().enumerate() {
-            g.push(("switchboard_agents", "Agents by presence.", format!("presence=\"{p}\""), presence[i] as f64));
+        for (i, p) in ["offline", "available", "on_break", "rona"]
+            .iter()
+            .enumerate()
+        {
+            g.push((
+                "switchboard_agents",
+                "Agents by presence.",
+                format!("presence=\"{p}\""),
+                presence[i] as f64,
+            ));
         }
-        for (i, s) in ["queued", "offered", "active", "wrap_up"].iter().enumerate() {
-            g.push(("switchboard_interactions", "Live interactions by state.", format!("state=\"{s}\""), states[i] as f64));
+        for (i, s) in ["queued", "offered", "active", "wrap_up"]
+            .iter()
+            .enumerate()
+        {
+            g.push((
+                "switchboard_interactions",
+                "Live interactions by state.",
+                format!("state=\"{s}\""),
+                states[i] as f64,
+            ));
         }
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(&g),
     )
         .into_response()

@@ -56,7 +56,13 @@ async fn send_frame(sink: &mut Sink, f: &Frame) -> bool {
 }
 
 /// Sends stored events after `*cursor` (up to `until`, if given); false if the socket failed.
-async fn replay(state: &AppState, user: &AuthUser, sink: &mut Sink, cursor: &mut i64, until: Option<i64>) -> bool {
+async fn replay(
+    state: &AppState,
+    user: &AuthUser,
+    sink: &mut Sink,
+    cursor: &mut i64,
+    until: Option<i64>,
+) -> bool {
     loop {
         let rows = match state.store.events_since(&user.id, *cursor, 500).await {
             Ok(r) => r,
@@ -72,7 +78,11 @@ async fn replay(state: &AppState, user: &AuthUser, sink: &mut Sink, cursor: &mut
             if until.is_some_and(|u| r.seq > u) {
                 return true;
             }
-            let f = Frame { seq: r.seq, kind: r.kind, data: r.data };
+            let f = Frame {
+                seq: r.seq,
+                kind: r.kind,
+                data: r.data,
+            };
             if !send_frame(sink, &f).await {
                 return false;
             }
@@ -84,13 +94,32 @@ async fn replay(state: &AppState, user: &AuthUser, sink: &mut Sink, cursor: &mut
 async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let mut rx = state.hub.subscribe(&user.id);
+    let mut revoked = state.hub.revocations();
     let agent = user.id.clone();
-    if state.core.call(Command::Connected { agent: agent.clone() }, Attach::default()).await.is_err() {
+    if state
+        .core
+        .call(
+            Command::Connected {
+                agent: agent.clone(),
+            },
+            Attach::default(),
+        )
+        .await
+        .is_err()
+    {
         return;
     }
     let id = user.id.clone();
-    let last = state.core.read(move |s| s.seqs.get(&id).copied().unwrap_or(0)).await.unwrap_or(0);
-    let hello = Frame { seq: last, kind: "hello".into(), data: json!({"user_id": user.id, "last_seq": last}) };
+    let last = state
+        .core
+        .read(move |s| s.seqs.get(&id).copied().unwrap_or(0))
+        .await
+        .unwrap_or(0);
+    let hello = Frame {
+        seq: last,
+        kind: "hello".into(),
+        data: json!({"user_id": user.id, "last_seq": last}),
+    };
     let mut ok = send_frame(&mut sink, &hello).await;
     let mut cursor = last;
     if let (true, Some(since)) = (ok, since) {
@@ -99,7 +128,11 @@ async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: We
         if oldest.is_some_and(|o| o > cursor + 1) || cursor > last {
             // What the client missed is no longer kept (or it is from another life of the
             // database): tell it to reload its state.
-            let f = Frame { seq: last, kind: "resync".into(), data: json!({"reason": "events_pruned"}) };
+            let f = Frame {
+                seq: last,
+                kind: "resync".into(),
+                data: json!({"reason": "events_pruned"}),
+            };
             ok = send_frame(&mut sink, &f).await;
             cursor = last;
         } else {
@@ -108,10 +141,25 @@ async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: We
     }
     let mut shutdown = state.shutdown.clone();
     while ok {
+        // Biased: events already published are sent before a ping is answered, so a client's
+        // "pong" means it holds every event committed before its "ping".
         tokio::select! {
+            biased;
             _ = crate::clock::stopped(&mut shutdown) => {
                 let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
                 break;
+            }
+            r = revoked.recv() => {
+                let ended = match r {
+                    Ok(r) => r.user == user.id && r.token_hash.as_ref().is_none_or(|t| t == &user.token_hash),
+                    // Missed revocations: check the session itself.
+                    Err(RecvError::Lagged(_)) => !matches!(state.store.session(&user.token_hash).await, Ok(Some(_))),
+                    Err(RecvError::Closed) => false,
+                };
+                if ended {
+                    let _ = sink.send(Message::Close(Some(CloseFrame { code: 1008, reason: "session ended".into() }))).await;
+                    break;
+                }
             }
             frame = rx.recv() => match frame {
                 Ok(f) => {
@@ -139,5 +187,8 @@ async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: We
             },
         }
     }
-    let _ = state.core.call(Command::Disconnected { agent }, Attach::default()).await;
+    let _ = state
+        .core
+        .call(Command::Disconnected { agent }, Attach::default())
+        .await;
 }

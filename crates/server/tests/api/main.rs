@@ -2,6 +2,12 @@
 //! `SWITCHBOARD_TEST_POSTGRES_URL` is set).
 #![allow(clippy::unwrap_used)]
 
+mod auth;
+mod concurrency;
 mod flow;
+mod input;
+mod live;
+mod matrix;
+mod ops;
 mod restart;
 mod support;

@@ -7,16 +7,30 @@ use serde_json::json;
 async fn run(db: Db) {
     let mut server = Server::start(db.clone()).await;
     let admin = server.admin().await;
-    let q = queue(&admin, json!({"name": "Billing", "acceptance_interval_s": 20, "post_processing_s": 45})).await;
+    let q = queue(
+        &admin,
+        json!({"name": "Billing", "acceptance_interval_s": 20, "post_processing_s": 45}),
+    )
+    .await;
     let ann_id = agent(&admin, "ann", 2, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
-    let first = server.ingest(&q, "4930111", "Ida", "first").await.interaction_id.0;
-    let second = server.ingest(&q, "4930222", "Jon", "second").await.interaction_id.0;
-    ann.ok(&format!("/api/v1/interactions/{first}/accept"), json!({})).await;
-    ann.ok(&format!("/api/v1/interactions/{first}/end"), json!({})).await;
+    let first = server
+        .ingest(&q, "4930111", "Ida", "first")
+        .await
+        .interaction_id
+        .0;
+    let second = server
+        .ingest(&q, "4930222", "Jon", "second")
+        .await
+        .interaction_id
+        .0;
+    ann.ok(&format!("/api/v1/interactions/{first}/accept"), json!({}))
+        .await;
+    ann.ok(&format!("/api/v1/interactions/{first}/end"), json!({}))
+        .await;
     assert_eq!(ann.interaction(&second).await["state"], "offered");
-    let mut ws = ann.ws(None).await;
+    let ws = ann.ws(None).await;
     let seq_before = ws.last_seq;
     ws.close().await;
 
@@ -25,11 +39,20 @@ async fn run(db: Db) {
     server.stop().await;
     server.clock.advance_secs(50);
     let server = Server::start_with_clock(db, server.clock.clone()).await;
-    let ann = Api { base: server.base.clone(), ..ann };
+    let ann = Api {
+        base: server.base.clone(),
+        ..ann
+    };
 
     let me = ann.me().await;
-    assert_eq!(me["presence"], "rona", "the offer that expired while down counts as missed");
-    assert_eq!(me["load"], 0, "the expired wrap-up completed and the missed offer freed its slot");
+    assert_eq!(
+        me["presence"], "rona",
+        "the offer that expired while down counts as missed"
+    );
+    assert_eq!(
+        me["load"], 0,
+        "the expired wrap-up completed and the missed offer freed its slot"
+    );
     assert_eq!(ann.interaction(&first).await["state"], "done");
     let (s, _) = ann.get(&format!("/api/v1/interactions/{second}")).await;
     assert_eq!(s, 404, "the missed offer is no longer hers to see");
@@ -45,16 +68,33 @@ async fn run(db: Db) {
     // Back available, she is not offered the one she missed (excluded for a while), but a new
     // customer; that offer's deadline survives another restart and fires on time.
     ann.available().await;
-    let third = server.ingest(&q, "4930333", "Kai", "third").await.interaction_id.0;
+    let third = server
+        .ingest(&q, "4930333", "Kai", "third")
+        .await
+        .interaction_id
+        .0;
     let second = third;
     let f = ws.expect_kind("offer.created", &second).await;
-    let deadline = f.data["offer"]["deadline"].as_str().expect("deadline").to_owned();
+    let deadline = f.data["offer"]["deadline"]
+        .as_str()
+        .expect("deadline")
+        .to_owned();
     let mut server = server.restart().await;
     server.clock.advance_secs(19);
-    let ann = Api { base: server.base.clone(), ..ann };
+    let ann = Api {
+        base: server.base.clone(),
+        ..ann
+    };
     let mut ws = ann.ws(None).await;
-    assert_eq!(ann.interaction(&second).await["offer"]["deadline"], deadline.as_str());
-    assert_eq!(ann.interaction(&second).await["state"], "offered", "not before its deadline");
+    assert_eq!(
+        ann.interaction(&second).await["offer"]["deadline"],
+        deadline.as_str()
+    );
+    assert_eq!(
+        ann.interaction(&second).await["state"],
+        "offered",
+        "not before its deadline"
+    );
     server.clock.advance_secs(2);
     let f = ws.expect_kind("offer.withdrawn", &second).await;
     assert_eq!(f.data["reason"], "timeout");

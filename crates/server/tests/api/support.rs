@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_domain::QueueId;
-use switchboard_server::{App, AppState, Config, Ingested, InboundMessage, ManualClock, SystemClock, Clock};
+use switchboard_server::{
+    App, AppState, Clock, Config, InboundMessage, Ingested, ManualClock, SystemClock,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
@@ -45,7 +47,9 @@ pub fn backends() -> Vec<Db> {
             url,
             schema: format!("t_{}", random_suffix()),
         }),
-        _ => eprintln!("skipped: PostgreSQL half of this test (SWITCHBOARD_TEST_POSTGRES_URL not set)"),
+        _ => eprintln!(
+            "skipped: PostgreSQL half of this test (SWITCHBOARD_TEST_POSTGRES_URL not set)"
+        ),
     }
     v
 }
@@ -73,20 +77,36 @@ impl Server {
         let config = Config::from_toml_and_env("", env).expect("config");
         let store = match &db {
             Db::Sqlite(_) => switchboard_store::Store::connect(&url).await,
-            Db::Postgres { url, schema } => switchboard_store::Store::connect_in_schema(url, schema).await,
+            Db::Postgres { url, schema } => {
+                switchboard_store::Store::connect_in_schema(url, schema).await
+            }
         }
         .expect("store");
-        let app = App::build_with_store(config, Arc::new(clock.clone()), store, Some(ADMIN_PASSWORD.into()))
-            .await
-            .expect("app");
+        let app = App::build_with_store(
+            config,
+            Arc::new(clock.clone()),
+            store,
+            Some(ADMIN_PASSWORD.into()),
+        )
+        .await
+        .expect("app");
         let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let join = tokio::spawn(app.run(listener, async {
             let _ = rx.await;
         }));
-        Server { base, clock, db, state, stop: Some(tx), join: Some(join) }
+        Server {
+            base,
+            clock,
+            db,
+            state,
+            stop: Some(tx),
+            join: Some(join),
+        }
     }
 
     /// Graceful stop: the server stops accepting, closes sockets and finishes what is queued.
@@ -125,12 +145,21 @@ impl Server {
     }
 
     pub fn anon(&self) -> Api {
-        Api { http: reqwest::Client::new(), base: self.base.clone(), token: None }
+        Api {
+            http: reqwest::Client::new(),
+            base: self.base.clone(),
+            token: None,
+        }
     }
 
     pub async fn login(&self, user: &str, password: &str) -> Api {
         let mut api = self.anon();
-        let (status, body) = api.post("/api/v1/auth/login", json!({"username": user, "password": password})).await;
+        let (status, body) = api
+            .post(
+                "/api/v1/auth/login",
+                json!({"username": user, "password": password}),
+            )
+            .await;
         assert_eq!(status, 200, "login of {user}: {body}");
         api.token = Some(body["token"].as_str().expect("token").to_owned());
         api
@@ -170,7 +199,11 @@ impl Api {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, v)
     }
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -203,7 +236,9 @@ impl Api {
     }
 
     pub async fn available(&self) {
-        let (s, v) = self.put("/api/v1/me/presence", json!({"presence": "available"})).await;
+        let (s, v) = self
+            .put("/api/v1/me/presence", json!({"presence": "available"}))
+            .await;
         assert_eq!(s, 200, "{v}");
     }
 
@@ -220,9 +255,17 @@ impl Api {
 
 /// Asserts the standard error shape and code.
 pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str) {
-    assert_eq!(status, want_status, "expected {want_status} {want_code}, got {status} {body}");
+    assert_eq!(
+        status, want_status,
+        "expected {want_status} {want_code}, got {status} {body}"
+    );
     assert_eq!(body["error"]["code"], want_code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 /// One received event.
@@ -243,16 +286,25 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(base: &str, token: &str, since: Option<i64>) -> Ws {
-        let mut url = format!("{}/api/v1/ws?token={token}", base.replace("http://", "ws://"));
+        let mut url = format!(
+            "{}/api/v1/ws?token={token}",
+            base.replace("http://", "ws://")
+        );
         if let Some(s) = since {
             url.push_str(&format!("&since={s}"));
         }
-        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("ws connect");
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
         let mut ws = Ws {
             stream,
             pending: Vec::new(),
             last_seq: 0,
-            hello: Frame { seq: 0, kind: String::new(), data: Value::Null },
+            hello: Frame {
+                seq: 0,
+                kind: String::new(),
+                data: Value::Null,
+            },
         };
         let hello = ws.read().await.expect("hello frame");
         assert_eq!(hello.kind, "hello", "{hello:?}");
@@ -263,7 +315,9 @@ impl Ws {
 
     async fn read(&mut self) -> Option<Frame> {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next()).await.ok()??;
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .ok()??;
             match msg.ok()? {
                 Message::Text(t) => {
                     let v: Value = serde_json::from_str(t.as_str()).expect("frame json");
@@ -294,7 +348,10 @@ impl Ws {
                     }
                     self.pending.push(f);
                 }
-                None => panic!("websocket ended or stayed silent while waiting for {what}; got {:#?}", self.pending),
+                None => panic!(
+                    "websocket ended or stayed silent while waiting for {what}; got {:#?}",
+                    self.pending
+                ),
             }
         }
     }
@@ -315,7 +372,9 @@ impl Ws {
     pub async fn expect_state(&mut self, id: &str, state: &str) -> Frame {
         let (i, s) = (id.to_owned(), state.to_owned());
         self.expect(&format!("{id} becoming {state}"), move |f| {
-            f.kind == "interaction.updated" && f.data["id"] == i.as_str() && f.data["state"] == s.as_str()
+            f.kind == "interaction.updated"
+                && f.data["id"] == i.as_str()
+                && f.data["state"] == s.as_str()
         })
         .await
     }
@@ -323,7 +382,9 @@ impl Ws {
     pub async fn expect_presence(&mut self, agent: &str, presence: &str) -> Frame {
         let (a, p) = (agent.to_owned(), presence.to_owned());
         self.expect(&format!("{agent} becoming {presence}"), move |f| {
-            f.kind == "presence.changed" && f.data["id"] == a.as_str() && f.data["presence"] == p.as_str()
+            f.kind == "presence.changed"
+                && f.data["id"] == a.as_str()
+                && f.data["presence"] == p.as_str()
         })
         .await
     }
@@ -331,7 +392,10 @@ impl Ws {
     /// Reads whatever arrives until the socket is quiet (a ping/pong round trip), to assert
     /// that something did NOT happen.
     pub async fn drain(&mut self) -> Vec<Frame> {
-        self.stream.send(Message::Text("ping".into())).await.expect("ping");
+        self.stream
+            .send(Message::Text("ping".into()))
+            .await
+            .expect("ping");
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
                 .await
@@ -343,7 +407,11 @@ impl Ws {
                     break;
                 }
                 let v: Value = serde_json::from_str(t.as_str()).expect("json");
-                let f = Frame { seq: v["seq"].as_i64().unwrap_or(0), kind: v["type"].as_str().unwrap_or("").into(), data: v["data"].clone() };
+                let f = Frame {
+                    seq: v["seq"].as_i64().unwrap_or(0),
+                    kind: v["type"].as_str().unwrap_or("").into(),
+                    data: v["data"].clone(),
+                };
                 assert_eq!(f.seq, self.last_seq + 1, "sequence gap before {f:?}");
                 self.last_seq = f.seq;
                 self.pending.push(f);
@@ -364,7 +432,13 @@ pub async fn queue(admin: &Api, body: Value) -> String {
 }
 
 /// Creates an agent and returns its id.
-pub async fn agent(admin: &Api, username: &str, capacity: u32, can_reject: bool, queues: &[&str]) -> String {
+pub async fn agent(
+    admin: &Api,
+    username: &str,
+    capacity: u32,
+    can_reject: bool,
+    queues: &[&str],
+) -> String {
     let v = admin
         .ok(
             "/api/v1/agents",

@@ -1,0 +1,334 @@
+//! R-10.1 and R-10.4, operations: liveness, readiness with the database, Prometheus metrics that
+//! follow what happens, the OpenAPI document covering every endpoint, and a graceful stop that
+//! closes live sockets with 1001 (going away).
+
+use crate::support::*;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use switchboard_server::http::{endpoint_list, Access};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The value of one sample (`name{labels}` exactly as exposed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.rsplit_once(' ')
+            .filter(|(k, _)| *k == series)
+            .and_then(|(_, v)| v.parse().ok())
+    })
+}
+
+async fn metrics(anon: &Api) -> String {
+    let resp = anon
+        .http
+        .get(format!("{}/metrics", anon.base))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status().as_u16(), 200);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ct.starts_with("text/plain") && ct.contains("version=0.0.4"),
+        "{ct}"
+    );
+    resp.text().await.expect("text")
+}
+
+async fn probes_and_metrics(db: Db) {
+    let server = Server::start(db.clone()).await;
+    let anon = server.anon();
+    let (s, v) = anon.get("/healthz").await;
+    assert_eq!((s, v["status"].clone()), (200, json!("ok")), "{v}");
+    let (s, v) = anon.get("/readyz").await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["status"], "ready");
+    assert_eq!(
+        v["database"],
+        db.name(),
+        "readyz names the database it checked"
+    );
+
+    let admin = server.admin().await;
+    let q = queue(
+        &admin,
+        json!({"name": "Support", "acceptance_interval_s": 30}),
+    )
+    .await;
+    queue(&admin, json!({"name": "VIP \"gold\""})).await;
+    let text = metrics(&anon).await;
+    for name in [
+        "switchboard_offers_total",
+        "switchboard_accepts_total",
+        "switchboard_missed_offers_total",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} counter")),
+            "{name} missing:\n{text}"
+        );
+        assert_eq!(sample(&text, name), Some(0.0), "{name}");
+    }
+    assert!(text.contains("# TYPE switchboard_queue_depth gauge"));
+    assert_eq!(
+        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"switchboard_queue_depth{queue="VIP \"gold\""}"#),
+        Some(0.0),
+        "label values are escaped:\n{text}"
+    );
+
+    // Three customers wait: the depth says so.
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            server
+                .ingest(&q, &format!("4919000000{i}"), "Cleo", "hello")
+                .await
+                .interaction_id
+                .0,
+        );
+    }
+    let text = metrics(&anon).await;
+    assert_eq!(
+        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"switchboard_interactions{state="queued"}"#),
+        Some(3.0)
+    );
+
+    // An agent arrives: three offers; one accepted, one missed, which puts her in RONA and so
+    // withdraws the third.
+    agent(&admin, "ann", 3, false, &[&q]).await;
+    let ann = server.login("ann", PASSWORD).await;
+    ann.available().await;
+    let text = metrics(&anon).await;
+    assert_eq!(sample(&text, "switchboard_offers_total"), Some(3.0));
+    assert_eq!(
+        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, r#"switchboard_agents{presence="available"}"#),
+        Some(1.0)
+    );
+    ann.ok(
+        &format!("/api/v1/interactions/{}/accept", ids[0]),
+        json!({}),
+    )
+    .await;
+    let mut ws = ann.ws(None).await;
+    server.clock.advance_secs(31);
+    let mut reasons = vec![
+        ws.expect_kind("offer.withdrawn", &ids[1]).await.data["reason"].clone(),
+        ws.expect_kind("offer.withdrawn", &ids[2]).await.data["reason"].clone(),
+    ];
+    reasons.sort_by_key(Value::to_string);
+    assert_eq!(reasons, [json!("agent_unavailable"), json!("timeout")]);
+    let text = metrics(&anon).await;
+    assert_eq!(sample(&text, "switchboard_accepts_total"), Some(1.0));
+    assert_eq!(sample(&text, "switchboard_missed_offers_total"), Some(1.0));
+    assert_eq!(sample(&text, "switchboard_offers_total"), Some(3.0));
+    assert_eq!(
+        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&text, r#"switchboard_agents{presence="rona"}"#),
+        Some(1.0)
+    );
+
+    // Request latency, by route template (never by id) and status class.
+    let h = "switchboard_http_request_duration_seconds";
+    assert!(text.contains(&format!("# TYPE {h} histogram")), "{text}");
+    let accept = format!(
+        r#"{h}_count{{method="POST",route="/api/v1/interactions/{{id}}/accept",status="2xx"}}"#
+    );
+    assert_eq!(sample(&text, &accept), Some(1.0), "{text}");
+    let inf = format!(
+        r#"{h}_bucket{{method="POST",route="/api/v1/interactions/{{id}}/accept",status="2xx",le="+Inf"}}"#
+    );
+    assert_eq!(sample(&text, &inf), Some(1.0));
+    assert!(sample(
+        &text,
+        &format!(
+            r#"{h}_sum{{method="POST",route="/api/v1/interactions/{{id}}/accept",status="2xx"}}"#
+        )
+    )
+    .is_some_and(|s| s > 0.0));
+    let me_ok = sample(
+        &text,
+        &format!(r#"{h}_count{{method="PUT",route="/api/v1/me/presence",status="2xx"}}"#),
+    );
+    assert_eq!(me_ok, Some(1.0));
+    assert!(
+        !ids.iter().any(|id| text.contains(id.as_str())),
+        "no ids in metric labels"
+    );
+    let (s, _) = anon.get("/api/v1/no-such-thing").await;
+    assert_eq!(s, 404);
+    let text = metrics(&anon).await;
+    assert!(
+        sample(
+            &text,
+            &format!(r#"{h}_count{{method="GET",route="unmatched",status="4xx"}}"#)
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains("no-such-thing"),
+        "unknown paths do not become labels"
+    );
+    // Buckets are cumulative.
+    let buckets: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!(
+                r#"{h}_bucket{{method="PUT",route="/api/v1/me/presence",status="2xx""#
+            ))
+        })
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse().ok()))
+        .collect();
+    assert!(
+        buckets.len() > 2 && buckets.windows(2).all(|w| w[0] <= w[1]),
+        "{buckets:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_and_metrics_follow_what_happens() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        probes_and_metrics(db).await;
+    }
+}
+
+async fn openapi(db: Db) {
+    let server = Server::start(db).await;
+    let (s, doc) = server.anon().get("/api/v1/openapi.json").await;
+    assert_eq!(s, 200);
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["info"]["title"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(doc["info"]["version"].is_string());
+    let paths = doc["paths"].as_object().expect("paths");
+    let table = endpoint_list();
+    let listed: BTreeSet<&str> = table.iter().map(|(_, p, _)| *p).collect();
+    let documented: BTreeSet<&str> = paths.keys().map(String::as_str).collect();
+    assert_eq!(
+        listed, documented,
+        "the document lists exactly the served paths"
+    );
+    for (method, path, access) in &table {
+        let op = &paths[*path][method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(
+            op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{method} {path}"
+        );
+        assert!(op["operationId"].is_string());
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path}"
+        );
+        assert_eq!(
+            op["security"].is_array(),
+            *access != Access::Public,
+            "{method} {path}: security"
+        );
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        let in_path: Vec<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .collect();
+        assert_eq!(params, in_path, "{method} {path}: path parameters");
+    }
+    let methods: usize = paths
+        .values()
+        .map(|p| p.as_object().map_or(0, |m| m.len()))
+        .sum();
+    assert_eq!(methods, table.len(), "one operation per endpoint");
+    // Request bodies are described by schemas.
+    let body =
+        &paths["/api/v1/queues"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(body.is_object(), "{body}");
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let name = body["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .expect("a schema reference");
+    let props = schemas[name]["properties"].as_object().expect("properties");
+    assert!(
+        props.contains_key("name") && props.contains_key("routing_policy"),
+        "{}",
+        schemas[name]
+    );
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    let error: &Value = &doc["components"]["responses"]["Error"];
+    assert!(error.is_object(), "the error shape is documented");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_endpoint() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        openapi(db).await;
+    }
+}
+
+async fn shutdown(db: Db) {
+    let mut server = Server::start(db).await;
+    let admin = server.admin().await;
+    let url = format!(
+        "{}/api/v1/ws?token={}",
+        server.base.replace("http://", "ws://"),
+        admin.token.as_deref().expect("token")
+    );
+    let (mut stream, _) = tokio_tungstenite::connect_async(url).await.expect("ws");
+    let hello = stream.next().await.expect("frame").expect("frame");
+    assert!(hello.to_text().expect("text").contains("\"hello\""));
+    let read_close = async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("the socket ended without a close frame: {other:?}"),
+            }
+        }
+    };
+    let (_, frame) = tokio::join!(server.stop(), read_close);
+    let frame = frame.expect("a close frame with a code");
+    assert_eq!(frame.code, CloseCode::Away, "1001 going away: {frame:?}");
+    assert_eq!(u16::from(frame.code), 1001);
+    // Stopped means stopped.
+    let gone = reqwest::Client::new()
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the server still answers after stopping");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_closes_live_sockets_with_1001() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        shutdown(db).await;
+    }
+}
