@@ -1,0 +1,17 @@
+//! Tests of the WhatsApp channel library: one binary, one module per area.
+//! Sample payloads come from `shared/whatsapp-examples/` (next to the workspace checkout).
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "channels/client.rs"]
+mod client;
+#[path = "channels/media.rs"]
+mod media;
+#[path = "channels/proptests.rs"]
+mod proptests;
+#[path = "channels/send.rs"]
+mod send;
+#[path = "channels/signature.rs"]
+mod signature;
+#[path = "channels/webhook.rs"]
+mod webhook;
