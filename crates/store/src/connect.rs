@@ -15,10 +15,15 @@ use std::time::Duration;
 /// `(version, sql)`, in ascending version order.
 type Migrations = &'static [(i64, &'static str)];
 
-const SQLITE_MIGRATIONS: Migrations = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const SQLITE_MIGRATIONS: Migrations = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_whatsapp.sql")),
+];
 
-const POSTGRES_MIGRATIONS: Migrations =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const POSTGRES_MIGRATIONS: Migrations = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_whatsapp.sql")),
+];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).
 const PG_MIGRATION_LOCK: i64 = 0x5357_4954_4348; // "SWITCH"

@@ -27,11 +27,13 @@ mod error;
 mod ops;
 mod records;
 mod rows;
+mod whatsapp;
 
 pub use error::{Result, StoreError};
 pub use records::{
-    Changeset, ConversationRecord, EventRecord, InteractionFilter, LoadedState, MessageRecord,
-    MessageStatusUpdate, NoteRecord, UserRecord,
+    Changeset, ChannelRecord, ConversationRecord, EventRecord, InteractionFilter, LoadedState,
+    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
+    RawWebhook, UserRecord,
 };
 
 use sqlx::{PgPool, SqlitePool};

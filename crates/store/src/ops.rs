@@ -350,6 +350,36 @@ impl Store {
             .iter()
             .map(|u| u.error.as_ref().map(to_json).transpose())
             .collect::<Result<Vec<_>>>()?;
+        let update_payloads = changes
+            .message_updates
+            .iter()
+            .map(|u| u.payload.as_ref().map(to_json).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let outbox_json = changes
+            .outbox
+            .iter()
+            .map(|o| {
+                Ok((
+                    to_json(&o.request)?,
+                    o.last_error.as_ref().map(to_json).transpose()?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let outbox_update_errors = changes
+            .outbox_updates
+            .iter()
+            .map(|u| u.last_error.as_ref().map(to_json).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let pending_payloads = changes
+            .pending_statuses
+            .iter()
+            .map(|p| to_json(&p.payload))
+            .collect::<Result<Vec<_>>>()?;
+        let raw_bodies = changes
+            .raw_webhooks
+            .iter()
+            .map(|r| to_json(&r.body))
+            .collect::<Result<Vec<_>>>()?;
         let event_data = changes
             .events
             .iter()
@@ -546,14 +576,88 @@ impl Store {
                 qb.push(" ON CONFLICT DO NOTHING");
                 qb.build().execute(&mut *tx).await?;
             }
-            for (u, error) in changes.message_updates.iter().zip(&update_errors) {
+            for ((u, error), payload) in changes
+                .message_updates
+                .iter()
+                .zip(&update_errors)
+                .zip(&update_payloads)
+            {
                 sqlx::query(
-                    "UPDATE messages SET status = $1, error = $2, updated_at = $3 WHERE id = $4",
+                    "UPDATE messages SET status = $1, error = $2, updated_at = $3, \
+                     wa_message_id = COALESCE($4, wa_message_id), payload = COALESCE($5, payload) \
+                     WHERE id = $6",
                 )
                 .bind(u.status.as_str())
                 .bind(error.as_deref())
                 .bind(u.updated_at.0)
+                .bind(u.wa_message_id.as_deref())
+                .bind(payload.as_deref())
                 .bind(u.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            for (o, (request, error)) in changes.outbox.iter().zip(&outbox_json) {
+                sqlx::query(
+                    "INSERT INTO outbox (message_id, channel_id, recipient, request, state, \
+                     attempts, next_attempt_at, last_error, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                )
+                .bind(o.message_id.as_str())
+                .bind(o.channel_id.as_str())
+                .bind(o.recipient.as_str())
+                .bind(request.as_str())
+                .bind(o.state.as_str())
+                .bind(o.attempts)
+                .bind(o.next_attempt_at.0)
+                .bind(error.as_deref())
+                .bind(o.created_at.0)
+                .bind(o.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (u, error) in changes.outbox_updates.iter().zip(&outbox_update_errors) {
+                sqlx::query(
+                    "UPDATE outbox SET state = $1, attempts = $2, next_attempt_at = $3, \
+                     last_error = $4, updated_at = $5 WHERE message_id = $6",
+                )
+                .bind(u.state.as_str())
+                .bind(u.attempts)
+                .bind(u.next_attempt_at.0)
+                .bind(error.as_deref())
+                .bind(u.updated_at.0)
+                .bind(u.message_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (p, payload) in changes.pending_statuses.iter().zip(&pending_payloads) {
+                sqlx::query(
+                    "INSERT INTO pending_statuses (wa_message_id, status, payload, received_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(p.wa_message_id.as_str())
+                .bind(p.status.as_str())
+                .bind(payload.as_str())
+                .bind(p.received_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for wa in &changes.applied_statuses {
+                sqlx::query("DELETE FROM pending_statuses WHERE wa_message_id = $1")
+                    .bind(wa.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for (r, body) in changes.raw_webhooks.iter().zip(&raw_bodies) {
+                sqlx::query(
+                    "INSERT INTO webhook_raw (id, channel_id, reason, body, received_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(r.id.as_str())
+                .bind(r.channel_id.as_deref())
+                .bind(r.reason.as_str())
+                .bind(body.as_str())
+                .bind(r.received_at.0)
                 .execute(&mut *tx)
                 .await?;
             }

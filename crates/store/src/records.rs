@@ -72,7 +72,86 @@ pub struct MessageStatusUpdate {
     pub id: String,
     pub status: String,
     pub error: Option<serde_json::Value>,
+    /// WhatsApp's id, once the send was accepted (kept if `None`).
+    pub wa_message_id: Option<String>,
+    /// A new payload (e.g. media stored), kept if `None`.
+    pub payload: Option<serde_json::Value>,
     pub updated_at: Timestamp,
+}
+
+/// A connected WhatsApp number. Secrets are stored as given and never leave the server.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct ChannelRecord {
+    pub id: String,
+    pub kind: String,
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub waba_id: Option<String>,
+    #[serde(skip)]
+    pub access_token: String,
+    #[serde(skip)]
+    pub app_secret: String,
+    #[serde(skip)]
+    pub verify_token: String,
+    pub queue_id: QueueId,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for ChannelRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelRecord")
+            .field("id", &self.id)
+            .field("phone_number_id", &self.phone_number_id)
+            .field("display_phone_number", &self.display_phone_number)
+            .field("queue_id", &self.queue_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An outbound message waiting for (or done with) its send to WhatsApp.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxRecord {
+    pub message_id: String,
+    pub channel_id: String,
+    pub recipient: String,
+    /// What to send (the channel layer's request description).
+    pub request: serde_json::Value,
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<serde_json::Value>,
+    pub created_at: Timestamp,
+}
+
+/// The outcome of a send attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutboxUpdate {
+    pub message_id: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<serde_json::Value>,
+    pub updated_at: Timestamp,
+}
+
+/// A status webhook for a WhatsApp id not known yet (it came before the send answer).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PendingStatus {
+    pub wa_message_id: String,
+    pub status: String,
+    pub payload: serde_json::Value,
+    pub received_at: Timestamp,
+}
+
+/// A part of a webhook kept as received: rejected items and fields Switchboard does not handle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RawWebhook {
+    pub id: String,
+    pub channel_id: Option<String>,
+    pub reason: String,
+    pub body: serde_json::Value,
+    pub received_at: Timestamp,
 }
 
 /// An internal note on an interaction.
@@ -112,6 +191,14 @@ pub struct Changeset {
     pub notes: Vec<NoteRecord>,
     pub events: Vec<EventRecord>,
     pub settings: Option<Settings>,
+    /// New outbound sends.
+    pub outbox: Vec<OutboxRecord>,
+    pub outbox_updates: Vec<OutboxUpdate>,
+    /// Kept until their message's WhatsApp id is known.
+    pub pending_statuses: Vec<PendingStatus>,
+    /// WhatsApp ids whose pending statuses were applied (deleted).
+    pub applied_statuses: Vec<String>,
+    pub raw_webhooks: Vec<RawWebhook>,
 }
 
 impl Changeset {
@@ -128,6 +215,11 @@ impl Changeset {
             && self.notes.is_empty()
             && self.events.is_empty()
             && self.settings.is_none()
+            && self.outbox.is_empty()
+            && self.outbox_updates.is_empty()
+            && self.pending_statuses.is_empty()
+            && self.applied_statuses.is_empty()
+            && self.raw_webhooks.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -145,7 +237,17 @@ impl Changeset {
             notes,
             events,
             settings,
+            outbox,
+            outbox_updates,
+            pending_statuses,
+            applied_statuses,
+            raw_webhooks,
         } = other;
+        self.outbox.extend(outbox);
+        self.outbox_updates.extend(outbox_updates);
+        self.pending_statuses.extend(pending_statuses);
+        self.applied_statuses.extend(applied_statuses);
+        self.raw_webhooks.extend(raw_webhooks);
         self.agents.extend(agents);
         self.deleted_agents.extend(deleted_agents);
         self.queues.extend(queues);

@@ -176,3 +176,47 @@ pub(crate) fn event(row: &impl RowExt) -> Result<EventRecord> {
 pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("unencodable value: {e}")))
 }
+
+pub(crate) const CHANNEL_COLUMNS: &str = "id, kind, phone_number_id, display_phone_number, \
+     waba_id, access_token, app_secret, verify_token, queue_id, created_at";
+
+pub(crate) const OUTBOX_COLUMNS: &str = "message_id, channel_id, recipient, request, state, \
+     attempts, next_attempt_at, last_error, created_at";
+
+pub(crate) fn channel(row: &impl RowExt) -> Result<crate::ChannelRecord> {
+    Ok(crate::ChannelRecord {
+        id: row.text("id")?,
+        kind: row.text("kind")?,
+        phone_number_id: row.text("phone_number_id")?,
+        display_phone_number: row.text("display_phone_number")?,
+        waba_id: row.opt_text("waba_id")?,
+        access_token: row.text("access_token")?,
+        app_secret: row.text("app_secret")?,
+        verify_token: row.text("verify_token")?,
+        queue_id: row.text("queue_id")?.into(),
+        created_at: row.ts("created_at")?,
+    })
+}
+
+pub(crate) fn outbox(row: &impl RowExt) -> Result<crate::OutboxRecord> {
+    Ok(crate::OutboxRecord {
+        message_id: row.text("message_id")?,
+        channel_id: row.text("channel_id")?,
+        recipient: row.text("recipient")?,
+        request: row.json("request")?,
+        state: row.text("state")?,
+        attempts: row.int("attempts")?,
+        next_attempt_at: row.ts("next_attempt_at")?,
+        last_error: row.opt_json("last_error")?,
+        created_at: row.ts("created_at")?,
+    })
+}
+
+pub(crate) fn pending_status(row: &impl RowExt) -> Result<crate::PendingStatus> {
+    Ok(crate::PendingStatus {
+        wa_message_id: row.text("wa_message_id")?,
+        status: row.text("status")?,
+        payload: row.json("payload")?,
+        received_at: row.ts("received_at")?,
+    })
+}

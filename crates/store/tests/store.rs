@@ -766,12 +766,16 @@ async fn messages_dedupe_page_backwards_and_update_status() {
                         id: "m4".into(),
                         status: "failed".into(),
                         error: Some(error.clone()),
+                        wa_message_id: None,
+                        payload: None,
                         updated_at: Timestamp(99),
                     },
                     MessageStatusUpdate {
                         id: "m2".into(),
                         status: "read".into(),
                         error: None,
+                        wa_message_id: None,
+                        payload: None,
                         updated_at: Timestamp(98),
                     },
                 ],
@@ -977,6 +981,7 @@ async fn a_failed_commit_applies_nothing() {
             // The same (user_id, seq) twice: the last statement of the commit fails.
             events: vec![event("a1", 1, 10), event("a1", 1, 11)],
             settings: Some(Settings::default()),
+            ..Default::default()
         };
         let result = store.commit(&poisoned).await;
         assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
@@ -1111,6 +1116,166 @@ async fn a_batch_with_repeated_rows_and_more_rows_than_a_chunk_lands_whole() {
             .await
             .expect("messages");
         assert_eq!(page.len(), 430);
+    })
+    .await;
+}
+
+fn channel(id: &str, pnid: &str) -> switchboard_store::ChannelRecord {
+    switchboard_store::ChannelRecord {
+        id: id.into(),
+        kind: "whatsapp".into(),
+        phone_number_id: pnid.into(),
+        display_phone_number: "15550001".into(),
+        waba_id: Some("waba".into()),
+        access_token: "token-secret".into(),
+        app_secret: "app-secret".into(),
+        verify_token: "verify".into(),
+        queue_id: QueueId::from("q1"),
+        created_at: Timestamp(5),
+    }
+}
+
+#[tokio::test]
+async fn channels_outbox_and_early_statuses() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        // Channels: one live channel per number id; deleting frees the number.
+        store
+            .upsert_channel(&channel("ch1", "111"))
+            .await
+            .expect("create");
+        let err = store
+            .upsert_channel(&channel("ch2", "111"))
+            .await
+            .expect_err("same number");
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let mut changed = channel("ch1", "111");
+        changed.display_phone_number = "15550002".into();
+        store.upsert_channel(&changed).await.expect("update");
+        assert_eq!(store.channels().await.expect("list"), vec![changed]);
+        assert!(!format!("{:?}", store.channels().await.expect("list")).contains("secret"));
+        store.delete_channel("ch1").await.expect("delete");
+        assert!(matches!(
+            store.delete_channel("ch1").await,
+            Err(StoreError::NotFound)
+        ));
+        store
+            .upsert_channel(&channel("ch2", "111"))
+            .await
+            .expect("number free again");
+
+        // Outbox: inserted with its message, due by time, updated by attempts.
+        let mut m = message("m1", "c1", Some("i1"), None);
+        m.direction = "out".into();
+        m.status = "queued".into();
+        let row = switchboard_store::OutboxRecord {
+            message_id: "m1".into(),
+            channel_id: "ch2".into(),
+            recipient: "4915".into(),
+            request: json!({"type": "text", "text": {"body": "hi"}}),
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: Timestamp(100),
+            last_error: None,
+            created_at: Timestamp(100),
+        };
+        store
+            .commit(&Changeset {
+                messages: vec![m],
+                outbox: vec![row.clone()],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        assert!(store
+            .due_outbox(Timestamp(99), 10)
+            .await
+            .expect("due")
+            .is_empty());
+        assert_eq!(
+            store.due_outbox(Timestamp(100), 10).await.expect("due"),
+            vec![row]
+        );
+        assert_eq!(
+            store.next_outbox_at().await.expect("next"),
+            Some(Timestamp(100))
+        );
+        store
+            .commit(&Changeset {
+                outbox_updates: vec![switchboard_store::OutboxUpdate {
+                    message_id: "m1".into(),
+                    state: "done".into(),
+                    attempts: 1,
+                    next_attempt_at: Timestamp(100),
+                    last_error: None,
+                    updated_at: Timestamp(101),
+                }],
+                message_updates: vec![MessageStatusUpdate {
+                    id: "m1".into(),
+                    status: "accepted".into(),
+                    error: None,
+                    wa_message_id: Some("wamid.1".into()),
+                    payload: None,
+                    updated_at: Timestamp(101),
+                }],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        assert!(store
+            .due_outbox(Timestamp(1000), 10)
+            .await
+            .expect("due")
+            .is_empty());
+        assert_eq!(store.next_outbox_at().await.expect("next"), None);
+        let got = store
+            .messages_by_wa_ids(&["wamid.1".into(), "wamid.x".into()])
+            .await
+            .expect("by wa");
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].id.as_str(), got[0].status.as_str()),
+            ("m1", "accepted")
+        );
+        assert_eq!(
+            got[0].payload,
+            json!({ "text": { "body": "m1" } }),
+            "payload kept when not given"
+        );
+
+        // Early statuses wait for their id, once each, and go when applied.
+        let early = switchboard_store::PendingStatus {
+            wa_message_id: "wamid.2".into(),
+            status: "delivered".into(),
+            payload: json!({"status": "delivered"}),
+            received_at: Timestamp(7),
+        };
+        store
+            .commit(&Changeset {
+                pending_statuses: vec![early.clone(), early.clone()],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        assert_eq!(
+            store
+                .pending_statuses_for("wamid.2")
+                .await
+                .expect("pending"),
+            vec![early]
+        );
+        store
+            .commit(&Changeset {
+                applied_statuses: vec!["wamid.2".into()],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        assert!(store
+            .pending_statuses_for("wamid.2")
+            .await
+            .expect("pending")
+            .is_empty());
     })
     .await;
 }

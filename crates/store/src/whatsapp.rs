@@ -1,0 +1,150 @@
+//! Queries of the WhatsApp channel: channels, the outbox, early statuses, lookups by WhatsApp id.
+
+use crate::error::{is_unique_violation, Result, StoreError};
+use crate::ops::now_ms;
+use crate::records::{ChannelRecord, MessageRecord, OutboxRecord, PendingStatus};
+use crate::rows::{self, CHANNEL_COLUMNS, MESSAGE_COLUMNS, OUTBOX_COLUMNS};
+use crate::Store;
+use switchboard_domain::model::Timestamp;
+
+impl Store {
+    /// Creates or replaces a channel. `Conflict` if another live channel has its number id.
+    pub async fn upsert_channel(&self, c: &ChannelRecord) -> Result<()> {
+        let now = now_ms();
+        let result: std::result::Result<(), sqlx::Error> = dispatch!(self, pool => {
+            sqlx::query(
+                "INSERT INTO channels (id, kind, phone_number_id, display_phone_number, waba_id, \
+                 access_token, app_secret, verify_token, queue_id, deleted, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, FALSE, $10, $11) \
+                 ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
+                 phone_number_id = excluded.phone_number_id, \
+                 display_phone_number = excluded.display_phone_number, waba_id = excluded.waba_id, \
+                 access_token = excluded.access_token, app_secret = excluded.app_secret, \
+                 verify_token = excluded.verify_token, queue_id = excluded.queue_id, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(c.id.as_str())
+            .bind(c.kind.as_str())
+            .bind(c.phone_number_id.as_str())
+            .bind(c.display_phone_number.as_str())
+            .bind(c.waba_id.as_deref())
+            .bind(c.access_token.as_str())
+            .bind(c.app_secret.as_str())
+            .bind(c.verify_token.as_str())
+            .bind(c.queue_id.as_str())
+            .bind(c.created_at.0)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        });
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
+                "a channel for phone number id {}",
+                c.phone_number_id
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Marks a channel deleted; `NotFound` if there is no live channel with that id.
+    pub async fn delete_channel(&self, id: &str) -> Result<()> {
+        let now = now_ms();
+        let n = dispatch!(self, pool => {
+            sqlx::query("UPDATE channels SET deleted = TRUE, updated_at = $1 WHERE id = $2 AND NOT deleted")
+                .bind(now)
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if n == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Live channels.
+    pub async fn channels(&self) -> Result<Vec<ChannelRecord>> {
+        let sql = format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE NOT deleted ORDER BY created_at, id"
+        );
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            rows.iter().map(rows::channel).collect()
+        })
+    }
+
+    /// Stored messages with any of these WhatsApp ids.
+    pub async fn messages_by_wa_ids(&self, wa_ids: &[String]) -> Result<Vec<MessageRecord>> {
+        if wa_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for chunk in wa_ids.chunks(500) {
+            let rows: Vec<MessageRecord> = dispatch!(self, pool => {
+                let mut qb = sqlx::QueryBuilder::new(format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages WHERE wa_message_id IN ("
+                ));
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(id.as_str());
+                }
+                qb.push(")");
+                let rows = qb.build().fetch_all(pool).await?;
+                rows.iter().map(rows::message).collect::<Result<Vec<_>>>()?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Statuses kept for a WhatsApp id that was not known when they arrived.
+    pub async fn pending_statuses_for(&self, wa_message_id: &str) -> Result<Vec<PendingStatus>> {
+        dispatch!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT wa_message_id, status, payload, received_at FROM pending_statuses \
+                 WHERE wa_message_id = $1 ORDER BY received_at, status",
+            )
+            .bind(wa_message_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(rows::pending_status).collect()
+        })
+    }
+
+    /// Pending sends due at `now`, oldest first.
+    pub async fn due_outbox(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxRecord>> {
+        let sql = format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+             ORDER BY next_attempt_at, message_id LIMIT $2"
+        );
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql).bind(now.0).bind(limit.max(0)).fetch_all(pool).await?;
+            rows.iter().map(rows::outbox).collect()
+        })
+    }
+
+    /// When the next pending send is due, if any.
+    pub async fn next_outbox_at(&self) -> Result<Option<Timestamp>> {
+        dispatch!(self, pool => {
+            let row: Option<(Option<i64>,)> = sqlx::query_as(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'",
+            )
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.and_then(|r| r.0).map(Timestamp))
+        })
+    }
+
+    /// One outbox row.
+    pub async fn outbox_row(&self, message_id: &str) -> Result<Option<OutboxRecord>> {
+        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE message_id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(message_id).fetch_optional(pool).await?;
+            row.map(|r| rows::outbox(&r)).transpose()
+        })
+    }
+}
