@@ -12,6 +12,7 @@ use crate::hub::Hub;
 use crate::ids::{conversation_id, new_id};
 use crate::metrics::Metrics;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use switchboard_domain::engine::Inbound;
@@ -34,6 +35,14 @@ pub struct AppState {
     /// Serializes ingests of the same channel message id (see [`ingest`]).
     pub ingest_locks: Arc<KeyedLocks>,
     pub shutdown: watch::Receiver<bool>,
+    /// Connected WhatsApp numbers.
+    pub channels: Arc<crate::whatsapp::Channels>,
+    /// The WhatsApp Cloud API client (`whatsapp.graph_api_base`).
+    pub graph: switchboard_channels::GraphClient,
+    /// Wakes the outbox when a message was queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Counts send attempts whose outcome is stored (for metrics and for tests to await).
+    pub outbox_attempts: Arc<watch::Sender<u64>>,
 }
 
 /// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
@@ -43,6 +52,35 @@ pub struct KeyedLocks {
 }
 
 impl KeyedLocks {
+    /// Runs `f` while holding the locks of all `keys` (taken in sorted order, so two callers
+    /// with overlapping keys cannot deadlock).
+    pub async fn with_many<T>(&self, keys: &[String], f: impl Future<Output = T>) -> T {
+        let mut sorted: Vec<&String> = keys.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        let locks: Vec<(String, Arc<tokio::sync::Mutex<()>>)> = {
+            let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            sorted
+                .iter()
+                .map(|k| ((*k).clone(), map.entry((*k).clone()).or_default().clone()))
+                .collect()
+        };
+        let out = {
+            let mut guards = Vec::with_capacity(locks.len());
+            for (_, l) in &locks {
+                guards.push(l.clone().lock_owned().await);
+            }
+            f.await
+        };
+        let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, l) in locks {
+            if Arc::strong_count(&l) == 2 {
+                map.remove(&k);
+            }
+        }
+        out
+    }
+
     /// Runs `f` while holding the lock of `key`.
     pub async fn with<T>(&self, key: &str, f: impl Future<Output = T>) -> T {
         let lock = {
@@ -84,6 +122,8 @@ pub struct InboundMessage {
     /// `text`, `image`, `location`, …
     pub kind: String,
     pub text: Option<String>,
+    /// A one-line description for offers (defaults to the text, or the kind).
+    pub summary: Option<String>,
     pub payload: Value,
 }
 
@@ -127,7 +167,17 @@ impl App {
             shutdown_rx.clone(),
         )
         .await?;
+        let channels = Arc::new(crate::whatsapp::Channels::load(&store).await?);
+        let graph = switchboard_channels::GraphClient::new(
+            &config.whatsapp.graph_api_base,
+            std::time::Duration::from_secs(u64::from(config.whatsapp.request_timeout_s.max(1))),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot build the WhatsApp client: {e}"))?;
         let state = AppState {
+            channels,
+            graph,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            outbox_attempts: Arc::new(watch::Sender::new(0)),
             core,
             store,
             hub,
@@ -176,6 +226,7 @@ impl App {
         } = self;
         let mut services = JoinSet::new();
         services.spawn(prune_events(state.clone()));
+        services.spawn(crate::whatsapp::outbox::run(state.clone()));
         let tx = shutdown_tx.clone();
         let serve = axum::serve(
             listener,
@@ -243,41 +294,139 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
 /// one message arrive at the same time: they are handled one after the other, so all but the
 /// first find it stored.
 pub async fn ingest(state: &AppState, msg: InboundMessage) -> Result<Ingested, ApiError> {
-    if msg.wa_id.trim().is_empty() {
+    ingest_many(state, vec![msg])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(ApiError::internal)
+}
+
+/// [`ingest`] for the messages of one webhook, in order, sharing one commit. Answers once all
+/// are durable; an `Err` means some may not be (the sender must redeliver, which is safe).
+pub async fn ingest_many(
+    state: &AppState,
+    msgs: Vec<InboundMessage>,
+) -> Result<Vec<Ingested>, ApiError> {
+    if msgs.iter().any(|m| m.wa_id.trim().is_empty()) {
         return Err(ApiError::invalid(
             "invalid_customer",
             "the customer id is empty",
         ));
     }
-    match msg.wa_message_id.clone() {
-        Some(wa) => state.ingest_locks.with(&wa, ingest_once(state, msg)).await,
-        None => ingest_once(state, msg).await,
-    }
+    let keys: Vec<String> = msgs
+        .iter()
+        .filter_map(|m| m.wa_message_id.clone())
+        .collect();
+    state
+        .ingest_locks
+        .with_many(&keys, ingest_locked(state, msgs, &keys))
+        .await
 }
 
-async fn ingest_once(state: &AppState, msg: InboundMessage) -> Result<Ingested, ApiError> {
-    if let Some(wa) = &msg.wa_message_id {
-        if let Some(existing) = state.store.message_by_wa_id(wa).await? {
-            return Ok(Ingested {
-                interaction_id: existing
-                    .interaction_id
-                    .unwrap_or_else(|| InteractionId(String::new())),
-                message_id: existing.id,
-                created: false,
-                duplicate: true,
-            });
+async fn ingest_locked(
+    state: &AppState,
+    msgs: Vec<InboundMessage>,
+    keys: &[String],
+) -> Result<Vec<Ingested>, ApiError> {
+    let stored: HashMap<String, MessageRecord> = state
+        .store
+        .messages_by_wa_ids(keys)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.wa_message_id.clone().map(|w| (w, m)))
+        .collect();
+    let now = state.clock.now();
+    // What each message becomes: already stored, a repeat within this batch, or new.
+    enum Slot {
+        Stored(Ingested),
+        SameAs(usize),
+        New(usize),
+    }
+    let mut slots = Vec::with_capacity(msgs.len());
+    let mut ops = Vec::new();
+    let mut message_ids = Vec::new();
+    let mut first_of: HashMap<String, usize> = HashMap::new();
+    let mut last_agents: HashMap<ConversationId, Option<AgentId>> = HashMap::new();
+    for msg in msgs {
+        if let Some(wa) = &msg.wa_message_id {
+            if let Some(existing) = stored.get(wa) {
+                slots.push(Slot::Stored(Ingested {
+                    interaction_id: existing
+                        .interaction_id
+                        .clone()
+                        .unwrap_or_else(|| InteractionId(String::new())),
+                    message_id: existing.id.clone(),
+                    created: false,
+                    duplicate: true,
+                }));
+                continue;
+            }
+            if let Some(i) = first_of.get(wa) {
+                slots.push(Slot::SameAs(*i));
+                continue;
+            }
+            first_of.insert(wa.clone(), ops.len());
+        }
+        let conv = ConversationId(conversation_id(msg.channel_id.as_deref(), &msg.wa_id));
+        let last_agent = match last_agents.get(&conv) {
+            Some(a) => a.clone(),
+            None => {
+                let a = state
+                    .store
+                    .conversation(&conv)
+                    .await?
+                    .and_then(|c| c.last_agent_id);
+                last_agents.insert(conv.clone(), a.clone());
+                a
+            }
+        };
+        let (cmd, attach, message_id) = inbound_command(msg, conv, last_agent, now);
+        slots.push(Slot::New(ops.len()));
+        message_ids.push(message_id);
+        ops.push((Some(cmd), attach));
+    }
+    let replies = state.core.call_many(ops).await;
+    let mut fresh = Vec::with_capacity(replies.len());
+    for (reply, message_id) in replies.into_iter().zip(message_ids) {
+        match reply? {
+            Reply::Inbound {
+                interaction_id,
+                created,
+            } => fresh.push(Ingested {
+                interaction_id,
+                message_id,
+                created,
+                duplicate: false,
+            }),
+            Reply::Done => return Err(ApiError::internal()),
         }
     }
-    let now = state.clock.now();
-    let conv = ConversationId(conversation_id(msg.channel_id.as_deref(), &msg.wa_id));
-    let last_agent = state
-        .store
-        .conversation(&conv)
-        .await?
-        .and_then(|c| c.last_agent_id);
+    let mut out = Vec::with_capacity(slots.len());
+    for slot in slots {
+        out.push(match slot {
+            Slot::Stored(i) => i,
+            Slot::New(i) => fresh[i].clone(),
+            Slot::SameAs(i) => Ingested {
+                duplicate: true,
+                created: false,
+                ..fresh[i].clone()
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// The engine command and rows of one new customer message.
+fn inbound_command(
+    msg: InboundMessage,
+    conv: ConversationId,
+    last_agent: Option<AgentId>,
+    now: Timestamp,
+) -> (Command, Attach, String) {
     let summary = msg
-        .text
+        .summary
         .clone()
+        .or_else(|| msg.text.clone())
         .map(|t| t.chars().take(500).collect::<String>())
         .or_else(|| Some(format!("[{}]", msg.kind)));
     let message = MessageRecord {
@@ -320,29 +469,12 @@ async fn ingest_once(state: &AppState, msg: InboundMessage) -> Result<Ingested, 
         summary,
         last_agent,
     });
-    let reply = state
-        .core
-        .call(
-            cmd,
-            Attach {
-                messages: vec![message],
-                notes: Vec::new(),
-                conversations: vec![conversation],
-            },
-        )
-        .await?;
-    match reply {
-        Reply::Inbound {
-            interaction_id,
-            created,
-        } => Ok(Ingested {
-            interaction_id,
-            message_id,
-            created,
-            duplicate: false,
-        }),
-        Reply::Done => Err(ApiError::internal()),
-    }
+    let attach = Attach {
+        messages: vec![message],
+        conversations: vec![conversation],
+        ..Attach::default()
+    };
+    (cmd, attach, message_id)
 }
 
 /// Deletes live events older than the retention period, hourly.

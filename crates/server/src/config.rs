@@ -42,6 +42,13 @@ pub struct DatabaseConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct WhatsappConfig {
     pub graph_api_base: String,
+    /// Sends per second per number (WhatsApp's default throughput is 80).
+    pub rate_per_second: u32,
+    /// Messages to one customer allowed in a burst, then one every `pair_interval_ms`.
+    pub pair_burst: u32,
+    pub pair_interval_ms: u32,
+    /// Timeout of one Graph API call, in seconds.
+    pub request_timeout_s: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -73,6 +80,10 @@ impl Default for WhatsappConfig {
     fn default() -> Self {
         WhatsappConfig {
             graph_api_base: "https://graph.facebook.com/v21.0".into(),
+            rate_per_second: 80,
+            pair_burst: 45,
+            pair_interval_ms: 6000,
+            request_timeout_s: 10,
         }
     }
 }

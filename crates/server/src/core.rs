@@ -23,7 +23,8 @@ use std::sync::{Arc, RwLock};
 use switchboard_domain::engine::{Changes, Event, Notice};
 use switchboard_domain::*;
 use switchboard_store::{
-    Changeset, ConversationRecord, EventRecord, MessageRecord, NoteRecord, Store,
+    Changeset, ConversationRecord, EventRecord, MessageRecord, MessageStatusUpdate, NoteRecord,
+    OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -35,6 +36,13 @@ pub struct Attach {
     pub messages: Vec<MessageRecord>,
     pub notes: Vec<NoteRecord>,
     pub conversations: Vec<ConversationRecord>,
+    /// Status changes of stored messages, each with its interaction (for `message.updated`).
+    pub message_updates: Vec<(MessageStatusUpdate, Option<InteractionId>)>,
+    pub outbox: Vec<OutboxRecord>,
+    pub outbox_updates: Vec<OutboxUpdate>,
+    pub pending_statuses: Vec<PendingStatus>,
+    pub applied_statuses: Vec<String>,
+    pub raw_webhooks: Vec<RawWebhook>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -131,6 +139,32 @@ impl Core {
             .await
             .map_err(|_| ApiError::unavailable())?;
         rx.await.map_err(|_| ApiError::unavailable())?
+    }
+
+    /// Applies several commands (or row-only changes, `None`) so that they share one commit
+    /// when the worker is not busy elsewhere; answers each once durable.
+    pub async fn call_many(
+        &self,
+        ops: Vec<(Option<Command>, Attach)>,
+    ) -> Vec<Result<Reply, ApiError>> {
+        let mut waits = Vec::with_capacity(ops.len());
+        for (cmd, attach) in ops {
+            let (reply, rx) = oneshot::channel();
+            let sent = self
+                .tx
+                .send(Op::Command(Box::new(CommandOp { cmd, attach, reply })))
+                .await;
+            waits.push((sent.is_ok(), rx));
+        }
+        let mut out = Vec::with_capacity(waits.len());
+        for (sent, rx) in waits {
+            out.push(if sent {
+                rx.await.unwrap_or_else(|_| Err(ApiError::unavailable()))
+            } else {
+                Err(ApiError::unavailable())
+            });
+        }
+        out
     }
 
     /// Stores rows that change no routing state (e.g. a note), in order with everything else.
@@ -393,6 +427,29 @@ impl Worker {
 
     fn attach(&mut self, attach: Attach, reply: &Reply, now: Timestamp, batch: &mut Batch) {
         batch.cs.conversations.extend(attach.conversations);
+        batch.cs.outbox.extend(attach.outbox);
+        batch.cs.outbox_updates.extend(attach.outbox_updates);
+        batch.cs.pending_statuses.extend(attach.pending_statuses);
+        batch.cs.applied_statuses.extend(attach.applied_statuses);
+        batch.cs.raw_webhooks.extend(attach.raw_webhooks);
+        for (u, interaction) in attach.message_updates {
+            let to = interaction
+                .as_ref()
+                .and_then(|i| self.state.engine.interaction(i))
+                .map(|i| self.state.engine.audience(i))
+                .unwrap_or_default();
+            let data = json!({
+                "id": u.id,
+                "interaction_id": interaction,
+                "status": u.status,
+                "error": u.error,
+                "wa_message_id": u.wa_message_id,
+                "payload": u.payload,
+                "updated_at": views::ts(u.updated_at),
+            });
+            self.event(batch, &to, "message.updated", &data, now);
+            batch.cs.message_updates.push(u);
+        }
         for mut m in attach.messages {
             if m.interaction_id.is_none() {
                 if let Reply::Inbound { interaction_id, .. } = reply {

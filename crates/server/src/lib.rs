@@ -15,6 +15,7 @@ pub mod hub;
 pub mod ids;
 pub mod metrics;
 pub mod views;
+pub mod whatsapp;
 
 pub use app::{App, AppState, InboundMessage, Ingested};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -24,6 +24,12 @@ pub struct Metrics {
     pub commit_failures: AtomicU64,
     pub events: AtomicU64,
     pub logins_failed: AtomicU64,
+    pub webhooks_ok: AtomicU64,
+    pub webhooks_unauthorized: AtomicU64,
+    pub webhook_messages: AtomicU64,
+    pub sends_ok: AtomicU64,
+    pub sends_retried: AtomicU64,
+    pub sends_failed: AtomicU64,
     requests: Mutex<Vec<RequestSeries>>,
 }
 
@@ -82,7 +88,37 @@ impl Metrics {
     /// Renders the metrics; `gauges` are (name, help, labels, value) computed at scrape time.
     pub fn render(&self, gauges: &[(&str, &str, String, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 12] = [
+        let counters: [(&str, &str, &AtomicU64); 18] = [
+            (
+                "switchboard_webhooks_total",
+                "WhatsApp webhooks accepted (answered 200).",
+                &self.webhooks_ok,
+            ),
+            (
+                "switchboard_webhooks_unauthorized_total",
+                "WhatsApp webhooks refused for their signature.",
+                &self.webhooks_unauthorized,
+            ),
+            (
+                "switchboard_inbound_messages_total",
+                "Customer messages received by webhook (redeliveries included).",
+                &self.webhook_messages,
+            ),
+            (
+                "switchboard_sends_total",
+                "Messages WhatsApp accepted.",
+                &self.sends_ok,
+            ),
+            (
+                "switchboard_send_retries_total",
+                "Send attempts that failed transiently and will be retried.",
+                &self.sends_retried,
+            ),
+            (
+                "switchboard_send_failures_total",
+                "Messages WhatsApp refused for good.",
+                &self.sends_failed,
+            ),
             (
                 "switchboard_offers_total",
                 "Offers made to agents.",

@@ -115,11 +115,16 @@ impl Store {
         })
     }
 
-    /// Pending sends due at `now`, oldest first.
+    /// Pending sends due at `now`, oldest first. A send waits while an earlier one to the same
+    /// recipient is waiting for a retry, so a customer receives messages in order.
     pub async fn due_outbox(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxRecord>> {
         let sql = format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
-             ORDER BY next_attempt_at, message_id LIMIT $2"
+            "SELECT {OUTBOX_COLUMNS} FROM outbox o WHERE o.state = 'pending' \
+             AND o.next_attempt_at <= $1 AND NOT EXISTS (SELECT 1 FROM outbox p \
+               WHERE p.state = 'pending' AND p.channel_id = o.channel_id \
+               AND p.recipient = o.recipient AND p.message_id < o.message_id \
+               AND p.next_attempt_at > $1) \
+             ORDER BY o.message_id LIMIT $2"
         );
         dispatch!(self, pool => {
             let rows = sqlx::query(&sql).bind(now.0).bind(limit.max(0)).fetch_all(pool).await?;

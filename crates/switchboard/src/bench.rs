@@ -116,6 +116,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let customers = (agents * 400).max(2000);
     for i in 0..customers {
         let msg = InboundMessage {
+            summary: None,
             queue_id: QueueId(queue_id.clone()),
             channel_id: Some("bench".into()),
             source_number: None,

@@ -72,6 +72,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             let line = LINES[(i * 7 + i / 3) % LINES.len()];
             let queue = &queues[i % queues.len()];
             let msg = InboundMessage {
+                summary: None,
                 queue_id: switchboard_domain::QueueId(queue.clone()),
                 channel_id: Some("demo".into()),
                 source_number: Some("+1 555 0100".into()),

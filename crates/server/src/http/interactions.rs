@@ -349,6 +349,21 @@ async fn send_text(
         created_at: now,
         updated_at: now,
     };
+    // Through a connected number, the message goes out via the outbox in the same commit.
+    let outbox: Vec<_> = it
+        .channel_id
+        .as_deref()
+        .and_then(|c| state.channels.get(c))
+        .map(|ch| {
+            let request = switchboard_channels::OutboundMessage::Text {
+                body: m.body.clone().unwrap_or_default(),
+                preview_url: false,
+            };
+            crate::whatsapp::outbox::row(&m.id, &ch.id, &it.customer.wa_id, &request, now)
+        })
+        .into_iter()
+        .collect();
+    let queued = !outbox.is_empty();
     state
         .core
         .call(
@@ -358,10 +373,14 @@ async fn send_text(
             },
             Attach {
                 messages: vec![m.clone()],
+                outbox,
                 ..Attach::default()
             },
         )
         .await?;
+    if queued {
+        state.outbox_wake.notify_one();
+    }
     Ok(m)
 }
 

@@ -5,9 +5,11 @@
 
 mod admin;
 mod auth;
+mod channels;
 mod interactions;
 mod me;
 mod ops;
+mod webhook;
 mod ws;
 
 use crate::app::AppState;
@@ -49,6 +51,8 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(me::endpoints());
     v.extend(admin::endpoints());
     v.extend(interactions::endpoints());
+    v.extend(channels::endpoints());
+    v.extend(webhook::endpoints());
     v.extend(ws::endpoints());
     v
 }

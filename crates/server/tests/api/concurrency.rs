@@ -118,6 +118,7 @@ async fn racing_redeliveries(db: Db) {
                 switchboard_server::app::ingest(
                     &state,
                     InboundMessage {
+                        summary: None,
                         queue_id: QueueId(q),
                         channel_id: Some("test-channel".into()),
                         source_number: None,
@@ -399,6 +400,7 @@ async fn load(db: Db) {
                         let r = switchboard_server::app::ingest(
                             &state,
                             InboundMessage {
+                                summary: None,
                                 queue_id: QueueId(q.clone()),
                                 channel_id: Some("test-channel".into()),
                                 source_number: None,

@@ -11,3 +11,4 @@ mod matrix;
 mod ops;
 mod restart;
 mod support;
+mod whatsapp;

@@ -39,6 +39,8 @@ enum Fixture {
     Queue,
     /// A new agent holding nothing.
     User,
+    /// A newly connected WhatsApp number.
+    Channel,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -56,6 +58,8 @@ enum Body {
     Text,
     ToQueue,
     ToCarl,
+    NewChannel,
+    ChannelPatch,
 }
 
 struct Case {
@@ -145,6 +149,42 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             admin(F::User, B::None, NO_CONTENT),
         ),
         (("GET", "/api/v1/settings"), admin(F::None, B::None, OK)),
+        (
+            ("POST", "/api/v1/channels"),
+            admin(F::None, B::NewChannel, CREATED),
+        ),
+        (("GET", "/api/v1/channels"), admin(F::None, B::None, OK)),
+        (
+            ("GET", "/api/v1/channels/{id}"),
+            admin(F::Channel, B::None, OK),
+        ),
+        (
+            ("PATCH", "/api/v1/channels/{id}"),
+            admin(F::Channel, B::ChannelPatch, OK),
+        ),
+        (
+            ("DELETE", "/api/v1/channels/{id}"),
+            admin(F::Channel, B::None, NO_CONTENT),
+        ),
+        // WhatsApp's endpoints are public but need the verify token or a valid signature.
+        (
+            ("GET", "/webhooks/whatsapp"),
+            Case {
+                access: Access::Public,
+                fixture: F::None,
+                body: B::None,
+                answers: [(403, "verification_failed"); 4],
+            },
+        ),
+        (
+            ("POST", "/webhooks/whatsapp"),
+            Case {
+                access: Access::Public,
+                fixture: F::None,
+                body: B::Empty,
+                answers: [(401, "invalid_signature"); 4],
+            },
+        ),
         (
             ("PATCH", "/api/v1/settings"),
             admin(F::None, B::Settings, OK),
@@ -261,6 +301,12 @@ impl Ctx {
             Body::Text => Some(json!({"text": format!("text {n}")})),
             Body::ToQueue => Some(json!({"queue_id": self.other_queue})),
             Body::ToCarl => Some(json!({"agent_id": self.carl})),
+            Body::NewChannel => Some(
+                json!({"kind": "whatsapp", "phone_number_id": format!("9{n:08}"),
+                "display_phone_number": "15550100", "access_token": "t", "app_secret": "s",
+                "verify_token": "v", "queue_id": self.queue}),
+            ),
+            Body::ChannelPatch => Some(json!({"display_phone_number": format!("1555{n:04}")})),
         }
     }
 
@@ -315,6 +361,14 @@ impl Ctx {
                 Some(queue(self.admin(), json!({"name": format!("Fixture queue {n}")})).await)
             }
             Fixture::User => Some(agent(self.admin(), &format!("victim{n}"), 3, false, &[]).await),
+            Fixture::Channel => {
+                let body = self.body(Body::NewChannel);
+                let v = self
+                    .admin()
+                    .ok("/api/v1/channels", body.unwrap_or_default())
+                    .await;
+                Some(v["id"].as_str().expect("channel id").to_owned())
+            }
         }
     }
 }
@@ -432,7 +486,7 @@ async fn run(db: Db) {
 
         // Anonymous: public endpoints answer, everything else is 401.
         let anon_want = if case.access == Access::Public {
-            OK
+            case.answers[0]
         } else {
             (401, "unauthorized")
         };

@@ -69,11 +69,23 @@ impl Server {
     }
 
     pub async fn start_with_clock(db: Db, clock: ManualClock) -> Server {
+        Server::start_full(db, clock, Vec::new(), None).await
+    }
+
+    /// Starts with extra `SWITCHBOARD_…` settings, optionally on a listener bound beforehand
+    /// (so a peer such as the WhatsApp simulator can be told the address first).
+    pub async fn start_full(
+        db: Db,
+        clock: ManualClock,
+        extra_env: Vec<(&str, String)>,
+        listener: Option<tokio::net::TcpListener>,
+    ) -> Server {
         let url = match &db {
             Db::Sqlite(p) => format!("sqlite://{}", p.display()),
             Db::Postgres { url, .. } => url.clone(),
         };
-        let env = vec![("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone())];
+        let mut env = vec![("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone())];
+        env.extend(extra_env.into_iter().map(|(k, v)| (k.to_owned(), v)));
         let config = Config::from_toml_and_env("", env).expect("config");
         let store = match &db {
             Db::Sqlite(_) => switchboard_store::Store::connect(&url).await,
@@ -91,9 +103,12 @@ impl Server {
         .await
         .expect("app");
         let state = app.state().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = match listener {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        };
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let join = tokio::spawn(app.run(listener, async {
@@ -129,6 +144,7 @@ impl Server {
         switchboard_server::app::ingest(
             &self.state,
             InboundMessage {
+                summary: None,
                 queue_id: QueueId(queue.into()),
                 channel_id: Some("test-channel".into()),
                 source_number: Some("+15550100".into()),

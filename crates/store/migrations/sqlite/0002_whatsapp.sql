@@ -31,6 +31,7 @@ CREATE TABLE outbox (
     updated_at      BIGINT NOT NULL
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_recipient ON outbox (channel_id, recipient, message_id);
 
 CREATE TABLE pending_statuses (
     wa_message_id TEXT   NOT NULL,

@@ -1,0 +1,260 @@
+//! WhatsApp channels (role admin): connect numbers, each to a queue. Secrets go in and
+//! never come out: answers say only whether each is set.
+
+use super::{body, created, no_content, ok, Access, Endpoint, Json};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::ids::new_id;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{delete, get, patch, post};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_domain::QueueId;
+use switchboard_store::{ChannelRecord, StoreError};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/channels",
+            summary: "Connect a WhatsApp number to a queue.",
+            access: Access::Admin,
+            body: body::<ChannelRequest>(),
+            handler: post(create_channel),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/channels",
+            summary: "Connected numbers (no secrets).",
+            access: Access::Admin,
+            body: None,
+            handler: get(list_channels),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/channels/{id}",
+            summary: "One connected number (no secrets).",
+            access: Access::Admin,
+            body: None,
+            handler: get(get_channel),
+        },
+        Endpoint {
+            method: "PATCH",
+            path: "/api/v1/channels/{id}",
+            summary: "Change a number's queue, names or secrets.",
+            access: Access::Admin,
+            body: body::<ChannelPatch>(),
+            handler: patch(patch_channel),
+        },
+        Endpoint {
+            method: "DELETE",
+            path: "/api/v1/channels/{id}",
+            summary: "Disconnect a number.",
+            access: Access::Admin,
+            body: None,
+            handler: delete(delete_channel),
+        },
+    ]
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelRequest {
+    /// `whatsapp`.
+    pub kind: String,
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub access_token: String,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub queue_id: String,
+    /// The WhatsApp Business Account id (for templates).
+    pub waba_id: Option<String>,
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelPatch {
+    pub display_phone_number: Option<String>,
+    pub access_token: Option<String>,
+    pub app_secret: Option<String>,
+    pub verify_token: Option<String>,
+    pub queue_id: Option<String>,
+    pub waba_id: Option<String>,
+}
+
+pub fn view(c: &ChannelRecord) -> Value {
+    json!({
+        "id": c.id,
+        "kind": c.kind,
+        "phone_number_id": c.phone_number_id,
+        "display_phone_number": c.display_phone_number,
+        "waba_id": c.waba_id,
+        "queue_id": c.queue_id,
+        "created_at": crate::views::ts(c.created_at),
+        "access_token_set": !c.access_token.is_empty(),
+        "app_secret_set": !c.app_secret.is_empty(),
+        "verify_token_set": !c.verify_token.is_empty(),
+        "webhook_path": "/webhooks/whatsapp",
+    })
+}
+
+fn check_secret(name: &str, v: &str) -> Result<(), ApiError> {
+    if v.trim().is_empty() || v.len() > 4096 {
+        return Err(ApiError::invalid(
+            "invalid_secret",
+            format!("{name} must be 1 to 4096 bytes"),
+        ));
+    }
+    Ok(())
+}
+
+async fn check(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
+    let pnid_ok = !c.phone_number_id.is_empty()
+        && c.phone_number_id.len() <= 64
+        && c.phone_number_id
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric());
+    if !pnid_ok {
+        return Err(ApiError::invalid(
+            "invalid_phone_number_id",
+            "phone_number_id must be 1 to 64 letters or digits",
+        ));
+    }
+    if c.display_phone_number.trim().is_empty() || c.display_phone_number.len() > 64 {
+        return Err(ApiError::invalid(
+            "invalid_display_phone_number",
+            "display_phone_number must be 1 to 64 bytes",
+        ));
+    }
+    if c.waba_id.as_ref().is_some_and(|w| {
+        w.is_empty() || w.len() > 64 || !w.chars().all(|ch| ch.is_ascii_alphanumeric())
+    }) {
+        return Err(ApiError::invalid(
+            "invalid_waba_id",
+            "waba_id must be 1 to 64 letters or digits",
+        ));
+    }
+    check_secret("access_token", &c.access_token)?;
+    check_secret("app_secret", &c.app_secret)?;
+    check_secret("verify_token", &c.verify_token)?;
+    let q = c.queue_id.clone();
+    if !state
+        .core
+        .read(move |s| s.engine.queue(&q).is_some())
+        .await?
+    {
+        return Err(ApiError::invalid(
+            "unknown_queue",
+            "the queue does not exist",
+        ));
+    }
+    Ok(())
+}
+
+async fn save(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
+    state.store.upsert_channel(c).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::conflict(
+            "phone_number_taken",
+            format!(
+                "another channel already uses phone_number_id {}",
+                c.phone_number_id
+            ),
+        ),
+        other => other.into(),
+    })?;
+    state.channels.set(c.clone());
+    Ok(())
+}
+
+/// `POST /api/v1/channels`
+async fn create_channel(
+    State(state): State<AppState>,
+    Json(req): Json<ChannelRequest>,
+) -> Result<Response, ApiError> {
+    if req.kind != "whatsapp" {
+        return Err(ApiError::invalid("invalid_kind", "kind must be whatsapp"));
+    }
+    let c = ChannelRecord {
+        id: new_id("chn", state.clock.now()),
+        kind: req.kind,
+        phone_number_id: req.phone_number_id.trim().to_owned(),
+        display_phone_number: req.display_phone_number.trim().to_owned(),
+        waba_id: req.waba_id.map(|w| w.trim().to_owned()),
+        access_token: req.access_token,
+        app_secret: req.app_secret,
+        verify_token: req.verify_token,
+        queue_id: QueueId(req.queue_id),
+        created_at: state.clock.now(),
+    };
+    check(&state, &c).await?;
+    save(&state, &c).await?;
+    tracing::info!(channel = %c.id, phone_number_id = %c.phone_number_id, "channel connected");
+    Ok(created(view(&c)))
+}
+
+/// `GET /api/v1/channels`
+async fn list_channels(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(ok(Value::Array(
+        state.channels.all().iter().map(view).collect(),
+    )))
+}
+
+/// `GET /api/v1/channels/{id}`
+async fn get_channel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = state
+        .channels
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    Ok(ok(view(&c)))
+}
+
+/// `PATCH /api/v1/channels/{id}`
+async fn patch_channel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<ChannelPatch>,
+) -> Result<Response, ApiError> {
+    let mut c = state
+        .channels
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    if let Some(v) = req.display_phone_number {
+        c.display_phone_number = v.trim().to_owned();
+    }
+    if let Some(v) = req.access_token {
+        c.access_token = v;
+    }
+    if let Some(v) = req.app_secret {
+        c.app_secret = v;
+    }
+    if let Some(v) = req.verify_token {
+        c.verify_token = v;
+    }
+    if let Some(v) = req.queue_id {
+        c.queue_id = QueueId(v);
+    }
+    if let Some(v) = req.waba_id {
+        c.waba_id = Some(v.trim().to_owned());
+    }
+    check(&state, &c).await?;
+    save(&state, &c).await?;
+    Ok(ok(view(&c)))
+}
+
+/// `DELETE /api/v1/channels/{id}`
+async fn delete_channel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.store.delete_channel(&id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("channel"),
+        other => other.into(),
+    })?;
+    state.channels.remove(&id);
+    Ok(no_content())
+}

@@ -1,0 +1,261 @@
+//! `POST /webhooks/whatsapp`: signature first (nothing is stored without a valid one), then every
+//! entry and change: customer messages are ingested (once per WhatsApp id), statuses applied
+//! monotonically (or kept until their message is known), and whatever Switchboard does not handle
+//! (other fields, rejected items, errors) stored raw. The answer is 200 only once all of it is
+//! durable (R-7.1 … ).
+
+use super::{status_advances, ChannelRecord};
+use crate::app::{ingest_many, AppState, InboundMessage};
+use crate::core::Attach;
+use crate::error::ApiError;
+use crate::ids::new_id;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use switchboard_channels::signature::SIGNATURE_HEADER;
+use switchboard_channels::webhook::{Change, Content, InboundMessage as WaMessage, StatusUpdate};
+use switchboard_channels::{parse_webhook, verify_signature, ParseError};
+use switchboard_domain::{Command, InteractionId};
+use switchboard_store::{MessageStatusUpdate, PendingStatus, RawWebhook};
+
+/// What one webhook carried.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    pub messages: usize,
+    pub duplicates: usize,
+    pub statuses: usize,
+    pub kept_raw: usize,
+}
+
+/// Verifies, parses and stores one webhook POST.
+pub async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<WebhookOutcome, ApiError> {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let secrets = state.channels.app_secrets();
+    let Some(secret) = secrets
+        .iter()
+        .find(|s| verify_signature(s.as_bytes(), body, signature).is_ok())
+    else {
+        state
+            .metrics
+            .webhooks_unauthorized
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_signature",
+            "the X-Hub-Signature-256 header is missing or does not match any channel's app secret",
+        ));
+    };
+    let batch = parse_webhook(body).map_err(|e| match e {
+        ParseError::TooLarge { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            e.to_string(),
+        ),
+        _ => ApiError::bad_request("invalid_payload", e.to_string()),
+    })?;
+    let now = state.clock.now();
+    let mut inbound = Vec::new();
+    let mut statuses: Vec<(ChannelRecord, StatusUpdate)> = Vec::new();
+    let mut raw = Vec::new();
+    let keep = |channel: Option<&str>, reason: String, body: Value| RawWebhook {
+        id: new_id("raw", now),
+        channel_id: channel.map(str::to_owned),
+        reason,
+        body,
+        received_at: now,
+    };
+    for change in batch.entries {
+        match change {
+            Change::Messages(mc) => {
+                let channel = state
+                    .channels
+                    .by_phone_number_id(&mc.phone_number_id)
+                    .filter(|c| &c.app_secret == secret);
+                let Some(channel) = channel else {
+                    let body = json!({"phone_number_id": mc.phone_number_id,
+                        "messages": mc.messages.iter().map(|m| m.raw.clone()).collect::<Vec<_>>(),
+                        "statuses": mc.statuses.iter().map(|s| s.raw.clone()).collect::<Vec<_>>()});
+                    raw.push(keep(None, "unknown phone_number_id".into(), body));
+                    continue;
+                };
+                for m in &mc.messages {
+                    let Some(sender) = m.sender() else {
+                        raw.push(keep(
+                            Some(&channel.id),
+                            "message without sender".into(),
+                            m.raw.clone(),
+                        ));
+                        continue;
+                    };
+                    let contact = mc.contact_of(m);
+                    inbound.push(InboundMessage {
+                        queue_id: channel.queue_id.clone(),
+                        channel_id: Some(channel.id.clone()),
+                        source_number: Some(channel.display_phone_number.clone()),
+                        wa_id: sender.to_owned(),
+                        customer_name: contact.and_then(|c| c.name.clone()),
+                        wa_message_id: Some(m.id.clone()),
+                        kind: m.kind_str().to_owned(),
+                        text: text_of(m),
+                        summary: Some(m.short_summary(200)),
+                        payload: json!({
+                            "content": m.content,
+                            "context": m.context,
+                            "referral": m.referral,
+                            "timestamp": m.timestamp,
+                            "raw": m.raw,
+                        }),
+                    });
+                }
+                for s in mc.statuses {
+                    statuses.push((channel.clone(), s));
+                }
+                for e in mc.errors {
+                    raw.push(keep(Some(&channel.id), "error".into(), json!(e)));
+                }
+            }
+            Change::Other { field, value, .. } => {
+                raw.push(keep(None, format!("field {field}"), value));
+            }
+        }
+    }
+    for r in batch.rejected {
+        raw.push(keep(
+            None,
+            format!("rejected at {}: {}", r.location, r.reason),
+            r.raw,
+        ));
+    }
+    let mut outcome = WebhookOutcome {
+        kept_raw: raw.len(),
+        statuses: statuses.len(),
+        ..WebhookOutcome::default()
+    };
+    if !inbound.is_empty() {
+        let done = ingest_many(state, inbound).await?;
+        outcome.messages = done.len();
+        outcome.duplicates = done.iter().filter(|d| d.duplicate).count();
+    }
+    if !statuses.is_empty() {
+        apply_statuses(state, statuses).await?;
+    }
+    if !raw.is_empty() {
+        state
+            .core
+            .store(Attach {
+                raw_webhooks: raw,
+                ..Attach::default()
+            })
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// The text a message carries, for the transcript: the body, a caption, a button's title.
+fn text_of(m: &WaMessage) -> Option<String> {
+    match &m.content {
+        Content::Text { body } => Some(body.clone()),
+        Content::Media(media) => media.caption.clone(),
+        Content::ButtonReply { title, .. } | Content::ListReply { title, .. } => {
+            Some(title.clone())
+        }
+        Content::Button { text, .. } => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// The error object stored on a failed message.
+pub fn status_error(s: &StatusUpdate) -> Option<Value> {
+    s.errors.first().map(|e| {
+        json!({"code": e.code, "title": e.title, "message": e.message, "details": e.details, "href": e.href})
+    })
+}
+
+/// Applies status webhooks: a status moves a message forward only; one for a WhatsApp
+/// id not known yet is kept and applied when the send's answer names it.
+pub async fn apply_statuses(
+    state: &AppState,
+    statuses: Vec<(ChannelRecord, StatusUpdate)>,
+) -> Result<(), ApiError> {
+    let keys: Vec<String> = statuses
+        .iter()
+        .map(|(_, s)| format!("st:{}", s.id))
+        .collect();
+    state
+        .ingest_locks
+        .with_many(&keys, apply_locked(state, statuses))
+        .await
+}
+
+async fn apply_locked(
+    state: &AppState,
+    statuses: Vec<(ChannelRecord, StatusUpdate)>,
+) -> Result<(), ApiError> {
+    let now = state.clock.now();
+    let ids: Vec<String> = statuses.iter().map(|(_, s)| s.id.clone()).collect();
+    let mut known: HashMap<String, (String, String, Option<InteractionId>, String)> = state
+        .store
+        .messages_by_wa_ids(&ids)
+        .await?
+        .into_iter()
+        .filter_map(|m| {
+            let wa = m.wa_message_id.clone()?;
+            Some((wa, (m.id, m.status, m.interaction_id, m.direction)))
+        })
+        .collect();
+    let mut ops = Vec::new();
+    for (_, s) in statuses {
+        let new = s.status.as_str().to_owned();
+        match known.get_mut(&s.id) {
+            Some((message_id, current, interaction, direction)) => {
+                if !status_advances(current, &new) {
+                    continue;
+                }
+                *current = new.clone();
+                let failed = new == "failed";
+                let update = MessageStatusUpdate {
+                    id: message_id.clone(),
+                    status: new,
+                    error: if failed { status_error(&s) } else { None },
+                    wa_message_id: None,
+                    payload: None,
+                    updated_at: now,
+                };
+                let cmd = match (interaction.clone(), direction.as_str()) {
+                    (Some(i), "out") => Some(Command::OutboundResult {
+                        interaction: i,
+                        failed,
+                    }),
+                    _ => None,
+                };
+                ops.push((
+                    cmd,
+                    Attach {
+                        message_updates: vec![(update, interaction.clone())],
+                        ..Attach::default()
+                    },
+                ));
+            }
+            None => ops.push((
+                None,
+                Attach {
+                    pending_statuses: vec![PendingStatus {
+                        wa_message_id: s.id.clone(),
+                        status: new,
+                        payload: s.raw.clone(),
+                        received_at: now,
+                    }],
+                    ..Attach::default()
+                },
+            )),
+        }
+    }
+    for r in state.core.call_many(ops).await {
+        r?;
+    }
+    Ok(())
+}
