@@ -1,35 +1,19 @@
 //! `switchboard demo`: a contact center to try at once, on a fresh SQLite database, with demo
-//! queues and agents created through the public API and customers who write now and then.
+//! queues and agents created through the public API, and a simulated WhatsApp (the Cloud API
+//! simulator) whose customers write now and then and answer the agents.
 
 use crate::flag;
 use anyhow::Context;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_server::{App, Config, InboundMessage, SystemClock};
+use switchboard_server::{App, Config, SystemClock};
+use switchboard_simulator::{ChattyConfig, Simulator, SimulatorConfig, StatusTimings};
 
 const ADMIN_PASSWORD: &str = "demo-admin-pass";
 const AGENT_PASSWORD: &str = "demo-agent-pass";
 
-const CUSTOMERS: [(&str, &str); 6] = [
-    ("4915112345678", "Maria Schmidt"),
-    ("447700900123", "James Taylor"),
-    ("5511987654321", "Ana Souza"),
-    ("919876543210", "Priya Sharma"),
-    ("14155550123", "Chris Miller"),
-    ("33612345678", "Camille Martin"),
-];
-
-const LINES: [&str; 8] = [
-    "Hi, I can't log in to my account",
-    "Where is my order? It was due yesterday",
-    "Can I change the delivery address?",
-    "The app keeps crashing when I pay",
-    "Do you ship to Portugal?",
-    "I was charged twice this month",
-    "Thanks! One more question…",
-    "Is anyone there? 🙂",
-];
+const APP_SECRET: &str = "demo-app-secret";
 
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let listen = flag(args, "--listen").unwrap_or_else(|| "127.0.0.1:8080".into());
@@ -37,22 +21,41 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("data/demo.db{suffix}"));
     }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (use --listen ADDR)"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    // The simulated WhatsApp: a fake Cloud API that posts signed webhooks to this server.
+    let mut sim_config = SimulatorConfig::new(format!("{base}/webhooks/whatsapp"), APP_SECRET);
+    sim_config.statuses = StatusTimings {
+        sent: Duration::from_millis(300),
+        delivered: Some(Duration::from_millis(900)),
+        read: Some(Duration::from_secs(3)),
+    };
+    let sim = Simulator::start(sim_config).await?;
     let env = vec![
         ("SWITCHBOARD_SERVER__LISTEN".to_owned(), listen.clone()),
         (
             "SWITCHBOARD_DATABASE__URL".to_owned(),
             "sqlite://data/demo.db".to_owned(),
         ),
+        (
+            "SWITCHBOARD_WHATSAPP__GRAPH_API_BASE".to_owned(),
+            sim.graph_api_base(),
+        ),
     ];
     let config = Config::from_toml_and_env("", env)?;
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (use --listen ADDR)"))?;
     let app = App::build(config, Arc::new(SystemClock), Some(ADMIN_PASSWORD.into())).await?;
-    let state = app.state().clone();
     let server = tokio::spawn(app.run(listener, crate::shutdown_signal()));
-    let base = format!("http://{listen}");
-    let queues = setup(&base).await.context("cannot create the demo data")?;
+    setup(&base).await.context("cannot create the demo data")?;
+    let crowd = sim.start_chatty(ChattyConfig {
+        customers: 6,
+        min_interval: Duration::from_secs(4),
+        max_interval: Duration::from_secs(15),
+        max_messages: None,
+        reply_probability: 0.6,
+        ..ChattyConfig::default()
+    });
     println!();
     println!("Switchboard demo is running at {base}");
     println!("  admin:  admin / {ADMIN_PASSWORD}");
@@ -64,39 +67,19 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     );
     println!("            -d '{{\"username\":\"alice\",\"password\":\"{AGENT_PASSWORD}\"}}'");
     println!("  API:    {base}/api/v1/openapi.json   metrics: {base}/metrics");
-    println!("Customers write every few seconds. Press Ctrl-C to stop.");
-    let customers = tokio::spawn(async move {
-        let mut i: usize = 0;
-        loop {
-            let (wa_id, name) = CUSTOMERS[i % CUSTOMERS.len()];
-            let line = LINES[(i * 7 + i / 3) % LINES.len()];
-            let queue = &queues[i % queues.len()];
-            let msg = InboundMessage {
-                summary: None,
-                queue_id: switchboard_domain::QueueId(queue.clone()),
-                channel_id: Some("demo".into()),
-                source_number: Some("+1 555 0100".into()),
-                wa_id: wa_id.into(),
-                customer_name: Some(name.into()),
-                wa_message_id: Some(format!("wamid.demo.{}.{i}", std::process::id())),
-                kind: "text".into(),
-                text: Some(line.into()),
-                payload: json!({"text": {"body": line}}),
-            };
-            if let Err(e) = switchboard_server::app::ingest(&state, msg).await {
-                tracing::warn!(error = %e, "demo customer message refused");
-            }
-            i += 1;
-            let pause = 4 + (i * 5) % 9;
-            tokio::time::sleep(Duration::from_secs(pause as u64)).await;
-        }
-    });
+    println!(
+        "WhatsApp is simulated at {} (number {}); six customers write every few seconds.",
+        sim.graph_api_base(),
+        switchboard_simulator::DEFAULT_DISPLAY_PHONE_NUMBER
+    );
+    println!("Press Ctrl-C to stop.");
     let result = server.await;
-    customers.abort();
+    crowd.stop().await;
+    sim.shutdown().await;
     result?
 }
 
-async fn setup(base: &str) -> anyhow::Result<Vec<String>> {
+async fn setup(base: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let login: Value = http
         .post(format!("{base}/api/v1/auth/login"))
@@ -145,7 +128,13 @@ async fn setup(base: &str) -> anyhow::Result<Vec<String>> {
             vec![s.clone(), l.clone()],
         ),
         ("bob", "Bob Agent", "agent", false, vec![s.clone()]),
-        ("carol", "Carol Agent", "agent", true, vec![l.clone()]),
+        (
+            "carol",
+            "Carol Agent",
+            "agent",
+            true,
+            vec![s.clone(), l.clone()],
+        ),
         (
             "sam",
             "Sam Supervisor",
@@ -162,5 +151,14 @@ async fn setup(base: &str) -> anyhow::Result<Vec<String>> {
         .await?
         .error_for_status()?;
     }
-    Ok(vec![s, l])
+    post(
+        "/api/v1/channels",
+        json!({"kind": "whatsapp", "phone_number_id": switchboard_simulator::DEFAULT_PHONE_NUMBER_ID,
+               "display_phone_number": switchboard_simulator::DEFAULT_DISPLAY_PHONE_NUMBER,
+               "access_token": switchboard_simulator::DEFAULT_ACCESS_TOKEN, "app_secret": APP_SECRET,
+               "verify_token": "demo-verify-token", "queue_id": s, "waba_id": switchboard_simulator::DEFAULT_WABA_ID}),
+    )
+    .await?
+    .error_for_status()?;
+    Ok(())
 }

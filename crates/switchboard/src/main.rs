@@ -6,6 +6,8 @@
 
 mod bench;
 mod demo;
+mod loadgen;
+mod simulator;
 
 use anyhow::Context;
 use std::path::PathBuf;
@@ -16,7 +18,10 @@ const USAGE: &str = "usage:
   switchboard serve [--config FILE]     run the server (see README for configuration)
   switchboard demo [--listen ADDR]      run a demo contact center with sample agents and customers
   switchboard bench-api [--database URL] [--agents N] [--seconds S] [--concurrency C]
-                                        measure accepts/s and latency through the HTTP API";
+                                        measure accepts/s and latency through the HTTP API
+  switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
+  switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
+                                        a fake WhatsApp Cloud API with simulated customers";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +34,8 @@ fn main() -> anyhow::Result<()> {
         Some("serve") => runtime.block_on(serve(&args[1..])),
         Some("demo") => runtime.block_on(demo::run(&args[1..])),
         Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
+        Some("load") => runtime.block_on(loadgen::run(&args[1..])),
+        Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
