@@ -43,6 +43,10 @@ pub struct AppState {
     pub outbox_wake: Arc<tokio::sync::Notify>,
     /// Counts send attempts whose outcome is stored (for metrics and for tests to await).
     pub outbox_attempts: Arc<watch::Sender<u64>>,
+    /// The media blob store (`media.dir`).
+    pub blobs: crate::whatsapp::media::Blobs,
+    /// Wakes the media service when customer media was stored.
+    pub media_wake: Arc<tokio::sync::Notify>,
 }
 
 /// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
@@ -178,6 +182,8 @@ impl App {
             graph,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             outbox_attempts: Arc::new(watch::Sender::new(0)),
+            blobs: crate::whatsapp::media::Blobs::new(&config.media.dir),
+            media_wake: Arc::new(tokio::sync::Notify::new()),
             core,
             store,
             hub,
@@ -227,6 +233,7 @@ impl App {
         let mut services = JoinSet::new();
         services.spawn(prune_events(state.clone()));
         services.spawn(crate::whatsapp::outbox::run(state.clone()));
+        services.spawn(crate::whatsapp::media::run(state.clone()));
         let tx = shutdown_tx.clone();
         let serve = axum::serve(
             listener,

@@ -18,11 +18,13 @@ type Migrations = &'static [(i64, &'static str)];
 const SQLITE_MIGRATIONS: Migrations = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_whatsapp.sql")),
+    (3, include_str!("../migrations/sqlite/0003_media.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_whatsapp.sql")),
+    (3, include_str!("../migrations/postgres/0003_media.sql")),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).

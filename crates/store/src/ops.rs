@@ -70,6 +70,15 @@ fn merge_conversations(list: &[ConversationRecord]) -> Vec<ConversationRecord> {
         .collect()
 }
 
+/// `payload.media.state` of a message, stored beside the payload as `media_state`.
+fn media_state(payload: &serde_json::Value) -> Option<String> {
+    payload
+        .get("media")
+        .and_then(|m| m.get("state"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+}
+
 /// Collects decoded rows, failing on the first that does not decode.
 fn decode_all<R, T>(rows: &[R], decode: impl Fn(&R) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(decode).collect()
@@ -342,6 +351,7 @@ impl Store {
                 Ok((
                     to_json(&m.payload)?,
                     m.error.as_ref().map(to_json).transpose()?,
+                    media_state(&m.payload),
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -353,7 +363,12 @@ impl Store {
         let update_payloads = changes
             .message_updates
             .iter()
-            .map(|u| u.payload.as_ref().map(to_json).transpose())
+            .map(|u| {
+                Ok((
+                    u.payload.as_ref().map(to_json).transpose()?,
+                    u.payload.as_ref().and_then(media_state),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let outbox_json = changes
             .outbox
@@ -556,9 +571,9 @@ impl Store {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO messages (id, conversation_id, interaction_id, direction, \
                      author_id, kind, body, payload, wa_message_id, status, error, created_at, \
-                     updated_at) ",
+                     updated_at, media_state) ",
                 );
-                qb.push_values(chunk, |mut b, (m, (payload, error))| {
+                qb.push_values(chunk, |mut b, (m, (payload, error, media))| {
                     b.push_bind(m.id.as_str())
                         .push_bind(m.conversation_id.as_str())
                         .push_bind(m.interaction_id.as_ref().map(InteractionId::as_str))
@@ -571,27 +586,31 @@ impl Store {
                         .push_bind(m.status.as_str())
                         .push_bind(error.as_deref())
                         .push_bind(m.created_at.0)
-                        .push_bind(m.updated_at.0);
+                        .push_bind(m.updated_at.0)
+                        .push_bind(media.as_deref());
                 });
                 qb.push(" ON CONFLICT DO NOTHING");
                 qb.build().execute(&mut *tx).await?;
             }
-            for ((u, error), payload) in changes
+            for ((u, error), (payload, media)) in changes
                 .message_updates
                 .iter()
                 .zip(&update_errors)
                 .zip(&update_payloads)
             {
+                // A new payload brings its media state along (NULL when it has no media).
                 sqlx::query(
                     "UPDATE messages SET status = $1, error = $2, updated_at = $3, \
-                     wa_message_id = COALESCE($4, wa_message_id), payload = COALESCE($5, payload) \
-                     WHERE id = $6",
+                     wa_message_id = COALESCE($4, wa_message_id), payload = COALESCE($5, payload), \
+                     media_state = CASE WHEN $5 IS NULL THEN media_state ELSE $6 END \
+                     WHERE id = $7",
                 )
                 .bind(u.status.as_str())
                 .bind(error.as_deref())
                 .bind(u.updated_at.0)
                 .bind(u.wa_message_id.as_deref())
                 .bind(payload.as_deref())
+                .bind(media.as_deref())
                 .bind(u.id.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -840,6 +859,27 @@ impl Store {
         dispatch!(self, pool => {
             let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
             row.map(|r| rows::message(&r)).transpose()
+        })
+    }
+
+    /// Messages whose media is still to be downloaded (`payload.media.state` is `pending`, or
+    /// customer media stored before media existed), oldest first, with ids after `after`.
+    pub async fn pending_media(
+        &self,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE media_state = 'pending' AND id > $1 \
+             ORDER BY id LIMIT $2"
+        );
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(after.unwrap_or(""))
+                .bind(limit.max(0))
+                .fetch_all(pool)
+                .await?;
+            decode_all(&rows, rows::message)
         })
     }
 

@@ -1279,3 +1279,94 @@ async fn channels_outbox_and_early_statuses() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pending_media_follows_the_message_payload() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        let with_media = |id: &str, state: &str| {
+            let mut m = message(id, "c1", Some("i1"), Some(&format!("wamid.{id}")));
+            m.kind = "image".into();
+            m.payload =
+                json!({"content": {"id": format!("media-{id}")}, "media": {"state": state}});
+            m
+        };
+        store
+            .commit(&Changeset {
+                messages: vec![
+                    with_media("m1", "pending"),
+                    message("m2", "c1", Some("i1"), None),
+                    with_media("m3", "stored"),
+                    with_media("m4", "pending"),
+                    with_media("m5", "failed"),
+                ],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        let pending = |after: Option<&'static str>, limit| async move {
+            store
+                .pending_media(after, limit)
+                .await
+                .expect("pending media")
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pending(None, 10).await, ["m1", "m4"]);
+        assert_eq!(pending(None, 1).await, ["m1"]);
+        assert_eq!(pending(Some("m1"), 10).await, ["m4"]);
+        assert_eq!(
+            store.pending_media(None, 10).await.expect("pending")[0],
+            with_media("m1", "pending"),
+            "the whole message comes back"
+        );
+
+        // A new payload moves the state; an update without one (a status) keeps it.
+        let update = |id: &str, payload: Option<serde_json::Value>| MessageStatusUpdate {
+            id: id.into(),
+            status: "received".into(),
+            error: None,
+            wa_message_id: None,
+            payload,
+            updated_at: Timestamp(20),
+        };
+        let stored = json!({"content": {"id": "media-m1"},
+            "media": {"state": "stored", "blob": "ab", "mime_type": "image/png", "size": 2}});
+        store
+            .commit(&Changeset {
+                message_updates: vec![update("m1", Some(stored.clone())), update("m4", None)],
+                ..Default::default()
+            })
+            .await
+            .expect("commit updates");
+        assert_eq!(pending(None, 10).await, ["m4"]);
+        let m1 = store.message("m1").await.expect("get").expect("m1");
+        assert_eq!(m1.payload, stored);
+        // A payload without media clears the state.
+        store
+            .commit(&Changeset {
+                message_updates: vec![update("m4", Some(json!({"note": "no media"})))],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        assert!(pending(None, 10).await.is_empty());
+
+        // Survives reopening (the column is durable, not derived at read time).
+        store
+            .commit(&Changeset {
+                messages: vec![with_media("m6", "pending")],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        let again = db.reopen().await;
+        assert_eq!(
+            message_ids(&again.pending_media(None, 10).await.expect("pending")),
+            ["m6"]
+        );
+        again.close().await;
+    })
+    .await;
+}

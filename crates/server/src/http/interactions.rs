@@ -8,16 +8,26 @@ use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::core::Attach;
+use crate::error::from_rejection;
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::views;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use crate::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
+use axum::body::{Body, Bytes};
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use switchboard_channels::media::{
+    is_animated_webp, media_limit, HumanSize, LimitError, MEDIA_MAX, STICKER_ANIMATED_MAX,
+    STICKER_STATIC_MAX,
+};
+use switchboard_channels::send::{MediaSource, OutboundMessage, CAPTION_MAX_CHARS};
+use switchboard_channels::MediaKind;
 use switchboard_domain::*;
 use switchboard_store::{InteractionFilter, MessageRecord, NoteRecord};
 
@@ -28,7 +38,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/accept", summary: "Accept an offer (or a conference invitation).", access: Access::Agent, body: None, handler: post(accept) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/reject", summary: "Reject an offer (needs can_reject).", access: Access::Agent, body: None, handler: post(reject) },
         Endpoint { method: "GET", path: "/api/v1/interactions/{id}/messages", summary: "Messages, newest last; page backwards with ?before=ID&limit=N; ?scope=conversation for the whole conversation.", access: Access::Agent, body: None, handler: get(messages) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/messages", summary: "Send a text message to the customer; stored with status queued.", access: Access::Agent, body: body::<SendRequest>(), handler: post(send) },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/messages", summary: "Send a text message ({text}), or a file as multipart/form-data (a `file` part, optional `caption` and `kind`) within WhatsApp's type and size limits; stored with status queued.", access: Access::Agent, body: body::<SendRequest>(), handler: post(send).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/read", summary: "Mark the interaction read (clears its unread count).", access: Access::Agent, body: None, handler: post(mark_read) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/transfer", summary: "Transfer to a queue ({queue_id}) or an agent ({agent_id}); the caller goes to wrap-up.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(transfer) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/conference", summary: "Invite an agent ({agent_id}) or a queue ({queue_id}) to a conference.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(conference) },
@@ -50,7 +60,11 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 }
 
 /// The interaction as the caller may see it: from the engine while live, from the store after.
-async fn visible(state: &AppState, user: &AuthUser, id: &str) -> Result<Interaction, ApiError> {
+pub(super) async fn visible(
+    state: &AppState,
+    user: &AuthUser,
+    id: &str,
+) -> Result<Interaction, ApiError> {
     let iid = InteractionId(id.to_owned());
     let me = user.id.clone();
     let key = iid.clone();
@@ -389,11 +403,387 @@ async fn send(
     State(state): State<AppState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
-    Json(req): Json<SendRequest>,
+    req: Request,
 ) -> Result<Response, ApiError> {
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| switchboard_channels::media::essence(ct) == "multipart/form-data");
+    if multipart {
+        let form = Multipart::from_request(req, &state)
+            .await
+            .map_err(|r| from_rejection(r.status(), r.body_text()))?;
+        let it = visible(&state, &user, &id).await?;
+        let m = send_media(&state, &user, &it, form).await?;
+        return Ok(created(views::message(&m)));
+    }
+    // A text: the route takes large uploads, JSON keeps the usual limit.
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, JSON_BODY_LIMIT)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("a JSON body may have at most {JSON_BODY_LIMIT} bytes"),
+            )
+        })?;
+    let Json(req) =
+        Json::<SendRequest>::from_request(Request::from_parts(parts, Body::from(bytes)), &state)
+            .await?;
     let it = visible(&state, &user, &id).await?;
     let m = send_text(&state, &user, &it, req.text).await?;
     Ok(created(views::message(&m)))
+}
+
+// ------------------------------------------------------------------------------ media (R-3.4)
+
+/// Largest multipart body: WhatsApp's largest media plus room for the caption and headers.
+const UPLOAD_BODY_LIMIT: usize = MEDIA_MAX as usize + 1024 * 1024;
+/// Largest JSON body of a text message.
+const JSON_BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Largest text part (`caption`, `kind`) of a multipart body.
+const FIELD_LIMIT: usize = 64 * 1024;
+/// Bytes of a file kept in memory to look at its header (animated WebP stickers).
+const HEAD_BYTES: usize = 64;
+
+/// The `file` part, streamed into the blob store but not finished until everything is checked.
+struct ReceivedFile {
+    /// `None` once the file went over its limit (then only counted, not kept).
+    writer: Option<BlobWriter>,
+    size: u64,
+    mime: String,
+    filename: Option<String>,
+    head: Vec<u8>,
+}
+
+fn multipart_error(e: &MultipartError) -> ApiError {
+    ApiError::bad_request(
+        "invalid_multipart",
+        format!("the multipart body cannot be read: {}", e.body_text()),
+    )
+}
+
+fn storage_error(e: &std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "media: cannot write to the blob store");
+    ApiError::unavailable()
+}
+
+/// A text part, refused when longer than [`FIELD_LIMIT`].
+async fn small_text(mut field: Field<'_>, name: &str) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e))? {
+        if buf.len() + chunk.len() > FIELD_LIMIT {
+            return Err(ApiError::invalid(
+                "field_too_large",
+                format!("the {name} part may have at most {FIELD_LIMIT} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    String::from_utf8(buf)
+        .map_err(|_| ApiError::invalid("invalid_field", format!("the {name} part is not UTF-8")))
+}
+
+/// A file name as given by the browser, without any path, quotes or control characters.
+fn clean_filename(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(200)
+        .collect();
+    let clean = clean.trim().to_owned();
+    (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
+}
+
+/// The limit of a kind for a type: an unsupported type is refused here, naming what is accepted.
+fn limit_for(kind: MediaKind, mime: &str, head: &[u8]) -> Result<u64, ApiError> {
+    let mut limit = media_limit(kind, mime).map_err(|e| limit_error(&e, mime))?;
+    if kind == MediaKind::Sticker && !is_animated_webp(head) {
+        limit = STICKER_STATIC_MAX;
+    }
+    Ok(limit)
+}
+
+fn limit_error(e: &LimitError, mime: &str) -> ApiError {
+    match e {
+        LimitError::UnsupportedType { kind, accepted, .. } => {
+            ApiError::invalid("unsupported_media_type", e.to_string())
+                .with("kind", kind.as_str())
+                .with("mime_type", mime)
+                .with("accepted", accepted.as_str())
+        }
+        LimitError::TooLarge {
+            kind, size, max, ..
+        } => ApiError::invalid("media_too_large", e.to_string())
+            .with("kind", kind.as_str())
+            .with("limit", max.0)
+            .with("size", size.0),
+        LimitError::Empty => ApiError::invalid("empty_file", "the file is empty"),
+    }
+}
+
+/// Streams the `file` part into a temporary blob, counting it; stops keeping bytes (but keeps
+/// counting, to report the real size) once it is over `cap`.
+async fn receive_file(
+    state: &AppState,
+    mut field: Field<'_>,
+    cap: u64,
+) -> Result<ReceivedFile, ApiError> {
+    let mime = field
+        .content_type()
+        .map(switchboard_channels::media::essence)
+        .unwrap_or_default();
+    let filename = field.file_name().and_then(clean_filename);
+    let mut writer = Some(state.blobs.writer().await.map_err(|e| storage_error(&e))?);
+    let mut size = 0u64;
+    let mut head = Vec::new();
+    loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(c)) => c,
+            Ok(None) => break,
+            // Over the body limit: certainly over any media limit; report what was counted.
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                size = size.max(MEDIA_MAX + 1);
+                writer = None;
+                break;
+            }
+            Err(e) => return Err(multipart_error(&e)),
+        };
+        size += chunk.len() as u64;
+        if head.len() < HEAD_BYTES {
+            let n = (HEAD_BYTES - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..n]);
+        }
+        if size > cap {
+            writer = None;
+        }
+        if let Some(w) = writer.as_mut() {
+            w.write(&chunk).await.map_err(|e| storage_error(&e))?;
+        }
+    }
+    Ok(ReceivedFile {
+        writer,
+        size,
+        mime,
+        filename,
+        head,
+    })
+}
+
+/// Sends a file (multipart `file`, optional `caption` and `kind`): checked against WhatsApp's
+/// limits, stored in the blob store, then stored as a message with an outbox row that uploads
+/// it and sends it by media id. A refused request stores nothing.
+async fn send_media(
+    state: &AppState,
+    user: &AuthUser,
+    it: &Interaction,
+    mut form: Multipart,
+) -> Result<MessageRecord, ApiError> {
+    let now = state.clock.now();
+    if it.window_expires_at().is_some_and(|t| t <= now) {
+        return Err(ApiError::invalid(
+            "template_required",
+            "more than 24 hours have passed since the customer's last message; only a template can be sent",
+        ));
+    }
+    let mut file: Option<ReceivedFile> = None;
+    let mut caption: Option<String> = None;
+    let mut kind_field: Option<MediaKind> = None;
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                if file.is_some() {
+                    return Err(ApiError::invalid(
+                        "too_many_files",
+                        "send one file per message",
+                    ));
+                }
+                let mime = field
+                    .content_type()
+                    .map(switchboard_channels::media::essence)
+                    .unwrap_or_default();
+                let kind = kind_field.unwrap_or_else(|| kind_for(&mime));
+                // Refuse a type WhatsApp does not take before reading the file.
+                let cap = limit_for(kind, &mime, &[])?.max(STICKER_ANIMATED_MAX);
+                file = Some(receive_file(state, field, cap).await?);
+            }
+            "caption" => caption = Some(small_text(field, "caption").await?),
+            "kind" => {
+                let k = small_text(field, "kind").await?;
+                kind_field = Some(MediaKind::from_wire(k.trim()).ok_or_else(|| {
+                    ApiError::invalid(
+                        "invalid_kind",
+                        "kind must be image, video, audio, document or sticker",
+                    )
+                })?);
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "unknown_field",
+                    format!(
+                        "unexpected part {other:?}: send file, and optionally caption and kind"
+                    ),
+                ))
+            }
+        }
+    }
+    let Some(file) = file else {
+        return Err(ApiError::invalid(
+            "missing_file",
+            "a multipart message needs a file part",
+        ));
+    };
+    let kind = kind_field.unwrap_or_else(|| kind_for(&file.mime));
+    let limit = limit_for(kind, &file.mime, &file.head)?;
+    if file.size == 0 {
+        return Err(ApiError::invalid("empty_file", "the file is empty"));
+    }
+    if file.size > limit {
+        let e = LimitError::TooLarge {
+            kind,
+            what: match kind {
+                MediaKind::Image => "images",
+                MediaKind::Video => "videos",
+                MediaKind::Audio => "audio",
+                MediaKind::Document => "documents",
+                MediaKind::Sticker if limit == STICKER_STATIC_MAX => "static stickers",
+                MediaKind::Sticker => "animated stickers",
+            },
+            size: HumanSize(file.size),
+            max: HumanSize(limit),
+        };
+        return Err(limit_error(&e, &file.mime));
+    }
+    let caption = caption.filter(|c| !c.trim().is_empty());
+    if let Some(c) = &caption {
+        if !kind.takes_caption() {
+            return Err(ApiError::invalid(
+                "caption_not_allowed",
+                format!("{kind} messages cannot have a caption on WhatsApp"),
+            ));
+        }
+        let chars = c.chars().count();
+        if chars > CAPTION_MAX_CHARS {
+            return Err(ApiError::invalid(
+                "caption_too_long",
+                format!("the caption is {chars} characters; WhatsApp allows {CAPTION_MAX_CHARS}"),
+            )
+            .with("limit", CAPTION_MAX_CHARS)
+            .with("size", chars));
+        }
+    }
+    let Some(writer) = file.writer else {
+        // Only when a later `kind` part raised the limit the file was first checked against.
+        return Err(ApiError::invalid(
+            "kind_after_file",
+            "send the kind part before the file part",
+        ));
+    };
+    let filename = match kind {
+        MediaKind::Document => file.filename.clone().or_else(|| Some("file".to_owned())),
+        _ => None,
+    };
+    // From storing the blob until the message naming it is committed (or the blob deleted after
+    // a refusal), nobody else stores or uses the same blob.
+    let key = media::lock_key(&writer.sha256());
+    let stored = state
+        .ingest_locks
+        .with(&key, async {
+            let blob = writer.finish().await.map_err(|e| storage_error(&e))?;
+            let result =
+                store_media_message(state, user, it, kind, caption, filename, &file.mime, &blob)
+                    .await;
+            if result.is_err() && blob.created {
+                state.blobs.remove(&blob.sha256).await;
+            }
+            result
+        })
+        .await?;
+    Ok(stored)
+}
+
+/// Stores the message of an agent's file and, through a connected number, its outbox row.
+#[allow(clippy::too_many_arguments)]
+async fn store_media_message(
+    state: &AppState,
+    user: &AuthUser,
+    it: &Interaction,
+    kind: MediaKind,
+    caption: Option<String>,
+    filename: Option<String>,
+    mime: &str,
+    blob: &StoredBlob,
+) -> Result<MessageRecord, ApiError> {
+    let now = state.clock.now();
+    let m = MessageRecord {
+        id: new_id("msg", now),
+        conversation_id: it.conversation_id.clone(),
+        interaction_id: Some(it.id.clone()),
+        direction: "out".into(),
+        author_id: Some(user.id.clone()),
+        kind: kind.as_str().into(),
+        body: caption.clone(),
+        payload: json!({
+            "caption": caption,
+            "media": media::stored(&blob.sha256, mime, blob.size, filename.as_deref()),
+        }),
+        wa_message_id: None,
+        status: "queued".into(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let outbox: Vec<_> = it
+        .channel_id
+        .as_deref()
+        .and_then(|c| state.channels.get(c))
+        .map(|ch| {
+            let request = OutboundMessage::Media {
+                kind,
+                // Replaced by WhatsApp's media id once the outbox uploaded the file.
+                source: MediaSource::Id(String::new()),
+                caption: caption.clone(),
+                filename: filename.clone(),
+            };
+            let upload = media::Upload {
+                blob: blob.sha256.clone(),
+                mime_type: mime.to_owned(),
+                filename: filename.clone(),
+            };
+            crate::whatsapp::outbox::media_row(
+                &m.id,
+                &ch.id,
+                &it.customer.wa_id,
+                &request,
+                &upload,
+                now,
+            )
+        })
+        .into_iter()
+        .collect();
+    let queued = !outbox.is_empty();
+    state
+        .core
+        .call(
+            Command::AgentReply {
+                agent: user.id.clone(),
+                interaction: it.id.clone(),
+            },
+            Attach {
+                messages: vec![m.clone()],
+                outbox,
+                ..Attach::default()
+            },
+        )
+        .await?;
+    if queued {
+        state.outbox_wake.notify_one();
+    }
+    Ok(m)
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -8,6 +8,7 @@ mod auth;
 mod channels;
 mod interactions;
 mod me;
+mod media;
 mod ops;
 mod webhook;
 mod ws;
@@ -51,6 +52,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(me::endpoints());
     v.extend(admin::endpoints());
     v.extend(interactions::endpoints());
+    v.extend(media::endpoints());
     v.extend(channels::endpoints());
     v.extend(webhook::endpoints());
     v.extend(ws::endpoints());

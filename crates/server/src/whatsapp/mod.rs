@@ -1,9 +1,11 @@
 //! The WhatsApp channel inside the server: the directory of connected numbers, webhook handling
-//! (signature, ingest of every message, statuses), and the outbox that sends agents' messages.
+//! (signature, ingest of every message, statuses), the outbox that sends agents' messages, and
+//! media (the blob store and the service that downloads customers' media).
 //!
 //! The protocol itself (parsing, signing, the Graph API client, error classes) lives in
 //! `switchboard-channels`; this module decides what is stored and when, through the core.
 
+pub mod media;
 pub mod outbox;
 pub mod webhook;
 

@@ -8,16 +8,20 @@
 //!   the ones after it.
 //! - Throughput: a token bucket per number (`whatsapp.rate_per_second`, 80 by default) and one per
 //!   recipient (bursts of `whatsapp.pair_burst`, then one every `whatsapp.pair_interval_ms`).
+//! - A media message's request carries an `upload` (a blob of the media store): the blob is
+//!   uploaded first and the message sent by the returned media id; a failed upload is retried or
+//!   fails the message like a failed send.
 //! - On shutdown it stops taking new rows and finishes the sends in flight, so in normal operation
 //!   nothing is lost or sent twice across a restart.
 
+use super::media::Upload;
 use crate::app::AppState;
 use crate::core::Attach;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_channels::send::{ErrorClass, OutboundMessage, SendError};
+use switchboard_channels::send::{ErrorClass, MediaSource, OutboundMessage, SendError};
 use switchboard_domain::{Command, InteractionId, Timestamp};
 use switchboard_store::{MessageStatusUpdate, OutboxRecord, OutboxUpdate};
 use tokio::task::JoinSet;
@@ -48,6 +52,25 @@ pub fn row(
         last_error: None,
         created_at: now,
     }
+}
+
+/// [`row`] for a media message whose file is in the blob store: the outbox uploads it first.
+pub fn media_row(
+    message_id: &str,
+    channel_id: &str,
+    recipient: &str,
+    request: &OutboundMessage,
+    upload: &Upload,
+    now: Timestamp,
+) -> OutboxRecord {
+    let mut r = row(message_id, channel_id, recipient, request, now);
+    if let Value::Object(fields) = &mut r.request {
+        fields.insert(
+            "upload".into(),
+            serde_json::to_value(upload).unwrap_or(Value::Null),
+        );
+    }
+    r
 }
 
 struct Bucket {
@@ -209,15 +232,23 @@ async fn send_group(
                 continue;
             }
         };
-        let result = state
-            .graph
-            .send(
-                &channel.phone_number_id,
-                &channel.access_token,
-                &request,
-                &row.recipient,
-            )
-            .await;
+        let result = async {
+            // Media stored here goes up first; the message then names WhatsApp's media id.
+            let request = match upload_of(&row) {
+                Some(upload) => with_uploaded(&state, &channel, request, &upload).await?,
+                None => request,
+            };
+            state
+                .graph
+                .send(
+                    &channel.phone_number_id,
+                    &channel.access_token,
+                    &request,
+                    &row.recipient,
+                )
+                .await
+        }
+        .await;
         let retried = match result {
             Ok(ok) => {
                 accepted(&state, &row, &ok.wamid).await;
@@ -239,6 +270,51 @@ async fn send_group(
         }
     }
     None
+}
+
+/// The blob to upload before sending (`upload` of the stored request), if any.
+fn upload_of(row: &OutboxRecord) -> Option<Upload> {
+    row.request
+        .get("upload")
+        .and_then(|u| serde_json::from_value(u.clone()).ok())
+}
+
+/// Uploads the blob of a media message and returns the message to send by the new media id.
+/// A retried row uploads again (WhatsApp keeps uploads for 30 days, so nothing goes stale).
+async fn with_uploaded(
+    state: &AppState,
+    channel: &switchboard_store::ChannelRecord,
+    request: OutboundMessage,
+    upload: &Upload,
+) -> Result<OutboundMessage, SendError> {
+    let bytes = state.blobs.read(&upload.blob).await.map_err(|e| {
+        tracing::error!(error = %e, blob = %upload.blob, "outbox: the file of a media message is missing");
+        SendError::invalid("the file of this message is no longer stored")
+    })?;
+    let id = state
+        .graph
+        .upload_media(
+            &channel.phone_number_id,
+            &channel.access_token,
+            &bytes,
+            &upload.mime_type,
+            upload.filename.as_deref().unwrap_or("file"),
+        )
+        .await?;
+    Ok(match request {
+        OutboundMessage::Media {
+            kind,
+            caption,
+            filename,
+            ..
+        } => OutboundMessage::Media {
+            kind,
+            source: MediaSource::Id(id),
+            caption,
+            filename,
+        },
+        other => other,
+    })
 }
 
 fn error_json(e: &SendError) -> Value {

@@ -2,7 +2,8 @@
 //! entry and change: customer messages are ingested (once per WhatsApp id), statuses applied
 //! monotonically (or kept until their message is known), and whatever Switchboard does not handle
 //! (other fields, rejected items, errors) stored raw. The answer is 200 only once all of it is
-//! durable (R-7.1 … ).
+//! durable (R-7.1 … ). Customer media is stored with `payload.media.state = "pending"` and
+//! the media service woken to download it.
 
 use super::{status_advances, ChannelRecord};
 use crate::app::{ingest_many, AppState, InboundMessage};
@@ -61,6 +62,7 @@ pub async fn handle(
     let mut inbound = Vec::new();
     let mut statuses: Vec<(ChannelRecord, StatusUpdate)> = Vec::new();
     let mut raw = Vec::new();
+    let mut has_media = false;
     let keep = |channel: Option<&str>, reason: String, body: Value| RawWebhook {
         id: new_id("raw", now),
         channel_id: channel.map(str::to_owned),
@@ -92,6 +94,21 @@ pub async fn handle(
                         continue;
                     };
                     let contact = mc.contact_of(m);
+                    let mut payload = json!({
+                        "content": m.content,
+                        "context": m.context,
+                        "referral": m.referral,
+                        "timestamp": m.timestamp,
+                        "raw": m.raw,
+                    });
+                    if let Content::Media(media) = &m.content {
+                        // Downloaded later by the media service.
+                        payload["media"] = super::media::pending(
+                            media.mime_type.as_deref(),
+                            media.filename.as_deref(),
+                        );
+                        has_media = true;
+                    }
                     inbound.push(InboundMessage {
                         queue_id: channel.queue_id.clone(),
                         channel_id: Some(channel.id.clone()),
@@ -102,13 +119,7 @@ pub async fn handle(
                         kind: m.kind_str().to_owned(),
                         text: text_of(m),
                         summary: Some(m.short_summary(200)),
-                        payload: json!({
-                            "content": m.content,
-                            "context": m.context,
-                            "referral": m.referral,
-                            "timestamp": m.timestamp,
-                            "raw": m.raw,
-                        }),
+                        payload,
                     });
                 }
                 for s in mc.statuses {
@@ -139,6 +150,9 @@ pub async fn handle(
         let done = ingest_many(state, inbound).await?;
         outcome.messages = done.len();
         outcome.duplicates = done.iter().filter(|d| d.duplicate).count();
+        if has_media {
+            state.media_wake.notify_one();
+        }
     }
     if !statuses.is_empty() {
         apply_statuses(state, statuses).await?;

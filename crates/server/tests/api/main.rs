@@ -8,6 +8,7 @@ mod flow;
 mod input;
 mod live;
 mod matrix;
+mod media;
 mod ops;
 mod restart;
 mod support;

@@ -41,6 +41,8 @@ enum Fixture {
     User,
     /// A newly connected WhatsApp number.
     Channel,
+    /// An image the owner sent in a new active interaction (a message id).
+    MediaMessage,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -243,6 +245,11 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("GET", "/api/v1/interactions/{id}/notes"),
             interaction(F::Active, B::None, OK, OK),
         ),
+        // A message's media follows its interaction's visibility.
+        (
+            ("GET", "/api/v1/messages/{id}/media"),
+            interaction(F::MediaMessage, B::None, OK, OK),
+        ),
         // The websocket is checked with a real upgrade: 200 here means "the socket opens".
         (("GET", "/api/v1/ws"), user(F::None, B::None, OK)),
     ];
@@ -361,6 +368,22 @@ impl Ctx {
                 Some(queue(self.admin(), json!({"name": format!("Fixture queue {n}")})).await)
             }
             Fixture::User => Some(agent(self.admin(), &format!("victim{n}"), 3, false, &[]).await),
+            Fixture::MediaMessage => {
+                let id = interaction("active").await;
+                let (s, m) = owner
+                    .multipart(
+                        &format!("/api/v1/interactions/{id}/messages"),
+                        &[Part::file(
+                            "file",
+                            "p.png",
+                            "image/png",
+                            switchboard_simulator::TINY_PNG,
+                        )],
+                    )
+                    .await;
+                assert_eq!(s, 201, "{m}");
+                Some(m["id"].as_str().expect("message id").to_owned())
+            }
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);
                 let v = self

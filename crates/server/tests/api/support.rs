@@ -30,6 +30,16 @@ impl Db {
             Db::Postgres { .. } => "postgres",
         }
     }
+
+    /// The media blob directory of a server on this database (the same after a restart).
+    pub fn media_dir(&self) -> PathBuf {
+        match self {
+            Db::Sqlite(p) => p.with_file_name("media"),
+            Db::Postgres { schema, .. } => {
+                std::env::temp_dir().join(format!("switchboard-test-media-{schema}"))
+            }
+        }
+    }
 }
 
 fn random_suffix() -> String {
@@ -84,7 +94,13 @@ impl Server {
             Db::Sqlite(p) => format!("sqlite://{}", p.display()),
             Db::Postgres { url, .. } => url.clone(),
         };
-        let mut env = vec![("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone())];
+        let mut env = vec![
+            ("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone()),
+            (
+                "SWITCHBOARD_MEDIA__DIR".to_owned(),
+                db.media_dir().display().to_string(),
+            ),
+        ];
         env.extend(extra_env.into_iter().map(|(k, v)| (k.to_owned(), v)));
         let config = Config::from_toml_and_env("", env).expect("config");
         let store = match &db {
@@ -238,6 +254,58 @@ impl Api {
         self.call("DELETE", path, None).await
     }
 
+    /// POST of a `multipart/form-data` body made of `parts`.
+    pub async fn multipart(&self, path: &str, parts: &[Part]) -> (u16, Value) {
+        let boundary = format!("test-boundary-{}", random_suffix());
+        let mut body = Vec::new();
+        for p in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let mut disposition = format!("Content-Disposition: form-data; name=\"{}\"", p.name);
+            if let Some(f) = &p.filename {
+                disposition.push_str(&format!("; filename=\"{f}\""));
+            }
+            body.extend_from_slice(format!("{disposition}\r\n").as_bytes());
+            if let Some(t) = &p.content_type {
+                body.extend_from_slice(format!("Content-Type: {t}\r\n").as_bytes());
+            }
+            body.extend_from_slice(b"\r\n");
+            body.extend_from_slice(&p.bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let mut req = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// GET of raw bytes: status, headers and body.
+    pub async fn get_bytes(&self, path: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut req = self.http.get(format!("{}{}", self.base, path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        (status, headers, bytes)
+    }
+
     /// POST that must succeed; returns the body.
     pub async fn ok(&self, path: &str, body: Value) -> Value {
         let (s, v) = self.post(path, body).await;
@@ -266,6 +334,36 @@ impl Api {
 
     pub async fn ws(&self, since: Option<i64>) -> Ws {
         Ws::connect(&self.base, self.token.as_deref().unwrap_or(""), since).await
+    }
+}
+
+/// One part of a multipart body.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+impl Part {
+    /// A file part.
+    pub fn file(name: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Part {
+        Part {
+            name: name.into(),
+            filename: Some(filename.into()),
+            content_type: Some(content_type.into()),
+            bytes: bytes.to_vec(),
+        }
+    }
+    /// A text part.
+    pub fn text(name: &str, value: &str) -> Part {
+        Part {
+            name: name.into(),
+            filename: None,
+            content_type: None,
+            bytes: value.as_bytes().to_vec(),
+        }
     }
 }
 
