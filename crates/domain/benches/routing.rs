@@ -54,7 +54,7 @@ fn must(o: Outcome) -> Changes {
 }
 
 /// A loaded engine, as after a restart: every agent available, 10,000 interactions waiting,
-/// nothing offered yet (the first `tick` routes).
+/// nothing offered yet (the first `tick` or command routes).
 fn prepared() -> Engine {
     let mut e = Engine::new(Settings::default());
     let start = Timestamp(NOW.0 - 600_000);
@@ -99,11 +99,13 @@ fn prepared() -> Engine {
         .collect();
     let queues: Vec<Queue> = e.queues().cloned().collect();
     let interactions: Vec<Interaction> = e.interactions().cloned().collect();
-    let (mut e, _) = Engine::load(e.settings().clone(), agents, queues, interactions, NOW);
-    let ids: Vec<AgentId> = e.agents().map(|a| a.id.clone()).collect();
-    for a in ids {
-        must(e.apply(Command::Connected { agent: a }, NOW));
-    }
+    // After a restart agents have a grace period to reconnect; make it long enough for the whole
+    // run (any command would route, so the agents do not connect here).
+    let settings = Settings {
+        disconnect_grace_s: 86_400,
+        ..e.settings().clone()
+    };
+    let (e, _) = Engine::load(settings, agents, queues, interactions, NOW);
     e
 }
 
@@ -179,7 +181,11 @@ impl Steady {
     fn after_wrap_up(&mut self, changes: Changes) {
         assert_eq!(changes.offers.len(), 1, "the freed slot is used");
         for (i, a) in changes.offers {
-            let queue = self.e.interaction(&i).map(|it| it.queue_id.clone()).expect("offered");
+            let queue = self
+                .e
+                .interaction(&i)
+                .map(|it| it.queue_id.clone())
+                .expect("offered");
             self.pending.push_back((i, a));
             self.next_id += 1;
             must(self.e.apply(inbound(self.next_id, queue), self.now));

@@ -22,10 +22,6 @@ mod timers;
 
 pub use timers::Timer;
 
-/// How many waiting interactions of one queue the router looks at, from the head, to find one an
-/// eligible agent may take. Interactions further back are considered as the head moves.
-const WALK_LIMIT: usize = 64;
-
 /// Something the engine is asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -93,9 +89,13 @@ pub enum Command {
     /// A customer message arrived on a conversation.
     Inbound(Inbound),
     /// A live connection (websocket) of the agent opened.
-    Connected { agent: AgentId },
+    Connected {
+        agent: AgentId,
+    },
     /// A live connection of the agent closed.
-    Disconnected { agent: AgentId },
+    Disconnected {
+        agent: AgentId,
+    },
 }
 
 /// A customer message, as the engine needs it.
@@ -234,6 +234,20 @@ struct AgentSlot {
     load: u32,
     /// Open live connections (not persisted).
     connections: u32,
+    /// `(load, last_idle_at)` under which the agent is listed in the `ready` sets of their
+    /// queues; `None` while they cannot take an offer (see [`routing`]).
+    ready_as: Option<(u32, Timestamp)>,
+}
+
+impl AgentSlot {
+    fn new(agent: Agent) -> AgentSlot {
+        AgentSlot {
+            agent,
+            load: 0,
+            connections: 0,
+            ready_as: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -242,6 +256,32 @@ struct QueueSlot {
     /// queue_key -> interaction, for interactions in state `queued`.
     waiting: BTreeMap<i64, InteractionId>,
     members: BTreeSet<AgentId>,
+    /// Members who could take an offer now (available, not stop-new, below capacity), in the
+    /// order the queue's policy prefers them.
+    ready: BTreeSet<ReadyKey>,
+    /// Keys (in `waiting`) of the waiting interactions that have a sticky hold.
+    sticky_waiting: BTreeSet<i64>,
+}
+
+impl QueueSlot {
+    fn new(queue: Queue) -> QueueSlot {
+        QueueSlot {
+            queue,
+            waiting: BTreeMap::new(),
+            members: BTreeSet::new(),
+            ready: BTreeSet::new(),
+            sticky_waiting: BTreeSet::new(),
+        }
+    }
+}
+
+/// A ready member's place in a queue's preference order (smallest first): `longest_idle` orders
+/// by idle-since, `least_busy` by load then idle-since, `round_robin` by agent id alone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ReadyKey {
+    load: u32,
+    idle_since: Timestamp,
+    agent: AgentId,
 }
 
 /// A routing decision the router may make for one queue.
@@ -250,6 +290,8 @@ struct Candidate {
     interaction: InteractionId,
     agent: AgentId,
     sticky: bool,
+    /// Identifies this decision's entry in the routing pass's ranking.
+    seq: u64,
 }
 
 /// The whole live state of the contact center and its rules.
@@ -261,13 +303,22 @@ pub struct Engine {
     interactions: HashMap<InteractionId, Interaction>,
     open_by_conversation: HashMap<ConversationId, InteractionId>,
     timers: timers::TimerIndex,
+    /// Each queue's best possible offer in the current routing pass.
     candidates: HashMap<QueueId, Candidate>,
+    /// The candidates of the current routing pass, best first (entries whose `seq` no longer
+    /// matches the queue's candidate are stale and skipped).
+    ranking: std::collections::BinaryHeap<routing::Ranked>,
+    candidate_seq: u64,
     dirty_queues: BTreeSet<QueueId>,
     /// Interactions with a pending conference request to a queue and no offer yet.
     conference_waiting: BTreeSet<InteractionId>,
     /// the interactions held for each agent (sticky), so that a change of that agent
     /// re-evaluates the queues they wait in, including queues the agent is not a member of.
     sticky_holds: HashMap<AgentId, BTreeSet<InteractionId>>,
+    /// Agents with role supervisor or admin: they receive every event.
+    supervisors: BTreeSet<AgentId>,
+    /// Agents whose routing-relevant state changed since their `ready` entries were updated.
+    reindex: Vec<AgentId>,
     tail_key: i64,
     head_key: i64,
     // Per-step bookkeeping.
@@ -294,9 +345,13 @@ impl Engine {
             open_by_conversation: HashMap::new(),
             timers: timers::TimerIndex::default(),
             candidates: HashMap::new(),
+            ranking: std::collections::BinaryHeap::new(),
+            candidate_seq: 0,
             dirty_queues: BTreeSet::new(),
             conference_waiting: BTreeSet::new(),
             sticky_holds: HashMap::new(),
+            supervisors: BTreeSet::new(),
+            reindex: Vec::new(),
             tail_key: 0,
             head_key: 0,
             changes: Changes::default(),
@@ -319,14 +374,7 @@ impl Engine {
     ) -> (Engine, Changes) {
         let mut e = Engine::new(settings);
         for q in queues {
-            e.queues.insert(
-                q.id.clone(),
-                QueueSlot {
-                    queue: q,
-                    waiting: BTreeMap::new(),
-                    members: BTreeSet::new(),
-                },
-            );
+            e.queues.insert(q.id.clone(), QueueSlot::new(q));
         }
         for mut a in agents {
             a.queue_ids.retain(|q| e.queues.contains_key(q));
@@ -340,14 +388,10 @@ impl Engine {
                 a.disconnected_since = Some(now);
                 e.changes.agents.insert(id.clone());
             }
-            e.agents.insert(
-                id,
-                AgentSlot {
-                    agent: a,
-                    load: 0,
-                    connections: 0,
-                },
-            );
+            if a.role >= Role::Supervisor {
+                e.supervisors.insert(id.clone());
+            }
+            e.agents.insert(id, AgentSlot::new(a));
         }
         for it in interactions {
             if it.state == InteractionState::Done {
@@ -380,12 +424,7 @@ impl Engine {
                 .collect();
             holders.sort();
             holders.dedup();
-            let (state, queue_id, key, conv) = (
-                it.state,
-                it.queue_id.clone(),
-                it.queue_key,
-                it.conversation_id.clone(),
-            );
+            let (state, conv) = (it.state, it.conversation_id.clone());
             let conf_waiting = matches!(&it.conference, Some(c) if c.offer.is_none() && matches!(c.target, Target::Queue(_)));
             for a in holders {
                 if let Some(slot) = e.agents.get_mut(&a) {
@@ -393,9 +432,7 @@ impl Engine {
                 }
             }
             if state == InteractionState::Queued {
-                if let Some(q) = e.queues.get_mut(&queue_id) {
-                    q.waiting.insert(key, id.clone());
-                }
+                e.insert_waiting(&id);
             }
             if state.is_open() {
                 e.open_by_conversation.insert(conv, id.clone());
@@ -408,6 +445,7 @@ impl Engine {
         let agent_ids: Vec<AgentId> = e.agents.keys().cloned().collect();
         for a in agent_ids {
             e.sync_agent_timer(&a);
+            e.reindex_agent(&a);
         }
         e.dirty_queues = e.queues.keys().cloned().collect();
         let changes = std::mem::take(&mut e.changes);
@@ -475,14 +513,18 @@ impl Engine {
         v
     }
     pub fn is_supervisor(&self, agent: &AgentId) -> bool {
-        self.agent(agent).is_some_and(|a| a.role >= Role::Supervisor)
+        self.agent(agent)
+            .is_some_and(|a| a.role >= Role::Supervisor)
     }
     /// whether `agent` may see this live interaction: offered to them, theirs, joined, or
     /// they supervise. (Finished interactions are checked against the store.)
     pub fn can_see(&self, agent: &AgentId, interaction: &Interaction) -> bool {
         self.is_supervisor(agent)
             || interaction.offered_agents().any(|a| a == agent)
-            || interaction.participants.iter().any(|p| &p.agent_id == agent)
+            || interaction
+                .participants
+                .iter()
+                .any(|p| &p.agent_id == agent)
     }
     /// Who receives events about this interaction: agents holding a slot for it and supervisors.
     pub fn audience(&self, interaction: &Interaction) -> Vec<AgentId> {
@@ -506,10 +548,7 @@ impl Engine {
         v
     }
     fn supervisors(&self) -> impl Iterator<Item = AgentId> + '_ {
-        self.agents
-            .values()
-            .filter(|s| s.agent.role >= Role::Supervisor)
-            .map(|s| s.agent.id.clone())
+        self.supervisors.iter().cloned()
     }
     /// The earliest pending deadline, for the timer service to sleep until.
     pub fn next_deadline(&self) -> Option<Timestamp> {
@@ -527,9 +566,10 @@ impl Engine {
         self.fire_due(now);
         let result = self.dispatch(cmd, now);
         if result.is_ok() {
-            // The command may have set deadlines that are already due (a zero grace period, a
-            // settings change): index them and fire them before routing.
-            self.sync_touched_timers();
+            // The command may have set a deadline that is already due: a disconnect with a zero
+            // grace period, or a grace period shortened by a settings change. Index and fire it
+            // before routing. (Every deadline of an interaction lies at least a second ahead.)
+            self.sync_touched_agent_timers();
             self.fire_due(now);
         }
         self.route(now);
@@ -595,9 +635,9 @@ impl Engine {
             } => self
                 .wrap_up(&agent, &interaction, disposition_code, note, now)
                 .map(|_| Reply::Done),
-            Command::AgentReply { agent, interaction } => {
-                self.agent_reply(&agent, &interaction, now).map(|_| Reply::Done)
-            }
+            Command::AgentReply { agent, interaction } => self
+                .agent_reply(&agent, &interaction, now)
+                .map(|_| Reply::Done),
             Command::MarkRead { agent, interaction } => {
                 self.mark_read(&agent, &interaction).map(|_| Reply::Done)
             }
@@ -615,9 +655,7 @@ impl Engine {
             }
             Command::Inbound(msg) => self.inbound(msg, now),
             Command::Connected { agent } => self.connected(&agent).map(|_| Reply::Done),
-            Command::Disconnected { agent } => {
-                self.disconnected(&agent, now).map(|_| Reply::Done)
-            }
+            Command::Disconnected { agent } => self.disconnected(&agent, now).map(|_| Reply::Done),
         }
     }
 
@@ -627,16 +665,13 @@ impl Engine {
         validate_queue(&q)?;
         if let Some(slot) = self.queues.get_mut(&q.id) {
             q.rr_last = slot.queue.rr_last.clone();
+            let policy_changed = slot.queue.routing_policy != q.routing_policy;
             slot.queue = q.clone();
+            if policy_changed {
+                self.rebuild_ready(&q.id);
+            }
         } else {
-            self.queues.insert(
-                q.id.clone(),
-                QueueSlot {
-                    queue: q.clone(),
-                    waiting: BTreeMap::new(),
-                    members: BTreeSet::new(),
-                },
-            );
+            self.queues.insert(q.id.clone(), QueueSlot::new(q.clone()));
         }
         self.changes.queues.insert(q.id.clone());
         self.dirty_queues.insert(q.id);
@@ -692,6 +727,7 @@ impl Engine {
                 format!("queue {q} does not exist"),
             ));
         }
+        self.unindex_agent(&c.id);
         let old_queues = match self.agents.get_mut(&c.id) {
             Some(slot) => {
                 let old = std::mem::take(&mut slot.agent.queue_ids);
@@ -705,24 +741,20 @@ impl Engine {
             None => {
                 self.agents.insert(
                     c.id.clone(),
-                    AgentSlot {
-                        agent: Agent {
-                            id: c.id.clone(),
-                            display_name: c.display_name,
-                            role: c.role,
-                            capacity: c.capacity,
-                            can_reject: c.can_reject,
-                            queue_ids: c.queue_ids.clone(),
-                            presence: Presence::Offline,
-                            break_reason: None,
-                            stop_new: false,
-                            presence_since: now,
-                            last_idle_at: now,
-                            disconnected_since: None,
-                        },
-                        load: 0,
-                        connections: 0,
-                    },
+                    AgentSlot::new(Agent {
+                        id: c.id.clone(),
+                        display_name: c.display_name,
+                        role: c.role,
+                        capacity: c.capacity,
+                        can_reject: c.can_reject,
+                        queue_ids: c.queue_ids.clone(),
+                        presence: Presence::Offline,
+                        break_reason: None,
+                        stop_new: false,
+                        presence_since: now,
+                        last_idle_at: now,
+                        disconnected_since: None,
+                    }),
                 );
                 Vec::new()
             }
@@ -739,8 +771,14 @@ impl Engine {
             }
             self.dirty_queues.insert(q.clone());
         }
+        if c.role >= Role::Supervisor {
+            self.supervisors.insert(c.id.clone());
+        } else {
+            self.supervisors.remove(&c.id);
+        }
         self.changes.agents.insert(c.id.clone());
-        self.touched_agents.insert(c.id);
+        self.touched_agents.insert(c.id.clone());
+        self.reindex.push(c.id);
         Ok(())
     }
 
@@ -754,6 +792,8 @@ impl Engine {
                 "the agent still has interactions; wait until they are wrapped up",
             ));
         }
+        self.unindex_agent(id);
+        self.supervisors.remove(id);
         if let Some(slot) = self.agents.remove(id) {
             for q in slot.agent.queue_ids {
                 if let Some(qs) = self.queues.get_mut(&q) {
@@ -805,7 +845,9 @@ impl Engine {
                 ))
             }
             Presence::OnBreak => {
-                let r = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+                let r = reason
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty());
                 match r {
                     None => {
                         return Err(DomainError::invalid(
@@ -948,7 +990,11 @@ impl Engine {
     /// Like [`Engine::visible`], but an agent who just missed (or rejected) an offer of the
     /// interaction still knows it: answering an offer that expired a moment ago is a 409
     /// `offer_not_pending`, not a 404.
-    fn visible_to_offeree(&self, agent: &AgentId, id: &InteractionId) -> Result<&Interaction, DomainError> {
+    fn visible_to_offeree(
+        &self,
+        agent: &AgentId,
+        id: &InteractionId,
+    ) -> Result<&Interaction, DomainError> {
         match self.interactions.get(id) {
             Some(i) if i.exclusions.iter().any(|e| &e.agent_id == agent) => Ok(i),
             _ => self.visible(agent, id),
@@ -982,7 +1028,8 @@ impl Engine {
                     it.accepted_at = Some(now);
                 }
                 it.exclusions.retain(|e| &e.agent_id != agent);
-                it.participants.push(new_participant(agent, ParticipantRole::Owner, now));
+                it.participants
+                    .push(new_participant(agent, ParticipantRole::Owner, now));
                 it.conversation_id.clone()
             };
             self.clear_sticky(id);
@@ -1105,7 +1152,12 @@ impl Engine {
         }
     }
 
-    fn miss_conference_offer(&mut self, id: &InteractionId, reason: WithdrawReason, now: Timestamp) {
+    fn miss_conference_offer(
+        &mut self,
+        id: &InteractionId,
+        reason: WithdrawReason,
+        now: Timestamp,
+    ) {
         let agent = self
             .interactions
             .get(id)
@@ -1146,7 +1198,12 @@ impl Engine {
 
     /// Removes a conference offer. For an invitation to a queue the request stays and another
     /// agent of the queue is tried, unless `cancel` or the request targeted that agent directly.
-    fn withdraw_conference_offer(&mut self, id: &InteractionId, reason: WithdrawReason, missed: bool) {
+    fn withdraw_conference_offer(
+        &mut self,
+        id: &InteractionId,
+        reason: WithdrawReason,
+        missed: bool,
+    ) {
         let Some(it) = self.interactions.get(id) else {
             return;
         };
@@ -1238,7 +1295,10 @@ impl Engine {
         match &target {
             Target::Queue(q) => {
                 if !self.queues.contains_key(q) {
-                    return Err(DomainError::invalid("unknown_queue", "the queue does not exist"));
+                    return Err(DomainError::invalid(
+                        "unknown_queue",
+                        "the queue does not exist",
+                    ));
                 }
             }
             Target::Agent(a) => {
@@ -1284,12 +1344,23 @@ impl Engine {
                 }
                 self.enqueue_tail(id);
                 if let Some(conv) = conv {
-                    self.system_message(id, &conv, format!("{from_name} transferred to queue {qname}"));
+                    self.system_message(
+                        id,
+                        &conv,
+                        format!("{from_name} transferred to queue {qname}"),
+                    );
                 }
             }
             Target::Agent(a) => {
                 let to_name = self.display_name(&a);
-                self.give_offer(id, &a, OfferKind::Transfer { from: agent.clone() }, now);
+                self.give_offer(
+                    id,
+                    &a,
+                    OfferKind::Transfer {
+                        from: agent.clone(),
+                    },
+                    now,
+                );
                 if let Some(conv) = conv {
                     self.system_message(id, &conv, format!("{from_name} transferred to {to_name}"));
                 }
@@ -1301,7 +1372,10 @@ impl Engine {
     /// Whether agent `a` could take an offer of this interaction right now.
     fn check_can_take(&self, a: &AgentId, id: &InteractionId) -> Result<(), DomainError> {
         let Some(slot) = self.agents.get(a) else {
-            return Err(DomainError::invalid("unknown_agent", "the agent does not exist"));
+            return Err(DomainError::invalid(
+                "unknown_agent",
+                "the agent does not exist",
+            ));
         };
         if slot.agent.presence != Presence::Available || slot.agent.stop_new {
             return Err(DomainError::conflict(
@@ -1347,7 +1421,10 @@ impl Engine {
         match &target {
             Target::Queue(q) => {
                 if !self.queues.contains_key(q) {
-                    return Err(DomainError::invalid("unknown_queue", "the queue does not exist"));
+                    return Err(DomainError::invalid(
+                        "unknown_queue",
+                        "the queue does not exist",
+                    ));
                 }
             }
             Target::Agent(a) => {
@@ -1401,7 +1478,10 @@ impl Engine {
                     .map(|p| p.agent_id.clone())
                     .collect();
                 if invited.is_empty() && it.conference.is_none() {
-                    return Err(DomainError::conflict("no_conference", "there is no conference to end"));
+                    return Err(DomainError::conflict(
+                        "no_conference",
+                        "there is no conference to end",
+                    ));
                 }
                 let conv = it.conversation_id.clone();
                 self.cancel_conference(id);
@@ -1425,7 +1505,12 @@ impl Engine {
         }
     }
 
-    fn end(&mut self, agent: &AgentId, id: &InteractionId, now: Timestamp) -> Result<(), DomainError> {
+    fn end(
+        &mut self,
+        agent: &AgentId,
+        id: &InteractionId,
+        now: Timestamp,
+    ) -> Result<(), DomainError> {
         let (_, role) = self.active_participant(agent, id)?;
         let pp = self.post_processing_of(id);
         if role == ParticipantRole::Conference {
@@ -1483,14 +1568,13 @@ impl Engine {
         let queue = self.queue(&it.queue_id);
         if let Some(q) = queue {
             match &disposition_code {
-                Some(code) => {
-                    if !q.dispositions.iter().any(|d| &d.code == code) {
-                        return Err(DomainError::invalid(
-                            "unknown_disposition",
-                            format!("'{code}' is not a disposition of queue {}", q.name),
-                        ));
-                    }
+                Some(code) if !q.dispositions.iter().any(|d| &d.code == code) => {
+                    return Err(DomainError::invalid(
+                        "unknown_disposition",
+                        format!("'{code}' is not a disposition of queue {}", q.name),
+                    ));
                 }
+                Some(_) => {}
                 None if q.disposition_required => {
                     return Err(DomainError::invalid(
                         "disposition_required",
@@ -1511,7 +1595,12 @@ impl Engine {
         Ok(())
     }
 
-    fn agent_reply(&mut self, agent: &AgentId, id: &InteractionId, now: Timestamp) -> Result<(), DomainError> {
+    fn agent_reply(
+        &mut self,
+        agent: &AgentId,
+        id: &InteractionId,
+        now: Timestamp,
+    ) -> Result<(), DomainError> {
         self.active_participant(agent, id)?;
         self.touch(id);
         if let Some(it) = self.interactions.get_mut(id) {
@@ -1524,8 +1613,14 @@ impl Engine {
 
     fn mark_read(&mut self, agent: &AgentId, id: &InteractionId) -> Result<(), DomainError> {
         let it = self.visible(agent, id)?;
-        if it.participant(agent).is_none_or(|p| p.state == ParticipantState::Done) {
-            return Err(DomainError::conflict("not_active", "you are not handling this interaction"));
+        if it
+            .participant(agent)
+            .is_none_or(|p| p.state == ParticipantState::Done)
+        {
+            return Err(DomainError::conflict(
+                "not_active",
+                "you are not handling this interaction",
+            ));
         }
         if it.unread > 0 {
             self.touch(id);
@@ -1555,10 +1650,16 @@ impl Engine {
             });
         }
         let Some(queue) = self.queue(&msg.queue_id) else {
-            return Err(DomainError::invalid("unknown_queue", "the channel's queue does not exist"));
+            return Err(DomainError::invalid(
+                "unknown_queue",
+                "the channel's queue does not exist",
+            ));
         };
         if self.interactions.contains_key(&msg.new_interaction_id) {
-            return Err(DomainError::conflict("duplicate_id", "interaction id already in use"));
+            return Err(DomainError::conflict(
+                "duplicate_id",
+                "interaction id already in use",
+            ));
         }
         let sticky = match (&msg.last_agent, queue.sticky) {
             (Some(a), true) if self.agents.contains_key(a) => Some(StickyHold {
@@ -1604,7 +1705,8 @@ impl Engine {
         }
         self.interactions.insert(id.clone(), it);
         self.touch(&id);
-        self.open_by_conversation.insert(msg.conversation_id, id.clone());
+        self.open_by_conversation
+            .insert(msg.conversation_id, id.clone());
         self.insert_waiting(&id);
         Ok(Reply::Inbound {
             interaction_id: id,
@@ -1659,24 +1761,19 @@ impl Engine {
     }
 
     /// An agent's routing-relevant state changed: persist it and re-evaluate its queues.
+    ///
+    /// The router looks at the agent again before its next decision (see `reindex_agent`): if
+    /// their readiness changed, the queues they could be offered from are re-evaluated.
     fn agent_changed(&mut self, agent: &AgentId) {
-        self.changes.agents.insert(agent.clone());
-        self.touched_agents.insert(agent.clone());
-        if let Some(slot) = self.agents.get(agent) {
-            for q in &slot.agent.queue_ids {
-                if !self.dirty_queues.contains(q) {
-                    self.dirty_queues.insert(q.clone());
-                }
-            }
+        // (Looked up first: an agent often changes several times in one step.)
+        if !self.changes.agents.contains(agent) {
+            self.changes.agents.insert(agent.clone());
         }
-        if let Some(held) = self.sticky_holds.get(agent) {
-            for id in held {
-                if let Some(it) = self.interactions.get(id) {
-                    if !self.dirty_queues.contains(&it.queue_id) {
-                        self.dirty_queues.insert(it.queue_id.clone());
-                    }
-                }
-            }
+        if !self.touched_agents.contains(agent) {
+            self.touched_agents.insert(agent.clone());
+        }
+        if self.reindex.last() != Some(agent) {
+            self.reindex.push(agent.clone());
         }
     }
 
@@ -1692,8 +1789,13 @@ impl Engine {
                 self.sticky_holds.remove(&hold.agent_id);
             }
         }
-        if let Some(q) = self.interactions.get(id).map(|i| i.queue_id.clone()) {
-            self.dirty_queues.insert(q);
+        if let Some(it) = self.interactions.get(id) {
+            if it.state == InteractionState::Queued {
+                if let Some(slot) = self.queues.get_mut(&it.queue_id) {
+                    slot.sticky_waiting.remove(&it.queue_key);
+                }
+            }
+            self.dirty_queues.insert(it.queue_id.clone());
         }
     }
 
@@ -1737,10 +1839,20 @@ impl Engine {
         });
     }
 
-    fn give_conference_offer(&mut self, id: &InteractionId, agent: &AgentId, from: &AgentId, now: Timestamp) {
+    fn give_conference_offer(
+        &mut self,
+        id: &InteractionId,
+        agent: &AgentId,
+        from: &AgentId,
+        now: Timestamp,
+    ) {
         let deadline = now.plus_secs(self.acceptance_interval_of(id));
         self.touch(id);
-        if let Some(c) = self.interactions.get_mut(id).and_then(|i| i.conference.as_mut()) {
+        if let Some(c) = self
+            .interactions
+            .get_mut(id)
+            .and_then(|i| i.conference.as_mut())
+        {
             c.offer = Some(Offer {
                 agent_id: agent.clone(),
                 kind: OfferKind::Conference { from: from.clone() },
@@ -1778,6 +1890,7 @@ impl Engine {
         let (q, key) = (it.queue_id.clone(), it.queue_key);
         if let Some(slot) = self.queues.get_mut(&q) {
             slot.waiting.remove(&key);
+            slot.sticky_waiting.remove(&key);
         }
         self.dirty_queues.insert(q);
     }
@@ -1786,9 +1899,12 @@ impl Engine {
         let Some(it) = self.interactions.get(id) else {
             return;
         };
-        let (q, key) = (it.queue_id.clone(), it.queue_key);
+        let (q, key, sticky) = (it.queue_id.clone(), it.queue_key, it.sticky.is_some());
         if let Some(slot) = self.queues.get_mut(&q) {
             slot.waiting.insert(key, id.clone());
+            if sticky {
+                slot.sticky_waiting.insert(key);
+            }
         }
         self.dirty_queues.insert(q);
     }
@@ -1865,7 +1981,9 @@ impl Engine {
             i.state == InteractionState::WrapUp
                 && i.offer.is_none()
                 && i.conference.is_none()
-                && i.participants.iter().all(|p| p.state == ParticipantState::Done)
+                && i.participants
+                    .iter()
+                    .all(|p| p.state == ParticipantState::Done)
         });
         if done {
             self.touch(id);
@@ -1878,9 +1996,10 @@ impl Engine {
     /// Ends a step: syncs timers of what changed, emits `interaction.updated` notices, and hands
     /// the accumulated changes out. Done interactions leave the engine here.
     fn finish_step(&mut self) -> Changes {
-        let order = std::mem::take(&mut self.touched_order);
+        // The bookkeeping collections are emptied and handed back, keeping their allocations.
+        let mut order = std::mem::take(&mut self.touched_order);
         let mut before = std::mem::take(&mut self.touched_audience);
-        for id in order {
+        for id in order.drain(..) {
             let mut to = before.remove(&id).unwrap_or_default();
             let Some(it) = self.interactions.get(&id) else {
                 continue;
@@ -1906,10 +2025,11 @@ impl Engine {
                 event: Event::InteractionUpdated { interaction: id },
             });
         }
-        let agents: Vec<AgentId> = self.touched_agents.drain().collect();
-        for a in agents {
-            self.sync_agent_timer(&a);
-        }
+        before.clear();
+        self.touched_order = order;
+        self.touched_audience = before;
+        self.sync_touched_agent_timers();
+        self.touched_agents.clear();
         std::mem::take(&mut self.changes)
     }
 }
@@ -1942,10 +2062,16 @@ fn new_participant(agent: &AgentId, role: ParticipantRole, now: Timestamp) -> Pa
 /// Checks a queue's configuration.
 pub fn validate_queue(q: &Queue) -> Result<(), DomainError> {
     if q.name.trim().is_empty() || q.name.len() > 200 {
-        return Err(DomainError::invalid("invalid_name", "queue name must be 1 to 200 bytes"));
+        return Err(DomainError::invalid(
+            "invalid_name",
+            "queue name must be 1 to 200 bytes",
+        ));
     }
     if !(1..=100).contains(&q.priority) {
-        return Err(DomainError::invalid("invalid_priority", "priority must be between 1 and 100"));
+        return Err(DomainError::invalid(
+            "invalid_priority",
+            "priority must be between 1 and 100",
+        ));
     }
     if !(1..=3600).contains(&q.acceptance_interval_s) {
         return Err(DomainError::invalid(
@@ -2015,7 +2141,10 @@ pub fn validate_settings(s: &Settings) -> Result<(), DomainError> {
             "offer_exclusion_s and disconnect_grace_s must be at most 86400",
         ));
     }
-    if s.break_reasons.iter().any(|r| r.trim().is_empty() || r.len() > 100) {
+    if s.break_reasons
+        .iter()
+        .any(|r| r.trim().is_empty() || r.len() > 100)
+    {
         return Err(DomainError::invalid(
             "invalid_break_reason",
             "break reasons must be 1 to 100 bytes",

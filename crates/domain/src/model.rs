@@ -8,7 +8,9 @@ use std::fmt;
 
 /// A point in time: milliseconds since the Unix epoch, UTC. The domain never reads a clock;
 /// every function that needs "now" takes one of these.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -478,11 +480,17 @@ impl Interaction {
     /// interaction again after an earlier participation ended (a second conference invitation, or
     /// the interaction transferred back to them).
     pub fn participant(&self, agent: &AgentId) -> Option<&Participant> {
-        self.participants.iter().rev().find(|p| &p.agent_id == agent)
+        self.participants
+            .iter()
+            .rev()
+            .find(|p| &p.agent_id == agent)
     }
     /// The agent's current (last) participation, mutable.
     pub fn participant_mut(&mut self, agent: &AgentId) -> Option<&mut Participant> {
-        self.participants.iter_mut().rev().find(|p| &p.agent_id == agent)
+        self.participants
+            .iter_mut()
+            .rev()
+            .find(|p| &p.agent_id == agent)
     }
     /// Agents with a pending offer for this interaction (routing offer and conference offer).
     pub fn offered_agents(&self) -> impl Iterator<Item = &AgentId> {

@@ -65,12 +65,16 @@ fn refused(e: &mut Engine, cmd: Command, now: Timestamp, code: &str) -> DomainEr
     let before = format!("{e:?}");
     let o = e.apply(cmd, now);
     let after = format!("{e:?}");
-    let error = err(Outcome {
-        result: o.result,
-        changes: Changes::default(),
-    });
+    let error = match o.result {
+        Ok(r) => panic!("command unexpectedly succeeded: {r:?}"),
+        Err(error) => error,
+    };
     assert_eq!(error.code(), code, "wrong error: {error:?}");
-    assert!(o.changes.is_empty(), "a refused command reported changes: {:?}", o.changes);
+    assert!(
+        o.changes.is_empty(),
+        "a refused command reported changes: {:?}",
+        o.changes
+    );
     assert!(o.changes.offers.is_empty());
     assert_eq!(before, after, "a refused command changed the engine");
     error
@@ -99,7 +103,15 @@ impl Cc {
         self.apply(Command::UpsertQueue(q), now);
     }
     /// Creates an agent (offline, as new agents are).
-    fn agent(&mut self, id: &str, name: &str, queues: &[&str], capacity: u32, can_reject: bool, now: Timestamp) {
+    fn agent(
+        &mut self,
+        id: &str,
+        name: &str,
+        queues: &[&str],
+        capacity: u32,
+        can_reject: bool,
+        now: Timestamp,
+    ) {
         self.apply(
             Command::UpsertAgent(AgentConfig {
                 id: aid(id),
@@ -128,8 +140,7 @@ impl Cc {
     }
     /// A customer writes on conversation `conv`; opens interaction `id` if none is open.
     fn inbound(&mut self, id: &str, conv: &str, queue: &str, now: Timestamp) -> Changes {
-        let c = self.apply(Command::Inbound(msg(id, conv, queue)), now);
-        c
+        self.apply(Command::Inbound(msg(id, conv, queue)), now)
     }
     fn accept(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
         self.apply(
@@ -172,11 +183,16 @@ impl Cc {
         }
     }
     fn it(&self, i: &str) -> &Interaction {
-        self.e.interaction(&iid(i)).unwrap_or_else(|| panic!("no interaction {i}"))
+        self.e
+            .interaction(&iid(i))
+            .unwrap_or_else(|| panic!("no interaction {i}"))
     }
     /// Who holds the routed offer of `i`.
     fn offered_to(&self, i: &str) -> Option<AgentId> {
-        self.e.interaction(&iid(i)).and_then(|x| x.offer.as_ref()).map(|o| o.agent_id.clone())
+        self.e
+            .interaction(&iid(i))
+            .and_then(|x| x.offer.as_ref())
+            .map(|o| o.agent_id.clone())
     }
     fn presence_of(&self, agent: &str) -> Presence {
         self.e.agent(&aid(agent)).unwrap().presence
@@ -327,7 +343,10 @@ fn r2_1_break_needs_a_reason_from_the_admin_list() {
         reason: Some("Nap".into()),
     };
     let e = refused(&mut cc.e, unknown, s(2), "unknown_break_reason");
-    assert!(e.to_string().contains("Lunch"), "the message lists the reasons: {e}");
+    assert!(
+        e.to_string().contains("Lunch"),
+        "the message lists the reasons: {e}"
+    );
 
     let c = cc.apply(
         Command::SetPresence {
@@ -374,7 +393,10 @@ fn r2_1_empty_break_reason_list_accepts_any_reason() {
         },
         s(1),
     );
-    assert_eq!(cc.e.agent(&aid("a1")).unwrap().break_reason.as_deref(), Some("Dentist"));
+    assert_eq!(
+        cc.e.agent(&aid("a1")).unwrap().break_reason.as_deref(),
+        Some("Dentist")
+    );
 }
 
 /// `rona` is set by the router only; an agent cannot choose it.
@@ -409,7 +431,10 @@ fn r2_1_going_on_break_withdraws_pending_offers() {
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));
 
     let c = cc.presence("a1", Presence::OnBreak, s(6));
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a1".into(), WithdrawReason::AgentUnavailable)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+    );
     assert_eq!(cc.waiting("q1"), ids(&["i1", "i2"]), "back at the head");
     assert_eq!(cc.load("a1"), 0);
     // A withdrawal for unavailability is not a miss: no exclusion, no rona.
@@ -419,6 +444,24 @@ fn r2_1_going_on_break_withdraws_pending_offers() {
     let c = cc.available("a2", s(7));
     assert_eq!(offers(&c), vec![offer("i1", "a2")]);
     cc.check(s(7));
+}
+
+/// when an agent with several pending offers leaves `available`, every one goes
+/// back to the head of its queue, in the order they were in.
+#[test]
+fn r2_1_withdrawn_offers_keep_their_order_at_the_head() {
+    let mut cc = Cc::new();
+    cc.queue(queue("q1"), T0);
+    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
+    cc.available("a1", s(1));
+    for n in 1..=5 {
+        cc.inbound(&format!("i{n}"), &format!("c{n}"), "q1", s(1 + n));
+    }
+    assert_eq!(cc.waiting("q1"), ids(&["i4", "i5"]));
+    let c = cc.presence("a1", Presence::Offline, s(10));
+    assert_eq!(withdrawals(&c).len(), 3);
+    assert_eq!(cc.waiting("q1"), ids(&["i1", "i2", "i3", "i4", "i5"]));
+    cc.check(s(10));
 }
 
 // ----- Queue membership ------------------------------------------------------------------
@@ -452,8 +495,16 @@ fn r2_2_offers_only_from_member_queues() {
     );
     assert_eq!(offers(&c), vec![offer("i2", "a1")]);
     let a = cc.e.agent(&aid("a1")).unwrap();
-    assert_eq!(a.queue_ids, vec![qid("q1"), qid("q2")], "sorted, without duplicates");
-    assert_eq!(a.presence, Presence::Available, "a config change keeps presence");
+    assert_eq!(
+        a.queue_ids,
+        vec![qid("q1"), qid("q2")],
+        "sorted, without duplicates"
+    );
+    assert_eq!(
+        a.presence,
+        Presence::Available,
+        "a config change keeps presence"
+    );
     cc.check(s(4));
 
     // A queue that does not exist is refused.
@@ -487,14 +538,22 @@ fn r2_3_capacity_counts_offered_active_and_wrap_up() {
     cc.accept("a1", "i1", s(3)); // active
     cc.accept("a1", "i2", s(3));
     cc.end("a1", "i2", s(4)); // wrap-up
-    // i1 active, i2 in wrap-up, i3 offered: still full.
+                              // i1 active, i2 in wrap-up, i3 offered: still full.
     assert_eq!(cc.it("i1").state, InteractionState::Active);
     assert_eq!(cc.it("i2").state, InteractionState::WrapUp);
     assert_eq!(cc.it("i3").state, InteractionState::Offered);
     assert_eq!(cc.load("a1"), 3);
     assert_eq!(cc.waiting("q1"), ids(&["i4"]));
-    let held: Vec<InteractionId> = cc.e.interactions_of(&aid("a1")).iter().map(|i| i.id.clone()).collect();
-    assert_eq!(held, ids(&["i1", "i2", "i3"]), "oldest accepted first, offers last");
+    let held: Vec<InteractionId> =
+        cc.e.interactions_of(&aid("a1"))
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+    assert_eq!(
+        held,
+        ids(&["i1", "i2", "i3"]),
+        "oldest accepted first, offers last"
+    );
     cc.check(s(4));
 
     // Finishing the wrap-up frees the slot: i4 is offered in the same step.
@@ -522,6 +581,63 @@ fn r2_3_capacity_is_validated() {
     }
 }
 
+/// offers keep coming while an agent has room, even when a long run of waiting
+/// interactions at the head is reserved for someone else (sticky holds, R-5.4): the router looks
+/// past them.
+#[test]
+fn r2_3_offers_reach_past_a_long_run_of_reserved_interactions() {
+    let mut cc = Cc::new();
+    let mut q = queue("q1");
+    q.sticky = true;
+    q.sticky_timeout_s = 600;
+    cc.queue(q, T0);
+    cc.agent("busy", "Bea", &["q1"], 3, false, T0);
+    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
+    for n in 0..100 {
+        let mut m = msg(&format!("r{n:03}"), &format!("cr{n}"), "q1");
+        m.last_agent = Some(aid("busy"));
+        cc.apply(Command::Inbound(m), s(1));
+    }
+    cc.inbound("free", "cf", "q1", s(2));
+    let c = cc.available("a1", s(3));
+    assert_eq!(
+        offers(&c),
+        vec![offer("free", "a1")],
+        "the 101st interaction is not stuck"
+    );
+    cc.check(s(3));
+    cc.accept("a1", "free", s(4));
+    // When the holds end, the reserved ones go to whoever is free, oldest first.
+    let c = cc.tick(s(601));
+    assert_eq!(offers(&c), vec![offer("r000", "a1"), offer("r001", "a1")]);
+    cc.check(s(601));
+}
+
+/// R-5.4 (with ): a returning customer is held for the agent who last handled the
+/// conversation — even if that agent is not (or no longer) a member of the queue — and offered
+/// to them as soon as they become available.
+#[test]
+fn r5_4_sticky_hold_waits_for_the_last_agent_even_outside_the_queue() {
+    let mut cc = Cc::new();
+    let mut q = queue("q1");
+    q.sticky = true;
+    cc.queue(q, T0);
+    cc.queue(queue("q2"), T0);
+    cc.agent("last", "Lia", &["q2"], 3, false, T0);
+    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
+    cc.available("a1", s(1));
+    let mut m = msg("i1", "c1", "q1");
+    m.last_agent = Some(aid("last"));
+    let c = cc.apply(Command::Inbound(m), s(2));
+    assert!(c.offers.is_empty(), "held for Lia for 30 s");
+    assert_eq!(cc.it("i1").sticky.as_ref().unwrap().until, s(32));
+    cc.check(s(2));
+    let c = cc.available("last", s(10));
+    assert_eq!(offers(&c), vec![offer("i1", "last")]);
+    assert_eq!(cc.it("i1").offer.as_ref().unwrap().kind, OfferKind::Sticky);
+    cc.check(s(10));
+}
+
 // ----- Stop new --------------------------------------------------------------------------
 
 /// "stop new" stops new offers while keeping presence, pending offers and current work;
@@ -543,11 +659,18 @@ fn r2_4_stop_new_keeps_current_work_and_presence() {
         },
         s(4),
     );
-    assert!(c.notices.iter().any(|n| n.event == Event::PresenceChanged { agent: aid("a1") }));
+    assert!(c
+        .notices
+        .iter()
+        .any(|n| n.event == Event::PresenceChanged { agent: aid("a1") }));
     let a = cc.e.agent(&aid("a1")).unwrap();
     assert!(a.stop_new);
     assert_eq!(a.presence, Presence::Available);
-    assert_eq!(cc.it("i1").state, InteractionState::Active, "current work kept");
+    assert_eq!(
+        cc.it("i1").state,
+        InteractionState::Active,
+        "current work kept"
+    );
     assert_eq!(cc.offered_to("i2"), Some(aid("a1")), "pending offer kept");
 
     let c = cc.inbound("i3", "c3", "q1", s(5));
@@ -576,8 +699,14 @@ fn r2_5_longest_idle_picks_the_agent_idle_longest() {
         cc.available(a, s(3));
     }
     // Idle since creation: a1 (0 s) < a2 (1 s) < a3 (2 s).
-    assert_eq!(offers(&cc.inbound("i1", "c1", "q1", s(4))), vec![offer("i1", "a1")]);
-    assert_eq!(offers(&cc.inbound("i2", "c2", "q1", s(5))), vec![offer("i2", "a2")]);
+    assert_eq!(
+        offers(&cc.inbound("i1", "c1", "q1", s(4))),
+        vec![offer("i1", "a1")]
+    );
+    assert_eq!(
+        offers(&cc.inbound("i2", "c2", "q1", s(5))),
+        vec![offer("i2", "a2")]
+    );
     // a1 finishes at 6 s, a2 at 7 s; a3 has been idle since 2 s.
     cc.accept("a1", "i1", s(6));
     cc.end("a1", "i1", s(6));
@@ -585,9 +714,18 @@ fn r2_5_longest_idle_picks_the_agent_idle_longest() {
     cc.accept("a2", "i2", s(7));
     cc.end("a2", "i2", s(7));
     cc.wrap_up("a2", "i2", None, s(7));
-    assert_eq!(offers(&cc.inbound("i3", "c3", "q1", s(8))), vec![offer("i3", "a3")]);
-    assert_eq!(offers(&cc.inbound("i4", "c4", "q1", s(9))), vec![offer("i4", "a1")]);
-    assert_eq!(offers(&cc.inbound("i5", "c5", "q1", s(9))), vec![offer("i5", "a2")]);
+    assert_eq!(
+        offers(&cc.inbound("i3", "c3", "q1", s(8))),
+        vec![offer("i3", "a3")]
+    );
+    assert_eq!(
+        offers(&cc.inbound("i4", "c4", "q1", s(9))),
+        vec![offer("i4", "a1")]
+    );
+    assert_eq!(
+        offers(&cc.inbound("i5", "c5", "q1", s(9))),
+        vec![offer("i5", "a2")]
+    );
     cc.check(s(9));
 }
 
@@ -595,7 +733,10 @@ fn r2_5_longest_idle_picks_the_agent_idle_longest() {
 /// `longest_idle` goes to the other agent.
 #[test]
 fn r2_5_least_busy_picks_fewest_interactions_then_longest_idle() {
-    for (policy, expected) in [(RoutingPolicy::LeastBusy, "a2"), (RoutingPolicy::LongestIdle, "a1")] {
+    for (policy, expected) in [
+        (RoutingPolicy::LeastBusy, "a2"),
+        (RoutingPolicy::LongestIdle, "a1"),
+    ] {
         let mut cc = Cc::new();
         let mut q = queue("q1");
         q.routing_policy = policy;
@@ -604,12 +745,19 @@ fn r2_5_least_busy_picks_fewest_interactions_then_longest_idle() {
         cc.agent("a2", "Bob", &["q1"], 3, false, T0);
         cc.available("a1", s(1));
         // a1 takes i1 and keeps it (idle since 2 s, one interaction).
-        assert_eq!(offers(&cc.inbound("i1", "c1", "q1", s(2))), vec![offer("i1", "a1")]);
+        assert_eq!(
+            offers(&cc.inbound("i1", "c1", "q1", s(2))),
+            vec![offer("i1", "a1")]
+        );
         cc.accept("a1", "i1", s(2));
         // a2 handles i2 to the end at 5 s (idle since 5 s, no interaction).
         cc.available("a2", s(3));
         let c = cc.inbound("i2", "c2", "q1", s(4));
-        assert_eq!(offers(&c), vec![offer("i2", "a2")], "{policy:?}: a2 is less busy and idle");
+        assert_eq!(
+            offers(&c),
+            vec![offer("i2", "a2")],
+            "{policy:?}: a2 is less busy and idle"
+        );
         cc.accept("a2", "i2", s(5));
         cc.end("a2", "i2", s(5));
         cc.wrap_up("a2", "i2", None, s(5));
@@ -631,9 +779,18 @@ fn r2_5_least_busy_ties_go_to_longest_idle() {
     cc.available("a", s(2));
     cc.available("b", s(2));
     // Both idle, b since 0 s: b first, then a, then b again (both have one, b's offer is older).
-    assert_eq!(offers(&cc.inbound("i1", "c1", "q1", s(3))), vec![offer("i1", "b")]);
-    assert_eq!(offers(&cc.inbound("i2", "c2", "q1", s(4))), vec![offer("i2", "a")]);
-    assert_eq!(offers(&cc.inbound("i3", "c3", "q1", s(5))), vec![offer("i3", "b")]);
+    assert_eq!(
+        offers(&cc.inbound("i1", "c1", "q1", s(3))),
+        vec![offer("i1", "b")]
+    );
+    assert_eq!(
+        offers(&cc.inbound("i2", "c2", "q1", s(4))),
+        vec![offer("i2", "a")]
+    );
+    assert_eq!(
+        offers(&cc.inbound("i3", "c3", "q1", s(5))),
+        vec![offer("i3", "b")]
+    );
     cc.check(s(5));
 }
 
@@ -657,7 +814,11 @@ fn r2_5_round_robin_rotates_through_members() {
         got.extend(offers(&c).into_iter().map(|(_, a)| a));
     }
     assert_eq!(got, vec!["a1", "a2", "a3", "a1"]);
-    assert_eq!(cc.e.queue(&qid("q1")).unwrap().rr_last, Some(aid("a1")), "position is persisted");
+    assert_eq!(
+        cc.e.queue(&qid("q1")).unwrap().rr_last,
+        Some(aid("a1")),
+        "position is persisted"
+    );
     // a2 (having accepted i2, so no offer is withdrawn) goes on break: the turn passes to a3.
     cc.accept("a2", "i2", s(6));
     assert!(cc.presence("a2", Presence::OnBreak, s(6)).offers.is_empty());
@@ -678,7 +839,10 @@ fn r2_5_first_in_first_out_within_a_queue() {
     cc.inbound("i4", "c4", "q1", s(4));
     assert_eq!(cc.waiting("q1"), ids(&["i1", "i2", "i3", "i4"]));
     let c = cc.available("a1", s(5));
-    assert_eq!(offers(&c), vec![offer("i1", "a1"), offer("i2", "a1"), offer("i3", "a1")]);
+    assert_eq!(
+        offers(&c),
+        vec![offer("i1", "a1"), offer("i2", "a1"), offer("i3", "a1")]
+    );
     assert_eq!(cc.waiting("q1"), ids(&["i4"]));
     cc.check(s(5));
 }
@@ -696,7 +860,10 @@ fn r2_5_agent_in_several_queues_gets_the_oldest_waiting_first() {
     cc.inbound("x2", "c3", "q2", s(3));
     cc.inbound("y2", "c4", "q1", s(4));
     let c = cc.available("a1", s(10));
-    assert_eq!(offers(&c), vec![offer("x1", "a1"), offer("y1", "a1"), offer("x2", "a1")]);
+    assert_eq!(
+        offers(&c),
+        vec![offer("x1", "a1"), offer("y1", "a1"), offer("x2", "a1")]
+    );
     cc.check(s(10));
 }
 
@@ -714,7 +881,11 @@ fn r2_5_queue_priority_weights_waiting_time() {
         cc.inbound("low", "c1", "qlow", s(0));
         cc.inbound("high", "c2", "qhigh", s(high_arrives_at));
         let c = cc.available("a1", s(10));
-        assert_eq!(offers(&c), vec![offer(expected, "a1")], "high arrived at {high_arrives_at} s");
+        assert_eq!(
+            offers(&c),
+            vec![offer(expected, "a1")],
+            "high arrived at {high_arrives_at} s"
+        );
         cc.check(s(10));
     }
 }
@@ -747,7 +918,10 @@ fn r2_6_offer_carries_customer_source_queue_first_message_and_wait() {
         }),
         s(1),
     );
-    assert!(c.interactions.contains(&iid("i1")), "the new interaction is persisted");
+    assert!(
+        c.interactions.contains(&iid("i1")),
+        "the new interaction is persisted"
+    );
     let c = cc.available("a1", s(8));
     assert_eq!(offers(&c), vec![offer("i1", "a1")]);
     assert!(c.notices.iter().any(|n| n.to == vec![aid("a1")]
@@ -768,7 +942,11 @@ fn r2_6_offer_carries_customer_source_queue_first_message_and_wait() {
     let o = it.offer.as_ref().unwrap();
     assert_eq!(o.kind, OfferKind::Route);
     assert_eq!(o.offered_at, s(8));
-    assert_eq!(o.offered_at.millis_since(it.waiting_since), 7_000, "waited 7 s when offered");
+    assert_eq!(
+        o.offered_at.millis_since(it.waiting_since),
+        7_000,
+        "waited 7 s when offered"
+    );
     assert_eq!(o.deadline, s(8 + 30), "default acceptance interval 30 s");
 }
 
@@ -819,7 +997,10 @@ fn r2_7_accept_makes_the_agent_the_owner() {
     assert_eq!(it.offer, None);
     assert_eq!(it.accepted_at, Some(s(5)));
     let p = it.participant(&aid("a1")).unwrap();
-    assert_eq!((p.role, p.state, p.joined_at), (ParticipantRole::Owner, ParticipantState::Active, s(5)));
+    assert_eq!(
+        (p.role, p.state, p.joined_at),
+        (ParticipantRole::Owner, ParticipantState::Active, s(5))
+    );
     assert_eq!(c.counters.accepts, 1);
     assert!(c.interactions.contains(&iid("i1")));
     assert!(c.notices.iter().any(|n| n.event
@@ -849,7 +1030,10 @@ fn r2_7_accept_makes_the_agent_the_owner() {
         s(6),
         "not_found",
     );
-    assert!(matches!(e, DomainError::NotFound { .. }), "another agent's interaction is invisible");
+    assert!(
+        matches!(e, DomainError::NotFound { .. }),
+        "another agent's interaction is invisible"
+    );
 }
 
 /// without `can_reject` the reject is refused (403 `reject_not_permitted`) and nothing
@@ -888,7 +1072,10 @@ fn r2_7_reject_with_permission_offers_to_the_next_agent() {
         },
         s(6),
     );
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a1".into(), WithdrawReason::Rejected)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a1".into(), WithdrawReason::Rejected)]
+    );
     assert_eq!(c.counters.rejects, 1);
     assert_eq!(c.counters.misses, 0);
     assert_eq!(cc.presence_of("a1"), Presence::Rona);
@@ -920,13 +1107,27 @@ fn r2_8_offer_times_out_at_the_deadline_not_before() {
     assert_eq!(cc.offered_to("i1"), Some(aid("a1")));
 
     let c = cc.tick(deadline);
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+    );
     assert_eq!(c.counters.misses, 1);
     assert_eq!(cc.presence_of("a1"), Presence::Rona);
-    assert!(c.notices.iter().any(|n| n.event == Event::PresenceChanged { agent: aid("a1") }));
-    assert_eq!(cc.waiting("q1"), ids(&["i1", "i2"]), "re-queued at the head");
+    assert!(c
+        .notices
+        .iter()
+        .any(|n| n.event == Event::PresenceChanged { agent: aid("a1") }));
+    assert_eq!(
+        cc.waiting("q1"),
+        ids(&["i1", "i2"]),
+        "re-queued at the head"
+    );
     assert_eq!(cc.it("i1").state, InteractionState::Queued);
-    assert_eq!(cc.it("i1").waiting_since, s(4), "the wait timer keeps running");
+    assert_eq!(
+        cc.it("i1").waiting_since,
+        s(4),
+        "the wait timer keeps running"
+    );
     assert_eq!(cc.load("a1"), 0);
 }
 
@@ -1000,7 +1201,11 @@ fn r2_8_after_missed_offer_on_break() {
         s(35),
     );
     assert_eq!(cc.presence_of("a1"), Presence::OnBreak);
-    assert_eq!(cc.waiting("q1"), ids(&["i2", "i1"]), "the latest missed is at the head");
+    assert_eq!(
+        cc.waiting("q1"),
+        ids(&["i2", "i1"]),
+        "the latest missed is at the head"
+    );
     cc.check(s(35));
 }
 
@@ -1017,7 +1222,10 @@ fn r2_8_missed_agent_is_excluded_from_re_offers_until_expiry() {
     cc.tick(s(32)); // missed
     let ex = &cc.it("i1").exclusions;
     assert_eq!(ex.len(), 1);
-    assert_eq!((ex[0].agent_id.clone(), ex[0].until), (aid("a1"), s(32 + 300)));
+    assert_eq!(
+        (ex[0].agent_id.clone(), ex[0].until),
+        (aid("a1"), s(32 + 300))
+    );
 
     let c = cc.available("a1", s(40));
     assert!(c.offers.is_empty(), "a1 is excluded from i1");
@@ -1027,10 +1235,44 @@ fn r2_8_missed_agent_is_excluded_from_re_offers_until_expiry() {
     cc.accept("a1", "i2", s(42));
     assert_eq!(cc.waiting("q1"), ids(&["i1"]));
 
-    assert!(cc.tick(t(332_000 - 1)).is_empty(), "still excluded one ms before expiry");
+    assert!(
+        cc.tick(t(332_000 - 1)).is_empty(),
+        "still excluded one ms before expiry"
+    );
     let c = cc.tick(s(332));
-    assert_eq!(offers(&c), vec![offer("i1", "a1")], "offered again at expiry");
+    assert_eq!(
+        offers(&c),
+        vec![offer("i1", "a1")],
+        "offered again at expiry"
+    );
     assert!(cc.it("i1").exclusions.is_empty());
+}
+
+/// with `offer_exclusion_s = 0` nobody is excluded: an agent who missed an offer gets it
+/// again as soon as they are available again.
+#[test]
+fn r2_8_zero_exclusion_excludes_nobody() {
+    let settings = Settings {
+        offer_exclusion_s: 0,
+        ..Settings::default()
+    };
+    let mut cc = Cc::with_settings(settings);
+    cc.queue(queue("q1"), T0);
+    cc.agent("a1", "Ann", &["q1"], 3, true, T0);
+    cc.available("a1", s(1));
+    cc.inbound("i1", "c1", "q1", s(2));
+    cc.apply(
+        Command::Reject {
+            agent: aid("a1"),
+            interaction: iid("i1"),
+        },
+        s(3),
+    );
+    assert!(cc.it("i1").exclusions.is_empty());
+    cc.check(s(3));
+    let c = cc.available("a1", s(4));
+    assert_eq!(offers(&c), vec![offer("i1", "a1")]);
+    cc.check(s(4));
 }
 
 /// from `rona` the agent returns to `available` only by their own action: time passing,
@@ -1066,7 +1308,10 @@ fn r2_8_rona_ends_only_by_the_agents_own_action() {
     }
     assert_eq!(cc.presence_of("a1"), Presence::Rona);
     let c = cc.inbound("i3", "c3", "q1", s(3600 * 48 + 1));
-    assert!(!offers(&c).iter().any(|(_, a)| a == "a1"), "rona receives nothing");
+    assert!(
+        !offers(&c).iter().any(|(_, a)| a == "a1"),
+        "rona receives nothing"
+    );
 
     assert_eq!(cc.waiting("q1"), ids(&["i2", "i3"]));
     let c = cc.available("a1", s(3600 * 48 + 2));
@@ -1165,12 +1410,11 @@ fn r2_10_restart_resumes_offers_and_countdowns_from_stored_deadlines() {
     let (agents, queues, interactions) = persisted(&cc.e);
     let (e, _) = Engine::load(Settings::default(), agents, queues, interactions, s(10));
     let mut restarted = Cc { e };
-    let before: Vec<(Timestamp, Timer)> = cc
-        .e
-        .timers()
-        .into_iter()
-        .filter(|(_, t)| !matches!(t, Timer::Grace(_)))
-        .collect();
+    let before: Vec<(Timestamp, Timer)> =
+        cc.e.timers()
+            .into_iter()
+            .filter(|(_, t)| !matches!(t, Timer::Grace(_)))
+            .collect();
     let after: Vec<(Timestamp, Timer)> = restarted
         .e
         .timers()
@@ -1188,9 +1432,15 @@ fn r2_10_restart_resumes_offers_and_countdowns_from_stored_deadlines() {
     restarted.apply(Command::Connected { agent: aid("a2") }, s(11));
     assert!(restarted.tick(t(33_999)).is_empty());
     let c = restarted.tick(s(34));
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+    );
     let c = restarted.tick(s(66));
-    assert_eq!(c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), ids(&["i3"]));
+    assert_eq!(
+        c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        ids(&["i3"])
+    );
     // The freed slot goes to the head of the queue: i1, re-queued before i4.
     assert_eq!(offers(&c), vec![offer("i1", "a2")]);
 }
@@ -1204,18 +1454,31 @@ fn r2_10_offer_expired_while_down_counts_as_missed() {
     let (agents, queues, interactions) = persisted(&cc.e);
     let now = s(100);
     let (e, changes) = Engine::load(Settings::default(), agents, queues, interactions, now);
-    assert!(changes.agents.contains(&aid("a1")), "agents not offline await their reconnection");
+    assert!(
+        changes.agents.contains(&aid("a1")),
+        "agents not offline await their reconnection"
+    );
     let mut cc = Cc { e };
     let c = cc.tick(now);
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+    );
     assert_eq!(c.counters.misses, 1);
     assert_eq!(cc.presence_of("a1"), Presence::Rona);
-    assert_eq!(c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), ids(&["i3"]));
+    assert_eq!(
+        c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        ids(&["i3"])
+    );
     assert_eq!(c.counters.auto_wrap_ups, 1);
     // a2's freed slot takes the head of the queue: i1 (re-queued ahead of i4).
     assert_eq!(offers(&c), vec![offer("i1", "a2")]);
     assert_eq!(cc.waiting("q1"), ids(&["i4"]));
-    assert_eq!(cc.it("i2").owner_id, Some(aid("a2")), "active work survives the restart");
+    assert_eq!(
+        cc.it("i2").owner_id,
+        Some(aid("a2")),
+        "active work survives the restart"
+    );
 }
 
 // ----- Disconnect grace ---------------------------------------------------------------------
@@ -1238,15 +1501,28 @@ fn r2_11_grace_expiry_withdraws_offers_and_sets_offline() {
     cc.inbound("i2", "c2", "q1", s(4));
     assert_eq!(cc.offered_to("i2"), Some(aid("a1")));
     cc.apply(Command::Disconnected { agent: aid("a1") }, s(10));
-    assert_eq!(cc.e.agent(&aid("a1")).unwrap().disconnected_since, Some(s(10)));
-    assert!(cc.tick(t(70_000 - 1)).is_empty(), "within the grace period nothing happens");
+    assert_eq!(
+        cc.e.agent(&aid("a1")).unwrap().disconnected_since,
+        Some(s(10))
+    );
+    assert!(
+        cc.tick(t(70_000 - 1)).is_empty(),
+        "within the grace period nothing happens"
+    );
     assert_eq!(cc.offered_to("i2"), Some(aid("a1")));
 
     let c = cc.tick(s(70));
-    assert_eq!(withdrawals(&c), vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+    );
     assert_eq!(cc.presence_of("a1"), Presence::Offline);
     assert!(cc.it("i2").exclusions.is_empty());
-    assert_eq!(cc.it("i1").owner_id, Some(aid("a1")), "active interaction stays theirs");
+    assert_eq!(
+        cc.it("i1").owner_id,
+        Some(aid("a1")),
+        "active interaction stays theirs"
+    );
     assert_eq!(cc.it("i1").state, InteractionState::Active);
     assert_eq!(cc.load("a1"), 1);
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));
@@ -1273,14 +1549,84 @@ fn r2_11_reconnect_within_grace_keeps_everything() {
     cc.available("a1", s(1));
     cc.inbound("i1", "c1", "q1", s(2));
     cc.apply(Command::Disconnected { agent: aid("a1") }, s(3));
-    assert_eq!(cc.e.agent(&aid("a1")).unwrap().disconnected_since, None, "one tab still open");
+    assert_eq!(
+        cc.e.agent(&aid("a1")).unwrap().disconnected_since,
+        None,
+        "one tab still open"
+    );
     cc.apply(Command::Disconnected { agent: aid("a1") }, s(4));
-    assert_eq!(cc.e.agent(&aid("a1")).unwrap().disconnected_since, Some(s(4)));
+    assert_eq!(
+        cc.e.agent(&aid("a1")).unwrap().disconnected_since,
+        Some(s(4))
+    );
     cc.apply(Command::Connected { agent: aid("a1") }, s(63));
     assert_eq!(cc.e.agent(&aid("a1")).unwrap().disconnected_since, None);
     assert!(cc.tick(s(200)).is_empty());
     assert_eq!(cc.presence_of("a1"), Presence::Available);
     assert_eq!(cc.offered_to("i1"), Some(aid("a1")));
+}
+
+/// the grace period is a setting: changing it applies to agents already disconnected, and
+/// a grace period of 0 sets a disconnected agent offline at once.
+#[test]
+fn r2_11_grace_period_setting_applies_to_disconnected_agents() {
+    let mut cc = Cc::new();
+    cc.queue(queue("q1"), T0);
+    cc.agent("a1", "Ann", &["q1"], 2, false, T0);
+    cc.agent("a2", "Bob", &["q1"], 2, false, T0);
+    for a in ["a1", "a2"] {
+        cc.apply(Command::Connected { agent: aid(a) }, s(1));
+        cc.available(a, s(1));
+    }
+    cc.apply(Command::Disconnected { agent: aid("a1") }, s(10));
+    assert!(cc.e.timers().contains(&(s(70), Timer::Grace(aid("a1")))));
+    let shorter = Settings {
+        disconnect_grace_s: 20,
+        ..Settings::default()
+    };
+    cc.apply(Command::UpdateSettings(shorter), s(11));
+    assert_eq!(cc.e.timers(), vec![(s(30), Timer::Grace(aid("a1")))]);
+    cc.check(s(11));
+    assert!(cc.tick(t(29_999)).is_empty());
+    cc.tick(s(30));
+    assert_eq!(cc.presence_of("a1"), Presence::Offline);
+
+    let none = Settings {
+        disconnect_grace_s: 0,
+        ..Settings::default()
+    };
+    cc.apply(Command::UpdateSettings(none), s(40));
+    cc.apply(Command::Disconnected { agent: aid("a2") }, s(41));
+    assert_eq!(cc.presence_of("a2"), Presence::Offline, "no grace at all");
+    cc.check(s(41));
+}
+
+/// an agent whose connection dropped long ago and who then chooses a presence (e.g.
+/// through the API) gets a fresh grace period to reconnect, instead of being set offline again
+/// at once.
+#[test]
+fn r2_11_choosing_a_presence_while_disconnected_restarts_the_grace_period() {
+    let mut cc = Cc::new();
+    cc.queue(queue("q1"), T0);
+    cc.agent("a1", "Ann", &["q1"], 2, false, T0);
+    cc.apply(Command::Connected { agent: aid("a1") }, s(1));
+    cc.available("a1", s(1));
+    cc.apply(Command::Disconnected { agent: aid("a1") }, s(2));
+    cc.tick(s(62));
+    assert_eq!(cc.presence_of("a1"), Presence::Offline);
+    cc.available("a1", s(500));
+    assert_eq!(cc.presence_of("a1"), Presence::Available);
+    assert_eq!(
+        cc.e.agent(&aid("a1")).unwrap().disconnected_since,
+        Some(s(500))
+    );
+    cc.check(s(500));
+    cc.tick(s(560));
+    assert_eq!(
+        cc.presence_of("a1"),
+        Presence::Offline,
+        "still not connected after the grace"
+    );
 }
 
 /// going offline by choice withdraws pending offers at once and keeps active work.
@@ -1294,7 +1640,10 @@ fn r2_11_going_offline_withdraws_offers_keeps_active_work() {
     cc.accept("a1", "i1", s(3));
     cc.inbound("i2", "c2", "q1", s(4));
     let c = cc.presence("a1", Presence::Offline, s(5));
-    assert_eq!(withdrawals(&c), vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+    );
     assert_eq!(cc.it("i1").owner_id, Some(aid("a1")));
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));
     // Offline agents still handle what they have.
@@ -1341,7 +1690,10 @@ fn r3_9_transfer_to_queue_wraps_up_the_owner_and_queues_in_target() {
         s(10),
     );
     assert_eq!(c.counters.transfers, 1);
-    assert_eq!(system_texts(&c), vec!["Ann transferred to queue Sales".to_owned()]);
+    assert_eq!(
+        system_texts(&c),
+        vec!["Ann transferred to queue Sales".to_owned()]
+    );
     let it = cc.it("i1");
     assert_eq!(it.state, InteractionState::Queued);
     assert_eq!(it.queue_id, qid("q2"));
@@ -1350,7 +1702,11 @@ fn r3_9_transfer_to_queue_wraps_up_the_owner_and_queues_in_target() {
     let p = it.participant(&aid("a1")).unwrap();
     assert_eq!(p.state, ParticipantState::WrapUp);
     assert_eq!(p.wrap_up_deadline, Some(s(70)), "Support's 60 s countdown");
-    assert_eq!(cc.waiting("q2"), ids(&["i9", "i1"]), "at the tail of the target queue");
+    assert_eq!(
+        cc.waiting("q2"),
+        ids(&["i9", "i1"]),
+        "at the tail of the target queue"
+    );
     assert_eq!(cc.load("a1"), 1, "wrap-up holds the slot");
     cc.check(s(10));
 
@@ -1385,13 +1741,22 @@ fn r3_9_transfer_to_agent_is_an_offer_to_them() {
     assert_eq!(system_texts(&c), vec!["Ann transferred to Bob".to_owned()]);
     let it = cc.it("i1");
     assert_eq!(it.state, InteractionState::Offered);
-    assert_eq!(it.offer.as_ref().unwrap().kind, OfferKind::Transfer { from: aid("a1") });
+    assert_eq!(
+        it.offer.as_ref().unwrap().kind,
+        OfferKind::Transfer { from: aid("a1") }
+    );
     assert_eq!(it.offer.as_ref().unwrap().deadline, s(40));
-    assert_eq!(it.participant(&aid("a1")).unwrap().state, ParticipantState::WrapUp);
+    assert_eq!(
+        it.participant(&aid("a1")).unwrap().state,
+        ParticipantState::WrapUp
+    );
     cc.check(s(10));
 
     let c = cc.accept("a2", "i1", s(11));
-    assert_eq!(system_texts(&c), vec!["Bob accepted the transfer from Ann".to_owned()]);
+    assert_eq!(
+        system_texts(&c),
+        vec!["Bob accepted the transfer from Ann".to_owned()]
+    );
     assert_eq!(cc.it("i1").owner_id, Some(aid("a2")));
     assert_eq!(cc.it("i1").queue_id, qid("q1"));
     cc.check(s(11));
@@ -1419,8 +1784,14 @@ fn r3_9_rejected_transfer_goes_back_to_the_head_of_the_original_queue() {
         },
         s(11),
     );
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a2".into(), WithdrawReason::Rejected)]);
-    assert_eq!(system_texts(&c), vec!["Bob rejected the transfer from Ann; back in the queue".to_owned()]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a2".into(), WithdrawReason::Rejected)]
+    );
+    assert_eq!(
+        system_texts(&c),
+        vec!["Bob rejected the transfer from Ann; back in the queue".to_owned()]
+    );
     assert_eq!(cc.it("i1").state, InteractionState::Queued);
     assert_eq!(cc.it("i1").queue_id, qid("q1"));
     assert_eq!(cc.waiting("q1"), ids(&["i1", "i2"]));
@@ -1448,8 +1819,14 @@ fn r3_9_timed_out_transfer_goes_back_to_the_head_of_the_original_queue() {
     );
     assert!(cc.tick(t(39_999)).is_empty());
     let c = cc.tick(s(40));
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a2".into(), WithdrawReason::Timeout)]);
-    assert_eq!(system_texts(&c), vec!["Bob did not answer the transfer from Ann; back in the queue".to_owned()]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a2".into(), WithdrawReason::Timeout)]
+    );
+    assert_eq!(
+        system_texts(&c),
+        vec!["Bob did not answer the transfer from Ann; back in the queue".to_owned()]
+    );
     assert_eq!(cc.presence_of("a2"), Presence::Rona);
     assert_eq!(cc.waiting("q1"), ids(&["i1", "i2"]));
 }
@@ -1516,7 +1893,10 @@ fn r3_10_conference_with_an_agent() {
     let conf = it.conference.as_ref().expect("conference requested");
     assert_eq!(conf.requested_by, aid("a1"));
     let o = conf.offer.as_ref().unwrap();
-    assert_eq!((o.agent_id.clone(), o.kind.clone()), (aid("a2"), OfferKind::Conference { from: aid("a1") }));
+    assert_eq!(
+        (o.agent_id.clone(), o.kind.clone()),
+        (aid("a2"), OfferKind::Conference { from: aid("a1") })
+    );
     assert_eq!(it.owner_id, Some(aid("a1")), "the owner keeps it meanwhile");
     assert_eq!(it.state, InteractionState::Active);
     assert_eq!(cc.load("a2"), 1, "the invitation takes a slot");
@@ -1534,19 +1914,30 @@ fn r3_10_conference_with_an_agent() {
     );
 
     let c = cc.accept("a2", "i1", s(11));
-    assert_eq!(system_texts(&c), vec!["Bob joined the conversation".to_owned()]);
+    assert_eq!(
+        system_texts(&c),
+        vec!["Bob joined the conversation".to_owned()]
+    );
     assert_eq!(c.counters.conferences, 1);
     let updated: Vec<&Notice> = c
         .notices
         .iter()
-        .filter(|n| n.event == Event::InteractionUpdated { interaction: iid("i1") })
+        .filter(|n| {
+            n.event
+                == Event::InteractionUpdated {
+                    interaction: iid("i1"),
+                }
+        })
         .collect();
     assert_eq!(updated.len(), 1);
     assert!(updated[0].to.contains(&aid("a1")) && updated[0].to.contains(&aid("a2")));
     let it = cc.it("i1");
     assert!(it.conference.is_none());
     let p = it.participant(&aid("a2")).unwrap();
-    assert_eq!((p.role, p.state), (ParticipantRole::Conference, ParticipantState::Active));
+    assert_eq!(
+        (p.role, p.state),
+        (ParticipantRole::Conference, ParticipantState::Active)
+    );
     assert_eq!(it.owner_id, Some(aid("a1")));
     // Both can act on it.
     cc.apply(
@@ -1572,7 +1963,10 @@ fn r3_10_conference_with_an_agent() {
         },
         s(20),
     );
-    assert_eq!(system_texts(&c), vec!["Bob left the conversation".to_owned()]);
+    assert_eq!(
+        system_texts(&c),
+        vec!["Bob left the conversation".to_owned()]
+    );
     let it = cc.it("i1");
     let p = it.participant(&aid("a2")).unwrap();
     assert_eq!(p.state, ParticipantState::WrapUp);
@@ -1607,7 +2001,10 @@ fn r3_10_conference_with_an_agent() {
         },
         s(25),
     );
-    assert_eq!(cc.it("i1").participant(&aid("a2")).unwrap().state, ParticipantState::WrapUp);
+    assert_eq!(
+        cc.it("i1").participant(&aid("a2")).unwrap().state,
+        ParticipantState::WrapUp
+    );
     assert_eq!(cc.load("a2"), 1);
     cc.check(s(25));
 }
@@ -1651,21 +2048,37 @@ fn r3_10_conference_with_a_queue() {
         },
         s(13),
     );
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a3".into(), WithdrawReason::Rejected)]);
-    assert_eq!(offers(&c), vec![offer("i1", "a4")], "the next agent of the queue is tried");
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a3".into(), WithdrawReason::Rejected)]
+    );
+    assert_eq!(
+        offers(&c),
+        vec![offer("i1", "a4")],
+        "the next agent of the queue is tried"
+    );
     assert_eq!(cc.presence_of("a3"), Presence::Rona);
     let c = cc.accept("a4", "i1", s(14));
-    assert_eq!(system_texts(&c), vec!["Dan joined the conversation".to_owned()]);
+    assert_eq!(
+        system_texts(&c),
+        vec!["Dan joined the conversation".to_owned()]
+    );
     cc.check(s(14));
     // Ending the interaction sends both to wrap-up.
     cc.end("a1", "i1", s(15));
     let it = cc.it("i1");
     assert_eq!(it.state, InteractionState::WrapUp);
     for a in ["a1", "a4"] {
-        assert_eq!(it.participant(&aid(a)).unwrap().state, ParticipantState::WrapUp);
+        assert_eq!(
+            it.participant(&aid(a)).unwrap().state,
+            ParticipantState::WrapUp
+        );
     }
     cc.wrap_up("a4", "i1", None, s(16));
-    assert!(cc.e.interaction(&iid("i1")).is_some(), "not done until every agent wrapped up");
+    assert!(
+        cc.e.interaction(&iid("i1")).is_some(),
+        "not done until every agent wrapped up"
+    );
     let c = cc.wrap_up("a1", "i1", None, s(17));
     assert_eq!(c.finished.len(), 1);
     cc.check(s(17));
@@ -1691,10 +2104,17 @@ fn r3_10_end_conference_cancels_a_pending_invitation() {
         },
         s(11),
     );
-    assert_eq!(withdrawals(&c), vec![("i1".into(), "a2".into(), WithdrawReason::Cancelled)]);
+    assert_eq!(
+        withdrawals(&c),
+        vec![("i1".into(), "a2".into(), WithdrawReason::Cancelled)]
+    );
     assert!(cc.it("i1").conference.is_none());
     assert_eq!(cc.load("a2"), 0);
-    assert_eq!(cc.presence_of("a2"), Presence::Available, "a cancellation is no miss");
+    assert_eq!(
+        cc.presence_of("a2"),
+        Presence::Available,
+        "a cancellation is no miss"
+    );
     refused(
         &mut cc.e,
         Command::ConferenceEnd {
@@ -1715,13 +2135,22 @@ fn r3_10_end_conference_cancels_a_pending_invitation() {
 fn r3_11_end_enters_wrap_up_and_a_later_message_opens_a_new_interaction() {
     let mut cc = two_queues_with_owner();
     let c = cc.end("a1", "i1", s(10));
-    assert_eq!(system_texts(&c), vec!["Ann ended the conversation".to_owned()]);
+    assert_eq!(
+        system_texts(&c),
+        vec!["Ann ended the conversation".to_owned()]
+    );
     let it = cc.it("i1");
     assert_eq!(it.state, InteractionState::WrapUp);
     assert_eq!(it.ended_at, Some(s(10)));
     let p = it.participant(&aid("a1")).unwrap();
-    assert_eq!((p.state, p.wrap_up_deadline), (ParticipantState::WrapUp, Some(s(70))));
-    assert!(cc.e.open_interaction_of(&ConversationId::from("c1")).is_none());
+    assert_eq!(
+        (p.state, p.wrap_up_deadline),
+        (ParticipantState::WrapUp, Some(s(70)))
+    );
+    assert!(cc
+        .e
+        .open_interaction_of(&ConversationId::from("c1"))
+        .is_none());
     refused(
         &mut cc.e,
         Command::End {
@@ -1740,7 +2169,11 @@ fn r3_11_end_enters_wrap_up_and_a_later_message_opens_a_new_interaction() {
             created: true
         })
     );
-    assert_eq!(cc.it("i1b").state, InteractionState::Queued, "a1 is full while wrapping up");
+    assert_eq!(
+        cc.it("i1b").state,
+        InteractionState::Queued,
+        "a1 is full while wrapping up"
+    );
     assert_eq!(cc.it("i1").state, InteractionState::WrapUp);
     cc.check(s(12));
 }
@@ -1811,8 +2244,15 @@ fn r3_12_disposition_required() {
     assert_eq!(p.disposition_code.as_deref(), Some("sale"));
     assert_eq!(p.wrap_up_note.as_deref(), Some("called back"));
     assert_eq!(p.wrapped_up_at, Some(s(7)));
-    assert!(cc.e.interaction(&iid("i1")).is_none(), "done interactions leave the engine");
-    assert_eq!(offers(&c), vec![offer("i2", "a1")], "the freed slot is used at once");
+    assert!(
+        cc.e.interaction(&iid("i1")).is_none(),
+        "done interactions leave the engine"
+    );
+    assert_eq!(
+        offers(&c),
+        vec![offer("i2", "a1")],
+        "the freed slot is used at once"
+    );
     cc.check(s(7));
 }
 
@@ -1859,15 +2299,27 @@ fn r3_12_countdown_completes_the_wrap_up_at_the_deadline() {
     cc.inbound("i2", "c2", "q1", s(5));
     let deadline = cc.it("i1").participants[0].wrap_up_deadline;
     assert_eq!(deadline, Some(s(64)));
-    assert!(cc.e.timers().contains(&(s(64), Timer::WrapUp(iid("i1"), aid("a1")))));
-    assert!(cc.tick(t(64_000 - 1)).is_empty(), "one ms early: still wrapping up");
+    assert!(cc
+        .e
+        .timers()
+        .contains(&(s(64), Timer::WrapUp(iid("i1"), aid("a1")))));
+    assert!(
+        cc.tick(t(64_000 - 1)).is_empty(),
+        "one ms early: still wrapping up"
+    );
     assert_eq!(cc.load("a1"), 1);
 
     let c = cc.tick(s(64));
     assert_eq!(c.counters.auto_wrap_ups, 1);
-    assert_eq!(c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), ids(&["i1"]));
+    assert_eq!(
+        c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        ids(&["i1"])
+    );
     let p = &c.finished[0].participants[0];
-    assert_eq!((p.state, p.disposition_code.clone()), (ParticipantState::Done, None));
+    assert_eq!(
+        (p.state, p.disposition_code.clone()),
+        (ParticipantState::Done, None)
+    );
     assert!(cc.e.interaction(&iid("i1")).is_none());
     assert_eq!(offers(&c), vec![offer("i2", "a1")], "the slot is freed");
 }
@@ -1916,7 +2368,10 @@ fn r3_13_concurrent_interactions_have_independent_timers() {
     );
     cc.accept("a1", "i3", s(31));
     let c = cc.tick(s(70));
-    assert_eq!(c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), ids(&["i1"]));
+    assert_eq!(
+        c.finished.iter().map(|i| i.id.clone()).collect::<Vec<_>>(),
+        ids(&["i1"])
+    );
     assert_eq!(cc.load("a1"), 2);
     assert_eq!(cc.it("i2").state, InteractionState::WrapUp);
     assert_eq!(cc.it("i3").state, InteractionState::Active);
@@ -2131,25 +2586,72 @@ mod property {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Inbound { conv: u8, queue: u8, last_agent: Option<u8> },
-        Presence { agent: u8, presence: u8 },
-        StopNew { agent: u8, on: bool },
-        Accept { pick: u16 },
-        Reject { pick: u16 },
-        Transfer { pick: u16, to_queue: bool, target: u8 },
-        Conference { pick: u16, to_queue: bool, target: u8 },
-        ConferenceEnd { pick: u16 },
-        End { pick: u16 },
-        WrapUp { pick: u16, code: bool },
-        Connected { agent: u8 },
-        Disconnected { agent: u8 },
-        Advance { ms: u32 },
+        Inbound {
+            conv: u8,
+            queue: u8,
+            last_agent: Option<u8>,
+        },
+        Presence {
+            agent: u8,
+            presence: u8,
+        },
+        StopNew {
+            agent: u8,
+            on: bool,
+        },
+        Accept {
+            pick: u16,
+        },
+        Reject {
+            pick: u16,
+        },
+        Transfer {
+            pick: u16,
+            to_queue: bool,
+            target: u8,
+        },
+        Conference {
+            pick: u16,
+            to_queue: bool,
+            target: u8,
+        },
+        ConferenceEnd {
+            pick: u16,
+        },
+        End {
+            pick: u16,
+        },
+        WrapUp {
+            pick: u16,
+            code: bool,
+        },
+        Connected {
+            agent: u8,
+        },
+        Disconnected {
+            agent: u8,
+        },
+        Advance {
+            ms: u32,
+        },
         /// The admin changes an agent's queues (and can_reject).
-        Membership { agent: u8, queues: u8, can_reject: bool },
+        Membership {
+            agent: u8,
+            queues: u8,
+            can_reject: bool,
+        },
         /// The admin changes a queue's policy and priority.
-        QueueConfig { queue: u8, policy: RoutingPolicy, priority: u32 },
+        QueueConfig {
+            queue: u8,
+            policy: RoutingPolicy,
+            priority: u32,
+        },
         /// The admin changes the global settings.
-        Settings { after_missed: bool, exclusion_s: u32, grace_s: u32 },
+        Settings {
+            after_missed: bool,
+            exclusion_s: u32,
+            grace_s: u32,
+        },
     }
 
     fn policy() -> impl Strategy<Value = RoutingPolicy> {
@@ -2161,37 +2663,62 @@ mod property {
     }
 
     fn setup() -> impl Strategy<Value = Setup> {
-        let queue = (policy(), 1..=5u32, 1..=60u32, prop_oneof![Just(0u32), 1..=90u32], any::<bool>(), prop::bool::weighted(0.2))
-            .prop_map(|(policy, priority, acceptance_s, post_processing_s, disposition_required, sticky)| QueueSpec {
-                policy,
-                priority,
-                acceptance_s,
-                post_processing_s,
-                disposition_required,
-                sticky,
-            });
-        let agent = (1..=4u32, any::<bool>(), prop::bool::weighted(0.1), any::<u8>()).prop_map(
-            |(capacity, can_reject, supervisor, queues)| AgentSpec {
+        let queue = (
+            policy(),
+            1..=5u32,
+            1..=60u32,
+            prop_oneof![Just(0u32), 1..=90u32],
+            any::<bool>(),
+            prop::bool::weighted(0.2),
+        )
+            .prop_map(
+                |(
+                    policy,
+                    priority,
+                    acceptance_s,
+                    post_processing_s,
+                    disposition_required,
+                    sticky,
+                )| QueueSpec {
+                    policy,
+                    priority,
+                    acceptance_s,
+                    post_processing_s,
+                    disposition_required,
+                    sticky,
+                },
+            );
+        let agent = (
+            1..=4u32,
+            any::<bool>(),
+            prop::bool::weighted(0.1),
+            any::<u8>(),
+        )
+            .prop_map(|(capacity, can_reject, supervisor, queues)| AgentSpec {
                 capacity,
                 can_reject,
                 supervisor,
                 queues,
-            },
-        );
+            });
         (
             prop::collection::vec(agent, 5..=30),
             prop::collection::vec(queue, 1..=6),
-            prop_oneof![Just(AfterMissedOffer::Rona), Just(AfterMissedOffer::OnBreak)],
+            prop_oneof![
+                Just(AfterMissedOffer::Rona),
+                Just(AfterMissedOffer::OnBreak)
+            ],
             prop_oneof![Just(0u32), 1..=120u32],
             prop_oneof![Just(0u32), 1..=90u32],
         )
-            .prop_map(|(agents, queues, after_missed, exclusion_s, grace_s)| Setup {
-                agents,
-                queues,
-                after_missed,
-                exclusion_s,
-                grace_s,
-            })
+            .prop_map(
+                |(agents, queues, after_missed, exclusion_s, grace_s)| Setup {
+                    agents,
+                    queues,
+                    after_missed,
+                    exclusion_s,
+                    grace_s,
+                },
+            )
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -2241,16 +2768,27 @@ mod property {
         }
         /// Follows one step's changes. `tail`: interactions the step's command put at the tail of
         /// a queue (a new interaction, a transfer to a queue).
-        fn follow(&mut self, e: &Engine, c: &Changes, tail: Option<InteractionId>) -> Result<(), TestCaseError> {
+        fn follow(
+            &mut self,
+            e: &Engine,
+            c: &Changes,
+            tail: Option<InteractionId>,
+        ) -> Result<(), TestCaseError> {
             // Offers withdrawn in this step happened before any offer made in it; a withdrawn
             // routed offer puts the interaction back at the head of its queue.
             for n in &c.notices {
-                if let Event::OfferWithdrawn { interaction, agent, .. } = &n.event {
+                if let Event::OfferWithdrawn {
+                    interaction, agent, ..
+                } = &n.event
+                {
                     if self.routed.get(interaction) == Some(agent) {
                         self.routed.remove(interaction);
                         let q = e.interaction(interaction).map(|i| i.queue_id.clone());
                         prop_assert!(q.is_some(), "withdrawn {} disappeared", interaction);
-                        self.waiting.entry(q.unwrap()).or_default().push_front(interaction.clone());
+                        self.waiting
+                            .entry(q.unwrap())
+                            .or_default()
+                            .push_front(interaction.clone());
                     }
                 }
             }
@@ -2258,7 +2796,10 @@ mod property {
                 let it = e.interaction(&id);
                 prop_assert!(it.is_some());
                 self.remove_waiting(&id);
-                self.waiting.entry(it.unwrap().queue_id.clone()).or_default().push_back(id);
+                self.waiting
+                    .entry(it.unwrap().queue_id.clone())
+                    .or_default()
+                    .push_back(id);
             }
             for (i, a) in &c.offers {
                 let it = e.interaction(i);
@@ -2277,16 +2818,29 @@ mod property {
                     self.remove_waiting(i);
                 } else {
                     let conf = it.conference.as_ref().and_then(|c| c.offer.as_ref());
-                    prop_assert!(conf.is_some_and(|o| &o.agent_id == a), "offer of {} to {} vanished", i, a);
+                    prop_assert!(
+                        conf.is_some_and(|o| &o.agent_id == a),
+                        "offer of {} to {} vanished",
+                        i,
+                        a
+                    );
                 }
             }
             // Accepted offers.
-            self.routed.retain(|i, _| e.interaction(i).is_some_and(|it| it.offer.is_some()));
+            self.routed
+                .retain(|i, _| e.interaction(i).is_some_and(|it| it.offer.is_some()));
             for it in &c.finished {
                 prop_assert!(self.open.remove(&it.id), "{} finished twice", it.id);
                 prop_assert_eq!(it.state, InteractionState::Done);
-                prop_assert!(it.ended_at.is_some(), "{} finished without being ended: dropped", it.id);
-                prop_assert!(it.participants.iter().all(|p| p.state == ParticipantState::Done));
+                prop_assert!(
+                    it.ended_at.is_some(),
+                    "{} finished without being ended: dropped",
+                    it.id
+                );
+                prop_assert!(it
+                    .participants
+                    .iter()
+                    .all(|p| p.state == ParticipantState::Done));
                 self.remove_waiting(&it.id);
             }
             Ok(())
@@ -2340,7 +2894,11 @@ mod property {
             let cfg = AgentConfig {
                 id: id.clone(),
                 display_name: format!("Agent {n}"),
-                role: if a.supervisor { Role::Supervisor } else { Role::Agent },
+                role: if a.supervisor {
+                    Role::Supervisor
+                } else {
+                    Role::Agent
+                },
                 capacity: a.capacity,
                 can_reject: a.can_reject,
                 queue_ids,
@@ -2368,7 +2926,10 @@ mod property {
     }
 
     /// Participations in a given state, in a stable order; with the participant's role.
-    fn participations(e: &Engine, state: ParticipantState) -> Vec<(InteractionId, AgentId, ParticipantRole)> {
+    fn participations(
+        e: &Engine,
+        state: ParticipantState,
+    ) -> Vec<(InteractionId, AgentId, ParticipantRole)> {
         let mut v: Vec<(InteractionId, AgentId, ParticipantRole)> = e
             .interactions()
             .flat_map(|i| {
@@ -2398,7 +2959,11 @@ mod property {
         fn command(&mut self, op: &Op) -> Option<Command> {
             let e = &self.e;
             Some(match op.clone() {
-                Op::Inbound { conv, queue, last_agent } => {
+                Op::Inbound {
+                    conv,
+                    queue,
+                    last_agent,
+                } => {
                     self.model.next_id += 1;
                     let mut m = msg(&format!("i{}", self.model.next_id), &format!("c{conv}"), "");
                     m.queue_id = self.queue(queue);
@@ -2430,8 +2995,13 @@ mod property {
                     let (interaction, agent) = pick(&pending_offers(e), n)?;
                     Command::Reject { agent, interaction }
                 }
-                Op::Transfer { pick: n, to_queue, target } => {
-                    let (interaction, agent, _) = pick(&participations(e, ParticipantState::Active), n)?;
+                Op::Transfer {
+                    pick: n,
+                    to_queue,
+                    target,
+                } => {
+                    let (interaction, agent, _) =
+                        pick(&participations(e, ParticipantState::Active), n)?;
                     let target = if to_queue {
                         Target::Queue(self.queue(target))
                     } else {
@@ -2443,8 +3013,13 @@ mod property {
                         target,
                     }
                 }
-                Op::Conference { pick: n, to_queue, target } => {
-                    let (interaction, agent, _) = pick(&participations(e, ParticipantState::Active), n)?;
+                Op::Conference {
+                    pick: n,
+                    to_queue,
+                    target,
+                } => {
+                    let (interaction, agent, _) =
+                        pick(&participations(e, ParticipantState::Active), n)?;
                     let target = if to_queue {
                         Target::Queue(self.queue(target))
                     } else {
@@ -2457,15 +3032,18 @@ mod property {
                     }
                 }
                 Op::ConferenceEnd { pick: n } => {
-                    let (interaction, agent, _) = pick(&participations(e, ParticipantState::Active), n)?;
+                    let (interaction, agent, _) =
+                        pick(&participations(e, ParticipantState::Active), n)?;
                     Command::ConferenceEnd { agent, interaction }
                 }
                 Op::End { pick: n } => {
-                    let (interaction, agent, _) = pick(&participations(e, ParticipantState::Active), n)?;
+                    let (interaction, agent, _) =
+                        pick(&participations(e, ParticipantState::Active), n)?;
                     Command::End { agent, interaction }
                 }
                 Op::WrapUp { pick: n, code } => {
-                    let (interaction, agent, _) = pick(&participations(e, ParticipantState::WrapUp), n)?;
+                    let (interaction, agent, _) =
+                        pick(&participations(e, ParticipantState::WrapUp), n)?;
                     Command::WrapUp {
                         agent,
                         interaction,
@@ -2473,10 +3051,18 @@ mod property {
                         note: None,
                     }
                 }
-                Op::Connected { agent } => Command::Connected { agent: self.agent(agent) },
-                Op::Disconnected { agent } => Command::Disconnected { agent: self.agent(agent) },
+                Op::Connected { agent } => Command::Connected {
+                    agent: self.agent(agent),
+                },
+                Op::Disconnected { agent } => Command::Disconnected {
+                    agent: self.agent(agent),
+                },
                 Op::Advance { .. } => return None,
-                Op::Membership { agent, queues, can_reject } => {
+                Op::Membership {
+                    agent,
+                    queues,
+                    can_reject,
+                } => {
                     let a = e.agent(&self.agent(agent))?.clone();
                     let queue_ids = self
                         .queues
@@ -2494,13 +3080,21 @@ mod property {
                         queue_ids,
                     })
                 }
-                Op::QueueConfig { queue, policy, priority } => {
+                Op::QueueConfig {
+                    queue,
+                    policy,
+                    priority,
+                } => {
                     let mut q = e.queue(&self.queue(queue))?.clone();
                     q.routing_policy = policy;
                     q.priority = priority;
                     Command::UpsertQueue(q)
                 }
-                Op::Settings { after_missed, exclusion_s, grace_s } => Command::UpdateSettings(Settings {
+                Op::Settings {
+                    after_missed,
+                    exclusion_s,
+                    grace_s,
+                } => Command::UpdateSettings(Settings {
                     after_missed_offer: if after_missed {
                         AfterMissedOffer::OnBreak
                     } else {
@@ -2527,9 +3121,18 @@ mod property {
             let o = self.e.apply(cmd.clone(), self.now);
             match &o.result {
                 Err(_) => {
-                    prop_assert!(o.changes.is_empty(), "refused {:?} reported changes {:?}", cmd, o.changes);
+                    prop_assert!(
+                        o.changes.is_empty(),
+                        "refused {:?} reported changes {:?}",
+                        cmd,
+                        o.changes
+                    );
                     prop_assert!(o.changes.offers.is_empty());
-                    prop_assert!(dump == format!("{:?}", self.e), "refused {:?} changed the engine", cmd);
+                    prop_assert!(
+                        dump == format!("{:?}", self.e),
+                        "refused {:?} changed the engine",
+                        cmd
+                    );
                 }
                 Ok(reply) => {
                     let tail = match (&cmd, reply) {
@@ -2562,7 +3165,10 @@ mod property {
         fn check(&self) -> Result<(), TestCaseError> {
             let e = &self.e;
             if let Err(v) = e.check_invariants(self.now) {
-                return Err(TestCaseError::fail(format!("invariant violated at {:?}: {v}", self.now)));
+                return Err(TestCaseError::fail(format!(
+                    "invariant violated at {:?}: {v}",
+                    self.now
+                )));
             }
             // No agent over capacity; the load is what they visibly hold.
             for a in &self.agents {
@@ -2597,15 +3203,23 @@ mod property {
                     InteractionState::WrapUp => {
                         prop_assert_eq!(waits, 0);
                         prop_assert!(it.offer.is_none() && it.conference.is_none());
-                        prop_assert!(it.participants.iter().any(|p| p.state == ParticipantState::WrapUp));
+                        prop_assert!(it
+                            .participants
+                            .iter()
+                            .any(|p| p.state == ParticipantState::WrapUp));
                     }
-                    InteractionState::Done => prop_assert!(false, "done {} still in the engine", it.id),
+                    InteractionState::Done => {
+                        prop_assert!(false, "done {} still in the engine", it.id)
+                    }
                 }
                 // Nothing offered to two agents at once (the conference invitation aside), and
                 // never to an agent already on it.
                 let offered: Vec<&AgentId> = it.offered_agents().collect();
                 prop_assert!(offered.len() <= 2);
-                if let (Some(o), Some(c)) = (&it.offer, it.conference.as_ref().and_then(|c| c.offer.as_ref())) {
+                if let (Some(o), Some(c)) = (
+                    &it.offer,
+                    it.conference.as_ref().and_then(|c| c.offer.as_ref()),
+                ) {
                     prop_assert_ne!(&o.agent_id, &c.agent_id);
                 }
                 for a in offered {
@@ -2619,7 +3233,11 @@ mod property {
                         a
                     );
                 }
-                prop_assert!(self.model.open.contains(&it.id), "unknown interaction {}", it.id);
+                prop_assert!(
+                    self.model.open.contains(&it.id),
+                    "unknown interaction {}",
+                    it.id
+                );
             }
             // Every interaction ever created is still there or finished: no customer dropped.
             prop_assert_eq!(self.model.open.len(), e.interactions().count());
@@ -2650,6 +3268,8 @@ mod property {
         #![proptest_config(ProptestConfig {
             cases: 256,
             max_shrink_iters: 2_000,
+            // A failure prints the minimal failing input; nothing is written to the source tree.
+            failure_persistence: None,
             ..ProptestConfig::default()
         })]
 

@@ -3,6 +3,7 @@
 //! They recompute from scratch what the engine maintains incrementally (loads, waiting lists,
 //! deadlines) and compare.
 
+use super::routing::ready_key;
 use super::timers::{agent_timer, interaction_timers};
 use super::Engine;
 use crate::model::*;
@@ -30,7 +31,10 @@ impl Engine {
                     return Err(format!("{} offered to {a} whose presence is {p:?}", it.id));
                 }
             }
-            if let (Some(o), Some(c)) = (&it.offer, it.conference.as_ref().and_then(|c| c.offer.as_ref())) {
+            if let (Some(o), Some(c)) = (
+                &it.offer,
+                it.conference.as_ref().and_then(|c| c.offer.as_ref()),
+            ) {
                 if o.agent_id == c.agent_id {
                     return Err(format!("{} offered twice to {}", it.id, o.agent_id));
                 }
@@ -40,7 +44,10 @@ impl Engine {
         for (id, slot) in &self.agents {
             let expected = load.get(id).copied().unwrap_or(0);
             if slot.load != expected {
-                return Err(format!("agent {id}: load {} but holds {expected}", slot.load));
+                return Err(format!(
+                    "agent {id}: load {} but holds {expected}",
+                    slot.load
+                ));
             }
             if slot.load > slot.agent.capacity {
                 return Err(format!(
@@ -56,7 +63,10 @@ impl Engine {
                 let Some(it) = self.interactions.get(id) else {
                     return Err(format!("queue {qid} waits for missing {id}"));
                 };
-                if it.state != InteractionState::Queued || &it.queue_id != qid || it.queue_key != *key {
+                if it.state != InteractionState::Queued
+                    || &it.queue_id != qid
+                    || it.queue_key != *key
+                {
                     return Err(format!("queue {qid} lists {id} inconsistently"));
                 }
                 if !seen.insert(id.clone()) {
@@ -72,6 +82,57 @@ impl Engine {
                     return Err(format!("queue {qid} member {m} does not list it"));
                 }
             }
+            // The router's indexes: ready members in policy order, sticky waiting interactions.
+            let policy = slot.queue.routing_policy;
+            let ready: BTreeSet<_> = slot
+                .members
+                .iter()
+                .filter_map(|m| {
+                    let s = self.agents.get(m)?;
+                    let ok = s.agent.presence == Presence::Available
+                        && !s.agent.stop_new
+                        && s.load < s.agent.capacity;
+                    ok.then(|| ready_key(policy, s.load, s.agent.last_idle_at, m.clone()))
+                })
+                .collect();
+            if ready != slot.ready {
+                return Err(format!("queue {qid}: ready members out of step"));
+            }
+            let sticky: BTreeSet<i64> = slot
+                .waiting
+                .iter()
+                .filter(|(_, id)| {
+                    self.interactions
+                        .get(*id)
+                        .is_some_and(|i| i.sticky.is_some())
+                })
+                .map(|(k, _)| *k)
+                .collect();
+            if sticky != slot.sticky_waiting {
+                return Err(format!("queue {qid}: sticky waiting list out of step"));
+            }
+        }
+        for (id, slot) in &self.agents {
+            if let Some(m) = slot.agent.queue_ids.iter().find(|q| {
+                self.queues
+                    .get(*q)
+                    .is_some_and(|qs| !qs.members.contains(id))
+            }) {
+                return Err(format!(
+                    "agent {id} lists queue {m} that does not list them"
+                ));
+            }
+            let supervisor = slot.agent.role >= Role::Supervisor;
+            if supervisor != self.supervisors.contains(id) {
+                return Err(format!("agent {id}: supervisor set out of step"));
+            }
+        }
+        if self
+            .supervisors
+            .iter()
+            .any(|a| !self.agents.contains_key(a))
+        {
+            return Err("supervisor set lists a deleted agent".into());
         }
         for it in self.interactions.values() {
             if it.state == InteractionState::Queued && !seen.contains(&it.id) {
@@ -124,12 +185,21 @@ impl Engine {
         if expected != actual {
             let missing: Vec<_> = expected.difference(&actual).take(3).collect();
             let extra: Vec<_> = actual.difference(&expected).take(3).collect();
-            return Err(format!("timers out of step: missing {missing:?}, extra {extra:?}"));
+            return Err(format!(
+                "timers out of step: missing {missing:?}, extra {extra:?}"
+            ));
         }
         if let Some(first) = self.timers.first() {
             if first <= now {
-                return Err(format!("deadline {first:?} is due at {now:?} but did not fire"));
+                return Err(format!(
+                    "deadline {first:?} is due at {now:?} but did not fire"
+                ));
             }
+        }
+        // The router finished its pass: nothing left to re-evaluate or offer.
+        if !self.dirty_queues.is_empty() || !self.reindex.is_empty() || !self.candidates.is_empty()
+        {
+            return Err("the routing pass did not finish".into());
         }
         // Work conservation: nothing waits that an eligible agent could take.
         let unrouted = self.unrouted_pairs(now);
@@ -165,10 +235,16 @@ impl Engine {
             InteractionState::Done => false,
         };
         if !ok {
-            return Err(format!("{} is inconsistent with state {:?}: {it:?}", it.id, it.state));
+            return Err(format!(
+                "{} is inconsistent with state {:?}: {it:?}",
+                it.id, it.state
+            ));
         }
         if it.conference.is_some() && it.state != InteractionState::Active {
-            return Err(format!("{} has a conference request while {:?}", it.id, it.state));
+            return Err(format!(
+                "{} has a conference request while {:?}",
+                it.id, it.state
+            ));
         }
         for p in &it.participants {
             let n = it

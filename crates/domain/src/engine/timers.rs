@@ -34,6 +34,11 @@ impl TimerIndex {
         self.set.iter().cloned().collect()
     }
     fn set_interaction(&mut self, id: &InteractionId, timers: Vec<(Timestamp, Timer)>) {
+        match self.by_interaction.get(id) {
+            Some(old) if *old == timers => return,
+            None if timers.is_empty() => return,
+            _ => {}
+        }
         self.remove_interaction(id);
         if timers.is_empty() {
             return;
@@ -51,6 +56,9 @@ impl TimerIndex {
         }
     }
     fn set_agent(&mut self, id: &AgentId, timer: Option<(Timestamp, Timer)>) {
+        if self.by_agent.get(id) == timer.as_ref() {
+            return;
+        }
         self.remove_agent(id);
         if let Some(t) = timer {
             self.set.insert(t.clone());
@@ -146,16 +154,13 @@ impl Engine {
         self.timers.set_agent(id, t);
     }
 
-    /// Re-derives the deadlines of everything touched so far in this step.
-    pub(super) fn sync_touched_timers(&mut self) {
-        for k in 0..self.touched_order.len() {
-            let id = self.touched_order[k].clone();
-            self.sync_interaction_timers(&id);
+    /// Re-derives the deadlines of the agents touched so far in this step.
+    pub(super) fn sync_touched_agent_timers(&mut self) {
+        let agents = std::mem::take(&mut self.touched_agents);
+        for a in &agents {
+            self.sync_agent_timer(a);
         }
-        let agents: Vec<AgentId> = self.touched_agents.iter().cloned().collect();
-        for a in agents {
-            self.sync_agent_timer(&a);
-        }
+        self.touched_agents = agents;
     }
 
     /// Fires every deadline due at `now`, oldest first.
@@ -186,12 +191,14 @@ impl Engine {
                 }
                 Timer::WrapUp(id, agent) => {
                     let due = self.interactions.get(id).is_some_and(|i| {
-                        i.participants.iter().rev().find(|p| &p.agent_id == agent).is_some_and(
-                            |p| {
+                        i.participants
+                            .iter()
+                            .rev()
+                            .find(|p| &p.agent_id == agent)
+                            .is_some_and(|p| {
                                 p.state == ParticipantState::WrapUp
                                     && p.wrap_up_deadline.is_some_and(|d| d <= now)
-                            },
-                        )
+                            })
                     });
                     if due {
                         self.finish_wrap_up(id, agent, None, None, now);
