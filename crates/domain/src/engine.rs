@@ -317,6 +317,10 @@ pub struct Engine {
     sticky_holds: HashMap<AgentId, BTreeSet<InteractionId>>,
     /// Agents with role supervisor or admin: they receive every event.
     supervisors: BTreeSet<AgentId>,
+    /// The interactions each agent holds a slot for (offered, active, wrap-up), and the reverse,
+    /// so an agent's list needs no scan of every interaction. Updated at the end of each step.
+    held: HashMap<AgentId, BTreeSet<InteractionId>>,
+    holders: HashMap<InteractionId, Vec<AgentId>>,
     /// Agents whose routing-relevant state changed since their `ready` entries were updated.
     reindex: Vec<AgentId>,
     tail_key: i64,
@@ -350,6 +354,8 @@ impl Engine {
             dirty_queues: BTreeSet::new(),
             conference_waiting: BTreeSet::new(),
             sticky_holds: HashMap::new(),
+            held: HashMap::new(),
+            holders: HashMap::new(),
             supervisors: BTreeSet::new(),
             reindex: Vec::new(),
             tail_key: 0,
@@ -441,6 +447,7 @@ impl Engine {
                 e.conference_waiting.insert(id.clone());
             }
             e.sync_interaction_timers(&id);
+            e.reindex_holders(&id);
         }
         let agent_ids: Vec<AgentId> = e.agents.keys().cloned().collect();
         for a in agent_ids {
@@ -498,8 +505,11 @@ impl Engine {
     /// The interactions an agent holds a slot for (offered, active, wrap-up), oldest accepted first.
     pub fn interactions_of(&self, agent: &AgentId) -> Vec<&Interaction> {
         let mut v: Vec<&Interaction> = self
-            .interactions
-            .values()
+            .held
+            .get(agent)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.interactions.get(id))
             .filter(|i| i.holds_slot(agent))
             .collect();
         v.sort_by_key(|i| {
@@ -928,9 +938,13 @@ impl Engine {
     }
 
     fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason, now: Timestamp) {
-        let mut offered: Vec<(i64, InteractionId)> = self
-            .interactions
-            .values()
+        // Offers held since earlier steps are indexed; this step's are among the touched.
+        let mut ids: BTreeSet<&InteractionId> =
+            self.held.get(agent).into_iter().flatten().collect();
+        ids.extend(self.touched_order.iter());
+        let mut offered: Vec<(i64, InteractionId)> = ids
+            .into_iter()
+            .filter_map(|id| self.interactions.get(id))
             .filter(|i| i.offered_agents().any(|a| a == agent))
             .map(|i| (i.queue_key, i.id.clone()))
             .collect();
@@ -2002,6 +2016,7 @@ impl Engine {
         for id in order.drain(..) {
             let mut to = before.remove(&id).unwrap_or_default();
             let Some(it) = self.interactions.get(&id) else {
+                self.reindex_holders(&id);
                 continue;
             };
             to.extend(self.audience(it));
@@ -2020,6 +2035,7 @@ impl Engine {
                 self.sync_interaction_timers(&id);
                 self.changes.interactions.insert(id.clone());
             }
+            self.reindex_holders(&id);
             self.changes.notices.push(Notice {
                 to,
                 event: Event::InteractionUpdated { interaction: id },
@@ -2031,6 +2047,62 @@ impl Engine {
         self.sync_touched_agent_timers();
         self.touched_agents.clear();
         std::mem::take(&mut self.changes)
+    }
+}
+
+impl Engine {
+    /// Brings the agent ⇄ interaction index up to date for one interaction.
+    fn reindex_holders(&mut self, id: &InteractionId) {
+        let now: Vec<AgentId> = match self.interactions.get(id) {
+            Some(it) if it.state != InteractionState::Done => {
+                let mut v: Vec<AgentId> = it.offered_agents().cloned().collect();
+                v.extend(
+                    it.participants
+                        .iter()
+                        .filter(|p| p.state != ParticipantState::Done)
+                        .map(|p| p.agent_id.clone()),
+                );
+                v.sort();
+                v.dedup();
+                v
+            }
+            _ => Vec::new(),
+        };
+        let old = self.holders.remove(id).unwrap_or_default();
+        for a in old.iter().filter(|a| !now.contains(a)) {
+            if let Some(set) = self.held.get_mut(a) {
+                set.remove(id);
+                if set.is_empty() {
+                    self.held.remove(a);
+                }
+            }
+        }
+        for a in &now {
+            self.held.entry(a.clone()).or_default().insert(id.clone());
+        }
+        if !now.is_empty() {
+            self.holders.insert(id.clone(), now);
+        }
+    }
+
+    /// Whether the agent ⇄ interaction index matches the interactions (for `check_invariants`).
+    pub(crate) fn holders_consistent(&self) -> Result<(), String> {
+        for it in self.interactions.values() {
+            for a in self.agents.keys() {
+                let indexed = self.held.get(a).is_some_and(|s| s.contains(&it.id));
+                if indexed != it.holds_slot(a) {
+                    return Err(format!("holder index of {} out of step for {a}", it.id));
+                }
+            }
+        }
+        for (a, ids) in &self.held {
+            for id in ids {
+                if !self.interactions.contains_key(id) {
+                    return Err(format!("holder index lists gone {id} for {a}"));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 impl Engine {
     /// Checks every invariant; returns the first violation found.
     pub fn check_invariants(&self, now: Timestamp) -> Result<(), String> {
+        self.holders_consistent()?;
         // Loads: recount slots held per agent; never above capacity.
         let mut load: HashMap<&AgentId, u32> = HashMap::new();
         let mut routed_offers: HashMap<&InteractionId, usize> = HashMap::new();
