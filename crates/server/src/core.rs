@@ -223,6 +223,25 @@ struct Worker {
     directory: Arc<Directory>,
 }
 
+/// A batch being applied, with the reads to run once it is committed.
+#[derive(Default)]
+struct Pending {
+    batch: Batch,
+    reads: Vec<ReadFn>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.reads.is_empty() && self.batch.replies.is_empty() && self.batch.cs.is_empty()
+    }
+}
+
+/// A batch whose transaction is running.
+struct InFlight {
+    handle: tokio::task::JoinHandle<Result<(), switchboard_store::StoreError>>,
+    pending: Pending,
+}
+
 /// A batch in progress: rows and events to commit, answers to give after.
 #[derive(Default)]
 struct Batch {
@@ -257,8 +276,22 @@ impl Worker {
         Ok(())
     }
 
+    /// The worker loop, pipelined: while one batch's transaction runs (on its own task), the
+    /// next batch is applied to the engine. Batches commit strictly one after another, and a
+    /// batch is answered, published and its reads run only after its own commit; if a commit
+    /// fails, that batch and the one applied on top of it are refused and the engine reloads.
     async fn run(mut self, mut rx: mpsc::Receiver<Op>, mut shutdown: watch::Receiver<bool>) {
+        let mut next = Pending::default();
+        let mut inflight: Option<InFlight> = None;
+        let mut open = true;
         loop {
+            if inflight.is_none() && !next.is_empty() {
+                let p = std::mem::take(&mut next);
+                inflight = self.start_commit(p);
+            }
+            if !open && inflight.is_none() && next.is_empty() {
+                break;
+            }
             let sleep = self
                 .state
                 .engine
@@ -270,106 +303,137 @@ impl Worker {
                     None => std::future::pending().await,
                 }
             };
+            let committed = async {
+                match inflight.as_mut() {
+                    Some(f) => (&mut f.handle).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let room = open && next.batch.replies.len() < MAX_BATCH;
             tokio::select! {
                 biased;
-                _ = crate::clock::stopped(&mut shutdown) => {
-                    rx.close();
-                    let mut rest = Vec::new();
-                    while let Ok(op) = rx.try_recv() {
-                        rest.push(op);
-                    }
-                    self.process(rest).await;
-                    break;
-                }
-                op = rx.recv() => {
-                    let Some(op) = op else { break };
-                    let mut ops = vec![op];
-                    while ops.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(op) => ops.push(op),
-                            Err(_) => break,
+                res = committed => {
+                    if let Some(f) = inflight.take() {
+                        let ok = matches!(res, Ok(Ok(())));
+                        if !ok {
+                            let err = match res {
+                                Ok(Err(e)) => e.to_string(),
+                                Err(e) => e.to_string(),
+                                Ok(Ok(())) => String::new(),
+                            };
+                            tracing::error!(error = %err, "commit failed; reloading state from the store");
                         }
+                        self.finish(f.pending, ok, &mut next).await;
                     }
-                    self.process(ops).await;
+                }
+                _ = crate::clock::stopped(&mut shutdown), if open => {
+                    rx.close();
+                    while let Ok(op) = rx.try_recv() {
+                        self.apply_op(op, &mut next);
+                    }
+                    open = false;
+                }
+                op = rx.recv(), if room => {
+                    match op {
+                        Some(op) => {
+                            self.apply_op(op, &mut next);
+                            while next.batch.replies.len() < MAX_BATCH {
+                                match rx.try_recv() {
+                                    Ok(op) => self.apply_op(op, &mut next),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        None => open = false,
+                    }
                 }
                 _ = timer => {
                     let now = self.clock.now();
                     let changes = self.state.engine.tick(now);
-                    let mut batch = Batch::default();
-                    self.collect(changes, now, &mut batch);
-                    self.commit(batch).await;
+                    self.collect(changes, now, &mut next.batch);
                 }
             }
         }
         tracing::info!("core service stopped");
     }
 
-    /// Applies a batch of commands, commits once, then runs the batch's reads (which so see
-    /// the batch's committed effects: a read is never answered with uncommitted state).
-    async fn process(&mut self, ops: Vec<Op>) {
-        let mut batch = Batch::default();
-        let mut reads = Vec::new();
-        for op in ops {
-            match op {
-                Op::Read(f) => reads.push(f),
-                Op::Command(op) => {
-                    let CommandOp { cmd, attach, reply } = *op;
-                    let now = self.clock.now();
-                    let Some(cmd) = cmd else {
-                        self.attach(attach, &Reply::Done, now, &mut batch);
-                        batch.replies.push((reply, Ok(Reply::Done)));
-                        continue;
-                    };
-                    let out = self.state.engine.apply(cmd, now);
-                    let result = out.result.map_err(ApiError::from);
-                    if let Ok(r) = &result {
-                        self.attach(attach, r, now, &mut batch);
-                    }
-                    self.collect(out.changes, now, &mut batch);
-                    batch.replies.push((reply, result));
+    /// Applies one command to the engine (or queues one read) into the pending batch.
+    fn apply_op(&mut self, op: Op, next: &mut Pending) {
+        match op {
+            Op::Read(f) => next.reads.push(f),
+            Op::Command(op) => {
+                let CommandOp { cmd, attach, reply } = *op;
+                let now = self.clock.now();
+                let Some(cmd) = cmd else {
+                    self.attach(attach, &Reply::Done, now, &mut next.batch);
+                    next.batch.replies.push((reply, Ok(Reply::Done)));
+                    return;
+                };
+                let out = self.state.engine.apply(cmd, now);
+                let result = out.result.map_err(ApiError::from);
+                if let Ok(r) = &result {
+                    self.attach(attach, r, now, &mut next.batch);
                 }
+                self.collect(out.changes, now, &mut next.batch);
+                next.batch.replies.push((reply, result));
             }
-        }
-        if !batch.replies.is_empty() || !batch.cs.is_empty() {
-            self.commit(batch).await;
-        }
-        for f in reads {
-            f(&self.state);
         }
     }
 
-    async fn commit(&mut self, mut batch: Batch) {
-        if batch.cs.is_empty() {
-            self.publish(batch);
+    /// Starts committing a batch on its own task; a batch with nothing to write is finished at
+    /// once (its reads see committed state: nothing is in flight).
+    fn start_commit(&mut self, mut p: Pending) -> Option<InFlight> {
+        if p.batch.cs.is_empty() {
+            self.publish(std::mem::take(&mut p.batch));
+            for f in p.reads {
+                f(&self.state);
+            }
+            return None;
+        }
+        let cs = std::mem::take(&mut p.batch.cs);
+        let store = self.store.clone();
+        // The changeset is encoded, written and dropped off the worker's path.
+        let handle = tokio::spawn(async move { store.commit(&cs).await });
+        Some(InFlight { handle, pending: p })
+    }
+
+    /// After a batch's commit: publish and answer it, or refuse it (and the batch applied on
+    /// top of it) and reload the engine from the store.
+    async fn finish(&mut self, mut p: Pending, ok: bool, next: &mut Pending) {
+        if ok {
+            self.metrics
+                .commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.publish(std::mem::take(&mut p.batch));
+            for f in p.reads {
+                f(&self.state);
+            }
             return;
         }
-        match self.store.commit(&batch.cs).await {
-            Ok(()) => {
-                self.metrics
-                    .commits
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                self.publish(batch);
+        self.metrics
+            .commit_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let later = std::mem::take(next);
+        let mut reads = p.reads;
+        reads.extend(later.reads);
+        for batch in [p.batch, later.batch] {
+            for (reply, result) in batch.replies {
+                let answer = match result {
+                    Ok(_) => Err(ApiError::unavailable()),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(answer);
             }
-            Err(e) => {
-                tracing::error!(error = %e, rows = batch.cs.interactions.len() + batch.cs.messages.len(), "commit failed; reloading state from the store");
-                self.metrics
-                    .commit_failures
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                for (reply, result) in batch.replies.drain(..) {
-                    let answer = match result {
-                        Ok(_) => Err(ApiError::unavailable()),
-                        Err(e) => Err(e),
-                    };
-                    let _ = reply.send(answer);
-                }
-                match load_state(&self.store, self.clock.now()).await {
-                    Ok((state, _, _)) => {
-                        self.state = state;
-                        self.directory.set(&self.state.engine);
-                    }
-                    Err(e) => tracing::error!(error = %e, "reload after failed commit failed"),
-                }
+        }
+        match load_state(&self.store, self.clock.now()).await {
+            Ok((state, _, _)) => {
+                self.state = state;
+                self.directory.set(&self.state.engine);
             }
+            Err(e) => tracing::error!(error = %e, "reload after failed commit failed"),
+        }
+        for f in reads {
+            f(&self.state);
         }
     }
 

@@ -10,6 +10,7 @@ mod interactions;
 mod me;
 mod media;
 mod ops;
+mod ui;
 mod webhook;
 mod ws;
 
@@ -56,6 +57,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(channels::endpoints());
     v.extend(webhook::endpoints());
     v.extend(ws::endpoints());
+    v.extend(ui::endpoints());
     v
 }
 

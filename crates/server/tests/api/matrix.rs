@@ -107,6 +107,17 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         (("GET", "/readyz"), public(B::None)),
         (("GET", "/metrics"), public(B::None)),
         (("GET", "/api/v1/openapi.json"), public(B::None)),
+        // The agent desktop: the page, and its assets (the literal `{file}` is no asset).
+        (("GET", "/"), public(B::None)),
+        (
+            ("GET", "/assets/{file}"),
+            Case {
+                access: Access::Public,
+                fixture: F::None,
+                body: B::None,
+                answers: [(404, "not_found"); 4],
+            },
+        ),
         (("POST", "/api/v1/auth/login"), public(B::Login)),
         (
             ("POST", "/api/v1/auth/logout"),
