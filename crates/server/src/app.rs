@@ -353,7 +353,20 @@ async fn ingest_locked(
     let mut ops = Vec::new();
     let mut message_ids = Vec::new();
     let mut first_of: HashMap<String, usize> = HashMap::new();
-    let mut last_agents: HashMap<ConversationId, Option<AgentId>> = HashMap::new();
+    // The last agent of each conversation (for sticky queues), in one query.
+    let mut conv_ids: Vec<ConversationId> = msgs
+        .iter()
+        .map(|m| ConversationId(conversation_id(m.channel_id.as_deref(), &m.wa_id)))
+        .collect();
+    conv_ids.sort();
+    conv_ids.dedup();
+    let last_agents: HashMap<ConversationId, Option<AgentId>> = state
+        .store
+        .conversations_by_ids(&conv_ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.last_agent_id))
+        .collect();
     for msg in msgs {
         if let Some(wa) = &msg.wa_message_id {
             if let Some(existing) = stored.get(wa) {
@@ -375,18 +388,7 @@ async fn ingest_locked(
             first_of.insert(wa.clone(), ops.len());
         }
         let conv = ConversationId(conversation_id(msg.channel_id.as_deref(), &msg.wa_id));
-        let last_agent = match last_agents.get(&conv) {
-            Some(a) => a.clone(),
-            None => {
-                let a = state
-                    .store
-                    .conversation(&conv)
-                    .await?
-                    .and_then(|c| c.last_agent_id);
-                last_agents.insert(conv.clone(), a.clone());
-                a
-            }
-        };
+        let last_agent = last_agents.get(&conv).cloned().flatten();
         let (cmd, attach, message_id) = inbound_command(msg, conv, last_agent, now);
         slots.push(Slot::New(ops.len()));
         message_ids.push(message_id);

@@ -526,7 +526,7 @@ impl Worker {
                 .and_then(|i| self.state.engine.interaction(i))
                 .map(|i| self.state.engine.audience(i))
                 .unwrap_or_default();
-            let data = views::message(&m);
+            let data = views::message_event(&m);
             self.event(batch, &to, "message.created", &data, now);
             batch.cs.messages.push(m);
         }

@@ -225,6 +225,16 @@ pub fn message(m: &MessageRecord) -> Value {
     })
 }
 
+/// A message as live events carry it: without the channel's raw payload (it stays in the row
+/// and in `GET …/messages`), to keep events light.
+pub fn message_event(m: &MessageRecord) -> Value {
+    let mut v = message(m);
+    if let Some(p) = v.get_mut("payload").and_then(Value::as_object_mut) {
+        p.remove("raw");
+    }
+    v
+}
+
 pub fn note(n: &NoteRecord) -> Value {
     json!({
         "id": n.id,

@@ -101,6 +101,31 @@ impl Store {
         Ok(out)
     }
 
+    /// The stored conversations among `ids` (one query for a whole webhook).
+    pub async fn conversations_by_ids(
+        &self,
+        ids: &[switchboard_domain::model::ConversationId],
+    ) -> Result<Vec<crate::ConversationRecord>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<crate::ConversationRecord> = dispatch!(self, pool => {
+                let mut qb = sqlx::QueryBuilder::new(format!(
+                    "SELECT {} FROM conversations WHERE id IN (",
+                    rows::CONVERSATION_COLUMNS
+                ));
+                let mut sep = qb.separated(", ");
+                for id in chunk {
+                    sep.push_bind(id.as_str());
+                }
+                qb.push(")");
+                let rows = qb.build().fetch_all(pool).await?;
+                rows.iter().map(rows::conversation).collect::<Result<Vec<_>>>()?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// Statuses kept for a WhatsApp id that was not known when they arrived.
     pub async fn pending_statuses_for(&self, wa_message_id: &str) -> Result<Vec<PendingStatus>> {
         dispatch!(self, pool => {

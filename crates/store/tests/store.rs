@@ -943,6 +943,12 @@ async fn conversations_upsert_without_losing_known_fields() {
         assert_eq!(got.last_inbound_at, Some(Timestamp(200)));
         assert_eq!(got.last_agent_id, Some(AgentId::from("a2")));
         assert_eq!(store.conversation(&"c9".into()).await.expect("get"), None);
+        let found = store
+            .conversations_by_ids(&["c1".into(), "c9".into()])
+            .await
+            .expect("by ids");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].last_agent_id, Some(AgentId::from("a2")));
     })
     .await;
 }
