@@ -30,6 +30,8 @@ pub struct Metrics {
     pub sends_ok: AtomicU64,
     pub sends_retried: AtomicU64,
     pub sends_failed: AtomicU64,
+    /// Times the outbox looked for due sends.
+    pub outbox_polls: AtomicU64,
     requests: Mutex<Vec<RequestSeries>>,
 }
 
@@ -88,7 +90,7 @@ impl Metrics {
     /// Renders the metrics; `gauges` are (name, help, labels, value) computed at scrape time.
     pub fn render(&self, gauges: &[(&str, &str, String, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 18] = [
+        let counters: [(&str, &str, &AtomicU64); 19] = [
             (
                 "switchboard_webhooks_total",
                 "WhatsApp webhooks accepted (answered 200).",
@@ -118,6 +120,11 @@ impl Metrics {
                 "switchboard_send_failures_total",
                 "Messages WhatsApp refused for good.",
                 &self.sends_failed,
+            ),
+            (
+                "switchboard_outbox_polls_total",
+                "Times the outbox looked for due sends.",
+                &self.outbox_polls,
             ),
             (
                 "switchboard_offers_total",

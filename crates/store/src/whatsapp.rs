@@ -157,11 +157,16 @@ impl Store {
         })
     }
 
-    /// When the next pending send is due, if any.
+    /// When the next pending send can go, if any: the earliest retry time of the first pending
+    /// row of each recipient (a later row waits for its recipient's first, see
+    /// [`due_outbox`](Self::due_outbox), so its own time says nothing).
     pub async fn next_outbox_at(&self) -> Result<Option<Timestamp>> {
         dispatch!(self, pool => {
             let row: Option<(Option<i64>,)> = sqlx::query_as(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'",
+                "SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.state = 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.state = 'pending' \
+                   AND p.channel_id = o.channel_id AND p.recipient = o.recipient \
+                   AND p.message_id < o.message_id)",
             )
             .fetch_optional(pool)
             .await?;

@@ -270,6 +270,18 @@ async fn delete_queue(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    // A number routing to the queue would have nowhere to put its customers' new conversations:
+    // their messages would be refused (and redelivered by WhatsApp) for ever.
+    if let Some(c) = state.channels.all().iter().find(|c| c.queue_id.0 == id) {
+        return Err(ApiError::conflict(
+            "queue_in_use",
+            format!(
+                "the WhatsApp number {} routes to this queue; move it to another queue first",
+                c.display_phone_number
+            ),
+        )
+        .with("channel_id", c.id.clone()));
+    }
     state
         .core
         .call(Command::DeleteQueue(QueueId(id)), Attach::default())

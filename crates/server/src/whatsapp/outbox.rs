@@ -141,6 +141,10 @@ pub async fn run(state: AppState) {
             break;
         }
         let now = state.clock.now();
+        state
+            .metrics
+            .outbox_polls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let due = match state.store.due_outbox(now, 500).await {
             Ok(d) => d,
             Err(e) => {

@@ -359,6 +359,19 @@ async fn outbox_survives_an_outage_in_order(db: Db) {
             m["status"], "queued",
             "still waiting, not failed, after attempt {k}"
         );
+        // "second" is held back behind "first", which waits for its retry time: the outbox
+        // sleeps until then instead of polling the store in a loop.
+        let polls = || {
+            wa.server
+                .state
+                .metrics
+                .outbox_polls
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let before = polls();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let spins = polls() - before;
+        assert!(spins <= 3, "the outbox polled {spins} times while waiting");
         wa.server.clock.advance_secs(600);
     }
     let sent = wa
@@ -442,6 +455,35 @@ async fn statuses_out_of_order_and_early(db: Db) {
     assert!(f.data["wa_message_id"].is_string());
 }
 
+/// A queue a number routes to cannot be deleted: the number's new conversations would have
+/// nowhere to go and their messages would be refused for ever.
+async fn a_channels_queue_stays(db: Db) {
+    let mut wa = setup(db).await;
+    let (s, body) = wa
+        .admin
+        .delete(&format!("/api/v1/queues/{}", wa.queue))
+        .await;
+    assert_error(s, &body, 409, "queue_in_use");
+    conversation(&mut wa, "4915777777777", "Kim").await;
+    // Once the number routes elsewhere, the queue can go (when it holds no interactions).
+    let other = queue(&wa.admin, json!({"name": "Other"})).await;
+    let channel = body["error"]["channel_id"]
+        .as_str()
+        .expect("channel id")
+        .to_owned();
+    let (s, body) = wa
+        .admin
+        .patch(
+            &format!("/api/v1/channels/{channel}"),
+            json!({"queue_id": other}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let empty = queue(&wa.admin, json!({"name": "Empty"})).await;
+    let (s, body) = wa.admin.delete(&format!("/api/v1/queues/{empty}")).await;
+    assert_eq!(s, 204, "{body}");
+}
+
 macro_rules! on_every_backend {
     ($name:ident, $f:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -477,4 +519,8 @@ on_every_backend!(
 on_every_backend!(
     statuses_never_go_back_and_early_ones_are_kept,
     statuses_out_of_order_and_early
+);
+on_every_backend!(
+    a_queue_a_number_routes_to_cannot_be_deleted,
+    a_channels_queue_stays
 );
