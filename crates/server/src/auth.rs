@@ -97,14 +97,22 @@ impl LoginLimiter {
     /// Whether another attempt is allowed now.
     pub fn allowed(&self, username: &str, now: Timestamp, max: u32, window_s: u32) -> bool {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let q = f.entry(username.to_ascii_lowercase()).or_default();
+        let key = username.to_ascii_lowercase();
+        let Some(q) = f.get_mut(&key) else {
+            return true;
+        };
         while q
             .front()
             .is_some_and(|t| now.millis_since(*t) > i64::from(window_s) * 1000)
         {
             q.pop_front();
         }
-        q.len() < max as usize
+        let allowed = q.len() < max as usize;
+        if q.is_empty() {
+            // Forget users with no recent failure, so the map does not grow without bound.
+            f.remove(&key);
+        }
+        allowed
     }
     pub fn failed(&self, username: &str, now: Timestamp) {
         let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());

@@ -303,13 +303,18 @@ impl Worker {
                     None => std::future::pending().await,
                 }
             };
+            // A batch's reads must see the state of its own commit, not of later batches:
+            // while such a batch commits, nothing more is applied.
+            let hold = inflight
+                .as_ref()
+                .is_some_and(|f| !f.pending.reads.is_empty());
             let committed = async {
                 match inflight.as_mut() {
                     Some(f) => (&mut f.handle).await,
                     None => std::future::pending().await,
                 }
             };
-            let room = open && next.batch.replies.len() < MAX_BATCH;
+            let room = open && !hold && next.batch.replies.len() < MAX_BATCH;
             tokio::select! {
                 biased;
                 res = committed => {
@@ -326,7 +331,7 @@ impl Worker {
                         self.finish(f.pending, ok, &mut next).await;
                     }
                 }
-                _ = crate::clock::stopped(&mut shutdown), if open => {
+                _ = crate::clock::stopped(&mut shutdown), if open && !hold => {
                     rx.close();
                     while let Ok(op) = rx.try_recv() {
                         self.apply_op(op, &mut next);
@@ -347,7 +352,7 @@ impl Worker {
                         None => open = false,
                     }
                 }
-                _ = timer => {
+                _ = timer, if !hold => {
                     let now = self.clock.now();
                     let changes = self.state.engine.tick(now);
                     self.collect(changes, now, &mut next.batch);
@@ -425,12 +430,21 @@ impl Worker {
                 let _ = reply.send(answer);
             }
         }
-        match load_state(&self.store, self.clock.now()).await {
-            Ok((state, _, _)) => {
-                self.state = state;
-                self.directory.set(&self.state.engine);
+        // Memory must not stay ahead of the database: keep trying until the reload works.
+        let mut wait = std::time::Duration::from_millis(100);
+        loop {
+            match load_state(&self.store, self.clock.now()).await {
+                Ok((state, _, _)) => {
+                    self.state = state;
+                    self.directory.set(&self.state.engine);
+                    break;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "reload after a failed commit failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(2));
+                }
             }
-            Err(e) => tracing::error!(error = %e, "reload after failed commit failed"),
         }
         for f in reads {
             f(&self.state);

@@ -85,7 +85,7 @@ pub async fn handle(
                     continue;
                 };
                 for m in &mc.messages {
-                    let Some(sender) = m.sender() else {
+                    let Some(sender) = m.sender().filter(|s| !s.trim().is_empty()) else {
                         raw.push(keep(
                             Some(&channel.id),
                             "message without sender".into(),

@@ -524,3 +524,40 @@ on_every_backend!(
     a_queue_a_number_routes_to_cannot_be_deleted,
     a_channels_queue_stays
 );
+
+async fn blank_sender_is_kept_raw(db: Db) {
+    let wa = setup(db).await;
+    let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "phone_number_id": DEFAULT_PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Val"}, "wa_id": "4917111"}],
+        "messages": [
+            {"from": " ", "id": "wamid.blank", "timestamp": "1700000000", "type": "text", "text": {"body": "who?"}},
+            {"from": "4917111", "id": "wamid.valid", "timestamp": "1700000001", "type": "text", "text": {"body": "hi"}}
+        ]}}]}]}))
+    .expect("json");
+    let r = reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", wa.server.base))
+        .header("content-type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            switchboard_channels::sign(SECRET.as_bytes(), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "one bad message does not cost the others"
+    );
+    let (_, all) = wa.admin.get("/api/v1/interactions?all=true").await;
+    let list = all.as_array().expect("list");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["customer"]["wa_id"], "4917111");
+}
+
+on_every_backend!(
+    a_message_without_a_sender_does_not_cost_the_others,
+    blank_sender_is_kept_raw
+);
