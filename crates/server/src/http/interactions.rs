@@ -377,6 +377,19 @@ async fn send_text(
         })
         .into_iter()
         .collect();
+    store_outbound(state, user, it, &m, outbox).await?;
+    Ok(m)
+}
+
+/// Stores an agent's message (and its outbox row, if the conversation has a connected number)
+/// as a reply on the interaction, then wakes the outbox.
+async fn store_outbound(
+    state: &AppState,
+    user: &AuthUser,
+    it: &Interaction,
+    m: &MessageRecord,
+    outbox: Vec<switchboard_store::OutboxRecord>,
+) -> Result<(), ApiError> {
     let queued = !outbox.is_empty();
     state
         .core
@@ -395,7 +408,7 @@ async fn send_text(
     if queued {
         state.outbox_wake.notify_one();
     }
-    Ok(m)
+    Ok(())
 }
 
 /// `POST /api/v1/interactions/{id}/messages`
@@ -765,24 +778,7 @@ async fn store_media_message(
         })
         .into_iter()
         .collect();
-    let queued = !outbox.is_empty();
-    state
-        .core
-        .call(
-            Command::AgentReply {
-                agent: user.id.clone(),
-                interaction: it.id.clone(),
-            },
-            Attach {
-                messages: vec![m.clone()],
-                outbox,
-                ..Attach::default()
-            },
-        )
-        .await?;
-    if queued {
-        state.outbox_wake.notify_one();
-    }
+    store_outbound(state, user, it, &m, outbox).await?;
     Ok(m)
 }
 
