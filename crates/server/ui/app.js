@@ -568,7 +568,7 @@ function messageNode(m, it) {
   if (dir === 'out') {
     const [cls, sym, label] = TICKS[m.status] || ['sending', '🕓', m.status || 'Sending'];
     meta.push(el('span', { class: `tick ${cls}`, title: label, 'aria-label': label }, sym));
-    if (m.status === 'failed') meta.push(el('span', { class: 'fail-reason' }, `Not delivered: ${m.error || 'unknown error'}`));
+    if (m.status === 'failed') meta.push(el('span', { class: 'fail-reason' }, `Not delivered: ${failureReason(m.error)}`));
   }
   let author = null;
   if (dir === 'out' && m.author_id && m.author_id !== S.me.id) {
@@ -655,13 +655,33 @@ function renderTranscript(scrollToEnd) {
   if (scrollToEnd || atBottom) ol.scrollTop = ol.scrollHeight;
 }
 
+/** A delivery error as a sentence: WhatsApp's title and details, with the code. */
+function failureReason(err) {
+  if (!err) return 'unknown error';
+  if (typeof err === 'string') return err;
+  const text = [err.title, err.details].filter(Boolean).join(': ') || err.message || 'unknown error';
+  return err.code ? `${text} (#${err.code})` : text;
+}
+
+/** Delivery states in order; a message never moves back (failed is final). */
+const STATUS_RANK = { queued: 0, accepted: 1, sent: 2, delivered: 3, read: 4, played: 5, failed: 9 };
+
 function upsertMessage(m) {
   const id = m.interaction_id;
   const data = S.messages.get(id);
   if (!data) return;
   const i = data.list.findIndex((x) => x.id === m.id);
-  if (i >= 0) data.list[i] = { ...data.list[i], ...m };
-  else data.list.push(m);
+  if (i >= 0) {
+    const old = data.list[i];
+    const merged = { ...old, ...m };
+    // An answer or event that arrives late must not undo a later state.
+    const rank = (s) => (s in STATUS_RANK ? STATUS_RANK[s] : 0);
+    if (m.status && old.status && rank(m.status) < rank(old.status)) {
+      merged.status = old.status;
+      merged.error = old.error;
+    }
+    data.list[i] = merged;
+  } else data.list.push(m);
   if (id === S.selected) renderTranscript(m.direction === 'out');
 }
 

@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod e2e;
 mod loadgen;
 mod simulator;
 
@@ -33,6 +34,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("serve") => runtime.block_on(serve(&args[1..])),
         Some("demo") => runtime.block_on(demo::run(&args[1..])),
+        Some("e2e") => runtime.block_on(e2e::run(&args[1..])),
         Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
         Some("load") => runtime.block_on(loadgen::run(&args[1..])),
         Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
