@@ -22,7 +22,9 @@ const USAGE: &str = "usage:
                                         measure accepts/s and latency through the HTTP API
   switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
   switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
-                                        a fake WhatsApp Cloud API with simulated customers";
+                                        a fake WhatsApp Cloud API with simulated customers
+  switchboard e2e [--listen ADDR] [--control ADDR]
+                                        server + simulator fixture for the browser tests";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
