@@ -864,6 +864,17 @@ async fn end(
     let req: EndRequest = optional_json(&body)?;
     if let Some(text) = req.text.filter(|t| !t.trim().is_empty()) {
         let it = visible(&state, &user, &id).await?;
+        // The closing text goes out only if the agent could end the interaction now: one who
+        // is not handling it gets the same 409 as for the End itself, and nothing is sent.
+        let handling = it
+            .participant(&user.id)
+            .is_some_and(|p| p.state == ParticipantState::Active);
+        if !handling || it.state != InteractionState::Active {
+            return Err(ApiError::conflict(
+                "not_active",
+                "you are not handling this interaction",
+            ));
+        }
         send_text(&state, &user, &it, text).await?;
     }
     let cmd = Command::End {

@@ -561,3 +561,47 @@ on_every_backend!(
     a_message_without_a_sender_does_not_cost_the_others,
     blank_sender_is_kept_raw
 );
+
+async fn closing_text_only_with_a_real_end(db: Db) {
+    let mut wa = setup(db).await;
+    let id = conversation(&mut wa, "4915666666666", "Ole").await;
+    let v = wa
+        .ann
+        .ok(
+            &format!("/api/v1/interactions/{id}/end"),
+            json!({"text": "Goodbye!"}),
+        )
+        .await;
+    assert_eq!(v["state"], "wrap_up");
+    let sent = wa
+        .sim
+        .wait_for_accepted(1, WAIT)
+        .await
+        .expect("the closing text is sent");
+    assert_eq!(sent[0].text(), Some("Goodbye!"));
+    // Ending again (already in wrap-up) is refused, and the text is not sent a second time.
+    let (s, body) = wa
+        .ann
+        .post(
+            &format!("/api/v1/interactions/{id}/end"),
+            json!({"text": "Goodbye again"}),
+        )
+        .await;
+    assert_error(s, &body, 409, "not_active");
+    let (_, page) = wa
+        .ann
+        .get(&format!("/api/v1/interactions/{id}/messages"))
+        .await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert!(!texts.contains(&"Goodbye again"), "{texts:?}");
+}
+
+on_every_backend!(
+    a_closing_text_goes_out_only_with_a_real_end,
+    closing_text_only_with_a_real_end
+);
