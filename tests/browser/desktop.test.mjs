@@ -356,3 +356,169 @@ desktopTest('a dropped websocket catches up on reconnect', ['ann'], async ({ srv
   const urls = await ann.evaluate(() => window.__wsUrls);
   assert.ok(urls.at(-1).includes('since='), `the reconnect resumes from its last event: ${urls.at(-1)}`);
 });
+
+// ---------- transfer and conference (two agents) ----------
+
+/** Any offer card for `customer` whose heading starts with `title` (e.g. "Transferred conversation from Ann Agent"). */
+const offerCardTitled = (page, title, customer) => page.getByRole('article', { name: `${title}: ${customer}` });
+const interactionItem = (page, customer) => page.getByRole('navigation', { name: 'Interactions' }).getByRole('button', { name: new RegExp(customer) });
+const systemLine = (page, text) => transcript(page).locator('li.msg.system').filter({ hasText: text });
+
+/** Opens the Transfer / Conference dialog of the selected interaction and picks `targetName`. */
+async function pickTarget(page, action, dialogTitle, targetName) {
+  await page.getByRole('toolbar', { name: 'Interaction actions' }).getByRole('button', { name: action, exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: dialogTitle });
+  await dialog.waitFor();
+  const path = action === 'Transfer' ? 'transfer' : 'conference';
+  const done = page.waitForResponse((r) => r.url().endsWith(`/${path}`) && r.request().method() === 'POST');
+  await dialog.getByRole('button', { name: new RegExp(`^${targetName}`) }).click();
+  const resp = await done;
+  assert.ok(resp.ok(), `${path} answered ${resp.status()}`);
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+/** Ann takes a new customer while Bob is on break, then Bob becomes available. */
+async function annOwnsCustomer(srv, ann, bob, waId, customer, firstMessage) {
+  await login(ann, srv, 'ann');
+  await login(bob, srv, 'bob');
+  await setStatus(ann, 'Available');
+  await setStatus(bob, 'On break');
+  await customerWrites(srv, waId, customer, firstMessage);
+  await acceptOffer(ann, customer, firstMessage);
+  await setStatus(bob, 'Available');
+}
+
+desktopTest('a transfer to an agent: Bob accepts, Ann goes to wrap-up', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  await annOwnsCustomer(srv, ann, bob, '4915110000021', 'Kai Customer', 'I need billing help');
+  // Bob is listed only once he is available; the dialog is opened after that.
+  await pickTarget(ann, 'Transfer', 'Transfer to a queue or an agent', 'Transfer to Bob Agent');
+  // Ann is out of the conversation at once: her interaction is in wrap-up.
+  await interactionItem(ann, 'Kai Customer').getByText(/Wrap-up/).waitFor();
+  await ann.getByRole('status').filter({ hasText: 'In wrap-up' }).waitFor();
+  await systemLine(ann, 'Ann Agent transferred to Bob Agent').waitFor();
+  assert.equal(await ann.getByRole('button', { name: 'Wrap-up…' }).isVisible(), true);
+  // Bob gets a transfer offer that names Ann.
+  const card = offerCardTitled(bob, 'Transferred conversation from Ann Agent', 'Kai Customer');
+  await card.waitFor();
+  await card.getByText('I need billing help').waitFor();
+  await card.getByRole('button', { name: 'Accept' }).click();
+  await card.waitFor({ state: 'detached' });
+  await bob.getByRole('heading', { name: 'Kai Customer' }).waitFor();
+  await transcript(bob).getByText('I need billing help').waitFor();
+  await systemLine(bob, 'Bob Agent accepted the transfer from Ann Agent').waitFor();
+  await bob.getByRole('status').filter({ hasText: 'Active' }).waitFor();
+  // The customer's next message reaches Bob, who now owns it; Ann still only wraps up.
+  await customerWrites(srv, '4915110000021', 'Kai Customer', 'Invoice 77');
+  await transcript(bob).getByText('Invoice 77').waitFor();
+  await sendText(bob, 'Looking into invoice 77.');
+  await ann.getByRole('button', { name: 'Wrap-up…' }).click();
+  const dialog = ann.getByRole('dialog', { name: 'Wrap-up: Kai Customer' });
+  await dialog.waitFor();
+  await dialog.getByLabel('Disposition (required)').selectOption({ label: 'Needs follow-up' });
+  const done = ann.waitForResponse((r) => r.url().endsWith('/wrap-up') && r.request().method() === 'POST');
+  await dialog.getByRole('button', { name: 'Submit wrap-up' }).click();
+  assert.ok((await done).ok());
+  await ann.getByText('No interactions yet').waitFor();
+  // Bob still has it.
+  await interactionItem(bob, 'Kai Customer').waitFor();
+  assert.equal(await bob.getByRole('status').filter({ hasText: 'In wrap-up' }).count(), 0);
+});
+
+desktopTest('a transfer that is not answered goes back to the queue and is offered again', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  // Bob may not reject: the transfer offer to him times out instead (acceptance interval 30 s).
+  await annOwnsCustomer(srv, ann, bob, '4915110000022', 'Lena Customer', 'Wrong department?');
+  await pickTarget(ann, 'Transfer', 'Transfer to a queue or an agent', 'Transfer to Bob Agent');
+  await interactionItem(ann, 'Lena Customer').getByText(/Wrap-up/).waitFor();
+  const card = offerCardTitled(bob, 'Transferred conversation from Ann Agent', 'Lena Customer');
+  await card.waitFor();
+  assert.equal(await card.getByRole('button', { name: 'Reject' }).isDisabled(), true);
+  // First Ann's wrap-up (10 s) completes on its own, the offer to Bob is still pending.
+  await advanceClock(srv, 11);
+  await ann.getByText('No interactions yet').waitFor();
+  assert.equal(await card.isVisible(), true, 'the transfer offer is still pending');
+  // Then Bob's offer runs out: Bob is in RONA and the customer is back at the head of the queue,
+  // from where it is routed to the only available agent, Ann, as a new (not a transferred) offer.
+  await advanceClock(srv, 20);
+  await card.waitFor({ state: 'detached' });
+  await bob.getByRole('alert').filter({ hasText: 'RONA — you missed an offer.' }).waitFor();
+  const again = offerCard(ann, 'Lena Customer');
+  await again.waitFor();
+  assert.equal(await again.getByRole('heading').textContent(), 'New conversation: Lena Customer');
+  await again.getByRole('button', { name: 'Accept' }).click();
+  await again.waitFor({ state: 'detached' });
+  await transcript(ann).getByText('Wrong department?').waitFor();
+  await systemLine(ann, 'Ann Agent transferred to Bob Agent').waitFor();
+  await systemLine(ann, 'Bob Agent did not answer the transfer from Ann Agent; back in the queue').waitFor();
+  await ann.getByRole('status').filter({ hasText: 'Active' }).waitFor();
+  assert.equal(await bob.getByRole('article').count(), 0);
+});
+
+desktopTest('a conference: Bob joins, writes live to Ann, End conference puts Bob in wrap-up', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  await annOwnsCustomer(srv, ann, bob, '4915110000023', 'Mila Customer', 'Two questions, please');
+  await pickTarget(ann, 'Conference', 'Invite to a conference', 'Invite Bob Agent');
+  await ann.getByRole('status').filter({ hasText: 'Conference requested' }).waitFor();
+  const card = offerCardTitled(bob, 'Conference invitation from Ann Agent', 'Mila Customer');
+  await card.waitFor();
+  await card.getByRole('button', { name: 'Accept' }).click();
+  await card.waitFor({ state: 'detached' });
+  await bob.getByRole('heading', { name: 'Mila Customer' }).waitFor();
+  // Both transcripts say so (the fixture's display names are "Ann Agent" and "Bob Agent").
+  await systemLine(bob, 'Bob Agent joined the conversation').waitFor();
+  await systemLine(ann, 'Bob Agent joined the conversation').waitFor();
+  await transcript(bob).getByText('Two questions, please').waitFor();
+  await ann.getByRole('status').filter({ hasText: /^Conference$/ }).waitFor();
+  await bob.getByRole('status').filter({ hasText: /^Conference$/ }).waitFor();
+  // Only the owner may transfer or invite; the invited agent may leave with End conference.
+  assert.equal(await bob.getByRole('button', { name: 'Transfer', exact: true }).isDisabled(), true);
+  assert.equal(await bob.getByRole('button', { name: 'End conference' }).isEnabled(), true);
+  // Bob writes; Ann sees it live, and a customer message reaches both.
+  await sendText(bob, 'Bob here, I can answer the second one.');
+  await outbound(ann, 'Bob here, I can answer the second one.').waitFor();
+  await customerWrites(srv, '4915110000023', 'Mila Customer', 'Great, thanks');
+  await transcript(ann).getByText('Great, thanks').waitFor();
+  await transcript(bob).getByText('Great, thanks').waitFor();
+  // Ann ends the conference: Bob goes to wrap-up, Ann keeps the customer.
+  const ended = ann.waitForResponse((r) => r.url().endsWith('/conference/end') && r.request().method() === 'POST');
+  await ann.getByRole('button', { name: 'End conference' }).click();
+  assert.ok((await ended).ok());
+  await interactionItem(bob, 'Mila Customer').getByText(/Wrap-up/).waitFor();
+  await bob.getByRole('status').filter({ hasText: 'In wrap-up' }).waitFor();
+  assert.equal(await bob.getByRole('textbox', { name: 'Message' }).isDisabled(), true);
+  await systemLine(ann, 'Bob Agent left the conversation').waitFor();
+  await ann.getByRole('status').filter({ hasText: 'Active' }).waitFor();
+  assert.equal(await ann.getByRole('button', { name: 'End conference' }).isHidden(), true);
+  assert.equal(await ann.getByRole('button', { name: 'Conference', exact: true }).isEnabled(), true);
+  await sendText(ann, 'Anything else?');
+});
+
+desktopTest('a transfer that is rejected goes back to the queue; the transferring agent can still wrap up', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  // Ann may reject, so here Bob transfers to Ann.
+  await login(ann, srv, 'ann');
+  await login(bob, srv, 'bob');
+  await setStatus(ann, 'On break');
+  await setStatus(bob, 'Available');
+  await customerWrites(srv, '4915110000024', 'Nora Customer', 'Hello there');
+  await acceptOffer(bob, 'Nora Customer', 'Hello there');
+  await setStatus(ann, 'Available');
+  await pickTarget(bob, 'Transfer', 'Transfer to a queue or an agent', 'Transfer to Ann Agent');
+  await interactionItem(bob, 'Nora Customer').getByText(/Wrap-up/).waitFor();
+  const card = offerCardTitled(ann, 'Transferred conversation from Bob Agent', 'Nora Customer');
+  await card.waitFor();
+  const rejected = ann.waitForResponse((r) => r.url().endsWith('/reject') && r.request().method() === 'POST');
+  await card.getByRole('button', { name: 'Reject' }).click();
+  assert.ok((await rejected).ok());
+  await card.waitFor({ state: 'detached' });
+  // Back in the queue: Bob's wrap-up of his part must stay in his list until he submits it.
+  await interactionItem(bob, 'Nora Customer').getByText(/Wrap-up/).waitFor({ timeout: 3000 });
+  await bob.getByRole('button', { name: 'Wrap-up…' }).click();
+  const dialog = bob.getByRole('dialog', { name: 'Wrap-up: Nora Customer' });
+  await dialog.getByLabel('Disposition (required)').selectOption({ label: 'Solved' });
+  const done = bob.waitForResponse((r) => r.url().endsWith('/wrap-up') && r.request().method() === 'POST');
+  await dialog.getByRole('button', { name: 'Submit wrap-up' }).click();
+  assert.ok((await done).ok());
+  // Ann is excluded from it for a while (R-2.8): it is offered to Bob again, from the queue.
+  const again = offerCard(bob, 'Nora Customer');
+  await again.waitFor();
+  await again.getByRole('button', { name: 'Accept' }).click();
+  await systemLine(bob, 'Ann Agent rejected the transfer from Bob Agent; back in the queue').waitFor();
+});

@@ -232,9 +232,12 @@ function offerFromInteraction(it) {
 }
 
 function belongsInList(it) {
-  if (it.state === 'done' || it.state === 'queued') return false;
+  // My own part decides: after a transfer the interaction may be queued or offered elsewhere
+  // while I still owe its wrap-up.
   const p = myPart(it);
-  return !!p && (p.state === 'active' || p.state === 'wrap_up');
+  if (p && p.state === 'wrap_up') return true;
+  if (it.state === 'done' || it.state === 'queued') return false;
+  return !!p && p.state === 'active';
 }
 
 // ---------- header: me, presence, stop-new ----------
