@@ -6,7 +6,6 @@
 //! customers, and lets C concurrent clients play agents: find the offer, accept, end, wrap up.
 
 use crate::flag;
-use anyhow::Context;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,7 +88,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
-    let admin = login(&http, &base, "admin").await?;
+    let admin = crate::login(&http, &base, "admin", PASSWORD).await?;
     let queue: Value = http
         .post(format!("{base}/api/v1/queues"))
         .bearer_auth(&admin)
@@ -110,7 +109,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             .send()
             .await?
             .error_for_status()?;
-        tokens.push(login(&http, &base, &name).await?);
+        tokens.push(crate::login(&http, &base, &name, PASSWORD).await?);
     }
     // Enough customers that the queue never runs dry during the run.
     let customers = (agents * 400).max(2000);
@@ -272,19 +271,4 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         accepts.p50_ms / baseline.p50_ms.max(1e-9)
     );
     Ok(())
-}
-
-async fn login(http: &reqwest::Client, base: &str, user: &str) -> anyhow::Result<String> {
-    let v: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": user, "password": PASSWORD}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    v["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no token in login answer")
 }

@@ -81,15 +81,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 
 async fn setup(base: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let token = login["token"].as_str().unwrap_or_default().to_owned();
+    let token = crate::login(&http, base, "admin", ADMIN_PASSWORD).await?;
     let post = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))
             .bearer_auth(&token)

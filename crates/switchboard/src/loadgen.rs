@@ -655,26 +655,6 @@ async fn reply(
     }
 }
 
-async fn login(
-    http: &reqwest::Client,
-    base: &str,
-    user: &str,
-    password: &str,
-) -> anyhow::Result<String> {
-    let v: Value = http
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": user, "password": password}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    v["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no token in the login answer")
-}
-
 async fn post_json(
     http: &reqwest::Client,
     url: String,
@@ -812,7 +792,7 @@ async fn drive(
         .pool_max_idle_per_host(o.concurrency + o.agents * 4 + 16)
         .tcp_nodelay(true)
         .build()?;
-    let admin = login(&http, base, "admin", PASSWORD).await?;
+    let admin = crate::login(&http, base, "admin", PASSWORD).await?;
     let queue = post_json(
         &http,
         format!("{base}/api/v1/queues"),
@@ -857,7 +837,7 @@ async fn drive(
                    "role": "agent", "capacity": 100, "queue_ids": [queue_id]}),
         )
         .await?;
-        let token = login(&http, base, &name, PASSWORD).await?;
+        let token = crate::login(&http, base, &name, PASSWORD).await?;
         let ws_url = format!(
             "{}/api/v1/ws?token={token}",
             base.replace("http://", "ws://")

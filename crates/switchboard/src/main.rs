@@ -103,6 +103,28 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Logs in over the public API and returns the bearer token (used by the demo, the e2e fixture
+/// and the load tools).
+pub async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    let v: serde_json::Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    v["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no token in the login answer")
+}
+
 /// A database URL without its password, for logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

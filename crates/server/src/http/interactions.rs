@@ -340,6 +340,32 @@ async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<()
     Ok(())
 }
 
+/// A new agent message on the interaction, `queued` until the outbox sends it.
+fn outbound_record(
+    it: &Interaction,
+    user: &AuthUser,
+    kind: &str,
+    body: Option<String>,
+    payload: Value,
+    now: Timestamp,
+) -> MessageRecord {
+    MessageRecord {
+        id: new_id("msg", now),
+        conversation_id: it.conversation_id.clone(),
+        interaction_id: Some(it.id.clone()),
+        direction: "out".into(),
+        author_id: Some(user.id.clone()),
+        kind: kind.into(),
+        body,
+        payload,
+        wa_message_id: None,
+        status: "queued".into(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 async fn send_text(
     state: &AppState,
     user: &AuthUser,
@@ -348,21 +374,7 @@ async fn send_text(
 ) -> Result<MessageRecord, ApiError> {
     check_text(state, it, &text).await?;
     let now = state.clock.now();
-    let m = MessageRecord {
-        id: new_id("msg", now),
-        conversation_id: it.conversation_id.clone(),
-        interaction_id: Some(it.id.clone()),
-        direction: "out".into(),
-        author_id: Some(user.id.clone()),
-        kind: "text".into(),
-        body: Some(text),
-        payload: json!({}),
-        wa_message_id: None,
-        status: "queued".into(),
-        error: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let m = outbound_record(it, user, "text", Some(text), json!({}), now);
     // Through a connected number, the message goes out via the outbox in the same commit.
     let outbox: Vec<_> = it
         .channel_id
@@ -732,24 +744,11 @@ async fn store_media_message(
     blob: &StoredBlob,
 ) -> Result<MessageRecord, ApiError> {
     let now = state.clock.now();
-    let m = MessageRecord {
-        id: new_id("msg", now),
-        conversation_id: it.conversation_id.clone(),
-        interaction_id: Some(it.id.clone()),
-        direction: "out".into(),
-        author_id: Some(user.id.clone()),
-        kind: kind.as_str().into(),
-        body: caption.clone(),
-        payload: json!({
-            "caption": caption,
-            "media": media::stored(&blob.sha256, mime, blob.size, filename.as_deref()),
-        }),
-        wa_message_id: None,
-        status: "queued".into(),
-        error: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let payload = json!({
+        "caption": caption,
+        "media": media::stored(&blob.sha256, mime, blob.size, filename.as_deref()),
+    });
+    let m = outbound_record(it, user, kind.as_str(), caption.clone(), payload, now);
     let outbox: Vec<_> = it
         .channel_id
         .as_deref()
