@@ -88,6 +88,16 @@ pub enum Command {
     },
     /// A customer message arrived on a conversation.
     Inbound(Inbound),
+    /// an agent starts an outbound interaction with a customer; it opens active and
+    /// owned by them, with no offer.
+    StartOutbound(Outbound),
+    /// the interaction is (re-)linked to a contact (or unlinked with `None`) by one of its
+    /// participants or a supervisor.
+    SetContact {
+        by: AgentId,
+        interaction: InteractionId,
+        contact_id: Option<String>,
+    },
     /// A live connection (websocket) of the agent opened.
     Connected {
         agent: AgentId,
@@ -113,6 +123,21 @@ pub struct Inbound {
     pub summary: Option<String>,
     /// The agent who last handled this conversation, for sticky queues.
     pub last_agent: Option<AgentId>,
+}
+
+/// An outbound start, as the engine needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub agent: AgentId,
+    pub new_interaction_id: InteractionId,
+    pub conversation_id: ConversationId,
+    pub queue_id: QueueId,
+    pub channel_id: Option<String>,
+    pub source_number: Option<String>,
+    pub customer: Customer,
+    pub contact_id: Option<String>,
+    /// When the customer last wrote on this conversation (the 24-hour window), if ever.
+    pub last_inbound_at: Option<Timestamp>,
 }
 
 /// What a successful command answers.
@@ -664,6 +689,14 @@ impl Engine {
                 Ok(Reply::Done)
             }
             Command::Inbound(msg) => self.inbound(msg, now),
+            Command::StartOutbound(o) => self.start_outbound(o, now),
+            Command::SetContact {
+                by,
+                interaction,
+                contact_id,
+            } => self
+                .set_contact(&by, &interaction, contact_id)
+                .map(|_| Reply::Done),
             Command::Connected { agent } => self.connected(&agent).map(|_| Reply::Done),
             Command::Disconnected { agent } => self.disconnected(&agent, now).map(|_| Reply::Done),
         }
@@ -1726,6 +1759,105 @@ impl Engine {
             interaction_id: id,
             created: true,
         })
+    }
+
+    fn start_outbound(&mut self, o: Outbound, now: Timestamp) -> Result<Reply, DomainError> {
+        if self.agent(&o.agent).is_none() {
+            return Err(DomainError::not_found("agent"));
+        }
+        if self.queue(&o.queue_id).is_none() {
+            return Err(DomainError::invalid(
+                "unknown_queue",
+                "the channel's queue does not exist",
+            ));
+        }
+        if let Some(open) = self.open_by_conversation.get(&o.conversation_id) {
+            let mine = self
+                .interactions
+                .get(open)
+                .and_then(|i| i.participant(&o.agent))
+                .is_some_and(|p| p.state == ParticipantState::Active);
+            return Err(DomainError::conflict(
+                if mine {
+                    "already_yours"
+                } else {
+                    "conversation_open"
+                },
+                if mine {
+                    "you already have an open interaction with this customer"
+                } else {
+                    "this customer already has an open interaction"
+                },
+            ));
+        }
+        if self.interactions.contains_key(&o.new_interaction_id) {
+            return Err(DomainError::conflict(
+                "duplicate_id",
+                "interaction id already in use",
+            ));
+        }
+        let id = o.new_interaction_id.clone();
+        self.tail_key += 1;
+        let it = Interaction {
+            id: id.clone(),
+            state: InteractionState::Active,
+            queue_id: o.queue_id,
+            conversation_id: o.conversation_id.clone(),
+            channel_id: o.channel_id,
+            customer: o.customer,
+            source_number: o.source_number,
+            first_message: None,
+            contact_id: o.contact_id,
+            created_at: now,
+            waiting_since: now,
+            queue_key: self.tail_key,
+            accepted_at: Some(now),
+            ended_at: None,
+            owner_id: Some(o.agent.clone()),
+            participants: vec![new_participant(&o.agent, ParticipantRole::Owner, now)],
+            offer: None,
+            conference: None,
+            exclusions: Vec::new(),
+            sticky: None,
+            unread: 0,
+            last_inbound_at: o.last_inbound_at,
+            last_agent_reply_at: None,
+            awaiting_reply_since: None,
+            last_outbound_failed: false,
+        };
+        self.interactions.insert(id.clone(), it);
+        self.touch(&id);
+        self.open_by_conversation
+            .insert(o.conversation_id, id.clone());
+        self.take_slot(&o.agent, now);
+        Ok(Reply::Inbound {
+            interaction_id: id,
+            created: true,
+        })
+    }
+
+    fn set_contact(
+        &mut self,
+        by: &AgentId,
+        id: &InteractionId,
+        contact_id: Option<String>,
+    ) -> Result<(), DomainError> {
+        let it = self.visible(by, id)?;
+        let supervisor = self.agent(by).is_some_and(|a| a.role >= Role::Supervisor);
+        if !supervisor && it.participant(by).is_none() {
+            return Err(DomainError::conflict(
+                "not_active",
+                "you are not handling this interaction",
+            ));
+        }
+        if it.contact_id == contact_id {
+            return Ok(());
+        }
+        self.touch(id);
+        if let Some(it) = self.interactions.get_mut(id) {
+            it.contact_id = contact_id;
+        }
+        Ok(())
     }
 
     // ----- Building blocks -----------------------------------------------------------------

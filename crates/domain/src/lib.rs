@@ -8,6 +8,8 @@ pub mod engine;
 pub mod error;
 pub mod model;
 
-pub use engine::{Changes, Command, Engine, Event, Notice, Outcome, Reply, WithdrawReason};
+pub use engine::{
+    Changes, Command, Engine, Event, Inbound, Notice, Outbound, Outcome, Reply, WithdrawReason,
+};
 pub use error::DomainError;
 pub use model::*;

@@ -23,17 +23,19 @@ macro_rules! dispatch {
 }
 
 mod connect;
+mod contacts;
 mod error;
 mod ops;
 mod records;
 mod rows;
 mod whatsapp;
 
+pub use contacts::{search_words, SearchScope};
 pub use error::{Result, StoreError};
 pub use records::{
-    Changeset, ChannelRecord, ConversationRecord, EventRecord, InteractionFilter, LoadedState,
-    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
-    RawWebhook, UserRecord,
+    CaseRecord, Changeset, ChannelRecord, ContactRecord, ConversationRecord, ConversationSummary,
+    EventRecord, InteractionFilter, LastSend, LoadedState, MessageRecord, MessageStatusUpdate,
+    NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, UserRecord,
 };
 
 use sqlx::{PgPool, SqlitePool};

@@ -15,7 +15,7 @@ use crate::rows::{
 };
 use crate::{Backend, Store};
 use switchboard_domain::model::{
-    Agent, AgentId, ConversationId, Interaction, InteractionId, Queue, Settings, Timestamp,
+    Agent, AgentId, ConversationId, Interaction, InteractionId, Queue, QueueId, Settings, Timestamp,
 };
 
 /// The wall clock in milliseconds, for bookkeeping columns the domain does not carry
@@ -344,6 +344,16 @@ impl Store {
             .iter()
             .map(to_json)
             .collect::<Result<Vec<_>>>()?;
+        let contact_fields = changes
+            .contacts
+            .iter()
+            .map(|c| to_json(&c.fields))
+            .collect::<Result<Vec<_>>>()?;
+        let case_agents = changes
+            .cases
+            .iter()
+            .map(|c| to_json(&c.agents))
+            .collect::<Result<Vec<_>>>()?;
         let message_payloads = changes
             .messages
             .iter()
@@ -532,7 +542,7 @@ impl Store {
             for chunk in interactions.chunks(CHUNK) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO interactions (id, state, queue_id, conversation_id, channel_id, \
-                     owner_id, created_at, accepted_at, ended_at, updated_at, doc) ",
+                     owner_id, created_at, accepted_at, ended_at, updated_at, doc, contact_id) ",
                 );
                 qb.push_values(chunk, |mut b, (i, doc)| {
                     b.push_bind(i.id.as_str())
@@ -545,16 +555,80 @@ impl Store {
                         .push_bind(i.accepted_at.map(|t| t.0))
                         .push_bind(i.ended_at.map(|t| t.0))
                         .push_bind(now)
-                        .push_bind(doc.as_str());
+                        .push_bind(doc.as_str())
+                        .push_bind(i.contact_id.as_deref());
                 });
                 qb.push(
                     " ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
                      queue_id = excluded.queue_id, conversation_id = excluded.conversation_id, \
                      channel_id = excluded.channel_id, owner_id = excluded.owner_id, \
                      accepted_at = excluded.accepted_at, ended_at = excluded.ended_at, \
-                     updated_at = excluded.updated_at, doc = excluded.doc",
+                     updated_at = excluded.updated_at, doc = excluded.doc, \
+                     contact_id = excluded.contact_id",
                 );
                 qb.build().execute(&mut *tx).await?;
+            }
+            for (c, fields) in changes.contacts.iter().zip(&contact_fields) {
+                sqlx::query(
+                    "INSERT INTO contacts (id, name, first_name, last_name, email, fields, \
+                     merged_into, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&c.id)
+                .bind(&c.name)
+                .bind(c.first_name.as_deref())
+                .bind(c.last_name.as_deref())
+                .bind(c.email.as_deref())
+                .bind(fields.as_str())
+                .bind(c.merged_into.as_deref())
+                .bind(c.created_by.as_ref().map(AgentId::as_str))
+                .bind(c.created_at.0)
+                .bind(c.updated_at.0)
+                .execute(&mut *tx)
+                .await?;
+                for number in &c.phones {
+                    sqlx::query(
+                        "INSERT INTO contact_phones (contact_id, number, created_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(&c.id)
+                    .bind(number)
+                    .bind(c.created_at.0)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for (c, agents) in changes.cases.iter().zip(&case_agents) {
+                sqlx::query(
+                    "INSERT INTO cases (id, state, contact_id, interaction_id, conversation_id, \
+                     queue_id, subject, agents, disposition_code, initiated_at, accepted_at, \
+                     ended_at, created_by, created_at, closed_at, updated_at) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     ON CONFLICT (interaction_id) DO UPDATE SET state = excluded.state, \
+                     contact_id = COALESCE(excluded.contact_id, cases.contact_id), \
+                     queue_id = excluded.queue_id, agents = excluded.agents, \
+                     disposition_code = excluded.disposition_code, \
+                     accepted_at = excluded.accepted_at, ended_at = excluded.ended_at, \
+                     closed_at = excluded.closed_at, updated_at = excluded.updated_at",
+                )
+                .bind(&c.id)
+                .bind(&c.state)
+                .bind(c.contact_id.as_deref())
+                .bind(c.interaction_id.as_str())
+                .bind(c.conversation_id.as_str())
+                .bind(c.queue_id.as_ref().map(QueueId::as_str))
+                .bind(c.subject.as_deref())
+                .bind(agents.as_str())
+                .bind(c.disposition_code.as_deref())
+                .bind(c.initiated_at.0)
+                .bind(c.accepted_at.map(|t| t.0))
+                .bind(c.ended_at.map(|t| t.0))
+                .bind(c.created_by.as_ref().map(AgentId::as_str))
+                .bind(c.created_at.0)
+                .bind(c.closed_at.map(|t| t.0))
+                .bind(c.updated_at.0)
+                .execute(&mut *tx)
+                .await?;
             }
             for chunk in participants.chunks(CHUNK) {
                 let mut qb = sqlx::QueryBuilder::new(

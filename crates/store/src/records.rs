@@ -199,6 +199,10 @@ pub struct Changeset {
     /// WhatsApp ids whose pending statuses were applied (deleted).
     pub applied_statuses: Vec<String>,
     pub raw_webhooks: Vec<RawWebhook>,
+    /// New contacts (created with an interaction, R-4.3); an existing id is left as it is.
+    pub contacts: Vec<ContactRecord>,
+    /// Cases, upserted by interaction (the wrap-up closes the case saved before it, R-4.6).
+    pub cases: Vec<CaseRecord>,
 }
 
 impl Changeset {
@@ -220,6 +224,8 @@ impl Changeset {
             && self.pending_statuses.is_empty()
             && self.applied_statuses.is_empty()
             && self.raw_webhooks.is_empty()
+            && self.contacts.is_empty()
+            && self.cases.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -242,7 +248,11 @@ impl Changeset {
             pending_statuses,
             applied_statuses,
             raw_webhooks,
+            contacts,
+            cases,
         } = other;
+        self.contacts.extend(contacts);
+        self.cases.extend(cases);
         self.outbox.extend(outbox);
         self.outbox_updates.extend(outbox_updates);
         self.pending_statuses.extend(pending_statuses);
@@ -276,4 +286,63 @@ pub struct InteractionFilter {
     pub before_created: Option<Timestamp>,
     /// At most this many (negative counts as zero).
     pub limit: i64,
+}
+
+/// A contact of the built-in CRM (SPEC §4). `phones` are E.164 numbers with the leading '+'.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContactRecord {
+    pub id: String,
+    pub name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    /// A JSON object of custom fields.
+    pub fields: serde_json::Value,
+    pub phones: Vec<String>,
+    pub merged_into: Option<String>,
+    pub created_by: Option<AgentId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A saved chat log: its transcript is the messages and notes of `interaction_id`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseRecord {
+    pub id: String,
+    /// `open` (saved before the end) or `closed` (the interaction was wrapped up).
+    pub state: String,
+    pub contact_id: Option<String>,
+    pub interaction_id: InteractionId,
+    pub conversation_id: ConversationId,
+    pub queue_id: Option<QueueId>,
+    pub subject: Option<String>,
+    /// The agents with their role, times, disposition and wrap-up note.
+    pub agents: serde_json::Value,
+    pub disposition_code: Option<String>,
+    pub initiated_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub created_by: Option<AgentId>,
+    pub created_at: Timestamp,
+    pub closed_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
+/// A conversation of the communication list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConversationSummary {
+    pub conversation: ConversationRecord,
+    pub contact_name: Option<String>,
+    pub last_message: Option<MessageRecord>,
+    /// Customer messages since the last message sent to them.
+    pub unread: i64,
+}
+
+/// The channel's last send to a number.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastSend {
+    pub wa_id: String,
+    pub status: String,
+    pub error: Option<serde_json::Value>,
+    pub at: Timestamp,
 }

@@ -1,0 +1,726 @@
+//! The built-in CRM: contacts and their numbers, cases (saved chat logs), contact history, the
+//! communication list and full-text search over messages (SPEC §4, §5).
+//!
+//! Full-text search is SQLite FTS5 (`messages_fts`, kept in step by triggers) or a PostgreSQL GIN
+//! index over `to_tsvector('simple', body)`. User text never reaches either query language as
+//! is: it is cut into words, each searched as a prefix, all of which must match.
+
+use crate::error::{Result, StoreError};
+use crate::records::{
+    CaseRecord, ContactRecord, ConversationRecord, ConversationSummary, LastSend, MessageRecord,
+};
+use crate::rows::{self, RowExt, CONVERSATION_COLUMNS, MESSAGE_COLUMNS};
+use crate::{Backend, Store};
+use switchboard_domain::model::{AgentId, ConversationId, Interaction, InteractionId, Timestamp};
+
+const CONTACT_COLUMNS: &str = "id, name, first_name, last_name, email, fields, merged_into, \
+     created_by, created_at, updated_at";
+const CASE_COLUMNS: &str = "id, state, contact_id, interaction_id, conversation_id, queue_id, \
+     subject, agents, disposition_code, initiated_at, accepted_at, ended_at, created_by, \
+     created_at, closed_at, updated_at";
+
+/// Who is searching, and so what they may see.
+#[derive(Debug, Clone)]
+pub enum SearchScope {
+    /// Supervisors and admins: every conversation.
+    All,
+    /// An agent: the conversations of their queues, and those they took part in.
+    Agent {
+        agent_id: AgentId,
+        queue_ids: Vec<String>,
+    },
+}
+
+/// The words of a search, lower-cased, at most 8, each cut to 64 characters. Only letters and
+/// digits count; everything else separates words.
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(|w| w.chars().take(64).collect::<String>().to_lowercase())
+        .collect()
+}
+
+fn contact_row(row: &impl RowExt) -> Result<ContactRecord> {
+    Ok(ContactRecord {
+        id: row.text("id")?,
+        name: row.text("name")?,
+        first_name: row.opt_text("first_name")?,
+        last_name: row.opt_text("last_name")?,
+        email: row.opt_text("email")?,
+        fields: row.json("fields")?,
+        phones: Vec::new(),
+        merged_into: row.opt_text("merged_into")?,
+        created_by: row.opt_text("created_by")?.map(AgentId),
+        created_at: row.ts("created_at")?,
+        updated_at: row.ts("updated_at")?,
+    })
+}
+
+fn case_row(row: &impl RowExt) -> Result<CaseRecord> {
+    Ok(CaseRecord {
+        id: row.text("id")?,
+        state: row.text("state")?,
+        contact_id: row.opt_text("contact_id")?,
+        interaction_id: row.text("interaction_id")?.into(),
+        conversation_id: row.text("conversation_id")?.into(),
+        queue_id: row.opt_text("queue_id")?.map(Into::into),
+        subject: row.opt_text("subject")?,
+        agents: row.json("agents")?,
+        disposition_code: row.opt_text("disposition_code")?,
+        initiated_at: row.ts("initiated_at")?,
+        accepted_at: row.opt_ts("accepted_at")?,
+        ended_at: row.opt_ts("ended_at")?,
+        created_by: row.opt_text("created_by")?.map(AgentId),
+        created_at: row.ts("created_at")?,
+        closed_at: row.opt_ts("closed_at")?,
+        updated_at: row.ts("updated_at")?,
+    })
+}
+
+fn json_text(v: &serde_json::Value) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Placeholders `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    // ---------------------------------------------------------------- contacts
+
+    /// Stores a new contact with its numbers.
+    pub async fn insert_contact(&self, c: &ContactRecord) -> Result<()> {
+        let fields = json_text(&c.fields)?;
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO contacts (id, name, first_name, last_name, email, fields, \
+                 merged_into, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(&c.id)
+            .bind(&c.name)
+            .bind(c.first_name.as_deref())
+            .bind(c.last_name.as_deref())
+            .bind(c.email.as_deref())
+            .bind(&fields)
+            .bind(c.merged_into.as_deref())
+            .bind(c.created_by.as_ref().map(AgentId::as_str))
+            .bind(c.created_at.0)
+            .bind(c.updated_at.0)
+            .execute(&mut *tx)
+            .await?;
+            for number in &c.phones {
+                sqlx::query(
+                    "INSERT INTO contact_phones (contact_id, number, created_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(&c.id)
+                .bind(number)
+                .bind(c.updated_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Rewrites a contact's fields and numbers (the caller holds the contact's lock).
+    pub async fn update_contact(&self, c: &ContactRecord) -> Result<()> {
+        let fields = json_text(&c.fields)?;
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE contacts SET name = $1, first_name = $2, last_name = $3, email = $4, \
+                 fields = $5, updated_at = $6 WHERE id = $7 AND merged_into IS NULL",
+            )
+            .bind(&c.name)
+            .bind(c.first_name.as_deref())
+            .bind(c.last_name.as_deref())
+            .bind(c.email.as_deref())
+            .bind(&fields)
+            .bind(c.updated_at.0)
+            .bind(&c.id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query("DELETE FROM contact_phones WHERE contact_id = $1")
+                .bind(&c.id)
+                .execute(&mut *tx)
+                .await?;
+            for number in &c.phones {
+                sqlx::query(
+                    "INSERT INTO contact_phones (contact_id, number, created_at) \
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(&c.id)
+                .bind(number)
+                .bind(c.updated_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Fills in the numbers of `contacts`, in the order they were added.
+    async fn with_phones(&self, mut contacts: Vec<ContactRecord>) -> Result<Vec<ContactRecord>> {
+        if contacts.is_empty() {
+            return Ok(contacts);
+        }
+        let sql = format!(
+            "SELECT contact_id, number FROM contact_phones WHERE contact_id IN ({}) \
+             ORDER BY created_at, number",
+            placeholders(1, contacts.len())
+        );
+        let pairs: Vec<(String, String)> = dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql);
+            for c in &contacts {
+                q = q.bind(c.id.as_str());
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.text("contact_id")?, r.text("number")?)))
+                .collect::<Result<Vec<_>>>()
+        })?;
+        for (id, number) in pairs {
+            if let Some(c) = contacts.iter_mut().find(|c| c.id == id) {
+                c.phones.push(number);
+            }
+        }
+        Ok(contacts)
+    }
+
+    /// A contact by id, merged ones included (see `merged_into`).
+    pub async fn contact(&self, id: &str) -> Result<Option<ContactRecord>> {
+        let sql = format!("SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1");
+        let found = dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.map(|r| contact_row(&r)).transpose()
+        })?;
+        match found {
+            None => Ok(None),
+            Some(c) => Ok(self.with_phones(vec![c]).await?.pop()),
+        }
+    }
+
+    /// The (not merged) contacts with this E.164 number, oldest first (R-4.1).
+    pub async fn contacts_by_phone(&self, number: &str) -> Result<Vec<ContactRecord>> {
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE merged_into IS NULL AND id IN \
+             (SELECT contact_id FROM contact_phones WHERE number = $1) \
+             ORDER BY created_at, id LIMIT 50"
+        );
+        let found = dispatch!(self, pool => {
+            let rows = sqlx::query(&sql).bind(number).fetch_all(pool).await?;
+            rows.iter().map(contact_row).collect::<Result<Vec<_>>>()
+        })?;
+        self.with_phones(found).await
+    }
+
+    /// Contacts whose name or email starts with `q` (any case), or with a number containing
+    /// `digits` when given; by name.
+    pub async fn search_contacts(
+        &self,
+        q: &str,
+        digits: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ContactRecord>> {
+        let pattern = format!(
+            "{}%",
+            q.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let phone = digits.map(|d| format!("%{d}%"));
+        let (name_cond, email_cond) = match self.backend {
+            Backend::Sqlite(_) => (
+                "name LIKE $1 ESCAPE '\\' COLLATE NOCASE",
+                "email LIKE $1 ESCAPE '\\' COLLATE NOCASE",
+            ),
+            Backend::Postgres(_) => (
+                "lower(name) LIKE $1 ESCAPE '\\'",
+                "lower(email) LIKE $1 ESCAPE '\\'",
+            ),
+        };
+        let phone_cond = if phone.is_some() {
+            " OR id IN (SELECT contact_id FROM contact_phones WHERE number LIKE $2)"
+        } else {
+            ""
+        };
+        let limit_param = if phone.is_some() { "$3" } else { "$2" };
+        let sql = format!(
+            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE merged_into IS NULL AND \
+             ({name_cond} OR {email_cond}{phone_cond}) ORDER BY name, id LIMIT {limit_param}"
+        );
+        let found = dispatch!(self, pool => {
+            let mut query = sqlx::query(&sql).bind(&pattern);
+            if let Some(p) = &phone {
+                query = query.bind(p);
+            }
+            let rows = query.bind(limit.max(0)).fetch_all(pool).await?;
+            rows.iter().map(contact_row).collect::<Result<Vec<_>>>()
+        })?;
+        self.with_phones(found).await
+    }
+
+    /// Merges contact `from` into `into` (R-4 merging): numbers, conversations, interactions and
+    /// cases move over, fields `into` lacks are filled from `from`, and `from` is marked merged.
+    pub async fn merge_contacts(
+        &self,
+        into: &ContactRecord,
+        from: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        let fields = json_text(&into.fields)?;
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let done = sqlx::query(
+                "UPDATE contacts SET merged_into = $1, updated_at = $2 \
+                 WHERE id = $3 AND merged_into IS NULL",
+            )
+            .bind(&into.id)
+            .bind(now.0)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            sqlx::query(
+                "UPDATE contacts SET name = $1, first_name = $2, last_name = $3, email = $4, \
+                 fields = $5, updated_at = $6 WHERE id = $7",
+            )
+            .bind(&into.name)
+            .bind(into.first_name.as_deref())
+            .bind(into.last_name.as_deref())
+            .bind(into.email.as_deref())
+            .bind(&fields)
+            .bind(now.0)
+            .bind(&into.id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO contact_phones (contact_id, number, created_at) \
+                 SELECT $1, number, created_at FROM contact_phones WHERE contact_id = $2 \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&into.id)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM contact_phones WHERE contact_id = $1")
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+            for table in ["conversations", "interactions", "cases"] {
+                sqlx::query(&format!(
+                    "UPDATE {table} SET contact_id = $1 WHERE contact_id = $2"
+                ))
+                .bind(&into.id)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Links a finished interaction (no longer held by the engine) and its conversation to a
+    /// contact (R-4.5 for history).
+    pub async fn relink_finished(
+        &self,
+        interaction_id: &InteractionId,
+        contact_id: Option<&str>,
+    ) -> Result<()> {
+        dispatch!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE interactions SET contact_id = $1 WHERE id = $2")
+                .bind(contact_id)
+                .bind(interaction_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE cases SET contact_id = $1 WHERE interaction_id = $2",
+            )
+            .bind(contact_id)
+            .bind(interaction_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// The contact's interactions, newest first, created before `before` (milliseconds).
+    /// Each carries the contact as stored (it may have been re-linked or merged since).
+    pub async fn contact_interactions(
+        &self,
+        contact_id: &str,
+        before: Option<Timestamp>,
+        limit: i64,
+    ) -> Result<Vec<Interaction>> {
+        let sql = if before.is_some() {
+            "SELECT doc, contact_id FROM interactions WHERE contact_id = $1 AND created_at < $2 \
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        } else {
+            "SELECT doc, contact_id FROM interactions WHERE contact_id = $1 \
+             ORDER BY created_at DESC, id DESC LIMIT $2"
+        };
+        dispatch!(self, pool => {
+            let mut q = sqlx::query(sql).bind(contact_id);
+            if let Some(b) = before {
+                q = q.bind(b.0);
+            }
+            let rows = q.bind(limit.max(0)).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    let mut it: Interaction = r.json("doc")?;
+                    it.contact_id = r.opt_text("contact_id")?;
+                    Ok(it)
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+    }
+
+    /// The stored contact link of an interaction (the engine's copy wins while it is open).
+    pub async fn interaction_contact(&self, id: &InteractionId) -> Result<Option<String>> {
+        dispatch!(self, pool => {
+            let row = sqlx::query("SELECT contact_id FROM interactions WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(|r| r.opt_text("contact_id")).transpose()?.flatten())
+        })
+    }
+
+    /// The last send to each of these WhatsApp ids (digits), from any channel (R-5.5).
+    pub async fn last_sends(&self, wa_ids: &[String]) -> Result<Vec<LastSend>> {
+        let mut out = Vec::new();
+        for wa_id in wa_ids {
+            let sql = "SELECT m.status, m.error, m.updated_at FROM messages m \
+                 WHERE m.direction = 'out' AND m.author_id IS NOT NULL AND m.conversation_id IN \
+                 (SELECT id FROM conversations WHERE wa_id = $1) \
+                 ORDER BY m.id DESC LIMIT 1";
+            let found = dispatch!(self, pool => {
+                let row = sqlx::query(sql).bind(wa_id).fetch_optional(pool).await?;
+                row.map(|r| -> Result<LastSend> {
+                    Ok(LastSend {
+                        wa_id: wa_id.clone(),
+                        status: r.text("status")?,
+                        error: r.opt_json("error")?,
+                        at: r.ts("updated_at")?,
+                    })
+                })
+                .transpose()
+            })?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    // ---------------------------------------------------------------- cases
+
+    /// Saves an open case for an interaction, unless it has one; answers the interaction's case.
+    pub async fn open_case(&self, c: &CaseRecord) -> Result<CaseRecord> {
+        let agents = json_text(&c.agents)?;
+        dispatch!(self, pool => {
+            sqlx::query(&format!(
+                "INSERT INTO cases ({CASE_COLUMNS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (interaction_id) DO NOTHING"
+            ))
+            .bind(&c.id)
+            .bind(&c.state)
+            .bind(c.contact_id.as_deref())
+            .bind(c.interaction_id.as_str())
+            .bind(c.conversation_id.as_str())
+            .bind(c.queue_id.as_ref().map(|q| q.as_str()))
+            .bind(c.subject.as_deref())
+            .bind(&agents)
+            .bind(c.disposition_code.as_deref())
+            .bind(c.initiated_at.0)
+            .bind(c.accepted_at.map(|t| t.0))
+            .bind(c.ended_at.map(|t| t.0))
+            .bind(c.created_by.as_ref().map(AgentId::as_str))
+            .bind(c.created_at.0)
+            .bind(c.closed_at.map(|t| t.0))
+            .bind(c.updated_at.0)
+            .execute(pool)
+            .await?;
+            Ok::<(), StoreError>(())
+        })?;
+        self.case_of_interaction(&c.interaction_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    pub async fn case(&self, id: &str) -> Result<Option<CaseRecord>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(id).fetch_optional(pool).await?;
+            row.map(|r| case_row(&r)).transpose()
+        })
+    }
+
+    pub async fn case_of_interaction(&self, id: &InteractionId) -> Result<Option<CaseRecord>> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE interaction_id = $1");
+        dispatch!(self, pool => {
+            let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await?;
+            row.map(|r| case_row(&r)).transpose()
+        })
+    }
+
+    /// Cases of a contact (or, with `None`, those without one), newest first.
+    pub async fn cases(
+        &self,
+        contact_id: Option<&str>,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CaseRecord>> {
+        let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE ");
+        let mut n = 0;
+        if contact_id.is_some() {
+            n += 1;
+            sql += &format!("contact_id = ${n}");
+        } else {
+            sql += "contact_id IS NULL";
+        }
+        if state.is_some() {
+            n += 1;
+            sql += &format!(" AND state = ${n}");
+        }
+        sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", n + 1);
+        dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql);
+            if let Some(c) = contact_id {
+                q = q.bind(c);
+            }
+            if let Some(s) = state {
+                q = q.bind(s);
+            }
+            let rows = q.bind(limit.max(0)).fetch_all(pool).await?;
+            rows.iter().map(case_row).collect::<Result<Vec<_>>>()
+        })
+    }
+
+    /// Assigns a case to a contact (R-4.6: a case without contact is assigned later).
+    pub async fn assign_case(&self, id: &str, contact_id: &str, now: Timestamp) -> Result<()> {
+        dispatch!(self, pool => {
+            let done = sqlx::query("UPDATE cases SET contact_id = $1, updated_at = $2 WHERE id = $3")
+                .bind(contact_id)
+                .bind(now.0)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    // ---------------------------------------------------------------- conversations and search
+
+    /// The communication list (R-5.2): conversations by latest message, with their contact's
+    /// name, last message and the customer messages since the last one sent to them.
+    pub async fn conversation_list(
+        &self,
+        channel_id: Option<&str>,
+        scope: &SearchScope,
+        limit: i64,
+    ) -> Result<Vec<ConversationSummary>> {
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut conds = Vec::new();
+        if channel_id.is_some() {
+            conds.push(format!("c.channel_id = {}", next()));
+        }
+        if let SearchScope::Agent { queue_ids, .. } = scope {
+            let agent = next();
+            let queues = if queue_ids.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = queue_ids.iter().map(|_| next()).collect();
+                format!(
+                    " OR c.id IN (SELECT conversation_id FROM interactions WHERE queue_id IN ({}))",
+                    list.join(", ")
+                )
+            };
+            conds.push(format!(
+                "(c.id IN (SELECT i.conversation_id FROM interactions i JOIN \
+                 interaction_participants p ON p.interaction_id = i.id WHERE p.agent_id = {agent}){queues})"
+            ));
+        }
+        let limit_param = next();
+        let where_ = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        let cols: String = CONVERSATION_COLUMNS
+            .split(',')
+            .map(|c| format!("c.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols}, k.name AS contact_name, \
+             (SELECT MAX(id) FROM messages m WHERE m.conversation_id = c.id) AS last_id \
+             FROM conversations c LEFT JOIN contacts k ON k.id = c.contact_id {where_} \
+             ORDER BY last_id DESC LIMIT {limit_param}"
+        );
+        let listed: Vec<(ConversationRecord, Option<String>, Option<String>)> = dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql);
+            if let Some(ch) = channel_id {
+                q = q.bind(ch);
+            }
+            if let SearchScope::Agent { agent_id, queue_ids } = scope {
+                q = q.bind(agent_id.as_str());
+                for qid in queue_ids {
+                    q = q.bind(qid.as_str());
+                }
+            }
+            let rows = q.bind(limit.max(0)).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        rows::conversation(r)?,
+                        r.opt_text("contact_name")?,
+                        r.opt_text("last_id")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let mut out = Vec::with_capacity(listed.len());
+        for (conversation, contact_name, last_id) in listed {
+            let last_message = match &last_id {
+                Some(id) => self.message(id).await?,
+                None => None,
+            };
+            let unread = self.unread_of(&conversation.id).await?;
+            out.push(ConversationSummary {
+                conversation,
+                contact_name,
+                last_message,
+                unread,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Customer messages after the last message sent to them.
+    async fn unread_of(&self, id: &ConversationId) -> Result<i64> {
+        dispatch!(self, pool => {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM messages WHERE conversation_id = $1 \
+                 AND direction = 'in' AND id > COALESCE((SELECT MAX(id) FROM messages \
+                 WHERE conversation_id = $1 AND direction = 'out' AND author_id IS NOT NULL), '')",
+            )
+            .bind(id.as_str())
+            .fetch_one(pool)
+            .await?;
+            row.int("n")
+        })
+    }
+
+    /// Full-text search over message bodies (R-4.7, R-5.1): every word must match (as a prefix),
+    /// newest first, within one conversation or all the caller may see.
+    pub async fn search_messages(
+        &self,
+        words: &[String],
+        conversation_id: Option<&ConversationId>,
+        scope: &SearchScope,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut n = 1; // $1 is the query
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut conds = Vec::new();
+        if conversation_id.is_some() {
+            conds.push(format!("m.conversation_id = {}", next()));
+        }
+        if let SearchScope::Agent { queue_ids, .. } = scope {
+            let agent = next();
+            let queues = if queue_ids.is_empty() {
+                String::new()
+            } else {
+                let list: Vec<String> = queue_ids.iter().map(|_| next()).collect();
+                format!(
+                    " OR m.conversation_id IN (SELECT conversation_id FROM interactions \
+                     WHERE queue_id IN ({}))",
+                    list.join(", ")
+                )
+            };
+            conds.push(format!(
+                "(m.conversation_id IN (SELECT i.conversation_id FROM interactions i JOIN \
+                 interaction_participants p ON p.interaction_id = i.id WHERE p.agent_id = {agent}){queues})"
+            ));
+        }
+        let limit_param = next();
+        let extra: String = conds.iter().map(|c| format!(" AND {c}")).collect();
+        let cols: String = MESSAGE_COLUMNS
+            .split(',')
+            .map(|c| format!("m.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (sql, query) = match self.backend {
+            Backend::Sqlite(_) => (
+                format!(
+                    "SELECT {cols} FROM messages m WHERE m.rowid IN \
+                     (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1){extra} \
+                     ORDER BY m.rowid DESC LIMIT {limit_param}"
+                ),
+                words
+                    .iter()
+                    .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Backend::Postgres(_) => (
+                format!(
+                    "SELECT {cols} FROM messages m WHERE \
+                     to_tsvector('simple', COALESCE(m.body, '')) @@ to_tsquery('simple', $1){extra} \
+                     ORDER BY m.id DESC LIMIT {limit_param}"
+                ),
+                words
+                    .iter()
+                    .map(|w| format!("'{}':*", w.replace('\'', "''")))
+                    .collect::<Vec<_>>()
+                    .join(" & "),
+            ),
+        };
+        dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql).bind(&query);
+            if let Some(c) = conversation_id {
+                q = q.bind(c.as_str());
+            }
+            if let SearchScope::Agent { agent_id, queue_ids } = scope {
+                q = q.bind(agent_id.as_str());
+                for qid in queue_ids {
+                    q = q.bind(qid.as_str());
+                }
+            }
+            let rows = q.bind(limit.max(0)).fetch_all(pool).await?;
+            rows.iter().map(rows::message).collect::<Result<Vec<_>>>()
+        })
+    }
+}
