@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use switchboard_domain::engine::Inbound;
 use switchboard_domain::*;
-use switchboard_store::{ConversationRecord, MessageRecord, Store};
+use switchboard_store::{ContactRecord, ConversationRecord, MessageRecord, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -324,9 +324,20 @@ pub async fn ingest_many(
         .iter()
         .filter_map(|m| m.wa_message_id.clone())
         .collect();
+    // Messages are also serialized per conversation, so that a new customer writing twice at
+    // once gets one contact, not two.
+    let mut lock_keys = keys.clone();
+    lock_keys.extend(msgs.iter().map(|m| {
+        format!(
+            "conv:{}",
+            conversation_id(m.channel_id.as_deref(), &m.wa_id)
+        )
+    }));
+    lock_keys.sort();
+    lock_keys.dedup();
     state
         .ingest_locks
-        .with_many(&keys, ingest_locked(state, msgs, &keys))
+        .with_many(&lock_keys, ingest_locked(state, msgs, &keys))
         .await
 }
 
@@ -360,13 +371,18 @@ async fn ingest_locked(
         .collect();
     conv_ids.sort();
     conv_ids.dedup();
-    let last_agents: HashMap<ConversationId, Option<AgentId>> = state
+    let known: HashMap<ConversationId, ConversationRecord> = state
         .store
         .conversations_by_ids(&conv_ids)
         .await?
         .into_iter()
-        .map(|c| (c.id, c.last_agent_id))
+        .map(|c| (c.id.clone(), c))
         .collect();
+    let last_agents: HashMap<ConversationId, Option<AgentId>> = known
+        .iter()
+        .map(|(id, c)| (id.clone(), c.last_agent_id.clone()))
+        .collect();
+    let mut links = contact_links(state, &msgs, &known, now).await?;
     for msg in msgs {
         if let Some(wa) = &msg.wa_message_id {
             if let Some(existing) = stored.get(wa) {
@@ -389,7 +405,12 @@ async fn ingest_locked(
         }
         let conv = ConversationId(conversation_id(msg.channel_id.as_deref(), &msg.wa_id));
         let last_agent = last_agents.get(&conv).cloned().flatten();
-        let (cmd, attach, message_id) = inbound_command(msg, conv, last_agent, now);
+        let (contact_id, new_contact) = match links.get_mut(&conv) {
+            Some((id, new)) => (id.clone(), new.take()),
+            None => (None, None),
+        };
+        let (cmd, mut attach, message_id) = inbound_command(msg, conv, last_agent, contact_id, now);
+        attach.contacts.extend(new_contact);
         slots.push(Slot::New(ops.len()));
         message_ids.push(message_id);
         ops.push((Some(cmd), attach));
@@ -430,6 +451,7 @@ fn inbound_command(
     msg: InboundMessage,
     conv: ConversationId,
     last_agent: Option<AgentId>,
+    contact_id: Option<String>,
     now: Timestamp,
 ) -> (Command, Attach, String) {
     let summary = msg
@@ -459,7 +481,7 @@ fn inbound_command(
         channel_id: msg.channel_id.clone(),
         wa_id: msg.wa_id.clone(),
         customer_name: msg.customer_name.clone(),
-        contact_id: None,
+        contact_id: contact_id.clone(),
         last_inbound_at: Some(now),
         last_agent_id: None,
         created_at: now,
@@ -474,7 +496,7 @@ fn inbound_command(
             wa_id: msg.wa_id,
             name: msg.customer_name,
         },
-        contact_id: None,
+        contact_id,
         summary,
         last_agent,
     });
@@ -484,6 +506,57 @@ fn inbound_command(
         ..Attach::default()
     };
     (cmd, attach, message_id)
+}
+
+/// …: the contact of each conversation of these messages that has none yet, by the
+/// customer's number: the first match (oldest) is linked; with no match a contact is created
+/// from the WhatsApp profile when `new_contact_policy` is `create` (to be stored with the first
+/// message), and nothing is linked when it is `prompt` (the agent is shown the form).
+async fn contact_links(
+    state: &AppState,
+    msgs: &[InboundMessage],
+    known: &HashMap<ConversationId, ConversationRecord>,
+    now: Timestamp,
+) -> Result<HashMap<ConversationId, (Option<String>, Option<ContactRecord>)>, ApiError> {
+    let mut links = HashMap::new();
+    let mut policy = None;
+    for m in msgs {
+        let conv = ConversationId(conversation_id(m.channel_id.as_deref(), &m.wa_id));
+        if links.contains_key(&conv) {
+            continue;
+        }
+        if let Some(linked) = known.get(&conv).and_then(|c| c.contact_id.clone()) {
+            links.insert(conv, (Some(linked), None));
+            continue;
+        }
+        let Some(e164) = crate::contacts::e164_of_wa_id(&m.wa_id) else {
+            links.insert(conv, (None, None));
+            continue;
+        };
+        let found = state.store.contacts_by_phone(&e164).await?;
+        if let Some(first) = found.first() {
+            links.insert(conv, (Some(first.id.clone()), None));
+            continue;
+        }
+        let create = match policy {
+            Some(p) => p,
+            None => {
+                let p = state
+                    .core
+                    .read(|s| s.engine.settings().new_contact_policy)
+                    .await?;
+                policy = Some(p);
+                p
+            }
+        } == NewContactPolicy::Create;
+        if create {
+            let c = crate::contacts::from_profile(&e164, m.customer_name.as_deref(), now);
+            links.insert(conv, (Some(c.id.clone()), Some(c)));
+        } else {
+            links.insert(conv, (None, None));
+        }
+    }
+    Ok(links)
 }
 
 /// Deletes live events older than the retention period, hourly.

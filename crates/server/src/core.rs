@@ -23,8 +23,8 @@ use std::sync::{Arc, RwLock};
 use switchboard_domain::engine::{Changes, Event, Notice};
 use switchboard_domain::*;
 use switchboard_store::{
-    Changeset, ConversationRecord, EventRecord, MessageRecord, MessageStatusUpdate, NoteRecord,
-    OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
+    Changeset, ContactRecord, ConversationRecord, EventRecord, MessageRecord, MessageStatusUpdate,
+    NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -43,6 +43,8 @@ pub struct Attach {
     pub pending_statuses: Vec<PendingStatus>,
     pub applied_statuses: Vec<String>,
     pub raw_webhooks: Vec<RawWebhook>,
+    /// Contacts created with the command.
+    pub contacts: Vec<ContactRecord>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -510,6 +512,7 @@ impl Worker {
         batch.cs.pending_statuses.extend(attach.pending_statuses);
         batch.cs.applied_statuses.extend(attach.applied_statuses);
         batch.cs.raw_webhooks.extend(attach.raw_webhooks);
+        batch.cs.contacts.extend(attach.contacts);
         for (u, interaction) in attach.message_updates {
             let to = interaction
                 .as_ref()
@@ -609,6 +612,13 @@ impl Worker {
                 last_agent_id: last_agent,
                 created_at: it.created_at,
             });
+            // a handled interaction's chat log is saved as a closed case.
+            if it.accepted_at.is_some() {
+                batch
+                    .cs
+                    .cases
+                    .push(crate::contacts::closed_case(it, engine, now));
+            }
         }
         let mut events: Vec<(Vec<AgentId>, &'static str, Value)> = Vec::new();
         for sm in &changes.system_messages {

@@ -8,6 +8,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod contacts;
 pub mod core;
 pub mod error;
 pub mod http;

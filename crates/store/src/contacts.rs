@@ -19,6 +19,14 @@ const CASE_COLUMNS: &str = "id, state, contact_id, interaction_id, conversation_
      subject, agents, disposition_code, initiated_at, accepted_at, ended_at, created_by, \
      created_at, closed_at, updated_at";
 
+/// Which cases to list.
+#[derive(Debug, Clone, Copy)]
+pub enum CaseFilter<'a> {
+    Contact(&'a str),
+    Unassigned,
+    All,
+}
+
 /// Who is searching, and so what they may see.
 #[derive(Debug, Clone)]
 pub enum SearchScope {
@@ -363,25 +371,27 @@ impl Store {
         })
     }
 
-    /// The contact's interactions, newest first, created before `before` (milliseconds).
-    /// Each carries the contact as stored (it may have been re-linked or merged since).
+    /// The contact's interactions, newest first, after the cursor `before` (the `created_at`
+    /// and id of the last one of the previous page). Each carries the contact as stored (it may
+    /// have been re-linked or merged since).
     pub async fn contact_interactions(
         &self,
         contact_id: &str,
-        before: Option<Timestamp>,
+        before: Option<(Timestamp, &str)>,
         limit: i64,
     ) -> Result<Vec<Interaction>> {
         let sql = if before.is_some() {
-            "SELECT doc, contact_id FROM interactions WHERE contact_id = $1 AND created_at < $2 \
-             ORDER BY created_at DESC, id DESC LIMIT $3"
+            "SELECT doc, contact_id FROM interactions WHERE contact_id = $1 \
+             AND (created_at < $2 OR (created_at = $2 AND id < $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"
         } else {
             "SELECT doc, contact_id FROM interactions WHERE contact_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2"
         };
         dispatch!(self, pool => {
             let mut q = sqlx::query(sql).bind(contact_id);
-            if let Some(b) = before {
-                q = q.bind(b.0);
+            if let Some((at, id)) = before {
+                q = q.bind(at.0).bind(id);
             }
             let rows = q.bind(limit.max(0)).fetch_all(pool).await?;
             rows.iter()
@@ -482,21 +492,30 @@ impl Store {
         })
     }
 
-    /// Cases of a contact (or, with `None`, those without one), newest first.
+    /// Cases, newest first: of a contact, without one, or all.
     pub async fn cases(
         &self,
-        contact_id: Option<&str>,
+        filter: CaseFilter<'_>,
         state: Option<&str>,
         limit: i64,
     ) -> Result<Vec<CaseRecord>> {
         let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE ");
         let mut n = 0;
-        if contact_id.is_some() {
-            n += 1;
-            sql += &format!("contact_id = ${n}");
-        } else {
-            sql += "contact_id IS NULL";
-        }
+        let contact_id = match filter {
+            CaseFilter::Contact(id) => {
+                n += 1;
+                sql += &format!("contact_id = ${n}");
+                Some(id)
+            }
+            CaseFilter::Unassigned => {
+                sql += "contact_id IS NULL";
+                None
+            }
+            CaseFilter::All => {
+                sql += "1 = 1";
+                None
+            }
+        };
         if state.is_some() {
             n += 1;
             sql += &format!(" AND state = ${n}");
@@ -527,6 +546,23 @@ impl Store {
             if done.rows_affected() == 0 {
                 return Err(StoreError::NotFound);
             }
+            Ok(())
+        })
+    }
+
+    pub async fn set_case_subject(
+        &self,
+        id: &str,
+        subject: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("UPDATE cases SET subject = $1, updated_at = $2 WHERE id = $3")
+                .bind(subject)
+                .bind(now.0)
+                .bind(id)
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }

@@ -30,7 +30,7 @@ mod records;
 mod rows;
 mod whatsapp;
 
-pub use contacts::{search_words, SearchScope};
+pub use contacts::{search_words, CaseFilter, SearchScope};
 pub use error::{Result, StoreError};
 pub use records::{
     CaseRecord, Changeset, ChannelRecord, ContactRecord, ConversationRecord, ConversationSummary,

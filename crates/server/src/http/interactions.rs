@@ -331,7 +331,8 @@ async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<()
         .with("size", chars));
     }
     let now = state.clock.now();
-    if it.window_expires_at().is_some_and(|t| t <= now) {
+    // An outbound start the customer never answered has no window at all.
+    if it.window_expires_at().is_none_or(|t| t <= now) {
         return Err(ApiError::invalid(
             "template_required",
             "more than 24 hours have passed since the customer's last message; only a template can be sent",
@@ -366,7 +367,7 @@ fn outbound_record(
     }
 }
 
-async fn send_text(
+pub(super) async fn send_text(
     state: &AppState,
     user: &AuthUser,
     it: &Interaction,
@@ -608,7 +609,8 @@ async fn send_media(
     mut form: Multipart,
 ) -> Result<MessageRecord, ApiError> {
     let now = state.clock.now();
-    if it.window_expires_at().is_some_and(|t| t <= now) {
+    // An outbound start the customer never answered has no window at all.
+    if it.window_expires_at().is_none_or(|t| t <= now) {
         return Err(ApiError::invalid(
             "template_required",
             "more than 24 hours have passed since the customer's last message; only a template can be sent",

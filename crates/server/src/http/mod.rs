@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod channels;
+mod contacts;
 mod interactions;
 mod me;
 mod media;
@@ -53,6 +54,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(me::endpoints());
     v.extend(admin::endpoints());
     v.extend(interactions::endpoints());
+    v.extend(contacts::endpoints());
     v.extend(media::endpoints());
     v.extend(channels::endpoints());
     v.extend(webhook::endpoints());

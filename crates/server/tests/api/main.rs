@@ -4,6 +4,7 @@
 
 mod auth;
 mod concurrency;
+mod contacts;
 mod flow;
 mod input;
 mod live;

@@ -43,6 +43,10 @@ enum Fixture {
     Channel,
     /// An image the owner sent in a new active interaction (a message id).
     MediaMessage,
+    /// A new contact.
+    Contact,
+    /// An open case saved on a new active interaction of the owner.
+    Case,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -62,6 +66,13 @@ enum Body {
     ToCarl,
     NewChannel,
     ChannelPatch,
+    NewContact,
+    ContactPatch,
+    Phone,
+    MergeMissing,
+    Unlink,
+    CaseSubject,
+    BadPhone,
 }
 
 struct Case {
@@ -261,6 +272,71 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("GET", "/api/v1/messages/{id}/media"),
             interaction(F::MediaMessage, B::None, OK, OK),
         ),
+        // The CRM: contacts, their history and cases are every user's; merging is a
+        // supervisor's; the screen pop, links and saved cases follow the interaction.
+        (("GET", "/api/v1/contacts"), user(F::None, B::None, OK)),
+        (
+            ("POST", "/api/v1/contacts"),
+            user(F::None, B::NewContact, CREATED),
+        ),
+        (
+            ("GET", "/api/v1/contacts/{id}"),
+            user(F::Contact, B::None, OK),
+        ),
+        (
+            ("PATCH", "/api/v1/contacts/{id}"),
+            user(F::Contact, B::ContactPatch, OK),
+        ),
+        (
+            ("POST", "/api/v1/contacts/{id}/phones"),
+            user(F::Contact, B::Phone, CREATED),
+        ),
+        (
+            ("POST", "/api/v1/contacts/{id}/merge"),
+            Case {
+                access: Access::Supervisor,
+                fixture: F::Contact,
+                body: B::MergeMissing,
+                answers: [FORBIDDEN, FORBIDDEN, (404, "not_found"), (404, "not_found")],
+            },
+        ),
+        (
+            ("GET", "/api/v1/contacts/{id}/interactions"),
+            user(F::Contact, B::None, OK),
+        ),
+        (
+            ("GET", "/api/v1/contacts/{id}/cases"),
+            user(F::Contact, B::None, OK),
+        ),
+        (
+            ("GET", "/api/v1/interactions/{id}/screen-pop"),
+            interaction(F::Active, B::None, OK, OK),
+        ),
+        (
+            ("PUT", "/api/v1/interactions/{id}/contact"),
+            interaction(F::Active, B::Unlink, OK, OK),
+        ),
+        (
+            ("POST", "/api/v1/interactions/{id}/case"),
+            interaction(F::Active, B::Empty, CREATED, CREATED),
+        ),
+        // A number that cannot be placed: checked before anything opens, for everyone.
+        (
+            ("POST", "/api/v1/interactions"),
+            user(F::None, B::BadPhone, (422, "invalid_phone")),
+        ),
+        (("GET", "/api/v1/cases"), user(F::None, B::None, OK)),
+        (("GET", "/api/v1/cases/{id}"), user(F::Case, B::None, OK)),
+        (
+            ("PATCH", "/api/v1/cases/{id}"),
+            user(F::Case, B::CaseSubject, OK),
+        ),
+        (("GET", "/api/v1/conversations"), user(F::None, B::None, OK)),
+        // Without ?q= there is nothing to search for.
+        (
+            ("GET", "/api/v1/search"),
+            user(F::None, B::None, (400, "invalid_query")),
+        ),
         // The websocket is checked with a real upgrade: 200 here means "the socket opens".
         (("GET", "/api/v1/ws"), user(F::None, B::None, OK)),
     ];
@@ -325,6 +401,15 @@ impl Ctx {
                 "verify_token": "v", "queue_id": self.queue}),
             ),
             Body::ChannelPatch => Some(json!({"display_phone_number": format!("1555{n:04}")})),
+            Body::NewContact => {
+                Some(json!({"name": format!("Contact {n}"), "phones": [format!("+49151{n:08}")]}))
+            }
+            Body::ContactPatch => Some(json!({"email": format!("c{n}@example.com")})),
+            Body::Phone => Some(json!({"number": format!("+49152{n:08}")})),
+            Body::MergeMissing => Some(json!({"from": "con_missing"})),
+            Body::Unlink => Some(json!({"contact_id": null})),
+            Body::CaseSubject => Some(json!({"subject": format!("Case {n}")})),
+            Body::BadPhone => Some(json!({"phone": "12"})),
         }
     }
 
@@ -394,6 +479,23 @@ impl Ctx {
                     .await;
                 assert_eq!(s, 201, "{m}");
                 Some(m["id"].as_str().expect("message id").to_owned())
+            }
+            Fixture::Contact => {
+                let v = self
+                    .admin()
+                    .ok(
+                        "/api/v1/contacts",
+                        json!({"name": format!("Fixture contact {n}")}),
+                    )
+                    .await;
+                Some(v["id"].as_str().expect("contact id").to_owned())
+            }
+            Fixture::Case => {
+                let id = interaction("active").await;
+                let v = owner
+                    .ok(&format!("/api/v1/interactions/{id}/case"), json!({}))
+                    .await;
+                Some(v["id"].as_str().expect("case id").to_owned())
             }
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);

@@ -552,18 +552,6 @@ async fn files_over_the_limits_are_refused(db: Db) {
     );
 }
 
-macro_rules! on_every_backend {
-    ($name:ident, $f:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            for db in backends() {
-                eprintln!("backend: {}", db.name());
-                $f(db).await;
-            }
-        }
-    };
-}
-
 on_every_backend!(
     customers_images_and_documents_are_downloaded_and_served,
     customers_media_reaches_the_agent

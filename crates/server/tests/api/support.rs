@@ -570,3 +570,17 @@ pub fn username_to_name(u: &str) -> String {
         None => String::new(),
     }
 }
+
+/// A `#[tokio::test]` named `$name` that runs `$f` on every backend of [`backends`].
+macro_rules! on_every_backend {
+    ($name:ident, $f:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            for db in backends() {
+                eprintln!("backend: {}", db.name());
+                $f(db).await;
+            }
+        }
+    };
+}
+pub(crate) use on_every_backend;

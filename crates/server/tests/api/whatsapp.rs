@@ -14,17 +14,17 @@ use switchboard_simulator::{
 const SECRET: &str = "app-secret-for-tests";
 const WAIT: Duration = Duration::from_secs(10);
 
-struct Wa {
-    server: Server,
-    sim: SimulatorHandle,
-    admin: Api,
-    ann: Api,
-    ann_id: String,
-    ws: Ws,
-    queue: String,
+pub(crate) struct Wa {
+    pub server: Server,
+    pub sim: SimulatorHandle,
+    pub admin: Api,
+    pub ann: Api,
+    pub ann_id: String,
+    pub ws: Ws,
+    pub queue: String,
 }
 
-async fn setup(db: Db) -> Wa {
+pub(crate) async fn setup(db: Db) -> Wa {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -83,7 +83,7 @@ async fn setup(db: Db) -> Wa {
 }
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
-async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String {
+pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String {
     let m = wa
         .sim
         .customer(wa_id, name)
@@ -101,7 +101,7 @@ async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String {
     id
 }
 
-async fn say(wa: &Wa, id: &str, text: &str) -> String {
+pub(crate) async fn say(wa: &Wa, id: &str, text: &str) -> String {
     let m = wa
         .ann
         .ok(
@@ -113,7 +113,7 @@ async fn say(wa: &Wa, id: &str, text: &str) -> String {
     m["id"].as_str().expect("id").to_owned()
 }
 
-async fn expect_status(ws: &mut Ws, message: &str, status: &str) -> Frame {
+pub(crate) async fn expect_status(ws: &mut Ws, message: &str, status: &str) -> Frame {
     let (m, s) = (message.to_owned(), status.to_owned());
     ws.expect(&format!("{message} {status}"), move |f| {
         f.kind == "message.updated" && f.data["id"] == m.as_str() && f.data["status"] == s.as_str()
@@ -482,18 +482,6 @@ async fn a_channels_queue_stays(db: Db) {
     let empty = queue(&wa.admin, json!({"name": "Empty"})).await;
     let (s, body) = wa.admin.delete(&format!("/api/v1/queues/{empty}")).await;
     assert_eq!(s, 204, "{body}");
-}
-
-macro_rules! on_every_backend {
-    ($name:ident, $f:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            for db in backends() {
-                eprintln!("backend: {}", db.name());
-                $f(db).await;
-            }
-        }
-    };
 }
 
 on_every_backend!(
