@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod crm;
 pub mod error;
 pub mod http;
 pub mod hub;

@@ -23,6 +23,7 @@ macro_rules! dispatch {
 }
 
 mod connect;
+mod crm;
 mod error;
 mod ops;
 mod records;
@@ -31,9 +32,9 @@ mod whatsapp;
 
 pub use error::{Result, StoreError};
 pub use records::{
-    Changeset, ChannelRecord, ConversationRecord, EventRecord, InteractionFilter, LoadedState,
-    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
-    RawWebhook, UserRecord,
+    Changeset, ChannelRecord, ConversationRecord, CrmEventRecord, CrmEventUpdate, EventRecord,
+    InteractionFilter, LoadedState, MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord,
+    OutboxUpdate, PendingStatus, RawWebhook, UserRecord,
 };
 
 use sqlx::{PgPool, SqlitePool};

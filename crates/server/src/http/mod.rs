@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod channels;
+mod crm;
 mod interactions;
 mod me;
 mod media;
@@ -55,6 +56,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(interactions::endpoints());
     v.extend(media::endpoints());
     v.extend(channels::endpoints());
+    v.extend(crm::endpoints());
     v.extend(webhook::endpoints());
     v.extend(ws::endpoints());
     v.extend(ui::endpoints());
