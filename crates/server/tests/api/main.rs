@@ -4,6 +4,7 @@
 
 mod auth;
 mod concurrency;
+mod crm;
 mod flow;
 mod input;
 mod live;

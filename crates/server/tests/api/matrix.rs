@@ -43,6 +43,8 @@ enum Fixture {
     Channel,
     /// An image the owner sent in a new active interaction (a message id).
     MediaMessage,
+    /// A CRM event the receiver refused for good (an event id).
+    DeadCrmEvent,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -178,6 +180,12 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         (
             ("DELETE", "/api/v1/channels/{id}"),
             admin(F::Channel, B::None, NO_CONTENT),
+        ),
+        // The external CRM's event queue is for operators.
+        (("GET", "/api/v1/crm/events"), admin(F::None, B::None, OK)),
+        (
+            ("POST", "/api/v1/crm/events/{id}/retry"),
+            admin(F::DeadCrmEvent, B::Empty, OK),
         ),
         // WhatsApp's endpoints are public but need the verify token or a valid signature.
         (
@@ -394,6 +402,28 @@ impl Ctx {
                     .await;
                 assert_eq!(s, 201, "{m}");
                 Some(m["id"].as_str().expect("message id").to_owned())
+            }
+            Fixture::DeadCrmEvent => {
+                use switchboard_server::Clock;
+                let mut e = switchboard_server::crm::event(
+                    "contact.created",
+                    json!({"contact": {"id": format!("c{n}")}}),
+                    self.server.clock.now(),
+                );
+                e.state = "dead".into();
+                e.attempts = 1;
+                e.last_error = Some("HTTP 400: refused".into());
+                let id = e.id.clone();
+                self.server
+                    .state
+                    .store
+                    .commit(&switchboard_store::Changeset {
+                        crm_events: vec![e],
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("a dead CRM event stored");
+                Some(id)
             }
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);
