@@ -78,6 +78,13 @@ async fn receive(
             headers,
         })
     });
+    // 0: answer far too late.
+    let status = if status == 0 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        200
+    } else {
+        status
+    };
     let status = StatusCode::from_u16(status).expect("status");
     (status, format!("receiver says {}", status.as_u16()))
 }
@@ -129,11 +136,17 @@ impl Receiver {
 // ---------------------------------------------------------------- helpers
 
 async fn start(db: Db, clock: ManualClock, receiver: Option<&Receiver>) -> Server {
+    start_at(db, clock, receiver.map(|r| r.url.clone())).await
+}
+
+/// A server whose CRM webhook is `url` (a receiver's, or somewhere nobody listens).
+async fn start_at(db: Db, clock: ManualClock, url: Option<String>) -> Server {
     let mut env = Vec::new();
-    if let Some(r) = receiver {
-        env.push(("SWITCHBOARD_CRM__WEBHOOK_URL", r.url.clone()));
+    if let Some(url) = url {
+        env.push(("SWITCHBOARD_CRM__WEBHOOK_URL", url));
         env.push(("SWITCHBOARD_CRM__WEBHOOK_SECRET", SECRET.to_owned()));
         env.push(("SWITCHBOARD_CRM__WEBHOOK_MAX_ATTEMPTS", "5".to_owned()));
+        env.push(("SWITCHBOARD_CRM__WEBHOOK_TIMEOUT_MS", "500".to_owned()));
     }
     Server::start_full(db, clock, env, None).await
 }
@@ -516,6 +529,60 @@ async fn pending_events_are_delivered_after_a_restart() {
     for db in backends() {
         eprintln!("backend: {}", db.name());
         pending_survive_restart(db).await;
+    }
+}
+
+async fn silent_receivers_are_retried(db: Db) {
+    // Nobody listens at first.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}/hooks", l.local_addr().expect("addr"))
+    };
+    let clock = ManualClock::new(SystemClock.now());
+    let mut server = start_at(db.clone(), clock.clone(), Some(closed)).await;
+    let d = desk(&server).await;
+    let id = conversation(&server, &d, "4915123123", "Uma").await;
+    attempts(&server, 1).await;
+    let list = events(&d.admin, "?state=pending").await;
+    assert_eq!(list.len(), 1, "still pending: {list:?}");
+    assert!(
+        list[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot reach")),
+        "{}",
+        list[0]
+    );
+
+    // Then a receiver that answers too late: tried again.
+    let receiver = Receiver::start().await;
+    receiver.answer(&[0]);
+    server.stop().await;
+    clock.advance_secs(PAST_BACKOFF_S);
+    let server = start(db, clock.clone(), Some(&receiver)).await;
+    attempts(&server, 1).await;
+    let admin = server.admin().await;
+    let list = events(&admin, "?state=pending").await;
+    assert_eq!(list[0]["attempts"], 2, "{}", list[0]);
+    assert!(
+        list[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("in time")),
+        "{}",
+        list[0]
+    );
+    clock.advance_secs(PAST_BACKOFF_S);
+    let got = receiver.wait_for(2).await;
+    attempts(&server, 2).await;
+    assert_eq!(got[1].body, got[0].body);
+    assert_eq!(got[1].json()["data"]["interaction"]["id"], id.as_str());
+    assert_eq!(events(&admin, "?state=delivered").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_and_slow_receivers_are_tried_again() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        silent_receivers_are_retried(db).await;
     }
 }
 
