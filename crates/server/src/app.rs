@@ -47,6 +47,8 @@ pub struct AppState {
     pub blobs: crate::whatsapp::media::Blobs,
     /// Wakes the media service when customer media was stored.
     pub media_wake: Arc<tokio::sync::Notify>,
+    /// The external CRM: lookup client, webhook configuration, the delivery service's wake-up.
+    pub crm: Arc<crate::crm::Crm>,
 }
 
 /// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
@@ -163,11 +165,13 @@ impl App {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let hub = Hub::default();
         let metrics = Arc::new(Metrics::default());
+        let crm = Arc::new(crate::crm::Crm::new(config.crm.clone())?);
         let (core, core_task) = Core::start(
             store.clone(),
             clock.clone(),
             hub.clone(),
             metrics.clone(),
+            crm.clone(),
             shutdown_rx.clone(),
         )
         .await?;
@@ -184,6 +188,7 @@ impl App {
             outbox_attempts: Arc::new(watch::Sender::new(0)),
             blobs: crate::whatsapp::media::Blobs::new(&config.media.dir),
             media_wake: Arc::new(tokio::sync::Notify::new()),
+            crm,
             core,
             store,
             hub,
@@ -234,6 +239,7 @@ impl App {
         services.spawn(prune_events(state.clone()));
         services.spawn(crate::whatsapp::outbox::run(state.clone()));
         services.spawn(crate::whatsapp::media::run(state.clone()));
+        services.spawn(crate::crm::delivery::run(state.clone()));
         let tx = shutdown_tx.clone();
         let serve = axum::serve(
             listener,
@@ -410,7 +416,14 @@ async fn ingest_locked(
             None => (None, None),
         };
         let (cmd, mut attach, message_id) = inbound_command(msg, conv, last_agent, contact_id, now);
-        attach.contacts.extend(new_contact);
+        if let Some(c) = new_contact {
+            attach.crm_events.push(crate::crm::event(
+                crate::crm::CONTACT_CREATED,
+                serde_json::json!({"contact": crate::contacts::contact_json(&c, &[])}),
+                now,
+            ));
+            attach.contacts.push(c);
+        }
         slots.push(Slot::New(ops.len()));
         message_ids.push(message_id);
         ops.push((Some(cmd), attach));

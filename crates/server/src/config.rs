@@ -13,6 +13,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub whatsapp: WhatsappConfig,
     pub media: MediaConfig,
+    pub crm: CrmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -55,6 +56,141 @@ pub struct WhatsappConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     pub dir: String,
+}
+
+/// The external CRM (R-4.8): a lookup hook for the screen pop and signed event webhooks. Both
+/// are off unless their URL is set. `Debug` leaves the token and the secret out.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmConfig {
+    /// URL template of the contact lookup, with `{phone}` standing for the customer's number
+    /// (E.164 with `+`, percent-encoded), e.g. `https://crm.example/api/contacts?phone={phone}`.
+    #[serde(deserialize_with = "opt_string")]
+    pub lookup_url: Option<String>,
+    /// How long a lookup may take before the local CRM is used instead, in milliseconds.
+    pub lookup_timeout_ms: u32,
+    /// Sent as `Authorization: Bearer <token>` with each lookup, if set.
+    #[serde(deserialize_with = "opt_string")]
+    pub lookup_token: Option<String>,
+    /// Where events (`interaction.ended`, `contact.created`, `case.created`) are POSTed.
+    #[serde(deserialize_with = "opt_string")]
+    pub webhook_url: Option<String>,
+    /// Key of the `X-Switchboard-Signature-256` HMAC; required with `webhook_url`.
+    #[serde(deserialize_with = "opt_string")]
+    pub webhook_secret: Option<String>,
+    /// Attempts of one event before it is marked dead.
+    pub webhook_max_attempts: u32,
+    /// How long one delivery attempt may take, in milliseconds.
+    pub webhook_timeout_ms: u32,
+}
+
+impl std::fmt::Debug for CrmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrmConfig")
+            .field("lookup_url", &self.lookup_url)
+            .field("lookup_timeout_ms", &self.lookup_timeout_ms)
+            .field("lookup_token", &self.lookup_token.as_ref().map(|_| "<set>"))
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("webhook_max_attempts", &self.webhook_max_attempts)
+            .field("webhook_timeout_ms", &self.webhook_timeout_ms)
+            .finish()
+    }
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig {
+            lookup_url: None,
+            lookup_timeout_ms: 1500,
+            lookup_token: None,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_max_attempts: 20,
+            webhook_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl CrmConfig {
+    /// An empty value means "not set" (so an environment variable can switch a hook off).
+    fn normalize(&mut self) {
+        for v in [
+            &mut self.lookup_url,
+            &mut self.lookup_token,
+            &mut self.webhook_url,
+            &mut self.webhook_secret,
+        ] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.lookup_url {
+            if !url.contains("{phone}") {
+                return Err(ConfigError::Invalid(
+                    "crm.lookup_url must contain {phone} where the customer's number goes".into(),
+                ));
+            }
+            check_http_url(
+                "crm.lookup_url",
+                &url.replace("{phone}", "%2B4915112345678"),
+            )?;
+        }
+        if let Some(url) = &self.webhook_url {
+            check_http_url("crm.webhook_url", url)?;
+            if self.webhook_secret.is_none() {
+                return Err(ConfigError::Invalid(
+                    "crm.webhook_secret is required when crm.webhook_url is set \
+                     (events are signed with it)"
+                        .into(),
+                ));
+            }
+        }
+        for (name, v) in [
+            ("crm.lookup_timeout_ms", self.lookup_timeout_ms),
+            ("crm.webhook_max_attempts", self.webhook_max_attempts),
+            ("crm.webhook_timeout_ms", self.webhook_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_http_url(name: &str, url: &str) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+        _ => Err(ConfigError::Invalid(format!(
+            "{name} '{url}' is not an http:// or https:// URL"
+        ))),
+    }
+}
+
+/// An optional string that also accepts a number or boolean as written (an environment value
+/// made only of digits arrives as a TOML integer).
+fn opt_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        I(i64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Scalar>::deserialize(d)?.map(|v| match v {
+        Scalar::S(s) => s,
+        Scalar::I(i) => i.to_string(),
+        Scalar::F(f) => f.to_string(),
+        Scalar::B(b) => b.to_string(),
+    }))
 }
 
 impl Default for ServerConfig {
@@ -140,7 +276,7 @@ impl Config {
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             if !matches!(
                 section.as_str(),
-                "server" | "database" | "whatsapp" | "media"
+                "server" | "database" | "whatsapp" | "media" | "crm"
             ) {
                 continue;
             }
@@ -155,9 +291,10 @@ impl Config {
                 _ => return Err(ConfigError::Invalid(format!("[{section}] must be a table"))),
             }
         }
-        let cfg: Config = toml::Value::Table(root)
+        let mut cfg: Config = toml::Value::Table(root)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        cfg.crm.normalize();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -183,7 +320,7 @@ impl Config {
                 "server.session_ttl_hours must be at least 1".into(),
             ));
         }
-        Ok(())
+        self.crm.validate()
     }
 }
 
@@ -256,5 +393,80 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn crm_hooks_are_off_by_default_and_set_from_the_environment() {
+        let c = Config::from_toml_and_env("", Vec::new()).unwrap();
+        assert_eq!(c.crm, CrmConfig::default());
+        assert!(c.crm.lookup_url.is_none() && c.crm.webhook_url.is_none());
+        assert_eq!(c.crm.lookup_timeout_ms, 1500);
+        assert_eq!(c.crm.webhook_max_attempts, 20);
+        let env = vec![
+            (
+                "SWITCHBOARD_CRM__WEBHOOK_URL".to_owned(),
+                "https://crm.example/hooks".to_owned(),
+            ),
+            // Digits only: arrives as a number, still a secret string.
+            (
+                "SWITCHBOARD_CRM__WEBHOOK_SECRET".to_owned(),
+                "12345678".to_owned(),
+            ),
+            (
+                "SWITCHBOARD_CRM__LOOKUP_URL".to_owned(),
+                "http://crm.example/contacts?phone={phone}".to_owned(),
+            ),
+            (
+                "SWITCHBOARD_CRM__LOOKUP_TIMEOUT_MS".to_owned(),
+                "700".to_owned(),
+            ),
+        ];
+        let c = Config::from_toml_and_env("", env).unwrap();
+        assert_eq!(
+            c.crm.webhook_url.as_deref(),
+            Some("https://crm.example/hooks")
+        );
+        assert_eq!(c.crm.webhook_secret.as_deref(), Some("12345678"));
+        assert_eq!(c.crm.lookup_timeout_ms, 700);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("12345678"), "{debug}");
+        // An empty value switches a hook off.
+        let env = vec![("SWITCHBOARD_CRM__WEBHOOK_URL".to_owned(), String::new())];
+        let c = Config::from_toml_and_env(
+            "[crm]\nwebhook_url = \"https://x.example\"\nwebhook_secret = \"s\"\n",
+            env,
+        )
+        .unwrap();
+        assert!(c.crm.webhook_url.is_none());
+    }
+
+    #[test]
+    fn crm_settings_are_checked_at_start() {
+        let err = Config::from_toml_and_env(
+            "[crm]\nwebhook_url = \"https://crm.example/h\"\n",
+            Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("crm.webhook_secret is required"), "{err}");
+        let err = Config::from_toml_and_env(
+            "[crm]\nlookup_url = \"https://crm.example/c\"\n",
+            Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("{phone}"), "{err}");
+        let err =
+            Config::from_toml_and_env("[crm]\nlookup_url = \"ftp://x/{phone}\"\n", Vec::new())
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("crm.lookup_url"), "{err}");
+        let err = Config::from_toml_and_env(
+            "[crm]\nwebhook_url = \"https://crm.example/h\"\nwebhook_secret = \"s\"\nwebhook_max_attempts = 0\n",
+            Vec::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("crm.webhook_max_attempts"), "{err}");
     }
 }

@@ -146,6 +146,27 @@ pub fn contact_json(c: &ContactRecord, sends: &[LastSend]) -> Value {
     })
 }
 
+/// A case as the API (and the CRM's `case.created`) shows it.
+pub fn case_json(c: &CaseRecord) -> Value {
+    json!({
+        "id": c.id,
+        "state": c.state,
+        "contact_id": c.contact_id,
+        "interaction_id": c.interaction_id,
+        "conversation_id": c.conversation_id,
+        "queue_id": c.queue_id,
+        "subject": c.subject,
+        "agents": c.agents,
+        "disposition_code": c.disposition_code,
+        "initiated_at": views::ts(c.initiated_at),
+        "accepted_at": c.accepted_at.map(views::ts),
+        "ended_at": c.ended_at.map(views::ts),
+        "created_by": c.created_by,
+        "created_at": views::ts(c.created_at),
+        "closed_at": c.closed_at.map(views::ts),
+    })
+}
+
 /// The closed case of a finished interaction. Its transcript is the interaction's
 /// messages and notes, which are kept with it.
 pub fn closed_case(it: &Interaction, engine: &Engine, now: Timestamp) -> CaseRecord {

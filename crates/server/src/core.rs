@@ -12,19 +12,20 @@
 //! committed state.
 
 use crate::clock::Clock;
+use crate::crm::Crm;
 use crate::error::ApiError;
 use crate::hub::{Frame, Hub};
 use crate::ids::new_id;
 use crate::metrics::Metrics;
 use crate::views;
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use switchboard_domain::engine::{Changes, Event, Notice};
 use switchboard_domain::*;
 use switchboard_store::{
-    Changeset, ContactRecord, ConversationRecord, EventRecord, MessageRecord, MessageStatusUpdate,
-    NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
+    Changeset, ContactRecord, ConversationRecord, CrmEventRecord, EventRecord, MessageRecord,
+    MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -45,6 +46,9 @@ pub struct Attach {
     pub raw_webhooks: Vec<RawWebhook>,
     /// Contacts created with the command.
     pub contacts: Vec<ContactRecord>,
+    /// Events for the external CRM (made with [`crate::crm::event`]); dropped when no CRM
+    /// webhook is configured.
+    pub crm_events: Vec<CrmEventRecord>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -69,6 +73,8 @@ pub struct CoreState {
     pub engine: Engine,
     /// Last event sequence number per user.
     pub seqs: HashMap<AgentId, i64>,
+    /// Interactions in the engine that have ended (and were reported to the CRM as such).
+    ended: HashSet<InteractionId>,
 }
 
 /// Roles of active users, published by the worker for request authentication.
@@ -111,6 +117,7 @@ impl Core {
         clock: Arc<dyn Clock>,
         hub: Hub,
         metrics: Arc<Metrics>,
+        crm: Arc<Crm>,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(Core, tokio::task::JoinHandle<()>)> {
         let directory = Arc::new(Directory::default());
@@ -121,6 +128,7 @@ impl Core {
             clock,
             hub,
             metrics,
+            crm,
             directory: directory.clone(),
         };
         worker.startup(load_changes, settings_missing).await?;
@@ -213,7 +221,21 @@ async fn load_state(store: &Store, now: Timestamp) -> anyhow::Result<(CoreState,
         now,
     );
     let seqs = loaded.event_seqs.into_iter().collect();
-    Ok((CoreState { engine, seqs }, changes, settings_missing))
+    // Whatever ended before this load was reported when it ended.
+    let ended = engine
+        .interactions()
+        .filter(|i| i.ended_at.is_some())
+        .map(|i| i.id.clone())
+        .collect();
+    Ok((
+        CoreState {
+            engine,
+            seqs,
+            ended,
+        },
+        changes,
+        settings_missing,
+    ))
 }
 
 struct Worker {
@@ -222,6 +244,7 @@ struct Worker {
     clock: Arc<dyn Clock>,
     hub: Hub,
     metrics: Arc<Metrics>,
+    crm: Arc<Crm>,
     directory: Arc<Directory>,
 }
 
@@ -252,6 +275,18 @@ struct Batch {
     replies: Vec<(Answer, Result<Reply, ApiError>)>,
     counters: Vec<switchboard_domain::engine::Counters>,
     agents_changed: bool,
+    /// CRM events are in the changeset: wake their delivery once committed.
+    crm_queued: bool,
+}
+
+impl Batch {
+    /// Queues an event for the external CRM (only when its webhook is configured).
+    fn crm_event(&mut self, crm: &Crm, event: CrmEventRecord) {
+        if crm.webhooks_enabled() {
+            self.cs.crm_events.push(event);
+            self.crm_queued = true;
+        }
+    }
 }
 
 impl Worker {
@@ -461,6 +496,9 @@ impl Worker {
         if batch.agents_changed {
             self.directory.set(&self.state.engine);
         }
+        if batch.crm_queued {
+            self.crm.wake.notify_one();
+        }
         self.metrics.events.fetch_add(
             batch.frames.len() as u64,
             std::sync::atomic::Ordering::Relaxed,
@@ -513,6 +551,9 @@ impl Worker {
         batch.cs.applied_statuses.extend(attach.applied_statuses);
         batch.cs.raw_webhooks.extend(attach.raw_webhooks);
         batch.cs.contacts.extend(attach.contacts);
+        for e in attach.crm_events {
+            batch.crm_event(&self.crm, e);
+        }
         for (u, interaction) in attach.message_updates {
             let to = interaction
                 .as_ref()
@@ -614,11 +655,34 @@ impl Worker {
             });
             // a handled interaction's chat log is saved as a closed case.
             if it.accepted_at.is_some() {
-                batch
-                    .cs
-                    .cases
-                    .push(crate::contacts::closed_case(it, engine, now));
+                let case = crate::contacts::closed_case(it, engine, now);
+                let data = json!({"case": crate::contacts::case_json(&case)});
+                batch.cs.cases.push(case);
+                batch.crm_event(
+                    &self.crm,
+                    crate::crm::event(crate::crm::CASE_CREATED, data, now),
+                );
             }
+        }
+        // an interaction that ended is reported to the external CRM once, in the commit
+        // that ends it (whether it stays for wrap-up or is done at once).
+        let ended_now = changes
+            .interactions
+            .iter()
+            .filter_map(|id| engine.interaction(id))
+            .chain(changes.finished.iter())
+            .filter(|it| it.ended_at.is_some());
+        for it in ended_now {
+            if self.state.ended.insert(it.id.clone()) {
+                let data = crate::crm::interaction_ended_data(it, engine);
+                batch.crm_event(
+                    &self.crm,
+                    crate::crm::event(crate::crm::INTERACTION_ENDED, data, now),
+                );
+            }
+        }
+        for it in &changes.finished {
+            self.state.ended.remove(&it.id);
         }
         let mut events: Vec<(Vec<AgentId>, &'static str, Value)> = Vec::new();
         for sm in &changes.system_messages {

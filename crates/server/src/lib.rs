@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod core;
+pub mod crm;
 pub mod error;
 pub mod http;
 pub mod hub;

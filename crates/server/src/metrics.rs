@@ -32,6 +32,14 @@ pub struct Metrics {
     pub sends_failed: AtomicU64,
     /// Times the outbox looked for due sends.
     pub outbox_polls: AtomicU64,
+    /// CRM webhook delivery attempts, and their outcomes.
+    pub crm_attempts: AtomicU64,
+    pub crm_delivered: AtomicU64,
+    pub crm_retries: AtomicU64,
+    pub crm_dead: AtomicU64,
+    /// External CRM lookups that answered, and that failed (the local CRM was used).
+    pub crm_lookups: AtomicU64,
+    pub crm_lookup_failures: AtomicU64,
     requests: Mutex<Vec<RequestSeries>>,
 }
 
@@ -90,7 +98,7 @@ impl Metrics {
     /// Renders the metrics; `gauges` are (name, help, labels, value) computed at scrape time.
     pub fn render(&self, gauges: &[(&str, &str, String, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 19] = [
+        let counters: [(&str, &str, &AtomicU64); 25] = [
             (
                 "switchboard_webhooks_total",
                 "WhatsApp webhooks accepted (answered 200).",
@@ -125,6 +133,36 @@ impl Metrics {
                 "switchboard_outbox_polls_total",
                 "Times the outbox looked for due sends.",
                 &self.outbox_polls,
+            ),
+            (
+                "switchboard_crm_webhook_attempts_total",
+                "CRM event webhook delivery attempts.",
+                &self.crm_attempts,
+            ),
+            (
+                "switchboard_crm_webhook_delivered_total",
+                "CRM events delivered (answered 2xx).",
+                &self.crm_delivered,
+            ),
+            (
+                "switchboard_crm_webhook_retries_total",
+                "CRM event deliveries that failed transiently and will be retried.",
+                &self.crm_retries,
+            ),
+            (
+                "switchboard_crm_webhook_dead_total",
+                "CRM events given up (refused, or out of attempts).",
+                &self.crm_dead,
+            ),
+            (
+                "switchboard_crm_lookups_total",
+                "External CRM lookups that answered.",
+                &self.crm_lookups,
+            ),
+            (
+                "switchboard_crm_lookup_failures_total",
+                "External CRM lookups that failed (the local CRM was used).",
+                &self.crm_lookup_failures,
             ),
             (
                 "switchboard_offers_total",

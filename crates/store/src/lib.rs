@@ -24,6 +24,7 @@ macro_rules! dispatch {
 
 mod connect;
 mod contacts;
+mod crm;
 mod error;
 mod ops;
 mod records;
@@ -34,8 +35,9 @@ pub use contacts::{search_words, CaseFilter, SearchScope};
 pub use error::{Result, StoreError};
 pub use records::{
     CaseRecord, Changeset, ChannelRecord, ContactRecord, ConversationRecord, ConversationSummary,
-    EventRecord, InteractionFilter, LastSend, LoadedState, MessageRecord, MessageStatusUpdate,
-    NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, UserRecord,
+    CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter, LastSend, LoadedState,
+    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
+    RawWebhook, UserRecord,
 };
 
 use sqlx::{PgPool, SqlitePool};

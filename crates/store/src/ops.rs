@@ -318,7 +318,7 @@ impl Store {
     /// login data untouched), then agent deletions (and their sessions); conversation upserts
     /// (known fields are never erased, `last_inbound_at` only moves forward); interaction upserts
     /// with their participants; message inserts (skipped when the id or WhatsApp id exists);
-    /// message status updates; notes; events.
+    /// message status updates; notes; CRM events (in order); events.
     ///
     /// A unique violation (e.g. an event `(user_id, seq)` stored twice) is
     /// [`StoreError::Conflict`], and nothing of the changeset is applied.
@@ -404,6 +404,11 @@ impl Store {
             .raw_webhooks
             .iter()
             .map(|r| to_json(&r.body))
+            .collect::<Result<Vec<_>>>()?;
+        let crm_payloads = changes
+            .crm_events
+            .iter()
+            .map(|e| to_json(&e.payload))
             .collect::<Result<Vec<_>>>()?;
         let event_data = changes
             .events
@@ -765,6 +770,27 @@ impl Store {
                 .bind(n.author_id.as_str())
                 .bind(n.body.as_str())
                 .bind(n.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+            // In order: `seq` numbers them as committed, which is the order of delivery.
+            for (e, payload) in changes.crm_events.iter().zip(&crm_payloads) {
+                sqlx::query(
+                    "INSERT INTO crm_events (id, kind, payload, body, state, attempts, \
+                     next_attempt_at, last_error, created_at, delivered_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
+                )
+                .bind(e.id.as_str())
+                .bind(e.kind.as_str())
+                .bind(payload.as_str())
+                .bind(e.body.as_deref())
+                .bind(e.state.as_str())
+                .bind(e.attempts)
+                .bind(e.next_attempt_at.0)
+                .bind(e.last_error.as_deref())
+                .bind(e.created_at.0)
+                .bind(e.delivered_at.map(|t| t.0))
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             }

@@ -174,6 +174,39 @@ pub struct EventRecord {
     pub created_at: Timestamp,
 }
 
+/// An event for the external CRM, waiting in (or done with) the durable webhook queue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrmEventRecord {
+    /// Also the delivery id the receiver deduplicates by.
+    pub id: String,
+    /// `interaction.ended`, `contact.created`, `case.created`, …
+    pub kind: String,
+    /// The event's `data`, as enqueued.
+    pub payload: serde_json::Value,
+    /// The exact JSON sent, once built (at the first attempt); every retry sends these bytes.
+    pub body: Option<String>,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// The outcome of a delivery attempt of a pending CRM event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CrmEventUpdate {
+    pub id: String,
+    /// `pending` (retry at `next_attempt_at`), `delivered` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+}
+
 /// Everything one group commit writes, applied atomically by [`crate::Store::commit`].
 #[derive(Debug, Clone, Default)]
 pub struct Changeset {
@@ -203,6 +236,8 @@ pub struct Changeset {
     pub contacts: Vec<ContactRecord>,
     /// Cases, upserted by interaction (the wrap-up closes the case saved before it, R-4.6).
     pub cases: Vec<CaseRecord>,
+    /// Events for the external CRM, queued with the change they report.
+    pub crm_events: Vec<CrmEventRecord>,
 }
 
 impl Changeset {
@@ -226,6 +261,7 @@ impl Changeset {
             && self.raw_webhooks.is_empty()
             && self.contacts.is_empty()
             && self.cases.is_empty()
+            && self.crm_events.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -250,9 +286,11 @@ impl Changeset {
             raw_webhooks,
             contacts,
             cases,
+            crm_events,
         } = other;
         self.contacts.extend(contacts);
         self.cases.extend(cases);
+        self.crm_events.extend(crm_events);
         self.outbox.extend(outbox);
         self.outbox_updates.extend(outbox_updates);
         self.pending_statuses.extend(pending_statuses);

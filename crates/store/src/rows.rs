@@ -220,3 +220,21 @@ pub(crate) fn pending_status(row: &impl RowExt) -> Result<crate::PendingStatus> 
         received_at: row.ts("received_at")?,
     })
 }
+
+pub(crate) const CRM_EVENT_COLUMNS: &str = "id, kind, payload, body, state, attempts, \
+     next_attempt_at, last_error, created_at, delivered_at";
+
+pub(crate) fn crm_event(row: &impl RowExt) -> Result<crate::CrmEventRecord> {
+    Ok(crate::CrmEventRecord {
+        id: row.text("id")?,
+        kind: row.text("kind")?,
+        payload: row.json("payload")?,
+        body: row.opt_text("body")?,
+        state: row.text("state")?,
+        attempts: row.int("attempts")?,
+        next_attempt_at: row.ts("next_attempt_at")?,
+        last_error: row.opt_text("last_error")?,
+        created_at: row.ts("created_at")?,
+        delivered_at: row.opt_ts("delivered_at")?,
+    })
+}

@@ -14,8 +14,8 @@ use switchboard_domain::model::{
     Timestamp,
 };
 use switchboard_store::{
-    Changeset, ConversationRecord, EventRecord, InteractionFilter, MessageRecord,
-    MessageStatusUpdate, NoteRecord, Store, StoreError,
+    Changeset, ConversationRecord, CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter,
+    MessageRecord, MessageStatusUpdate, NoteRecord, Store, StoreError,
 };
 
 const PG_ENV: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
@@ -1371,6 +1371,160 @@ async fn pending_media_follows_the_message_payload() {
         assert_eq!(
             message_ids(&again.pending_media(None, 10).await.expect("pending")),
             ["m6"]
+        );
+        again.close().await;
+    })
+    .await;
+}
+
+fn crm_event(id: &str, at: i64) -> CrmEventRecord {
+    CrmEventRecord {
+        id: id.into(),
+        kind: "contact.created".into(),
+        payload: json!({"contact": {"id": id}}),
+        body: None,
+        state: "pending".into(),
+        attempts: 0,
+        next_attempt_at: Timestamp(at),
+        last_error: None,
+        created_at: Timestamp(at),
+        delivered_at: None,
+    }
+}
+
+#[tokio::test]
+async fn crm_events_queue_in_commit_order_and_move_between_states() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        assert!(store.next_crm_event().await.expect("next").is_none());
+        // Commit order, not id or time order, is the order of delivery.
+        store
+            .commit(&Changeset {
+                crm_events: vec![crm_event("e2", 2_000), crm_event("e1", 1_000)],
+                ..Default::default()
+            })
+            .await
+            .expect("commit");
+        store
+            .commit(&Changeset {
+                crm_events: vec![crm_event("e0", 500), crm_event("e2", 9_000)],
+                ..Default::default()
+            })
+            .await
+            .expect("a repeated id is skipped");
+        let head = store.next_crm_event().await.expect("next").expect("head");
+        assert_eq!(head.id, "e2");
+        assert_eq!(head.payload, json!({"contact": {"id": "e2"}}));
+        assert_eq!(head.next_attempt_at, Timestamp(2_000));
+        let ids = |v: Vec<CrmEventRecord>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.list_crm_events(None, 10).await.expect("list")),
+            ["e0", "e1", "e2"]
+        );
+
+        // The body is set once: a second build keeps the first.
+        assert_eq!(
+            store
+                .set_crm_event_body("e2", "{\"a\":1}")
+                .await
+                .expect("body"),
+            "{\"a\":1}"
+        );
+        assert_eq!(
+            store
+                .set_crm_event_body("e2", "{\"b\":2}")
+                .await
+                .expect("body"),
+            "{\"a\":1}"
+        );
+        assert!(matches!(
+            store.set_crm_event_body("nope", "{}").await,
+            Err(StoreError::NotFound)
+        ));
+
+        // A retry, then dead; a dead event no longer takes updates and is not next.
+        let update = |state: &str, attempts: i64| CrmEventUpdate {
+            id: "e2".into(),
+            state: state.into(),
+            attempts,
+            next_attempt_at: Timestamp(60_000),
+            last_error: Some("HTTP 500".into()),
+            delivered_at: None,
+            updated_at: Timestamp(3_000),
+        };
+        assert!(store
+            .update_crm_event(&update("pending", 1))
+            .await
+            .expect("update"));
+        let e2 = store.crm_event("e2").await.expect("get").expect("e2");
+        assert_eq!((e2.attempts, e2.next_attempt_at), (1, Timestamp(60_000)));
+        assert_eq!(e2.body.as_deref(), Some("{\"a\":1}"));
+        assert!(store
+            .update_crm_event(&update("dead", 2))
+            .await
+            .expect("update"));
+        assert!(!store
+            .update_crm_event(&update("pending", 3))
+            .await
+            .expect("update"));
+        assert_eq!(
+            store
+                .next_crm_event()
+                .await
+                .expect("next")
+                .expect("head")
+                .id,
+            "e1"
+        );
+        assert_eq!(
+            ids(store.list_crm_events(Some("dead"), 10).await.expect("list")),
+            ["e2"]
+        );
+        assert_eq!(
+            store.count_crm_events().await.expect("count"),
+            vec![("dead".to_owned(), 1), ("pending".to_owned(), 2)]
+        );
+
+        // Back in the queue: first again, fresh attempts, same body, last error kept.
+        let revived = store
+            .retry_crm_event("e2", Timestamp(4_000))
+            .await
+            .expect("retry");
+        assert_eq!(revived.state, "pending");
+        assert_eq!(
+            (revived.attempts, revived.next_attempt_at),
+            (0, Timestamp(4_000))
+        );
+        assert_eq!(revived.body.as_deref(), Some("{\"a\":1}"));
+        assert_eq!(revived.last_error.as_deref(), Some("HTTP 500"));
+        assert_eq!(
+            store
+                .next_crm_event()
+                .await
+                .expect("next")
+                .expect("head")
+                .id,
+            "e2"
+        );
+        assert!(matches!(
+            store.retry_crm_event("e2", Timestamp(4_000)).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.retry_crm_event("nope", Timestamp(4_000)).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Survives reopening.
+        let again = db.reopen().await;
+        assert_eq!(
+            again
+                .next_crm_event()
+                .await
+                .expect("next")
+                .expect("head")
+                .id,
+            "e2"
         );
         again.close().await;
     })

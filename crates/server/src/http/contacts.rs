@@ -11,9 +11,11 @@ use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::contacts::{
-    contact_json, normalize_phone, split_name, wa_id_of, FIELDS_MAX, PHONES_MAX, TEXT_MAX,
+    case_json, contact_json, normalize_phone, split_name, wa_id_of, FIELDS_MAX, PHONES_MAX,
+    TEXT_MAX,
 };
 use crate::core::Attach;
+use crate::crm::LookupOutcome;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
 use crate::views;
@@ -319,7 +321,19 @@ async fn create_contact(
         created_at: now,
         updated_at: now,
     };
-    state.store.insert_contact(&contact).await?;
+    // The contact and its `contact.created` for the external CRM, in one commit.
+    state
+        .core
+        .store(Attach {
+            crm_events: vec![crate::crm::event(
+                crate::crm::CONTACT_CREATED,
+                json!({"contact": contact_json(&contact, &[])}),
+                now,
+            )],
+            contacts: vec![contact.clone()],
+            ..Attach::default()
+        })
+        .await?;
     Ok(created(render_contact(&state, &contact).await?))
 }
 
@@ -630,26 +644,6 @@ fn check_case_state(s: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
-fn case_json(c: &CaseRecord) -> Value {
-    json!({
-        "id": c.id,
-        "state": c.state,
-        "contact_id": c.contact_id,
-        "interaction_id": c.interaction_id,
-        "conversation_id": c.conversation_id,
-        "queue_id": c.queue_id,
-        "subject": c.subject,
-        "agents": c.agents,
-        "disposition_code": c.disposition_code,
-        "initiated_at": views::ts(c.initiated_at),
-        "accepted_at": c.accepted_at.map(views::ts),
-        "ended_at": c.ended_at.map(views::ts),
-        "created_by": c.created_by,
-        "created_at": views::ts(c.created_at),
-        "closed_at": c.closed_at.map(views::ts),
-    })
-}
-
 /// `GET /api/v1/contacts/{id}/cases`
 async fn contact_cases(
     State(state): State<AppState>,
@@ -809,6 +803,17 @@ async fn screen_pop(
         .core
         .read(|s| s.engine.settings().new_contact_policy)
         .await?;
+    // the external CRM's answer beside the local one; on failure the local CRM stands.
+    let external = match &phone {
+        None => json!({"status": "not_configured"}),
+        Some(p) => match crate::crm::lookup(&state, p).await {
+            LookupOutcome::NotConfigured => json!({"status": "not_configured"}),
+            LookupOutcome::Found(list) => json!({"status": "found", "contacts": list}),
+            LookupOutcome::Failed(reason) => {
+                json!({"status": "failed", "reason": reason.to_string()})
+            }
+        },
+    };
     let (recent, open_cases) = match &linked {
         Some(c) => {
             let rows = state.store.contact_interactions(&c.id, None, 6).await?;
@@ -875,6 +880,7 @@ async fn screen_pop(
         },
         "recent_interactions": recent,
         "open_cases": open_cases,
+        "external": external,
     })))
 }
 
@@ -1008,6 +1014,19 @@ async fn save_case(
         updated_at: now,
     };
     let saved = state.store.open_case(&case).await?;
+    if saved.id == case.id {
+        state
+            .core
+            .store(Attach {
+                crm_events: vec![crate::crm::event(
+                    crate::crm::CASE_CREATED,
+                    json!({"case": case_json(&saved)}),
+                    now,
+                )],
+                ..Attach::default()
+            })
+            .await?;
+    }
     Ok(created(case_json(&saved)))
 }
 

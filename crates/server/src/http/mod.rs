@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod channels;
 mod contacts;
+mod crm;
 mod interactions;
 mod me;
 mod media;
@@ -57,6 +58,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());
     v.extend(channels::endpoints());
+    v.extend(crm::endpoints());
     v.extend(webhook::endpoints());
     v.extend(ws::endpoints());
     v.extend(ui::endpoints());

@@ -134,6 +134,21 @@ async fn metrics(State(state): State<AppState>) -> Response {
             ));
         }
     }
+    // The CRM event queue, by state (read from the store: it outlives the process).
+    match state.store.count_crm_events().await {
+        Ok(counts) => {
+            for st in ["pending", "delivered", "dead"] {
+                let n = counts.iter().find(|(s, _)| s == st).map_or(0, |(_, n)| *n);
+                g.push((
+                    "switchboard_crm_events",
+                    "CRM events in the webhook queue, by state.",
+                    format!("state=\"{st}\""),
+                    n as f64,
+                ));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: cannot count CRM events"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -5,6 +5,7 @@
 mod auth;
 mod concurrency;
 mod contacts;
+mod crm;
 mod flow;
 mod input;
 mod live;

@@ -47,6 +47,8 @@ enum Fixture {
     Contact,
     /// An open case saved on a new active interaction of the owner.
     Case,
+    /// A CRM event the receiver refused for good (an event id).
+    DeadCrmEvent,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -189,6 +191,12 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         (
             ("DELETE", "/api/v1/channels/{id}"),
             admin(F::Channel, B::None, NO_CONTENT),
+        ),
+        // The external CRM's event queue is for operators.
+        (("GET", "/api/v1/crm/events"), admin(F::None, B::None, OK)),
+        (
+            ("POST", "/api/v1/crm/events/{id}/retry"),
+            admin(F::DeadCrmEvent, B::Empty, OK),
         ),
         // WhatsApp's endpoints are public but need the verify token or a valid signature.
         (
@@ -496,6 +504,28 @@ impl Ctx {
                     .ok(&format!("/api/v1/interactions/{id}/case"), json!({}))
                     .await;
                 Some(v["id"].as_str().expect("case id").to_owned())
+            }
+            Fixture::DeadCrmEvent => {
+                use switchboard_server::Clock;
+                let mut e = switchboard_server::crm::event(
+                    "contact.created",
+                    json!({"contact": {"id": format!("c{n}")}}),
+                    self.server.clock.now(),
+                );
+                e.state = "dead".into();
+                e.attempts = 1;
+                e.last_error = Some("HTTP 400: refused".into());
+                let id = e.id.clone();
+                self.server
+                    .state
+                    .store
+                    .commit(&switchboard_store::Changeset {
+                        crm_events: vec![e],
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("a dead CRM event stored");
+                Some(id)
             }
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);

@@ -1,0 +1,107 @@
+//! The external CRM's event queue, for operators (role admin): what was sent, what waits, what
+//! died and why; a dead event can be put back in the queue.
+
+use super::{ok, Access, Endpoint, Query};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::views;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_store::{CrmEventRecord, StoreError};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/crm/events",
+            summary: "CRM webhook events, newest first, with attempts and the last error \
+                      (`?state=pending|delivered|dead`, `?limit=` 1 to 500, default 50).",
+            access: Access::Admin,
+            body: None,
+            handler: get(list),
+        },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/crm/events/{id}/retry",
+            summary: "Put a dead CRM event back in the queue (409 unless it is dead).",
+            access: Access::Admin,
+            body: None,
+            handler: post(retry),
+        },
+    ]
+}
+
+/// An event as operators see it (the signed body itself is not shown).
+fn view(e: &CrmEventRecord) -> Value {
+    json!({
+        "id": e.id,
+        "type": e.kind,
+        "state": e.state,
+        "attempts": e.attempts,
+        "next_attempt_at": (e.state == "pending").then(|| views::ts(e.next_attempt_at)),
+        "last_error": e.last_error,
+        "created_at": views::ts(e.created_at),
+        "delivered_at": views::ts_opt(e.delivered_at),
+        "data": e.payload,
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/crm/events`
+async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let filter = match q.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s @ ("pending" | "delivered" | "dead")) => Some(s),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_state",
+                "state must be pending, delivered or dead",
+            ))
+        }
+    };
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let rows = state.store.list_crm_events(filter, limit).await?;
+    Ok(ok(Value::Array(rows.iter().map(view).collect())))
+}
+
+/// `POST /api/v1/crm/events/{id}/retry`
+async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    match state.store.retry_crm_event(&id, now).await {
+        Ok(event) => {
+            tracing::info!(event = %id, "crm: a dead event was put back in the queue");
+            state.crm.wake.notify_one();
+            Ok(ok(view(&event)))
+        }
+        Err(StoreError::NotFound) => Err(ApiError::not_found("CRM event")),
+        Err(StoreError::Conflict(_)) => {
+            let current = state.store.crm_event(&id).await?;
+            let st = current.map_or_else(|| "gone".to_owned(), |e| e.state);
+            Err(ApiError::conflict(
+                "not_dead",
+                format!("only a dead event can be retried; this one is {st}"),
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
