@@ -47,6 +47,8 @@ pub struct AppState {
     pub blobs: crate::whatsapp::media::Blobs,
     /// Wakes the media service when customer media was stored.
     pub media_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the template sync (a status webhook named a template not known yet).
+    pub template_sync_wake: Arc<tokio::sync::Notify>,
 }
 
 /// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
@@ -184,6 +186,7 @@ impl App {
             outbox_attempts: Arc::new(watch::Sender::new(0)),
             blobs: crate::whatsapp::media::Blobs::new(&config.media.dir),
             media_wake: Arc::new(tokio::sync::Notify::new()),
+            template_sync_wake: Arc::new(tokio::sync::Notify::new()),
             core,
             store,
             hub,
@@ -234,6 +237,7 @@ impl App {
         services.spawn(prune_events(state.clone()));
         services.spawn(crate::whatsapp::outbox::run(state.clone()));
         services.spawn(crate::whatsapp::media::run(state.clone()));
+        services.spawn(crate::templates::run(state.clone()));
         let tx = shutdown_tx.clone();
         let serve = axum::serve(
             listener,

@@ -19,12 +19,14 @@ const SQLITE_MIGRATIONS: Migrations = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_whatsapp.sql")),
     (3, include_str!("../migrations/sqlite/0003_media.sql")),
+    (5, include_str!("../migrations/sqlite/0005_templates.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_whatsapp.sql")),
     (3, include_str!("../migrations/postgres/0003_media.sql")),
+    (5, include_str!("../migrations/postgres/0005_templates.sql")),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).

@@ -27,6 +27,7 @@ mod error;
 mod ops;
 mod records;
 mod rows;
+mod templates;
 mod whatsapp;
 
 pub use error::{Result, StoreError};
@@ -35,6 +36,7 @@ pub use records::{
     MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
     RawWebhook, UserRecord,
 };
+pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 
 use sqlx::{PgPool, SqlitePool};
 

@@ -10,6 +10,7 @@ mod interactions;
 mod me;
 mod media;
 mod ops;
+mod templates;
 mod ui;
 mod webhook;
 mod ws;
@@ -54,6 +55,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(admin::endpoints());
     v.extend(interactions::endpoints());
     v.extend(media::endpoints());
+    v.extend(templates::endpoints());
     v.extend(channels::endpoints());
     v.extend(webhook::endpoints());
     v.extend(ws::endpoints());
