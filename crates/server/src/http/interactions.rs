@@ -460,18 +460,19 @@ async fn send(
     let Json(req) =
         Json::<SendRequest>::from_request(Request::from_parts(parts, Body::from(bytes)), &state)
             .await?;
+    if req.text.is_some() == req.template.is_some() {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "send either {\"text\"} or {\"template\": {\"id\", \"variables\"}}",
+        ));
+    }
     let it = visible(&state, &user, &id).await?;
     let m = match (req.text, req.template) {
-        (Some(text), None) => send_text(&state, &user, &it, text).await?,
+        (Some(text), _) => send_text(&state, &user, &it, text).await?,
         (None, Some(template)) => {
             super::templates::send_template(&state, &user, &it, template, None).await?
         }
-        _ => {
-            return Err(ApiError::invalid(
-                "invalid_body",
-                "send either {\"text\"} or {\"template\": {\"id\", \"variables\"}}",
-            ))
-        }
+        (None, None) => return Err(ApiError::internal()),
     };
     Ok(created(views::message(&m)))
 }
