@@ -281,7 +281,10 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         ),
         // A template's preview in an interaction follows the interaction's visibility.
         (
-            ("GET", "/api/v1/interactions/{id}/templates/{template_id}/preview"),
+            (
+                "GET",
+                "/api/v1/interactions/{id}/templates/{template_id}/preview",
+            ),
             interaction(F::Active, B::None, OK, OK),
         ),
         // The websocket is checked with a real upgrade: 200 here means "the socket opens".

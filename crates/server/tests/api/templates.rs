@@ -45,7 +45,11 @@ async fn setup(db: Db, sync: bool) -> Tpl {
     let server = Server::start_full(
         db,
         clock,
-        vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base())],
+        vec![
+            ("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base()),
+            // Sessions outlast the jumps past the 24-hour window.
+            ("SWITCHBOARD_SERVER__SESSION_TTL_HOURS", "72".to_owned()),
+        ],
         Some(listener),
     )
     .await;
@@ -108,9 +112,8 @@ async fn conversation(t: &mut Tpl, wa_id: &str, name: &str) -> String {
         .expect("send");
     assert_eq!(m.status, 200);
     let w = wa_id.to_owned();
-    let f = t
-        .ws
-        .expect("offer", move |f| {
+    let f =
+        t.ws.expect("offer", move |f| {
             f.kind == "offer.created" && f.data["customer_number"] == w.as_str()
         })
         .await;
@@ -184,7 +187,10 @@ async fn sync_pages_and_deletes(db: Db) {
     assert_eq!(account["waba_id"], DEFAULT_WABA_ID);
     assert_eq!(account["channel_id"], t.channel.as_str());
     assert_eq!(account["ok"], true);
-    assert_eq!(account["listed"], DEFAULT_TEMPLATES, "all five pages were read");
+    assert_eq!(
+        account["listed"], DEFAULT_TEMPLATES,
+        "all five pages were read"
+    );
     assert_eq!(account["added"], DEFAULT_TEMPLATES);
 
     let (_, list) = t.ann.get("/api/v1/templates").await;
@@ -195,11 +201,20 @@ async fn sync_pages_and_deletes(db: Db) {
     assert_eq!(order["category"], "UTILITY");
     assert_eq!(order["language"], "en_US");
     assert_eq!(order["sendable"], true);
-    assert_eq!(order["body"], "Your order {{1}} has been updated. Tap below if you have a question.");
-    assert_eq!(order["buttons"][0], json!({"index": 0, "type": "QUICK_REPLY", "text": "Talk to an agent"}));
+    assert_eq!(
+        order["body"],
+        "Your order {{1}} has been updated. Tap below if you have a question."
+    );
+    assert_eq!(
+        order["buttons"][0],
+        json!({"index": 0, "type": "QUICK_REPLY", "text": "Talk to an agent"})
+    );
     assert_eq!(order["variables"][0]["key"], "body.1");
     let flash = by_name(&list, "flash_offer");
-    assert_eq!((flash["status"].as_str(), flash["sendable"].as_bool()), (Some("REJECTED"), Some(false)));
+    assert_eq!(
+        (flash["status"].as_str(), flash["sendable"].as_bool()),
+        (Some("REJECTED"), Some(false))
+    );
     assert_eq!(flash["rejected_reason"], "PROMOTIONAL");
     let reminder = by_name(&list, "appointment_reminder");
     let keys: Vec<&str> = reminder["variables"]
@@ -210,7 +225,10 @@ async fn sync_pages_and_deletes(db: Db) {
         .collect();
     assert_eq!(keys, ["header.1", "body.1", "body.2", "body.3", "button.2"]);
     assert_eq!(reminder["buttons"][2]["type"], "URL");
-    assert_eq!(reminder["header"], json!({"format": "TEXT", "text": "Appointment {{1}}"}));
+    assert_eq!(
+        reminder["header"],
+        json!({"format": "TEXT", "text": "Appointment {{1}}"})
+    );
     let notice = by_name(&list, "account_notice");
     assert_eq!(notice["parameter_format"], "NAMED");
     assert_eq!(notice["variables"][1]["key"], "body.ticket_id");
@@ -234,7 +252,10 @@ async fn sync_pages_and_deletes(db: Db) {
     assert_eq!((s, &one["name"]), (200, &json!("order_update")));
 
     // A sync again changes nothing; a template WhatsApp stops listing is kept, deleted.
-    let v = t.admin.ok("/api/v1/templates/sync", json!({"channel_id": t.channel})).await;
+    let v = t
+        .admin
+        .ok("/api/v1/templates/sync", json!({"channel_id": t.channel}))
+        .await;
     assert_eq!(v["accounts"][0]["unchanged"], DEFAULT_TEMPLATES, "{v}");
     let mut remaining = t.sim.templates();
     remaining.retain(|x| x.name != "order_update");
@@ -244,27 +265,48 @@ async fn sync_pages_and_deletes(db: Db) {
     let (_, list) = t.ann.get("/api/v1/templates").await;
     assert_eq!(list.as_array().map(Vec::len), Some(DEFAULT_TEMPLATES - 1));
     let (_, gone) = t.ann.get(&format!("/api/v1/templates/{id}")).await;
-    assert_eq!((gone["deleted"].as_bool(), gone["sendable"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (gone["deleted"].as_bool(), gone["sendable"].as_bool()),
+        (Some(true), Some(false))
+    );
     // Listed again: the same template (same id), sendable again.
-    t.sim.set_templates(switchboard_simulator::default_templates());
+    t.sim
+        .set_templates(switchboard_simulator::default_templates());
     t.admin.ok("/api/v1/templates/sync", json!({})).await;
     let (_, back) = t.ann.get(&format!("/api/v1/templates/{id}")).await;
-    assert_eq!((back["deleted"].as_bool(), back["sendable"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(
+        (back["deleted"].as_bool(), back["sendable"].as_bool()),
+        (Some(false), Some(true))
+    );
 
     // WhatsApp refusing the token: 502 with the reason; nothing already stored is lost.
-    patch_ok(&t.admin, &format!("/api/v1/channels/{}", t.channel), json!({"access_token": "revoked"}))
-        .await;
+    patch_ok(
+        &t.admin,
+        &format!("/api/v1/channels/{}", t.channel),
+        json!({"access_token": "revoked"}),
+    )
+    .await;
     let (s, v) = t.admin.post("/api/v1/templates/sync", json!({})).await;
     assert_error(s, &v, 502, "sync_failed");
     assert_eq!(v["error"]["accounts"][0]["ok"], false, "{v}");
     let (_, list) = t.ann.get("/api/v1/templates").await;
     assert_eq!(list.as_array().map(Vec::len), Some(DEFAULT_TEMPLATES));
     // A channel without a business account cannot be synced.
-    patch_ok(&t.admin, &format!("/api/v1/channels/{}", t.channel), json!({"access_token": DEFAULT_ACCESS_TOKEN}))
+    patch_ok(
+        &t.admin,
+        &format!("/api/v1/channels/{}", t.channel),
+        json!({"access_token": DEFAULT_ACCESS_TOKEN}),
+    )
+    .await;
+    let (s, v) = t
+        .admin
+        .post("/api/v1/templates/sync", json!({"channel_id": "chn_nope"}))
         .await;
-    let (s, v) = t.admin.post("/api/v1/templates/sync", json!({"channel_id": "chn_nope"})).await;
     assert_error(s, &v, 422, "unknown_channel");
-    let (s, v) = t.admin.post("/api/v1/templates/sync", json!({"channel": "x"})).await;
+    let (s, v) = t
+        .admin
+        .post("/api/v1/templates/sync", json!({"channel": "x"}))
+        .await;
     assert_error(s, &v, 422, "invalid_body");
 }
 
@@ -272,12 +314,19 @@ async fn startup_and_periodic_sync(db: Db) {
     let mut t = setup(db, false).await;
     // The periodic sync (every hour by default) runs on the server's clock.
     t.server.clock.advance_secs(3601);
-    wait_for_templates(&t.ann, "the periodic sync", |l| l.len() == DEFAULT_TEMPLATES).await;
+    wait_for_templates(&t.ann, "the periodic sync", |l| {
+        l.len() == DEFAULT_TEMPLATES
+    })
+    .await;
 
     // A template approved meanwhile is there after a restart (the start-up sync).
     t.sim.upsert_template(
-        switchboard_simulator::Template::new("welcome_back", "de", switchboard_simulator::TemplateCategory::Utility)
-            .body("Willkommen zurück, {{1}}!"),
+        switchboard_simulator::Template::new(
+            "welcome_back",
+            "de",
+            switchboard_simulator::TemplateCategory::Utility,
+        )
+        .body("Willkommen zurück, {{1}}!"),
     );
     let db = t.server.db.clone();
     let clock = t.server.clock.clone();
@@ -285,12 +334,18 @@ async fn startup_and_periodic_sync(db: Db) {
     t.server = Server::start_full(
         db.clone(),
         clock.clone(),
-        vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", t.sim.graph_api_base())],
+        vec![(
+            "SWITCHBOARD_WHATSAPP__GRAPH_API_BASE",
+            t.sim.graph_api_base(),
+        )],
         None,
     )
     .await;
     let ann = t.server.login("ann", PASSWORD).await;
-    let list = wait_for_templates(&ann, "the start-up sync", |l| l.len() == DEFAULT_TEMPLATES + 1).await;
+    let list = wait_for_templates(&ann, "the start-up sync", |l| {
+        l.len() == DEFAULT_TEMPLATES + 1
+    })
+    .await;
     assert_eq!(by_name(&list, "welcome_back")["language"], "de");
 
     // WhatsApp unreachable at start-up: the server starts and serves all the same.
@@ -302,7 +357,10 @@ async fn startup_and_periodic_sync(db: Db) {
     t.server = Server::start_full(
         db,
         clock,
-        vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", format!("http://{dead}/v21.0"))],
+        vec![(
+            "SWITCHBOARD_WHATSAPP__GRAPH_API_BASE",
+            format!("http://{dead}/v21.0"),
+        )],
         None,
     )
     .await;
@@ -310,7 +368,10 @@ async fn startup_and_periodic_sync(db: Db) {
     assert_eq!(s, 200);
     let admin = t.server.admin().await;
     let (s, list) = admin.get("/api/v1/templates").await;
-    assert_eq!((s, list.as_array().map(Vec::len)), (200, Some(DEFAULT_TEMPLATES + 1)));
+    assert_eq!(
+        (s, list.as_array().map(Vec::len)),
+        (200, Some(DEFAULT_TEMPLATES + 1))
+    );
     let (s, v) = admin.post("/api/v1/templates/sync", json!({})).await;
     assert_error(s, &v, 502, "sync_failed");
 }
@@ -333,7 +394,12 @@ async fn status_webhook_pauses(db: Db) {
     let (_, v) = t.ann.get(&format!("/api/v1/templates/{order}")).await;
     assert_eq!(v["status"], "PAUSED");
     assert_eq!(v["sendable"], false);
-    assert!(v["rejected_reason"].as_str().is_some_and(|r| r.contains("paused")), "{v}");
+    assert!(
+        v["rejected_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("paused")),
+        "{v}"
+    );
     let (s, body) = t
         .ann
         .post(&format!("/api/v1/interactions/{id}/messages"), send.clone())
@@ -342,7 +408,9 @@ async fn status_webhook_pauses(db: Db) {
     assert_eq!(body["error"]["status"], "PAUSED");
     let (_, preview) = t
         .ann
-        .get(&format!("/api/v1/interactions/{id}/templates/{order}/preview"))
+        .get(&format!(
+            "/api/v1/interactions/{id}/templates/{order}/preview"
+        ))
         .await;
     assert_eq!(preview["sendable"], false);
     assert_eq!(preview["not_sendable"]["code"], "template_not_approved");
@@ -360,11 +428,19 @@ async fn status_webhook_pauses(db: Db) {
 
     // Rejected in review, with WhatsApp's reason.
     t.sim
-        .set_template_status("order_update", "en_US", TemplateStatus::Rejected, Some("INVALID_FORMAT"))
+        .set_template_status(
+            "order_update",
+            "en_US",
+            TemplateStatus::Rejected,
+            Some("INVALID_FORMAT"),
+        )
         .await
         .expect("webhook");
     let (_, v) = t.ann.get(&format!("/api/v1/templates/{order}")).await;
-    assert_eq!((v["status"].as_str(), v["rejected_reason"].as_str()), (Some("REJECTED"), Some("INVALID_FORMAT")));
+    assert_eq!(
+        (v["status"].as_str(), v["rejected_reason"].as_str()),
+        (Some("REJECTED"), Some("INVALID_FORMAT"))
+    );
 
     // Never sendable: pending, rejected, disabled.
     for name in ["spring_sale", "flash_offer", "legacy_promo"] {
@@ -378,7 +454,11 @@ async fn status_webhook_pauses(db: Db) {
             .await;
         assert_error(s, &body, 422, "template_not_approved");
     }
-    assert_eq!(t.sim.sent_messages().len(), 1, "refused sends never reach WhatsApp");
+    assert_eq!(
+        t.sim.sent_messages().len(),
+        1,
+        "refused sends never reach WhatsApp"
+    );
 
     // A status webhook of an account no channel has changes nothing (and is still answered 200).
     let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{
@@ -389,7 +469,10 @@ async fn status_webhook_pauses(db: Db) {
     let r = reqwest::Client::new()
         .post(format!("{}/webhooks/whatsapp", t.server.base))
         .header("content-type", "application/json")
-        .header("X-Hub-Signature-256", switchboard_channels::sign(SECRET.as_bytes(), &body))
+        .header(
+            "X-Hub-Signature-256",
+            switchboard_channels::sign(SECRET.as_bytes(), &body),
+        )
         .body(body)
         .send()
         .await
@@ -421,13 +504,18 @@ async fn outside_the_window_and_a_tap(db: Db) {
     t.server.clock.advance_secs(25 * 3600);
     let (s, body) = t
         .ann
-        .post(&format!("/api/v1/interactions/{id}/messages"), json!({"text": "hi?"}))
+        .post(
+            &format!("/api/v1/interactions/{id}/messages"),
+            json!({"text": "hi?"}),
+        )
         .await;
     assert_error(s, &body, 422, "template_required");
 
     let (s, p) = t
         .ann
-        .get(&format!("/api/v1/interactions/{id}/templates/{reminder}/preview"))
+        .get(&format!(
+            "/api/v1/interactions/{id}/templates/{reminder}/preview"
+        ))
         .await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["sendable"], true);
@@ -445,8 +533,14 @@ async fn outside_the_window_and_a_tap(db: Db) {
     assert_eq!(var("body.1")["value"], "Kerry");
     assert_eq!(var("body.1")["source"], "contact.first_name");
     assert_eq!(var("body.2")["value"], Value::Null);
-    assert_eq!(p["missing"], json!(["header.1", "body.2", "body.3", "button.2"]));
-    assert_eq!(p["text"], "Hi Kerry, this is a reminder of your appointment on {{2}} at {{3}}.");
+    assert_eq!(
+        p["missing"],
+        json!(["header.1", "body.2", "body.3", "button.2"])
+    );
+    assert_eq!(
+        p["text"],
+        "Hi Kerry, this is a reminder of your appointment on {{2}} at {{3}}."
+    );
     assert_eq!(p["footer"], Value::Null);
     assert_eq!(p["buttons"].as_array().map(Vec::len), Some(3));
 
@@ -460,9 +554,15 @@ async fn outside_the_window_and_a_tap(db: Db) {
         .await;
     assert_eq!(m["type"], "template");
     assert_eq!(m["status"], "queued");
-    assert_eq!(m["text"], "Hi Kerry, this is a reminder of your appointment on May 3 at 10:00.");
+    assert_eq!(
+        m["text"],
+        "Hi Kerry, this is a reminder of your appointment on May 3 at 10:00."
+    );
     assert_eq!(m["payload"]["template"]["name"], "appointment_reminder");
-    assert_eq!(m["payload"]["header"], json!({"format": "TEXT", "text": "Appointment #4"}));
+    assert_eq!(
+        m["payload"]["header"],
+        json!({"format": "TEXT", "text": "Appointment #4"})
+    );
     assert_eq!(
         m["payload"]["buttons"],
         json!([{"index": 0, "type": "QUICK_REPLY", "text": "Confirm"},
@@ -497,8 +597,17 @@ async fn outside_the_window_and_a_tap(db: Db) {
     );
     assert_eq!(sent[0].token, DEFAULT_ACCESS_TOKEN);
     let wamid = sent[0].wamid().expect("wamid").to_owned();
-    let f = expect_status(&mut t.ws, &message_id, "read").await;
-    assert_eq!(f.data["wa_message_id"], wamid.as_str());
+    expect_status(&mut t.ws, &message_id, "read").await;
+    let stored = messages_of(&t.ann, &id).await;
+    let stored = stored
+        .iter()
+        .find(|m| m["id"] == message_id.as_str())
+        .expect("the template message");
+    assert_eq!(stored["wa_message_id"], wamid.as_str());
+    assert_eq!(
+        stored["payload"]["buttons"][2]["url"],
+        "https://example.com/appointments/a-17"
+    );
 
     // The interaction ends; the customer taps "Confirm": a new interaction, offered through the
     // queue, whose message points at the template message.
@@ -516,13 +625,15 @@ async fn outside_the_window_and_a_tap(db: Db) {
         .expect("tap");
     assert_eq!(tap.status, 200);
     let w = wa_id.to_owned();
-    let offer = t
-        .ws
-        .expect("an offer for the tap", move |f| {
+    let offer =
+        t.ws.expect("an offer for the tap", move |f| {
             f.kind == "offer.created" && f.data["customer_number"] == w.as_str()
         })
         .await;
-    let new_id = offer.data["interaction_id"].as_str().expect("id").to_owned();
+    let new_id = offer.data["interaction_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
     assert_ne!(new_id, id, "a new interaction");
     t.ann
         .ok(&format!("/api/v1/interactions/{new_id}/accept"), json!({}))
@@ -536,11 +647,16 @@ async fn outside_the_window_and_a_tap(db: Db) {
     assert_eq!(button["payload"]["context"]["id"], wamid.as_str());
     assert_eq!(button["payload"]["reply_to"]["id"], message_id.as_str());
     assert_eq!(button["payload"]["reply_to"]["type"], "template");
-    assert_eq!(button["payload"]["reply_to"]["template"]["name"], "appointment_reminder");
+    assert_eq!(
+        button["payload"]["reply_to"]["template"]["name"],
+        "appointment_reminder"
+    );
     // The whole conversation shows the template with its buttons, then the tap.
     let (_, conv) = t
         .ann
-        .get(&format!("/api/v1/interactions/{new_id}/messages?scope=conversation"))
+        .get(&format!(
+            "/api/v1/interactions/{new_id}/messages?scope=conversation"
+        ))
         .await;
     let kinds: Vec<&str> = conv["messages"]
         .as_array()
@@ -572,7 +688,10 @@ async fn named_parameters(db: Db) {
     // A template without variables goes without components.
     let hello = template_id(&t.ann, "hello_world").await;
     t.ann
-        .ok(&format!("/api/v1/interactions/{id}/messages"), json!({"template": {"id": hello}}))
+        .ok(
+            &format!("/api/v1/interactions/{id}/messages"),
+            json!({"template": {"id": hello}}),
+        )
         .await;
     let sent = t.sim.wait_for_accepted(2, WAIT).await.expect("accepted");
     assert_eq!(
@@ -589,44 +708,92 @@ async fn refusals_store_nothing(db: Db) {
     let url = format!("/api/v1/interactions/{id}/messages");
     let before = messages_of(&t.ann, &id).await.len();
     let cases = [
-        (json!({"template": {"id": order}}), "template_variable_missing"),
-        (json!({"template": {"id": order, "variables": {"1": "  "}}}), "template_variable_missing"),
-        (json!({"template": {"id": order, "variables": {"1": "x".repeat(1025)}}}), "template_variable_too_long"),
-        (json!({"template": {"id": order, "variables": {"1": "x".repeat(1000)}}}), "template_variable_too_long"),
-        (json!({"template": {"id": reminder, "variables": {"header.1": "y".repeat(50),
-            "1": "a", "2": "b", "3": "c", "button.2": "d"}}}), "template_variable_too_long"),
-        (json!({"template": {"id": order, "variables": {"1": "two\nlines"}}}), "invalid_template_variable"),
-        (json!({"template": {"id": order, "variables": {"1": "A", "2": "B"}}}), "unknown_template_variable"),
-        (json!({"template": {"id": order, "variables": {"1": ["A"]}}}), "invalid_template_variable"),
-        (json!({"template": {"id": "tpl_nope", "variables": {}}}), "unknown_template"),
-        (json!({"template": {"id": order, "variables": {"1": "A"}, "language": "de"}}), "template_language_unavailable"),
-        (json!({"template": {"id": order, "variables": {"1": "A"}}, "text": "both"}), "invalid_body"),
+        (
+            json!({"template": {"id": order}}),
+            "template_variable_missing",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "  "}}}),
+            "template_variable_missing",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "x".repeat(1025)}}}),
+            "template_variable_too_long",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "x".repeat(1000)}}}),
+            "template_variable_too_long",
+        ),
+        (
+            json!({"template": {"id": reminder, "variables": {"header.1": "y".repeat(50),
+            "1": "a", "2": "b", "3": "c", "button.2": "d"}}}),
+            "template_variable_too_long",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "two\nlines"}}}),
+            "invalid_template_variable",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "A", "2": "B"}}}),
+            "unknown_template_variable",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": ["A"]}}}),
+            "invalid_template_variable",
+        ),
+        (
+            json!({"template": {"id": "tpl_nope", "variables": {}}}),
+            "unknown_template",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "A"}, "language": "de"}}),
+            "template_language_unavailable",
+        ),
+        (
+            json!({"template": {"id": order, "variables": {"1": "A"}}, "text": "both"}),
+            "invalid_body",
+        ),
         (json!({}), "invalid_body"),
     ];
     for (body, code) in cases {
         let (s, v) = t.ann.post(&url, body.clone()).await;
         assert_error(s, &v, 422, code);
-        assert!(v["error"]["message"].as_str().is_some_and(|m| m.len() > 10), "{v}");
+        assert!(
+            v["error"]["message"].as_str().is_some_and(|m| m.len() > 10),
+            "{v}"
+        );
     }
     // The header image is required where the template has one.
     let photo = template_id(&t.ann, "shipping_photo").await;
     let (s, v) = t
         .ann
-        .post(&url, json!({"template": {"id": photo, "variables": {"1": "P-9"}}}))
+        .post(
+            &url,
+            json!({"template": {"id": photo, "variables": {"1": "P-9"}}}),
+        )
         .await;
     assert_error(s, &v, 422, "template_header_media_required");
     assert_eq!(v["error"]["kind"], "image");
     // A template of another business account than this number's.
-    patch_ok(&t.admin, &format!("/api/v1/channels/{}", t.channel), json!({"waba_id": "555000"}))
-        .await;
+    patch_ok(
+        &t.admin,
+        &format!("/api/v1/channels/{}", t.channel),
+        json!({"waba_id": "555000"}),
+    )
+    .await;
     let (s, v) = t
         .ann
-        .post(&url, json!({"template": {"id": order, "variables": {"1": "A"}}}))
+        .post(
+            &url,
+            json!({"template": {"id": order, "variables": {"1": "A"}}}),
+        )
         .await;
     assert_error(s, &v, 422, "template_wrong_channel");
     let (_, p) = t
         .ann
-        .get(&format!("/api/v1/interactions/{id}/templates/{order}/preview"))
+        .get(&format!(
+            "/api/v1/interactions/{id}/templates/{order}/preview"
+        ))
         .await;
     assert_eq!(p["not_sendable"]["code"], "template_wrong_channel");
     // Another agent cannot send (nor preview) in Ann's interaction.
@@ -634,30 +801,52 @@ async fn refusals_store_nothing(db: Db) {
     agent(admin, "otto", 3, true, &[]).await;
     let otto = t.server.login("otto", PASSWORD).await;
     let (s, v) = otto
-        .post(&url, json!({"template": {"id": order, "variables": {"1": "A"}}}))
+        .post(
+            &url,
+            json!({"template": {"id": order, "variables": {"1": "A"}}}),
+        )
         .await;
     assert_error(s, &v, 404, "not_found");
     let (s, v) = otto
-        .get(&format!("/api/v1/interactions/{id}/templates/{order}/preview"))
+        .get(&format!(
+            "/api/v1/interactions/{id}/templates/{order}/preview"
+        ))
         .await;
     assert_error(s, &v, 404, "not_found");
     let (s, v) = t
         .ann
-        .get(&format!("/api/v1/interactions/{id}/templates/tpl_nope/preview"))
+        .get(&format!(
+            "/api/v1/interactions/{id}/templates/tpl_nope/preview"
+        ))
         .await;
     assert_error(s, &v, 404, "not_found");
     // Variable maps are checked.
-    for map in [json!({"9": "contact.name"}), json!({"1": "contact.shoe_size"}), json!(["1"])] {
+    for map in [
+        json!({"9": "contact.name"}),
+        json!({"1": "contact.shoe_size"}),
+        json!(["1"]),
+    ] {
         let (s, v) = t
             .admin
-            .patch(&format!("/api/v1/templates/{order}"), json!({"variable_map": map}))
+            .patch(
+                &format!("/api/v1/templates/{order}"),
+                json!({"variable_map": map}),
+            )
             .await;
         assert_error(s, &v, 422, "invalid_variable_map");
     }
     let (_, v) = t.ann.get(&format!("/api/v1/templates/{order}")).await;
-    assert_eq!(v["variable_map"], json!({}), "a refused map changes nothing");
+    assert_eq!(
+        v["variable_map"],
+        json!({}),
+        "a refused map changes nothing"
+    );
 
-    assert_eq!(messages_of(&t.ann, &id).await.len(), before, "nothing stored");
+    assert_eq!(
+        messages_of(&t.ann, &id).await.len(),
+        before,
+        "nothing stored"
+    );
     assert!(t.sim.sent_messages().is_empty(), "nothing sent");
 }
 
@@ -697,8 +886,12 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
         "{f:?}"
     );
     // Parameters WhatsApp refuses (here: WhatsApp's template has two now) fail with 132000.
-    let changed = switchboard_simulator::Template::new("order_update", "en_US", switchboard_simulator::TemplateCategory::Utility)
-        .body("Your order {{1}} ships on {{2}}.");
+    let changed = switchboard_simulator::Template::new(
+        "order_update",
+        "en_US",
+        switchboard_simulator::TemplateCategory::Utility,
+    )
+    .body("Your order {{1}} ships on {{2}}.");
     t.sim.upsert_template(changed);
     let m = t
         .ann
@@ -718,7 +911,10 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
         .iter()
         .find(|m| m["id"] == message_id.as_str())
         .expect("message");
-    assert_eq!((failed["status"].as_str(), &failed["error"]["code"]), (Some("failed"), &json!(132015)));
+    assert_eq!(
+        (failed["status"].as_str(), &failed["error"]["code"]),
+        (Some("failed"), &json!(132015))
+    );
 }
 
 async fn header_image(db: Db) {
@@ -727,29 +923,59 @@ async fn header_image(db: Db) {
     let photo = template_id(&t.ann, "shipping_photo").await;
     let order = template_id(&t.ann, "order_update").await;
     let url = format!("/api/v1/interactions/{id}/messages");
-    let template = |tid: &str| Part::text("template", &json!({"id": tid, "variables": {"1": "P-9"}}).to_string());
+    let template = |tid: &str| {
+        Part::text(
+            "template",
+            &json!({"id": tid, "variables": {"1": "P-9"}}).to_string(),
+        )
+    };
 
     // Refused: a document where an image is expected; a file for a template without media; a
     // caption; a template part that is not JSON.
     let pdf = b"%PDF-1.4 tiny".to_vec();
     let (s, v) = t
         .ann
-        .multipart(&url, &[template(&photo), Part::file("file", "a.pdf", "application/pdf", &pdf)])
+        .multipart(
+            &url,
+            &[
+                template(&photo),
+                Part::file("file", "a.pdf", "application/pdf", &pdf),
+            ],
+        )
         .await;
     assert_error(s, &v, 422, "template_header_media_mismatch");
     let (s, v) = t
         .ann
-        .multipart(&url, &[template(&order), Part::file("file", "p.png", "image/png", TINY_PNG)])
+        .multipart(
+            &url,
+            &[
+                template(&order),
+                Part::file("file", "p.png", "image/png", TINY_PNG),
+            ],
+        )
         .await;
     assert_error(s, &v, 422, "template_header_media_unexpected");
     let (s, v) = t
         .ann
-        .multipart(&url, &[template(&photo), Part::text("caption", "look"), Part::file("file", "p.png", "image/png", TINY_PNG)])
+        .multipart(
+            &url,
+            &[
+                template(&photo),
+                Part::text("caption", "look"),
+                Part::file("file", "p.png", "image/png", TINY_PNG),
+            ],
+        )
         .await;
     assert_error(s, &v, 422, "caption_not_allowed");
     let (s, v) = t
         .ann
-        .multipart(&url, &[Part::text("template", "{nope"), Part::file("file", "p.png", "image/png", TINY_PNG)])
+        .multipart(
+            &url,
+            &[
+                Part::text("template", "{nope"),
+                Part::file("file", "p.png", "image/png", TINY_PNG),
+            ],
+        )
         .await;
     assert_error(s, &v, 422, "invalid_body");
     assert!(t.sim.media().is_empty(), "nothing uploaded");
@@ -758,7 +984,13 @@ async fn header_image(db: Db) {
     t.server.clock.advance_secs(25 * 3600);
     let (s, m) = t
         .ann
-        .multipart(&url, &[Part::file("file", "parcel.png", "image/png", TINY_PNG), template(&photo)])
+        .multipart(
+            &url,
+            &[
+                Part::file("file", "parcel.png", "image/png", TINY_PNG),
+                template(&photo),
+            ],
+        )
         .await;
     assert_eq!(s, 201, "{m}");
     assert_eq!(m["type"], "template");
@@ -799,11 +1031,32 @@ macro_rules! on_every_backend {
     };
 }
 
-on_every_backend!(a_sync_follows_paging_and_marks_missing_templates_deleted, sync_pages_and_deletes);
-on_every_backend!(templates_sync_at_start_up_and_periodically, startup_and_periodic_sync);
-on_every_backend!(a_status_webhook_pauses_a_template_and_sending_it_is_refused, status_webhook_pauses);
-on_every_backend!(a_template_outside_the_window_arrives_as_whatsapp_expects_and_a_tap_opens_an_interaction, outside_the_window_and_a_tap);
+on_every_backend!(
+    a_sync_follows_paging_and_marks_missing_templates_deleted,
+    sync_pages_and_deletes
+);
+on_every_backend!(
+    templates_sync_at_start_up_and_periodically,
+    startup_and_periodic_sync
+);
+on_every_backend!(
+    a_status_webhook_pauses_a_template_and_sending_it_is_refused,
+    status_webhook_pauses
+);
+on_every_backend!(
+    a_template_outside_the_window_arrives_as_whatsapp_expects_and_a_tap_opens_an_interaction,
+    outside_the_window_and_a_tap
+);
 on_every_backend!(named_parameters_are_sent_by_name, named_parameters);
-on_every_backend!(refused_template_sends_store_and_send_nothing, refusals_store_nothing);
-on_every_backend!(template_errors_from_whatsapp_reach_the_agent_with_their_reason, whatsapp_errors_reach_the_agent);
-on_every_backend!(a_header_image_is_uploaded_and_sent_by_media_id, header_image);
+on_every_backend!(
+    refused_template_sends_store_and_send_nothing,
+    refusals_store_nothing
+);
+on_every_backend!(
+    template_errors_from_whatsapp_reach_the_agent_with_their_reason,
+    whatsapp_errors_reach_the_agent
+);
+on_every_backend!(
+    a_header_image_is_uploaded_and_sent_by_media_id,
+    header_image
+);
