@@ -493,7 +493,7 @@ async fn stored_template(server: &Server) -> String {
     server
         .state
         .store
-        .sync_templates("waba_matrix", &[t.clone()], now)
+        .sync_templates("waba_matrix", std::slice::from_ref(&t), now)
         .await
         .expect("template stored");
     t.id
