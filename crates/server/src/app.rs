@@ -49,6 +49,8 @@ pub struct AppState {
     pub media_wake: Arc<tokio::sync::Notify>,
     /// The external CRM: lookup client, webhook configuration, the delivery service's wake-up.
     pub crm: Arc<crate::crm::Crm>,
+    /// Wakes the template sync (a status webhook named a template not known yet).
+    pub template_sync_wake: Arc<tokio::sync::Notify>,
 }
 
 /// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
@@ -189,6 +191,7 @@ impl App {
             blobs: crate::whatsapp::media::Blobs::new(&config.media.dir),
             media_wake: Arc::new(tokio::sync::Notify::new()),
             crm,
+            template_sync_wake: Arc::new(tokio::sync::Notify::new()),
             core,
             store,
             hub,
@@ -240,6 +243,7 @@ impl App {
         services.spawn(crate::whatsapp::outbox::run(state.clone()));
         services.spawn(crate::whatsapp::media::run(state.clone()));
         services.spawn(crate::crm::delivery::run(state.clone()));
+        services.spawn(crate::templates::run(state.clone()));
         let tx = shutdown_tx.clone();
         let serve = axum::serve(
             listener,

@@ -50,6 +50,9 @@ pub struct WhatsappConfig {
     pub pair_interval_ms: u32,
     /// Timeout of one Graph API call, in seconds.
     pub request_timeout_s: u32,
+    /// How often message templates are synced from each business account, in seconds (they
+    /// are also synced at start-up); 0 turns the periodic sync off.
+    pub template_sync_interval_s: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -220,6 +223,7 @@ impl Default for WhatsappConfig {
             pair_burst: 45,
             pair_interval_ms: 6000,
             request_timeout_s: 10,
+            template_sync_interval_s: 3600,
         }
     }
 }

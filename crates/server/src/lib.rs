@@ -16,6 +16,7 @@ pub mod http;
 pub mod hub;
 pub mod ids;
 pub mod metrics;
+pub mod templates;
 pub mod views;
 pub mod whatsapp;
 

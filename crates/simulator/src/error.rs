@@ -320,6 +320,9 @@ pub enum SimError {
     /// The configuration has no such business number.
     #[error("unknown phone number id {0}")]
     UnknownNumber(String),
+    /// The business account has no such template.
+    #[error("unknown template {0}")]
+    UnknownTemplate(String),
     /// The configuration is not usable.
     #[error("invalid simulator configuration: {0}")]
     Config(String),

@@ -272,6 +272,30 @@ impl SimulatorHandle {
         self.shared.set_templates(templates);
     }
 
+    /// Changes the review status of template `name` in `language` (with a reason such as
+    /// `INVALID_FORMAT`, or none) and posts the `message_template_status_update` webhook WhatsApp
+    /// sends for it, retried like status webhooks. Returns Switchboard's answer.
+    pub async fn set_template_status(
+        &self,
+        name: &str,
+        language: &str,
+        status: TemplateStatus,
+        reason: Option<&str>,
+    ) -> Result<u16, SimError> {
+        let template = self
+            .shared
+            .set_template_status(name, language, status, reason)
+            .ok_or_else(|| SimError::UnknownTemplate(format!("{name} ({language})")))?;
+        let envelope = templates::status_update_envelope(
+            &self.shared.config.waba_id,
+            &template,
+            self.shared.clock.now_unix(),
+        );
+        self.shared
+            .post_webhook(&envelope, self.shared.config.webhook_retries)
+            .await
+    }
+
     /// Waits until at least `n` send requests were received (refused ones count); returns them all.
     pub async fn wait_for_sent(
         &self,

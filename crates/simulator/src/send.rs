@@ -342,8 +342,10 @@ fn check_shape(shared: &Shared, body: &Value) -> Result<Checked, GraphError> {
             let template = body
                 .get("template")
                 .ok_or_else(|| GraphError::missing_parameter("Parameter template is required."))?;
-            let category = shared
-                .with_templates(|all| templates::check_send(all, template).map(|t| t.category))?;
+            // Copied out first: the media check takes the state's lock too.
+            let all = shared.templates();
+            let media_known = |id: &str| shared.media_info(id).is_some();
+            let category = templates::check_send(&all, template, &media_known)?.category;
             pricing = Pricing::Template(category.pricing_name().to_owned());
         }
         other => {

@@ -436,8 +436,22 @@ impl Shared {
         lock(&self.inner).templates = templates;
     }
 
-    pub(crate) fn with_templates<T>(&self, f: impl FnOnce(&[Template]) -> T) -> T {
-        f(&lock(&self.inner).templates)
+    /// Sets the status (and reason) of the template `name`/`language`; returns it as changed.
+    pub(crate) fn set_template_status(
+        &self,
+        name: &str,
+        language: &str,
+        status: crate::TemplateStatus,
+        reason: Option<&str>,
+    ) -> Option<Template> {
+        let mut inner = lock(&self.inner);
+        let t = inner
+            .templates
+            .iter_mut()
+            .find(|t| t.name == name && t.language == language)?;
+        t.status = status;
+        t.rejected_reason = reason.map(str::to_owned);
+        Some(t.clone())
     }
 
     // ---- windows and pacing ----------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! Message templates of the simulated business account: the model, the defaults, the JSON that
-//! `GET /{waba_id}/message_templates` lists, and the checks a template send goes through
-//! (existence, approval, parameter count and types) with WhatsApp's 132xxx errors.
+//! `GET /{waba_id}/message_templates` lists, the `message_template_status_update` webhook a review
+//! decision sends, and the checks a template send goes through (existence, approval, parameter
+//! count, types and names, header media, button parameters, lengths) with WhatsApp's 132xxx
+//! errors.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -157,6 +159,9 @@ pub struct Template {
     pub parameter_format: ParameterFormat,
     /// Header, body, footer, buttons.
     pub components: Vec<TemplateComponent>,
+    /// Why review refused (or paused) it, e.g. `INVALID_FORMAT`; listed as `rejected_reason`
+    /// (`NONE` when there is none).
+    pub rejected_reason: Option<String>,
 }
 
 impl Template {
@@ -170,12 +175,19 @@ impl Template {
             category,
             parameter_format: ParameterFormat::Positional,
             components: Vec::new(),
+            rejected_reason: None,
         }
     }
 
     /// With this review status.
     pub fn with_status(mut self, status: TemplateStatus) -> Self {
         self.status = status;
+        self
+    }
+
+    /// With this rejection reason.
+    pub fn with_rejected_reason(mut self, reason: &str) -> Self {
+        self.rejected_reason = Some(reason.to_owned());
         self
     }
 
@@ -249,8 +261,36 @@ impl Template {
             "language": self.language,
             "status": self.status,
             "category": self.category,
+            "rejected_reason": self.rejected_reason.as_deref().unwrap_or("NONE"),
             "id": self.id,
         })
+    }
+
+    /// The `value` of the `message_template_status_update` webhook announcing its current status
+    /// (`event`), with the reason when there is one.
+    pub fn status_update_value(&self) -> Value {
+        let event = serde_json::to_value(self.status).unwrap_or(Value::Null);
+        let id = self
+            .id
+            .parse::<u64>()
+            .map_or_else(|_| json!(self.id), |n| json!(n));
+        let mut value = json!({
+            "event": event,
+            "message_template_id": id,
+            "message_template_name": self.name,
+            "message_template_language": self.language,
+            "reason": self.rejected_reason.as_deref().unwrap_or("NONE"),
+        });
+        if self.status == TemplateStatus::Paused {
+            value["other_info"] = json!({
+                "title": "FIRST_PAUSE",
+                "description": format!(
+                    "Your template {} has been paused for 3 hours due to low quality.",
+                    self.name
+                ),
+            });
+        }
+        value
     }
 
     fn header(&self) -> Option<(HeaderFormat, Option<&str>)> {
@@ -322,6 +362,7 @@ pub fn default_templates() -> Vec<Template> {
             .body("Spring sale! {{1}} off everything this week."),
         Template::new("flash_offer", "en_US", Marketing)
             .with_status(TemplateStatus::Rejected)
+            .with_rejected_reason("PROMOTIONAL")
             .body("Buy now!!! {{1}}"),
         Template::new("old_newsletter", "en_US", Marketing)
             .with_status(TemplateStatus::Paused)
@@ -330,6 +371,21 @@ pub fn default_templates() -> Vec<Template> {
             .with_status(TemplateStatus::Disabled)
             .body("Limited offer for {{1}}"),
     ]
+}
+
+/// The full `message_template_status_update` webhook for `template` of account `waba_id`.
+pub(crate) fn status_update_envelope(waba_id: &str, template: &Template, time: i64) -> Value {
+    json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": waba_id,
+            "time": time,
+            "changes": [{
+                "field": "message_template_status_update",
+                "value": template.status_update_value(),
+            }],
+        }],
+    })
 }
 
 /// The placeholders of a text, in order of first appearance, without duplicates.
@@ -352,10 +408,12 @@ fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
-/// Checks the `template` object of a send against the account's templates.
+/// Checks the `template` object of a send against the account's templates. `media_known` says
+/// whether a media id (of a header given by id) can be used.
 pub(crate) fn check_send<'a>(
     templates: &'a [Template],
     template: &Value,
+    media_known: &dyn Fn(&str) -> bool,
 ) -> Result<&'a Template, GraphError> {
     let name = str_field(template, "name")
         .filter(|n| !n.is_empty())
@@ -432,7 +490,7 @@ pub(crate) fn check_send<'a>(
         }
     }
 
-    check_header(found, &header_params)?;
+    check_header(found, &header_params, media_known)?;
     let rendered = check_body(found, &body_params)?;
     check_buttons(found, &button_params)?;
     if rendered.chars().count() > 1024 {
@@ -443,6 +501,9 @@ pub(crate) fn check_send<'a>(
     }
     Ok(found)
 }
+
+/// Longest text header once filled in, in characters.
+const HEADER_TEXT_MAX: usize = 60;
 
 fn count_mismatch(part: &str, got: usize, expected: usize) -> GraphError {
     GraphError::template_param_count(format!(
@@ -495,87 +556,136 @@ fn check_text_param(part: &str, param: &Value) -> Result<String, GraphError> {
     }
 }
 
-fn check_header(template: &Template, params: &[Value]) -> Result<(), GraphError> {
-    let expected = match template.header() {
-        None => 0,
-        Some((HeaderFormat::Text, text)) => placeholders(text.unwrap_or_default()).len(),
-        Some(_) => 1,
+fn check_header(
+    template: &Template,
+    params: &[Value],
+    media_known: &dyn Fn(&str) -> bool,
+) -> Result<(), GraphError> {
+    let Some((format, text)) = template.header() else {
+        if params.is_empty() {
+            return Ok(());
+        }
+        return Err(count_mismatch("header", params.len(), 0));
     };
-    if params.len() != expected {
-        return Err(count_mismatch("header", params.len(), expected));
-    }
-    let Some((format, _)) = template.header() else {
+    let Some(expected_type) = format.parameter_type() else {
+        let rendered = check_text_params(
+            "header",
+            template.parameter_format,
+            text.unwrap_or_default(),
+            params,
+        )?;
+        let len = rendered.chars().count();
+        if len > HEADER_TEXT_MAX {
+            return Err(GraphError::template_text_too_long(format!(
+                "header: the header with its parameters is {len} characters long; the maximum is {HEADER_TEXT_MAX}."
+            )));
+        }
         return Ok(());
     };
+    if params.len() != 1 {
+        return Err(count_mismatch("header", params.len(), 1));
+    }
     for param in params {
-        match format.parameter_type() {
-            None => {
-                check_text_param("header", param)?;
+        let got = str_field(param, "type").unwrap_or_default();
+        if got != expected_type {
+            return Err(GraphError::template_param_format(format!(
+                "header: format mismatch, expected {}, received {}",
+                expected_type.to_ascii_uppercase(),
+                got.to_ascii_uppercase()
+            )));
+        }
+        let object = param.get(expected_type).ok_or_else(|| {
+            GraphError::missing_parameter(format!("header: Parameter {expected_type} is required."))
+        })?;
+        if expected_type == "location" {
+            if object.get("latitude").is_none() || object.get("longitude").is_none() {
+                return Err(GraphError::missing_parameter(
+                    "header: location needs latitude and longitude.",
+                ));
             }
-            Some(expected_type) => {
-                let got = str_field(param, "type").unwrap_or_default();
-                if got != expected_type {
-                    return Err(GraphError::template_param_format(format!(
-                        "header: format mismatch, expected {}, received {}",
-                        expected_type.to_ascii_uppercase(),
-                        got.to_ascii_uppercase()
+            continue;
+        }
+        match (str_field(object, "id"), str_field(object, "link")) {
+            (Some(id), None) => {
+                if !media_known(id) {
+                    return Err(GraphError::invalid_parameter(format!(
+                        "header: Param {expected_type}['id'] is not a valid WhatsApp business account media attachment ID."
                     )));
                 }
-                let object = param.get(expected_type).ok_or_else(|| {
-                    GraphError::missing_parameter(format!(
-                        "header: Parameter {expected_type} is required."
-                    ))
-                })?;
-                if expected_type == "location" {
-                    if object.get("latitude").is_none() || object.get("longitude").is_none() {
-                        return Err(GraphError::missing_parameter(
-                            "header: location needs latitude and longitude.",
-                        ));
-                    }
-                } else if str_field(object, "id").is_none() && str_field(object, "link").is_none() {
-                    return Err(GraphError::missing_parameter(format!(
-                        "header: {expected_type} needs an id or a link."
+            }
+            (None, Some(link)) => {
+                if !(link.starts_with("https://") || link.starts_with("http://")) {
+                    return Err(GraphError::invalid_parameter(format!(
+                        "header: Param {expected_type}['link'] must be a valid http(s) URL."
                     )));
                 }
+            }
+            _ => {
+                return Err(GraphError::invalid_parameter(format!(
+                    "header: Param {expected_type} must have exactly one of id or link."
+                )))
             }
         }
     }
     Ok(())
 }
 
-fn check_body(template: &Template, params: &[Value]) -> Result<String, GraphError> {
-    let text = template.body_text().unwrap_or_default();
+/// Checks the text parameters given for the placeholders of `text` (a header or the body) and
+/// returns the text with them filled in. Positional parameters fill `{{1}}`, `{{2}}`, … in
+/// order; named ones must each name a placeholder (`parameter_name`), once.
+fn check_text_params(
+    part: &str,
+    format: ParameterFormat,
+    text: &str,
+    params: &[Value],
+) -> Result<String, GraphError> {
     let names = placeholders(text);
     if params.len() != names.len() {
-        return Err(count_mismatch("body", params.len(), names.len()));
+        return Err(count_mismatch(part, params.len(), names.len()));
     }
     let mut rendered = text.to_owned();
-    match template.parameter_format {
+    match format {
         ParameterFormat::Positional => {
             for (i, param) in params.iter().enumerate() {
-                let value = check_text_param("body", param)?;
+                let value = check_text_param(part, param)?;
                 rendered = rendered.replace(&format!("{{{{{}}}}}", i + 1), &value);
             }
         }
         ParameterFormat::Named => {
+            let mut seen: Vec<&str> = Vec::new();
             for param in params {
-                let value = check_text_param("body", param)?;
+                let value = check_text_param(part, param)?;
                 let name = str_field(param, "parameter_name").ok_or_else(|| {
-                    GraphError::missing_parameter(
-                        "body: Parameter parameter_name is required for templates with named parameters.",
-                    )
+                    GraphError::missing_parameter(format!(
+                        "{part}: Parameter parameter_name is required for templates with named parameters."
+                    ))
                 })?;
                 if !names.iter().any(|n| n == name) {
                     return Err(GraphError::template_param_count(format!(
-                        "body: parameter name '{name}' is not in the template (expected {})",
+                        "{part}: parameter name '{name}' is not in the template (expected {})",
                         names.join(", ")
                     )));
                 }
+                if seen.contains(&name) {
+                    return Err(GraphError::template_param_count(format!(
+                        "{part}: parameter name '{name}' is given more than once"
+                    )));
+                }
+                seen.push(name);
                 rendered = rendered.replace(&format!("{{{{{name}}}}}"), &value);
             }
         }
     }
     Ok(rendered)
+}
+
+fn check_body(template: &Template, params: &[Value]) -> Result<String, GraphError> {
+    check_text_params(
+        "body",
+        template.parameter_format,
+        template.body_text().unwrap_or_default(),
+        params,
+    )
 }
 
 fn check_buttons(
@@ -662,7 +772,8 @@ mod tests {
     #[test]
     fn template_sends_are_checked() {
         let templates = default_templates();
-        let send = |t: Value| check_send(&templates, &t).map(|t| t.name.clone());
+        let known = |id: &str| id == "media-1";
+        let send = |t: Value| check_send(&templates, &t, &known).map(|t| t.name.clone());
         let ok = json!({"name":"order_update","language":{"code":"en_US"},
             "components":[{"type":"body","parameters":[{"type":"text","text":"A-1"}]}]});
         assert_eq!(send(ok).ok().as_deref(), Some("order_update"));
@@ -692,5 +803,123 @@ mod tests {
         let long = json!({"name":"order_update","language":{"code":"en_US"},
             "components":[{"type":"body","parameters":[{"type":"text","text":"x".repeat(1100)}]}]});
         assert_eq!(send(long).err().map(|e| e.code), Some(132005));
+    }
+
+    #[test]
+    fn header_media_must_be_a_known_upload_or_a_link() {
+        let templates = default_templates();
+        let known = |id: &str| id == "media-1";
+        let send = |header: Value| {
+            let t = json!({"name":"shipping_photo","language":{"code":"en_US"},"components":[
+                {"type":"header","parameters":[header]},
+                {"type":"body","parameters":[{"type":"text","text":"P-9"}]}]});
+            check_send(&templates, &t, &known)
+                .map(|_| ())
+                .map_err(|e| e.code)
+        };
+        assert_eq!(
+            send(json!({"type":"image","image":{"id":"media-1"}})),
+            Ok(())
+        );
+        assert_eq!(
+            send(json!({"type":"image","image":{"id":"nope"}})),
+            Err(100)
+        );
+        assert_eq!(
+            send(json!({"type":"image","image":{"link":"https://example.com/p.png"}})),
+            Ok(())
+        );
+        assert_eq!(send(json!({"type":"image","image":{}})), Err(100));
+        // No header parameter at all for an image header.
+        let bare = json!({"name":"shipping_photo","language":{"code":"en_US"},"components":[
+            {"type":"body","parameters":[{"type":"text","text":"P-9"}]}]});
+        assert_eq!(
+            check_send(&templates, &bare, &known).err().map(|e| e.code),
+            Some(132000)
+        );
+    }
+
+    #[test]
+    fn named_parameters_each_name_a_placeholder_once() {
+        let templates = default_templates();
+        let known = |_: &str| false;
+        let send = |params: Value| {
+            let t = json!({"name":"account_notice","language":{"code":"en_US"},"components":[
+                {"type":"body","parameters":params}]});
+            check_send(&templates, &t, &known)
+                .map(|_| ())
+                .map_err(|e| e.code)
+        };
+        let p = |name: &str, text: &str| json!({"type":"text","parameter_name":name,"text":text});
+        assert_eq!(
+            send(json!([p("first_name", "K"), p("ticket_id", "T")])),
+            Ok(())
+        );
+        assert_eq!(
+            send(json!([p("ticket_id", "T"), p("first_name", "K")])),
+            Ok(())
+        );
+        assert_eq!(
+            send(json!([p("first_name", "K"), p("first_name", "T")])),
+            Err(132000)
+        );
+        assert_eq!(
+            send(json!([p("first_name", "K"), p("order", "T")])),
+            Err(132000)
+        );
+        assert_eq!(
+            send(json!([{"type":"text","text":"K"}, {"type":"text","text":"T"}])),
+            Err(131008)
+        );
+    }
+
+    #[test]
+    fn text_headers_and_url_buttons_are_checked() {
+        let templates = default_templates();
+        let known = |_: &str| false;
+        let send = |header: &str, button: Option<Value>| {
+            let mut components = vec![
+                json!({"type":"header","parameters":[{"type":"text","text":header}]}),
+                json!({"type":"body","parameters":[{"type":"text","text":"Kerry"},
+                    {"type":"text","text":"May 3"},{"type":"text","text":"10:00"}]}),
+            ];
+            components.extend(button);
+            let t = json!({"name":"appointment_reminder","language":{"code":"en_US"},
+                "components":components});
+            check_send(&templates, &t, &known)
+                .map(|_| ())
+                .map_err(|e| e.code)
+        };
+        let url = |index: Value, text: &str| {
+            json!({"type":"button","sub_type":"url","index":index,
+                "parameters":[{"type":"text","text":text}]})
+        };
+        assert_eq!(send("#4", Some(url(json!("2"), "a-17"))), Ok(()));
+        assert_eq!(send("#4", Some(url(json!(2), "a-17"))), Ok(()));
+        assert_eq!(send("#4", None), Err(132000));
+        assert_eq!(send("#4", Some(url(json!("0"), "a-17"))), Err(131009));
+        assert_eq!(
+            send(&"x".repeat(60), Some(url(json!("2"), "a"))),
+            Err(132005)
+        );
+        assert_eq!(send("line\nbreak", Some(url(json!("2"), "a"))), Err(100));
+    }
+
+    #[test]
+    fn status_updates_have_the_webhook_shape() {
+        let t = default_templates()[1]
+            .clone()
+            .with_status(TemplateStatus::Paused);
+        let v = status_update_envelope("waba-1", &t, 1_700_000_000);
+        assert_eq!(v["entry"][0]["id"], "waba-1");
+        let change = &v["entry"][0]["changes"][0];
+        assert_eq!(change["field"], "message_template_status_update");
+        assert_eq!(change["value"]["event"], "PAUSED");
+        assert_eq!(change["value"]["message_template_name"], "order_update");
+        assert_eq!(change["value"]["message_template_language"], "en_US");
+        assert!(change["value"]["message_template_id"].is_u64());
+        assert_eq!(change["value"]["other_info"]["title"], "FIRST_PAUSE");
+        let rejected = default_templates()[6].to_json();
+        assert_eq!(rejected["rejected_reason"], "PROMOTIONAL");
     }
 }

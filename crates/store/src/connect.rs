@@ -20,6 +20,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
     (2, include_str!("../migrations/sqlite/0002_whatsapp.sql")),
     (3, include_str!("../migrations/sqlite/0003_media.sql")),
     (4, include_str!("../migrations/sqlite/0004_contacts.sql")),
+    (5, include_str!("../migrations/sqlite/0005_templates.sql")),
     (6, include_str!("../migrations/sqlite/0006_crm_events.sql")),
 ];
 
@@ -28,6 +29,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (2, include_str!("../migrations/postgres/0002_whatsapp.sql")),
     (3, include_str!("../migrations/postgres/0003_media.sql")),
     (4, include_str!("../migrations/postgres/0004_contacts.sql")),
+    (5, include_str!("../migrations/postgres/0005_templates.sql")),
     (
         6,
         include_str!("../migrations/postgres/0006_crm_events.sql"),

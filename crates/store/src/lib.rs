@@ -29,6 +29,7 @@ mod error;
 mod ops;
 mod records;
 mod rows;
+mod templates;
 mod whatsapp;
 
 pub use contacts::{search_words, CaseFilter, SearchScope};
@@ -39,6 +40,7 @@ pub use records::{
     MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
     RawWebhook, UserRecord,
 };
+pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 
 use sqlx::{PgPool, SqlitePool};
 

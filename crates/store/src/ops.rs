@@ -87,7 +87,7 @@ fn decode_all<R, T>(rows: &[R], decode: impl Fn(&R) -> Result<T>) -> Result<Vec<
 impl Store {
     /// The statement that opens a write transaction. SQLite takes its write lock up front, so a
     /// busy database is waited for (busy timeout) rather than failing on a lock upgrade.
-    fn begin_write(&self) -> &'static str {
+    pub(crate) fn begin_write(&self) -> &'static str {
         match &self.backend {
             Backend::Sqlite(_) => "BEGIN IMMEDIATE",
             Backend::Postgres(_) => "BEGIN",

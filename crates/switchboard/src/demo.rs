@@ -152,5 +152,9 @@ async fn setup(base: &str) -> anyhow::Result<()> {
     )
     .await?
     .error_for_status()?;
+    // The simulated business account's message templates, so agents can send them at once.
+    post("/api/v1/templates/sync", json!({}))
+        .await?
+        .error_for_status()?;
     Ok(())
 }

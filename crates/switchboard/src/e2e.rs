@@ -2,9 +2,11 @@
 //! a fresh temporary SQLite database with a manual clock and the WhatsApp simulator as its Cloud
 //! API (no chatty customers), creates one queue, one channel and the agents `ann` (may reject) and
 //! `bob` (may not), prints one line of JSON with its URLs and serves a small loopback-only control
-//! API the tests drive:
+//! API the tests drive (the simulator's message templates are synced at start):
 //!
 //! - `POST /customers/{wa_id}/text {"name", "text"}`: the simulated customer writes (a signed webhook);
+//! - `POST /customers/{wa_id}/button {"name", "context_id", "text", "payload"?}`: the customer taps a
+//!   quick-reply button of the template message `context_id` (a wamid);
 //! - `POST /faults/undeliverable {"wa_id"}`: sends to that customer fail (error 131026);
 //! - `POST /clock/advance {"secs"}`: moves the server's clock forward (offer timeouts, wrap-up
 //!   countdowns) without waiting.
@@ -85,6 +87,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     };
     let router = Router::new()
         .route("/customers/{wa_id}/text", post(customer_text))
+        .route("/customers/{wa_id}/button", post(customer_button))
         .route("/faults/undeliverable", post(undeliverable))
         .route("/clock/advance", post(advance))
         .with_state(control);
@@ -170,6 +173,34 @@ async fn customer_text(
     };
     let name = body["name"].as_str().unwrap_or("Customer");
     match c.sim.customer(&wa_id, name).send_text(text).await {
+        Ok(m) => (
+            StatusCode::OK,
+            Json(json!({"wamid": m.wamid, "status": m.status})),
+        ),
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"error": e.to_string()})),
+        ),
+    }
+}
+
+async fn customer_button(
+    State(c): State<Control>,
+    Path(wa_id): Path<String>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let (Some(context_id), Some(text)) = (body["context_id"].as_str(), body["text"].as_str())
+    else {
+        return bad_request("context_id and text are required");
+    };
+    let payload = body["payload"].as_str().unwrap_or(text);
+    let name = body["name"].as_str().unwrap_or("Customer");
+    match c
+        .sim
+        .customer(&wa_id, name)
+        .tap_template_button(context_id, payload, text)
+        .await
+    {
         Ok(m) => (
             StatusCode::OK,
             Json(json!({"wamid": m.wamid, "status": m.status})),
@@ -272,5 +303,9 @@ async fn setup(base: &str) -> anyhow::Result<()> {
     )
     .await?
     .error_for_status()?;
+    // The simulated business account's message templates, so agents can send them at once.
+    post("/api/v1/templates/sync", json!({}))
+        .await?
+        .error_for_status()?;
     Ok(())
 }

@@ -297,10 +297,13 @@ async fn messages(
     Ok(ok(json!({"messages": list, "next_before": next_before})))
 }
 
+/// A text (`{text}`) or a template (`{template: {id, variables, language?}}`); files and
+/// templates with a header image go as multipart instead.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
-    pub text: String,
+    pub text: Option<String>,
+    pub template: Option<super::templates::TemplateSend>,
 }
 
 /// Checks an outbound text against and the window of.
@@ -342,7 +345,7 @@ async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<()
 }
 
 /// A new agent message on the interaction, `queued` until the outbox sends it.
-fn outbound_record(
+pub(super) fn outbound_record(
     it: &Interaction,
     user: &AuthUser,
     kind: &str,
@@ -396,7 +399,7 @@ pub(super) async fn send_text(
 
 /// Stores an agent's message (and its outbox row, if the conversation has a connected number)
 /// as a reply on the interaction, then wakes the outbox.
-async fn store_outbound(
+pub(super) async fn store_outbound(
     state: &AppState,
     user: &AuthUser,
     it: &Interaction,
@@ -458,8 +461,20 @@ async fn send(
     let Json(req) =
         Json::<SendRequest>::from_request(Request::from_parts(parts, Body::from(bytes)), &state)
             .await?;
+    if req.text.is_some() == req.template.is_some() {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "send either {\"text\"} or {\"template\": {\"id\", \"variables\"}}",
+        ));
+    }
     let it = visible(&state, &user, &id).await?;
-    let m = send_text(&state, &user, &it, req.text).await?;
+    let m = match (req.text, req.template) {
+        (Some(text), _) => send_text(&state, &user, &it, text).await?,
+        (None, Some(template)) => {
+            super::templates::send_template(&state, &user, &it, template, None).await?
+        }
+        (None, None) => return Err(ApiError::internal()),
+    };
     Ok(created(views::message(&m)))
 }
 
@@ -599,71 +614,12 @@ async fn receive_file(
     })
 }
 
-/// Sends a file (multipart `file`, optional `caption` and `kind`): checked against WhatsApp's
-/// limits, stored in the blob store, then stored as a message with an outbox row that uploads
-/// it and sends it by media id. A refused request stores nothing.
-async fn send_media(
-    state: &AppState,
-    user: &AuthUser,
-    it: &Interaction,
-    mut form: Multipart,
-) -> Result<MessageRecord, ApiError> {
-    let now = state.clock.now();
-    // An outbound start the customer never answered has no window at all.
-    if it.window_expires_at().is_none_or(|t| t <= now) {
-        return Err(ApiError::invalid(
-            "template_required",
-            "more than 24 hours have passed since the customer's last message; only a template can be sent",
-        ));
-    }
-    let mut file: Option<ReceivedFile> = None;
-    let mut caption: Option<String> = None;
-    let mut kind_field: Option<MediaKind> = None;
-    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
-        let name = field.name().unwrap_or_default().to_owned();
-        match name.as_str() {
-            "file" => {
-                if file.is_some() {
-                    return Err(ApiError::invalid(
-                        "too_many_files",
-                        "send one file per message",
-                    ));
-                }
-                let mime = field
-                    .content_type()
-                    .map(switchboard_channels::media::essence)
-                    .unwrap_or_default();
-                let kind = kind_field.unwrap_or_else(|| kind_for(&mime));
-                // Refuse a type WhatsApp does not take before reading the file.
-                let cap = limit_for(kind, &mime, &[])?.max(STICKER_ANIMATED_MAX);
-                file = Some(receive_file(state, field, cap).await?);
-            }
-            "caption" => caption = Some(small_text(field, "caption").await?),
-            "kind" => {
-                let k = small_text(field, "kind").await?;
-                kind_field = Some(MediaKind::from_wire(k.trim()).ok_or_else(|| {
-                    ApiError::invalid(
-                        "invalid_kind",
-                        "kind must be image, video, audio, document or sticker",
-                    )
-                })?);
-            }
-            other => {
-                return Err(ApiError::invalid(
-                    "unknown_field",
-                    format!(
-                        "unexpected part {other:?}: send file, and optionally caption and kind"
-                    ),
-                ))
-            }
-        }
-    }
-    let Some(file) = file else {
-        return Err(ApiError::invalid(
-            "missing_file",
-            "a multipart message needs a file part",
-        ));
-    };
+/// Checks a received file against WhatsApp's limits for its kind (`kind` part, else its type):
+/// the blob writer to finish, the kind, and the file's details.
+fn checked_file(
+    mut file: ReceivedFile,
+    kind_field: Option<MediaKind>,
+) -> Result<(BlobWriter, MediaKind, ReceivedFile), ApiError> {
     let kind = kind_field.unwrap_or_else(|| kind_for(&file.mime));
     let limit = limit_for(kind, &file.mime, &file.head)?;
     if file.size == 0 {
@@ -685,6 +641,113 @@ async fn send_media(
         };
         return Err(limit_error(&e, &file.mime));
     }
+    let Some(writer) = file.writer.take() else {
+        // Only when a later `kind` part raised the limit the file was first checked against.
+        return Err(ApiError::invalid(
+            "kind_after_file",
+            "send the kind part before the file part",
+        ));
+    };
+    Ok((writer, kind, file))
+}
+
+/// Sends a file (multipart `file`, optional `caption` and `kind`): checked against WhatsApp's
+/// limits, stored in the blob store, then stored as a message with an outbox row that uploads
+/// it and sends it by media id. With a `template` part (JSON, as `{"template": …}` of a JSON
+/// send) it sends that template instead, the file being its header. A refused request stores
+/// nothing.
+async fn send_media(
+    state: &AppState,
+    user: &AuthUser,
+    it: &Interaction,
+    mut form: Multipart,
+) -> Result<MessageRecord, ApiError> {
+    let mut file: Option<ReceivedFile> = None;
+    let mut caption: Option<String> = None;
+    let mut kind_field: Option<MediaKind> = None;
+    let mut template: Option<super::templates::TemplateSend> = None;
+    while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                if file.is_some() {
+                    return Err(ApiError::invalid(
+                        "too_many_files",
+                        "send one file per message",
+                    ));
+                }
+                let mime = field
+                    .content_type()
+                    .map(switchboard_channels::media::essence)
+                    .unwrap_or_default();
+                let kind = kind_field.unwrap_or_else(|| kind_for(&mime));
+                // Refuse a type WhatsApp does not take before reading the file.
+                let cap = limit_for(kind, &mime, &[])?.max(STICKER_ANIMATED_MAX);
+                file = Some(receive_file(state, field, cap).await?);
+            }
+            "caption" => caption = Some(small_text(field, "caption").await?),
+            "template" => {
+                let text = small_text(field, "template").await?;
+                template = Some(serde_json::from_str(&text).map_err(|e| {
+                    ApiError::invalid(
+                        "invalid_body",
+                        format!("the template part is not a valid template request: {e}"),
+                    )
+                })?);
+            }
+            "kind" => {
+                let k = small_text(field, "kind").await?;
+                kind_field = Some(MediaKind::from_wire(k.trim()).ok_or_else(|| {
+                    ApiError::invalid(
+                        "invalid_kind",
+                        "kind must be image, video, audio, document or sticker",
+                    )
+                })?);
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    "unknown_field",
+                    format!(
+                        "unexpected part {other:?}: send file, and optionally caption and kind (or template)"
+                    ),
+                ))
+            }
+        }
+    }
+    if let Some(template) = template {
+        if caption.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+            return Err(ApiError::invalid(
+                "caption_not_allowed",
+                "a template's header file takes no caption",
+            ));
+        }
+        let header = match file {
+            Some(f) => Some(checked_file(f, kind_field)?),
+            None => None,
+        };
+        let header = header.map(|(writer, kind, f)| super::templates::HeaderFile {
+            writer,
+            kind,
+            mime: f.mime,
+            filename: f.filename,
+        });
+        return super::templates::send_template(state, user, it, template, header).await;
+    }
+    let now = state.clock.now();
+    // An outbound start the customer never answered has no window at all.
+    if it.window_expires_at().is_none_or(|t| t <= now) {
+        return Err(ApiError::invalid(
+            "template_required",
+            "more than 24 hours have passed since the customer's last message; only a template can be sent",
+        ));
+    }
+    let Some(file) = file else {
+        return Err(ApiError::invalid(
+            "missing_file",
+            "a multipart message needs a file part",
+        ));
+    };
+    let (writer, kind, file) = checked_file(file, kind_field)?;
     let caption = caption.filter(|c| !c.trim().is_empty());
     if let Some(c) = &caption {
         if !kind.takes_caption() {
@@ -703,13 +766,6 @@ async fn send_media(
             .with("size", chars));
         }
     }
-    let Some(writer) = file.writer else {
-        // Only when a later `kind` part raised the limit the file was first checked against.
-        return Err(ApiError::invalid(
-            "kind_after_file",
-            "send the kind part before the file part",
-        ));
-    };
     let filename = match kind {
         MediaKind::Document => file.filename.clone().or_else(|| Some("file".to_owned())),
         _ => None,

@@ -12,6 +12,7 @@ mod interactions;
 mod me;
 mod media;
 mod ops;
+mod templates;
 mod ui;
 mod webhook;
 mod ws;
@@ -57,6 +58,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(interactions::endpoints());
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());
+    v.extend(templates::endpoints());
     v.extend(channels::endpoints());
     v.extend(crm::endpoints());
     v.extend(webhook::endpoints());

@@ -9,8 +9,8 @@
 //! - Throughput: a token bucket per number (`whatsapp.rate_per_second`, 80 by default) and one per
 //!   recipient (bursts of `whatsapp.pair_burst`, then one every `whatsapp.pair_interval_ms`).
 //! - A media message's request carries an `upload` (a blob of the media store): the blob is
-//!   uploaded first and the message sent by the returned media id; a failed upload is retried or
-//!   fails the message like a failed send.
+//!   uploaded first and the message sent by the returned media id (for a template, its header's
+//!   media parameter); a failed upload is retried or fails the message like a failed send.
 //! - On shutdown it stops taking new rows and finishes the sends in flight, so in normal operation
 //!   nothing is lost or sent twice across a restart.
 
@@ -316,6 +316,16 @@ async fn with_uploaded(
             source: MediaSource::Id(id),
             caption,
             filename,
+        },
+        // A template's header file: its media parameter names the upload.
+        OutboundMessage::Template {
+            name,
+            language,
+            components,
+        } => OutboundMessage::Template {
+            name,
+            language,
+            components: crate::templates::with_header_media_id(components, &id),
         },
         other => other,
     })

@@ -1,15 +1,17 @@
 //! `POST /webhooks/whatsapp`: signature first (nothing is stored without a valid one), then every
 //! entry and change: customer messages are ingested (once per WhatsApp id), statuses applied
 //! monotonically (or kept until their message is known), and whatever Switchboard does not handle
-//! (other fields, rejected items, errors) stored raw. The answer is 200 only once all of it is
-//! durable (R-7.1 … ). Customer media is stored with `payload.media.state = "pending"` and
-//! the media service woken to download it.
+//! (other fields, rejected items, errors) stored raw. A `message_template_status_update` of an
+//! account whose number signed the webhook also moves that template's status; a reply
+//! to a stored message (a template's quick-reply tap) names it in `payload.reply_to`. The answer
+//! is 200 only once all of it is durable (R-7.1 … ). Customer media is stored with
+//! `payload.media.state = "pending"` and the media service woken to download it.
 
 use super::{status_advances, ChannelRecord};
 use crate::app::{ingest_many, AppState, InboundMessage};
 use crate::core::Attach;
 use crate::error::ApiError;
-use crate::ids::new_id;
+use crate::ids::{conversation_id, new_id};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -63,6 +65,7 @@ pub async fn handle(
     let mut statuses: Vec<(ChannelRecord, StatusUpdate)> = Vec::new();
     let mut raw = Vec::new();
     let mut has_media = false;
+    let mut template_changes = Vec::new();
     let keep = |channel: Option<&str>, reason: String, body: Value| RawWebhook {
         id: new_id("raw", now),
         channel_id: channel.map(str::to_owned),
@@ -129,7 +132,25 @@ pub async fn handle(
                     raw.push(keep(Some(&channel.id), "error".into(), json!(e)));
                 }
             }
-            Change::Other { field, value, .. } => {
+            Change::Other {
+                field,
+                value,
+                waba_id,
+            } => {
+                // A review decision about a template of an account whose number signed this.
+                if field == "message_template_status_update" {
+                    let ours =
+                        waba_id.as_deref().filter(|w| {
+                            state.channels.all().iter().any(|c| {
+                                c.waba_id.as_deref() == Some(*w) && &c.app_secret == secret
+                            })
+                        });
+                    if let Some(change) =
+                        ours.and_then(|w| crate::templates::status_change(w, &value))
+                    {
+                        template_changes.push(change);
+                    }
+                }
                 raw.push(keep(None, format!("field {field}"), value));
             }
         }
@@ -147,6 +168,7 @@ pub async fn handle(
         ..WebhookOutcome::default()
     };
     if !inbound.is_empty() {
+        link_replies(state, &mut inbound).await?;
         let done = ingest_many(state, inbound).await?;
         outcome.messages = done.len();
         outcome.duplicates = done.iter().filter(|d| d.duplicate).count();
@@ -156,6 +178,16 @@ pub async fn handle(
     }
     if !statuses.is_empty() {
         apply_statuses(state, statuses).await?;
+    }
+    for change in &template_changes {
+        let updated = state.store.set_template_status(change, now).await?;
+        match updated {
+            Some(t) => {
+                tracing::info!(template = %t.id, name = %t.name, status = %t.status, "template status changed")
+            }
+            // Not synced yet: the sync service fetches it.
+            None => state.template_sync_wake.notify_one(),
+        }
     }
     if !raw.is_empty() {
         state
@@ -167,6 +199,50 @@ pub async fn handle(
             .await?;
     }
     Ok(outcome)
+}
+
+/// Gives each message that replies to one of its conversation's stored messages (`context.id`:
+/// a quote, or the tap of a template's quick-reply button) a `reply_to` naming that message, so
+/// the transcript can show what it answers: `{id, type, text, template?}`.
+async fn link_replies(state: &AppState, inbound: &mut [InboundMessage]) -> Result<(), ApiError> {
+    let context_id = |m: &InboundMessage| {
+        m.payload
+            .pointer("/context/id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+    };
+    let ids: Vec<String> = inbound.iter().filter_map(context_id).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stored: HashMap<String, switchboard_store::MessageRecord> = state
+        .store
+        .messages_by_wa_ids(&ids)
+        .await?
+        .into_iter()
+        .filter_map(|m| m.wa_message_id.clone().map(|w| (w, m)))
+        .collect();
+    for m in inbound.iter_mut() {
+        let Some(target) = context_id(m).and_then(|id| stored.get(&id)) else {
+            continue;
+        };
+        let conversation = conversation_id(m.channel_id.as_deref(), &m.wa_id);
+        if target.conversation_id.0 != conversation {
+            continue;
+        }
+        let text: Option<String> = target
+            .body
+            .as_deref()
+            .map(|b| b.chars().take(200).collect());
+        let mut reply_to = json!({"id": target.id, "type": target.kind, "text": text,
+            "direction": target.direction});
+        if let Some(t) = target.payload.get("template") {
+            reply_to["template"] = json!({"id": t.get("id"), "name": t.get("name")});
+        }
+        m.payload["reply_to"] = reply_to;
+    }
+    Ok(())
 }
 
 /// The text a message carries, for the transcript: the body, a caption, a button's title.

@@ -14,4 +14,5 @@ mod media;
 mod ops;
 mod restart;
 mod support;
+mod templates;
 mod whatsapp;

@@ -49,6 +49,8 @@ enum Fixture {
     Case,
     /// A CRM event the receiver refused for good (an event id).
     DeadCrmEvent,
+    /// The message template of the setup.
+    Template,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -75,6 +77,7 @@ enum Body {
     Unlink,
     CaseSubject,
     BadPhone,
+    TemplatePatch,
 }
 
 struct Case {
@@ -345,6 +348,29 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("GET", "/api/v1/search"),
             user(F::None, B::None, (400, "invalid_query")),
         ),
+        // Templates: anyone logged in reads them; admins map variables and sync (no channel
+        // here has a business account, so a sync has nothing to do).
+        (("GET", "/api/v1/templates"), user(F::None, B::None, OK)),
+        (
+            ("GET", "/api/v1/templates/{id}"),
+            user(F::Template, B::None, OK),
+        ),
+        (
+            ("PATCH", "/api/v1/templates/{id}"),
+            admin(F::Template, B::TemplatePatch, OK),
+        ),
+        (
+            ("POST", "/api/v1/templates/sync"),
+            admin(F::None, B::Empty, OK),
+        ),
+        // A template's preview in an interaction follows the interaction's visibility.
+        (
+            (
+                "GET",
+                "/api/v1/interactions/{id}/templates/{template_id}/preview",
+            ),
+            interaction(F::Active, B::None, OK, OK),
+        ),
         // The websocket is checked with a real upgrade: 200 here means "the socket opens".
         (("GET", "/api/v1/ws"), user(F::None, B::None, OK)),
     ];
@@ -367,6 +393,8 @@ struct Ctx {
     queue: String,
     other_queue: String,
     carl: String,
+    /// A stored message template (`{template_id}` of paths).
+    template: String,
     counter: AtomicUsize,
 }
 
@@ -418,6 +446,7 @@ impl Ctx {
             Body::Unlink => Some(json!({"contact_id": null})),
             Body::CaseSubject => Some(json!({"subject": format!("Case {n}")})),
             Body::BadPhone => Some(json!({"phone": "12"})),
+            Body::TemplatePatch => Some(json!({"variable_map": {"1": "contact.first_name"}})),
         }
     }
 
@@ -527,6 +556,7 @@ impl Ctx {
                     .expect("a dead CRM event stored");
                 Some(id)
             }
+            Fixture::Template => Some(self.template.clone()),
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);
                 let v = self
@@ -556,7 +586,9 @@ async fn setup(db: Db) -> Ctx {
     let sup = server.login("sue", PASSWORD).await;
     server.login("carl", PASSWORD).await.available().await;
     owner.available().await;
+    let template = stored_template(&server).await;
     Ctx {
+        template,
         anon: server.anon(),
         users: [owner, other, sup, admin],
         usernames: ["ann", "oscar", "sue", "admin"],
@@ -566,6 +598,37 @@ async fn setup(db: Db) -> Ctx {
         counter: AtomicUsize::new(0),
         server,
     }
+}
+
+/// Stores a message template as a sync would (the matrix runs without WhatsApp).
+async fn stored_template(server: &Server) -> String {
+    use switchboard_server::Clock;
+    let now = server.clock.now();
+    let t = switchboard_store::TemplateRecord {
+        id: "tpl_matrix".into(),
+        channel_id: "chn_matrix".into(),
+        waba_id: "waba_matrix".into(),
+        wa_template_id: Some("1".into()),
+        name: "matrix_notice".into(),
+        language: "en_US".into(),
+        category: "UTILITY".into(),
+        status: "APPROVED".into(),
+        parameter_format: "POSITIONAL".into(),
+        components: json!([{"type": "BODY", "text": "Hello {{1}}"}]),
+        variable_map: json!({}),
+        rejected_reason: None,
+        deleted: false,
+        synced_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    server
+        .state
+        .store
+        .sync_templates("waba_matrix", std::slice::from_ref(&t), now)
+        .await
+        .expect("template stored");
+    t.id
 }
 
 /// Opens the websocket (optionally with a token): the status of the upgrade answer and, when
@@ -645,8 +708,12 @@ async fn run(db: Db) {
             "{method} {path}: access in the table differs from the matrix"
         );
         let id = cx.fixture(case.fixture).await;
+        let path_with = |id: &str| {
+            path.replace("{id}", id)
+                .replace("{template_id}", &cx.template)
+        };
         let url = match &id {
-            Some(id) => path.replace("{id}", id),
+            Some(id) => path_with(id),
             None => (*path).to_owned(),
         };
 
@@ -698,14 +765,10 @@ async fn run(db: Db) {
         if path.starts_with("/api/v1/interactions/{id}") {
             let other_id = cx.fixture(case.fixture).await.expect("fixture id");
             let (s1, v1) = cx.users[1]
-                .call(method, &path.replace("{id}", &other_id), cx.body(case.body))
+                .call(method, &path_with(&other_id), cx.body(case.body))
                 .await;
             let (s2, v2) = cx.users[1]
-                .call(
-                    method,
-                    &path.replace("{id}", "int_missing"),
-                    cx.body(case.body),
-                )
+                .call(method, &path_with("int_missing"), cx.body(case.body))
                 .await;
             assert_eq!(
                 (s1, &v1),
@@ -714,11 +777,7 @@ async fn run(db: Db) {
             );
             let (s3, v3) = cx
                 .owner()
-                .call(
-                    method,
-                    &path.replace("{id}", "int_missing"),
-                    cx.body(case.body),
-                )
+                .call(method, &path_with("int_missing"), cx.body(case.body))
                 .await;
             assert_eq!(
                 (s3, &v3),
@@ -728,7 +787,7 @@ async fn run(db: Db) {
         } else if path.contains("{id}") {
             let (s, v) = cx
                 .admin()
-                .call(method, &path.replace("{id}", "missing"), cx.body(case.body))
+                .call(method, &path_with("missing"), cx.body(case.body))
                 .await;
             assert_error(s, &v, 404, "not_found");
         }

@@ -1,0 +1,451 @@
+//! WhatsApp message templates: the list and one template (any logged-in user), the
+//! admin's sync and variable map, an interaction's preview with prefilled variables, and sending
+//! a template into an interaction (called by `POST /api/v1/interactions/{id}/messages`).
+//!
+//! A template can be sent in an interaction only when it is approved, still listed by WhatsApp,
+//! and belongs to the business account of the interaction's WhatsApp number; it may be sent
+//! outside the 24-hour window (that is what templates are for).
+
+use super::interactions::{outbound_record, store_outbound, visible};
+use super::{body, ok, Access, Endpoint, Json, Query};
+use crate::app::AppState;
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::templates::{self as tpl, Shape};
+use crate::whatsapp::media::{self, BlobWriter, Upload};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use axum::Extension;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use switchboard_channels::send::OutboundMessage;
+use switchboard_channels::MediaKind;
+use switchboard_domain::Interaction;
+use switchboard_store::{ChannelRecord, MessageRecord, StoreError, TemplateFilter, TemplateRecord};
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint { method: "GET", path: "/api/v1/templates", summary: "WhatsApp message templates with their status, components, variables and buttons; filter with ?channel_id=, ?status= and ?q= (name); ?include_deleted=true adds those WhatsApp no longer lists.", access: Access::Agent, body: None, handler: get(list) },
+        Endpoint { method: "GET", path: "/api/v1/templates/{id}", summary: "One template.", access: Access::Agent, body: None, handler: get(get_one) },
+        Endpoint { method: "PATCH", path: "/api/v1/templates/{id}", summary: "Set a template's variable_map: template variable (header.1, body.1 or 1, body.name, button.0) to contact field (contact.name, contact.first_name, contact.last_name, contact.email, contact.phone, contact.fields.KEY).", access: Access::Admin, body: body::<TemplatePatch>(), handler: patch(patch_template) },
+        Endpoint { method: "POST", path: "/api/v1/templates/sync", summary: "Sync the templates of every channel with a waba_id (or of {channel_id}) from WhatsApp; templates no longer listed are marked deleted. 502 sync_failed when WhatsApp could not be read.", access: Access::Admin, body: body::<SyncRequest>(), handler: post(sync) },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/templates/{template_id}/preview", summary: "A template as it would be sent in this interaction: header, body, footer, buttons, each variable prefilled from the mapped contact field, the rendered text, and whether it can be sent here.", access: Access::Agent, body: None, handler: get(preview) },
+    ]
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    channel_id: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    include_deleted: Option<bool>,
+}
+
+/// The business account of a channel named in a request (unknown: 422).
+fn waba_of_channel(state: &AppState, channel_id: &str) -> Result<Option<String>, ApiError> {
+    let c = state
+        .channels
+        .get(channel_id)
+        .ok_or_else(|| ApiError::invalid("unknown_channel", "there is no channel with this id"))?;
+    Ok(c.waba_id.filter(|w| !w.is_empty()))
+}
+
+/// `GET /api/v1/templates`
+async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let waba_ids = match q.channel_id.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(waba_of_channel(&state, c)?.into_iter().collect()),
+        None => None,
+    };
+    let status = q
+        .status
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty());
+    if let Some(s) = &status {
+        if s.len() > 40 || !s.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
+            return Err(ApiError::invalid(
+                "invalid_status",
+                "status is a template status such as APPROVED, PENDING, REJECTED, PAUSED or DISABLED",
+            ));
+        }
+    }
+    let filter = TemplateFilter {
+        waba_ids,
+        status,
+        q: q.q.map(|s| s.trim().chars().take(200).collect()),
+        include_deleted: q.include_deleted.unwrap_or(false),
+    };
+    let list: Vec<Value> = state
+        .store
+        .templates(&filter)
+        .await?
+        .iter()
+        .map(tpl::view)
+        .collect();
+    Ok(ok(Value::Array(list)))
+}
+
+async fn find(state: &AppState, id: &str) -> Result<TemplateRecord, ApiError> {
+    state
+        .store
+        .template(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("template"))
+}
+
+/// `GET /api/v1/templates/{id}`
+async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(tpl::view(&find(&state, &id).await?)))
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatePatch {
+    /// Template variable -> contact field; `null` or `""` removes a mapping. Replaces the map.
+    pub variable_map: Value,
+}
+
+/// `PATCH /api/v1/templates/{id}`
+async fn patch_template(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<TemplatePatch>,
+) -> Result<Response, ApiError> {
+    let t = find(&state, &id).await?;
+    let shape = Shape::of(&t.parameter_format, &t.components);
+    let map = tpl::check_variable_map(&shape, &req.variable_map)
+        .map_err(|m| ApiError::invalid("invalid_variable_map", m))?;
+    let map = serde_json::to_value(map).unwrap_or_else(|_| json!({}));
+    state
+        .store
+        .set_template_variable_map(&t.id, &map, state.clock.now())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("template"),
+            other => other.into(),
+        })?;
+    Ok(ok(tpl::view(&find(&state, &id).await?)))
+}
+
+#[derive(Deserialize, schemars::JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Only this channel's business account.
+    pub channel_id: Option<String>,
+}
+
+/// `POST /api/v1/templates/sync`
+async fn sync(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let req: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid("invalid_body", format!("invalid JSON body: {e}")))?
+    };
+    if let Some(c) = req.channel_id.as_deref() {
+        if waba_of_channel(&state, c)?.is_none() {
+            return Err(ApiError::invalid(
+                "no_waba_id",
+                "this channel has no waba_id (WhatsApp Business Account id): set it to sync its templates",
+            ));
+        }
+    }
+    let reports = tpl::sync(&state, req.channel_id.as_deref()).await;
+    let failed: Vec<&tpl::AccountSync> = reports.iter().filter(|r| !r.ok).collect();
+    let detail = serde_json::to_value(&reports).unwrap_or(Value::Null);
+    if let Some(first) = failed.first() {
+        let reason = first
+            .error
+            .as_ref()
+            .and_then(|e| e.get("title"))
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
+        return Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "sync_failed",
+            format!(
+                "the templates of business account {} could not be read from WhatsApp: {reason}",
+                first.waba_id
+            ),
+        )
+        .with("accounts", detail));
+    }
+    Ok(ok(json!({"accounts": detail})))
+}
+
+// ------------------------------------------------------------------------- in an interaction
+
+/// The WhatsApp number of an interaction, when it has one.
+fn channel_of(state: &AppState, it: &Interaction) -> Option<ChannelRecord> {
+    it.channel_id.as_deref().and_then(|c| state.channels.get(c))
+}
+
+/// Why `t` cannot be sent in `it`, as the API error a send gets.
+fn not_sendable(t: &TemplateRecord, channel: Option<&ChannelRecord>) -> Option<ApiError> {
+    let same_account = channel
+        .and_then(|c| c.waba_id.as_deref())
+        .is_some_and(|w| w == t.waba_id);
+    if !same_account {
+        return Some(ApiError::invalid(
+            "template_wrong_channel",
+            "this template belongs to another WhatsApp Business Account than this conversation's number",
+        ));
+    }
+    if t.deleted {
+        return Some(
+            ApiError::invalid(
+                "template_not_approved",
+                format!(
+                    "template {} ({}) no longer exists in WhatsApp",
+                    t.name, t.language
+                ),
+            )
+            .with("status", "DELETED"),
+        );
+    }
+    if t.status != "APPROVED" {
+        let reason = t
+            .rejected_reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        return Some(
+            ApiError::invalid(
+                "template_not_approved",
+                format!(
+                    "template {} ({}) is {}{reason}; only approved templates can be sent",
+                    t.name,
+                    t.language,
+                    t.status.to_ascii_lowercase()
+                ),
+            )
+            .with("status", t.status.as_str()),
+        );
+    }
+    None
+}
+
+/// `GET /api/v1/interactions/{id}/templates/{template_id}/preview`
+async fn preview(
+    State(state): State<AppState>,
+    Extension(user): Extension<AuthUser>,
+    Path((id, template_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let it = visible(&state, &user, &id).await?;
+    let t = find(&state, &template_id).await?;
+    let shape = Shape::of(&t.parameter_format, &t.components);
+    let contact = tpl::contact_of(&state, &it).await?;
+    let prefilled = tpl::prefill(&shape, &t.variable_map, contact.as_ref());
+    let values = prefilled
+        .iter()
+        .filter_map(|p| p.value.clone().map(|v| (p.variable.key.clone(), v)))
+        .collect();
+    let rendered = tpl::render(&shape, &values);
+    let missing: Vec<&str> = prefilled
+        .iter()
+        .filter(|p| p.value.is_none())
+        .map(|p| p.variable.key.as_str())
+        .collect();
+    let blocked = not_sendable(&t, channel_of(&state, &it).as_ref());
+    Ok(ok(json!({
+        "interaction_id": it.id,
+        "template": tpl::view(&t),
+        "sendable": blocked.is_none(),
+        "not_sendable": blocked.map(|e| json!({"code": e.code, "message": e.message})),
+        "header": shape.header,
+        "body": shape.body,
+        "footer": shape.footer,
+        "buttons": shape.buttons,
+        "header_media": shape.header.as_ref().and_then(tpl::Header::media_kind),
+        "variables": prefilled,
+        "missing": missing,
+        "rendered": rendered,
+        "text": rendered.body,
+        "contact": contact,
+    })))
+}
+
+/// The `template` of a send request.
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateSend {
+    /// The template's id (`GET /api/v1/templates`).
+    pub id: String,
+    /// Variable -> value (`header.1`, `body.1` or `1`, `body.name` or `name`, `button.0`).
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    /// Send the same template in this language instead (another translation of it).
+    pub language: Option<String>,
+}
+
+/// A header file that passed the media checks, not yet stored.
+pub(super) struct HeaderFile {
+    pub writer: BlobWriter,
+    pub kind: MediaKind,
+    pub mime: String,
+    pub filename: Option<String>,
+}
+
+/// The template a send names, in the language asked for.
+async fn resolve(state: &AppState, req: &TemplateSend) -> Result<TemplateRecord, ApiError> {
+    let unknown = || ApiError::invalid("unknown_template", "there is no template with this id");
+    let t = state
+        .store
+        .template(req.id.trim())
+        .await?
+        .ok_or_else(unknown)?;
+    match req
+        .language
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        Some(lang) if lang != t.language => state
+            .store
+            .template_by_name(&t.waba_id, &t.name, lang)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "template_language_unavailable",
+                    format!("template {} has no {lang} translation", t.name),
+                )
+            }),
+        _ => Ok(t),
+    }
+}
+
+/// Sends a template in an interaction: checked (approved, this number's account, every variable
+/// filled in and within WhatsApp's limits, the header media when it needs one), stored as a
+/// message of kind `template` with its rendered header, body, footer and buttons, and queued in
+/// the outbox (the header file uploaded first). A refused request stores nothing.
+pub(super) async fn send_template(
+    state: &AppState,
+    user: &AuthUser,
+    it: &Interaction,
+    req: TemplateSend,
+    file: Option<HeaderFile>,
+) -> Result<MessageRecord, ApiError> {
+    let t = resolve(state, &req).await?;
+    let channel = channel_of(state, it);
+    if let Some(e) = not_sendable(&t, channel.as_ref()) {
+        return Err(e);
+    }
+    let Some(channel) = channel else {
+        return Err(ApiError::internal());
+    };
+    let shape = Shape::of(&t.parameter_format, &t.components);
+    if shape
+        .header
+        .as_ref()
+        .is_some_and(|h| h.format == "LOCATION")
+    {
+        return Err(ApiError::invalid(
+            "template_not_supported",
+            "templates with a location header cannot be sent from Switchboard",
+        ));
+    }
+    let values = tpl::fill(&shape, &req.variables).map_err(|e| e.to_api())?;
+    let wants = shape.header.as_ref().and_then(tpl::Header::media_kind);
+    match (wants, &file) {
+        (Some(kind), None) => {
+            return Err(ApiError::invalid(
+                "template_header_media_required",
+                format!("this template's header is {kind}: send it as multipart with a file part"),
+            )
+            .with("kind", kind))
+        }
+        (Some(kind), Some(f)) if f.kind.as_str() != kind => {
+            return Err(ApiError::invalid(
+                "template_header_media_mismatch",
+                format!(
+                    "this template's header takes {kind}, not {}",
+                    f.kind.as_str()
+                ),
+            )
+            .with("kind", kind))
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "template_header_media_unexpected",
+                "this template's header takes no file",
+            ))
+        }
+        _ => {}
+    }
+    let rendered = tpl::render(&shape, &values);
+    let request = OutboundMessage::Template {
+        name: t.name.clone(),
+        language: t.language.clone(),
+        components: tpl::wa_components(&shape, &values),
+    };
+    let payload = json!({
+        "template": {
+            "id": t.id,
+            "wa_template_id": t.wa_template_id,
+            "name": t.name,
+            "language": t.language,
+            "category": t.category,
+        },
+        "header": rendered.header,
+        "body": rendered.body,
+        "footer": rendered.footer,
+        "buttons": rendered.buttons,
+        "variables": values,
+    });
+    tracing::info!(interaction = %it.id, template = %t.id, name = %t.name, "sending a template");
+    let Some(file) = file else {
+        let now = state.clock.now();
+        let m = outbound_record(it, user, "template", rendered.body.clone(), payload, now);
+        let row =
+            crate::whatsapp::outbox::row(&m.id, &channel.id, &it.customer.wa_id, &request, now);
+        store_outbound(state, user, it, &m, vec![row]).await?;
+        return Ok(m);
+    };
+    // The header file: stored as a blob, then named by the message and uploaded by the outbox.
+    let key = media::lock_key(&file.writer.sha256());
+    let HeaderFile {
+        writer,
+        mime,
+        filename,
+        ..
+    } = file;
+    state
+        .ingest_locks
+        .with(&key, async {
+            let blob = writer.finish().await.map_err(|e| {
+                tracing::error!(error = %e, "templates: cannot write to the blob store");
+                ApiError::unavailable()
+            })?;
+            let now = state.clock.now();
+            let mut payload = payload;
+            payload["media"] = media::stored(&blob.sha256, &mime, blob.size, filename.as_deref());
+            let m = outbound_record(it, user, "template", rendered.body.clone(), payload, now);
+            let upload = Upload {
+                blob: blob.sha256.clone(),
+                mime_type: mime.clone(),
+                filename: filename.clone(),
+            };
+            let row = crate::whatsapp::outbox::media_row(
+                &m.id,
+                &channel.id,
+                &it.customer.wa_id,
+                &request,
+                &upload,
+                now,
+            );
+            let result = store_outbound(state, user, it, &m, vec![row]).await;
+            if result.is_err() && blob.created {
+                state.blobs.remove(&blob.sha256).await;
+            }
+            result.map(|()| m)
+        })
+        .await
+}
