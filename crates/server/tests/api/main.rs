@@ -12,4 +12,5 @@ mod media;
 mod ops;
 mod restart;
 mod support;
+mod transcript;
 mod whatsapp;
