@@ -272,6 +272,7 @@ desktopTest('a customer writes, the offer shows, Accept opens the transcript', [
   await card.waitFor();
   await card.getByText('Hi, my parcel is late').waitFor();
   await card.getByText(/Answer within \d/).waitFor();
+  await ann.getByText('Load 1/3').waitFor(); // an offer counts towards the load (R-2.3)
   await docShot(ann, 'offer');
   assert.equal(await card.getByRole('button', { name: 'Reject' }).isEnabled(), true, 'ann may reject');
   // Bob is on break: no offer for him.
@@ -706,6 +707,7 @@ desktopTest('an emoji text and an attached image go out and show sent, delivered
   }
   await customerWrites(srv, '4915110000032', 'Pia Customer', 'Got it, thank you 🙏');
   await transcript(ann).getByText('Got it, thank you 🙏').waitFor();
+  assert.equal(await interactionItem(ann, 'Pia Customer').locator('.badge.unread').count(), 0, 'no unread badge on the conversation on screen');
   await docShot(ann, 'chat');
   await assertContrast(ann);
 });
@@ -1130,6 +1132,7 @@ desktopTest('first paint under a second; a 1,000-message transcript renders incr
   });
   console.log(`# first contentful paint ${paint.fcp?.toFixed(0)} ms, DOMContentLoaded ${paint.domContentLoaded.toFixed(0)} ms`);
   assert.ok(paint.fcp !== null && paint.fcp < 1000, `first contentful paint ${paint.fcp} ms`);
+  await assertContrast(ann);
   await login(ann, srv, 'ann');
   await setStatus(ann, 'Available');
   const waId = '4915110000099';

@@ -273,6 +273,7 @@ function renderMe() {
   sn.classList.toggle('active', !!me.stop_new);
   $('load').textContent = `Load ${me.load ?? 0}/${me.capacity ?? 0}`;
   $('load').title = 'Interactions held / capacity';
+  updateEmptyList();
   for (const b of document.querySelectorAll('.offer .reject')) applyRejectPermission(b);
 }
 
@@ -512,10 +513,17 @@ function sortedInteractions() {
   return [...S.interactions.values()].sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : 1));
 }
 
+function updateEmptyList() {
+  $('list-empty').textContent = S.me && S.me.presence === 'available' && !S.me.stop_new
+    ? 'No interactions yet. Offers appear above as customers write.'
+    : 'No interactions yet. Set your status to Available to receive offers.';
+}
+
 function renderList() {
   const ul = $('interaction-list');
   const items = sortedInteractions();
   $('list-empty').hidden = items.length > 0;
+  updateEmptyList();
   const focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest('.item')
     ? document.activeElement.closest('.item').dataset.id : null;
   ul.replaceChildren(...items.map((it) => {
@@ -524,7 +532,9 @@ function renderList() {
     const badges = [];
     const sla = pastSla(it);
     it.past_sla_shown = sla;
-    if (it.unread > 0 && !wrap) badges.push(el('span', { class: 'badge unread', title: 'Unread customer messages since your last reply' }, `${it.unread}`, el('span', { class: 'sr-only' }, ' unread')));
+    // The interaction on screen is being read: no badge for it while the tab is visible.
+    const onScreen = it.id === S.selected && !document.hidden;
+    if (it.unread > 0 && !wrap && !onScreen) badges.push(el('span', { class: 'badge unread', title: 'Unread customer messages since your last reply' }, `${it.unread}`, el('span', { class: 'sr-only' }, ' unread')));
     if (sla) badges.push(el('span', { class: 'badge sla', title: 'Waiting longer than the queue\'s response target' }, 'Past SLA'));
     if (it.last_outbound_failed) badges.push(el('span', { class: 'badge failed' }, '⚠ Failed delivery'));
     if (it.conference_status === 'requested') badges.push(el('span', { class: 'badge conf' }, 'Conference requested'));
@@ -1368,6 +1378,7 @@ $('wrap-dialog').addEventListener('close', () => {
 
 // Back in the foreground: what the agent now sees of the selected interaction is read.
 document.addEventListener('visibilitychange', () => {
+  if (S.me) renderList();
   if (document.hidden || !S.selected) return;
   const it = S.interactions.get(S.selected);
   if (it && it.unread > 0) api('POST', `/api/v1/interactions/${encodeURIComponent(S.selected)}/read`).catch(() => {});

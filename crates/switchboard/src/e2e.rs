@@ -1,8 +1,8 @@
 //! `switchboard e2e`: the fixture of the browser tests (`tests/browser/`). It starts the server on
-//! a fresh temporary SQLite database (and media directory) with a manual clock and the WhatsApp simulator as its Cloud
-//! API (no chatty customers), creates one queue, one channel and the agents `ann` (may reject) and
-//! `bob` (may not), prints one line of JSON with its URLs and serves a small loopback-only control
-//! API the tests drive (a second queue, "Sales", has no members):
+//! a fresh temporary SQLite database and media directory with a manual clock and the WhatsApp
+//! simulator as its Cloud API (no chatty customers), creates two queues ("Support", and "Sales"
+//! with no members), one channel and the agents `ann` (may reject) and `bob` (may not), prints one
+//! line of JSON with its URLs and serves a small loopback-only control API the tests drive:
 //!
 //! - `POST /customers/{wa_id}/text {"name", "text"}`: the simulated customer writes (a signed webhook);
 //! - `POST /customers/{wa_id}/texts {"name", "count", "prefix"}`: the customer writes `count` texts
