@@ -3,13 +3,19 @@
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = 'switchboard.token';
+const PAGE = 200; // messages per transcript page
 
 const S = {
   token: sessionStorage.getItem(TOKEN_KEY),
   me: null,
   interactions: new Map(), // id -> interaction (the ones in the list)
   offers: new Map(), // interaction id -> offer data
-  messages: new Map(), // interaction id -> {list: [], nextBefore}
+  messages: new Map(), // interaction id -> {list: [], nextBefore} (its transcript, R-3.6)
+  drafts: new Map(), // interaction id -> text typed and not sent yet
+  windowClosed: new Map(), // interaction id -> window_expires_at the server refused a send with
+  focusBeforeOffer: null,
+  notifications: new Map(), // interaction id -> desktop Notification of its offer
+  audio: null,
   media: new Map(), // message id -> blob URL | 'loading' | 'failed'
   selected: null,
   lastSeq: null,
@@ -203,6 +209,7 @@ async function loadState() {
   renderList();
   if (S.selected) {
     S.messages.delete(S.selected);
+    T.id = null;
     await selectInteraction(S.selected, false);
   } else {
     renderConversation();
@@ -266,6 +273,7 @@ function renderMe() {
   sn.classList.toggle('active', !!me.stop_new);
   $('load').textContent = `Load ${me.load ?? 0}/${me.capacity ?? 0}`;
   $('load').title = 'Interactions held / capacity';
+  updateEmptyList();
   for (const b of document.querySelectorAll('.offer .reject')) applyRejectPermission(b);
 }
 
@@ -286,13 +294,14 @@ async function setPresence(presence, reason) {
 
 $('status-select').addEventListener('change', (e) => {
   const v = e.target.value;
+  if (v === 'available') prepareAlerts();
   if (v === 'on_break') $('break-reason-wrap').hidden = false;
   setPresence(v);
 });
 $('break-reason').addEventListener('change', (e) => {
   if (S.me && S.me.presence === 'on_break') setPresence('on_break', e.target.value);
 });
-$('rona-back').addEventListener('click', () => setPresence('available'));
+$('rona-back').addEventListener('click', () => { prepareAlerts(); setPresence('available'); $('status-select').focus(); });
 $('stop-new').addEventListener('click', async () => {
   try {
     const keep = { break_reasons: S.me.break_reasons, max_text_message_size: S.me.max_text_message_size };
@@ -339,20 +348,107 @@ function addOffer(o, focus = true) {
   $('offers').append(card);
   applyRejectPermission(rejectBtn);
   tick();
-  if (focus) acceptBtn.focus();
+  if (focus) focusOffer(acceptBtn);
+  if (focus) alertInBackground(o, title, from);
+}
+
+/** Whether the agent is in the middle of typing (focus would take their keystrokes away). */
+function typing() {
+  const a = document.activeElement;
+  return !!a && (a.tagName === 'TEXTAREA' || (a.tagName === 'INPUT' && a.type !== 'file')) && a.value !== '' && !$('offers').contains(a);
+}
+
+/**
+ * Focus moves to a new offer's Accept (R-10.6), except from a half-typed text, where the offer is
+ * announced (the region is live) and Tab reaches it. Where focus was is remembered for later.
+ */
+function focusOffer(acceptBtn) {
+  if (typing()) return;
+  const a = document.activeElement;
+  if (a && a !== document.body && !$('offers').contains(a)) S.focusBeforeOffer = a;
+  acceptBtn.focus();
+}
+
+/** After an offer left: the next offer's Accept, else where focus was before the offers came. */
+function restoreFocusAfterOffer(fallback) {
+  const next = document.querySelector('.offer .accept:not(:disabled)');
+  if (next) { next.focus(); return; }
+  const back = S.focusBeforeOffer;
+  S.focusBeforeOffer = null;
+  if (back && back.isConnected && !back.disabled && back.offsetParent !== null) back.focus();
+  else (fallback || $('status-select')).focus();
 }
 
 function removeOffer(id) {
   S.offers.delete(id);
+  const n = S.notifications.get(id);
+  if (n) { S.notifications.delete(id); try { n.close(); } catch { /* already gone */ } }
   const card = document.querySelector(`.offer[data-id="${CSS.escape(id)}"]`);
   if (card) {
-    const hadFocus = card.contains(document.activeElement);
+    const hadFocus = card.contains(document.activeElement) || document.activeElement === document.body;
     card.remove();
-    if (hadFocus) {
-      const next = document.querySelector('.offer .accept');
-      (next || $('compose-text')).focus();
-    }
+    if (hadFocus) restoreFocusAfterOffer();
   }
+}
+
+// ---------- desktop notification and sound (offers while the tab is in the background) ----------
+
+/**
+ * Asked when the agent chooses Available: a moment they expect offers, and a user gesture (which
+ * the browser requires for the permission prompt and to allow sound).
+ */
+function prepareAlerts() {
+  if ('Notification' in window && Notification.permission === 'default') {
+    try { Notification.requestPermission().catch(() => {}); } catch { /* old browsers: callback form */ }
+  }
+  try {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (Ctx && !S.audio) S.audio = new Ctx();
+    if (S.audio && S.audio.state === 'suspended') S.audio.resume().catch(() => {});
+  } catch { /* no sound */ }
+}
+
+/** A short two-note chime (WebAudio, no file to load). */
+function chime() {
+  try {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    if (!S.audio) S.audio = new Ctx();
+    const ctx = S.audio;
+    if (ctx.state === 'suspended') ctx.resume().catch(() => {});
+    const t = ctx.currentTime;
+    [[880, 0], [1175, 0.16]].forEach(([freq, at]) => {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t + at);
+      gain.gain.exponentialRampToValueAtTime(0.25, t + at + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + at + 0.3);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t + at);
+      osc.stop(t + at + 0.32);
+    });
+  } catch { /* no sound */ }
+}
+
+function alertInBackground(o, title, from) {
+  if (!document.hidden) return;
+  chime();
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  const id = o.interaction_id;
+  const who = o.customer_name || fmtNum(o.customer_number);
+  const body = [o.first_message, [o.queue_name, fmtNum(o.customer_number)].filter(Boolean).join(' · ')].filter(Boolean).join('\n');
+  try {
+    const n = new Notification(`${title}${from ? ` from ${from}` : ''}: ${who}`, { body, tag: `offer-${id}`, requireInteraction: true });
+    n.onclick = () => {
+      window.focus();
+      const btn = document.querySelector(`.offer[data-id="${CSS.escape(id)}"] .accept`);
+      if (btn) btn.focus();
+      n.close();
+    };
+    S.notifications.set(id, n);
+  } catch { /* notifications unavailable (e.g. some mobile browsers) */ }
 }
 
 async function acceptOffer(id) {
@@ -360,11 +456,12 @@ async function acceptOffer(id) {
   for (const b of card ? card.querySelectorAll('button') : []) b.disabled = true;
   try {
     const it = await api('POST', `/api/v1/interactions/${encodeURIComponent(id)}/accept`);
+    S.focusBeforeOffer = null;
     removeOffer(id);
     if (it && it.id && belongsInList(it)) {
       S.interactions.set(it.id, it);
       renderList();
-      await selectInteraction(it.id, true);
+      await selectInteraction(it.id, true, true);
     }
   } catch (e) {
     if (card && card.isConnected) {
@@ -388,6 +485,26 @@ async function rejectOffer(id) {
 
 // ---------- interaction list ----------
 
+/**
+ * Whether the 24-hour window is closed (R-3.5): by the page's clock, or because the server refused
+ * a send with `template_required` (its clock decides) and the customer has not written since.
+ */
+function outsideWindow(it) {
+  const refused = S.windowClosed.get(it.id);
+  if (refused !== undefined && refused === (it.window_expires_at || null)) return true;
+  const expires = parseTs(it.window_expires_at);
+  return expires !== null && expires <= Date.now();
+}
+
+/** Past the queue's response target (R-3.3): the server said so, or the page's clock says so. */
+function pastSla(it, now = Date.now()) {
+  const p = myPart(it);
+  if (p && p.state === 'wrap_up') return false;
+  if (it.past_sla) return true;
+  const since = parseTs(it.awaiting_reply_since);
+  return it.state === 'active' && since !== null && !!it.sla_response_s && now - since > it.sla_response_s * 1000;
+}
+
 function sortedInteractions() {
   const key = (it) => {
     const p = myPart(it);
@@ -396,18 +513,29 @@ function sortedInteractions() {
   return [...S.interactions.values()].sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : 1));
 }
 
+function updateEmptyList() {
+  $('list-empty').textContent = S.me && S.me.presence === 'available' && !S.me.stop_new
+    ? 'No interactions yet. Offers appear above as customers write.'
+    : 'No interactions yet. Set your status to Available to receive offers.';
+}
+
 function renderList() {
   const ul = $('interaction-list');
   const items = sortedInteractions();
   $('list-empty').hidden = items.length > 0;
+  updateEmptyList();
   const focusedId = document.activeElement && document.activeElement.closest && document.activeElement.closest('.item')
     ? document.activeElement.closest('.item').dataset.id : null;
   ul.replaceChildren(...items.map((it) => {
     const p = myPart(it);
     const wrap = p && p.state === 'wrap_up';
     const badges = [];
-    if (it.unread > 0 && !wrap) badges.push(el('span', { class: 'badge unread', title: 'Unread customer messages' }, `${it.unread}`, el('span', { class: 'sr-only' }, ' unread')));
-    if (it.past_sla && !wrap) badges.push(el('span', { class: 'badge sla' }, 'Past SLA'));
+    const sla = pastSla(it);
+    it.past_sla_shown = sla;
+    // The interaction on screen is being read: no badge for it while the tab is visible.
+    const onScreen = it.id === S.selected && !document.hidden;
+    if (it.unread > 0 && !wrap && !onScreen) badges.push(el('span', { class: 'badge unread', title: 'Unread customer messages since your last reply' }, `${it.unread}`, el('span', { class: 'sr-only' }, ' unread')));
+    if (sla) badges.push(el('span', { class: 'badge sla', title: 'Waiting longer than the queue\'s response target' }, 'Past SLA'));
     if (it.last_outbound_failed) badges.push(el('span', { class: 'badge failed' }, '⚠ Failed delivery'));
     if (it.conference_status === 'requested') badges.push(el('span', { class: 'badge conf' }, 'Conference requested'));
     if (it.conference_status === 'active') badges.push(el('span', { class: 'badge conf' }, 'Conference'));
@@ -417,10 +545,10 @@ function renderList() {
     }
     const btn = el('button', {
       type: 'button',
-      class: `item${it.id === S.selected ? ' selected' : ''}${it.past_sla && !wrap ? ' past-sla' : ''}${wrap ? ' wrapping' : ''}`,
+      class: `item${it.id === S.selected ? ' selected' : ''}${sla ? ' past-sla' : ''}${wrap ? ' wrapping' : ''}`,
       dataset: { id: it.id },
       'aria-current': it.id === S.selected ? 'true' : null,
-      onclick: () => selectInteraction(it.id, true),
+      onclick: () => selectInteraction(it.id, true, true),
     },
     el('span', { class: 'avatar', 'aria-hidden': 'true' }, initials(customerName(it))),
     el('span', { class: 'item-main' },
@@ -447,10 +575,28 @@ $('interaction-list').addEventListener('keydown', (e) => {
   next.focus();
 });
 
-async function selectInteraction(id, markRead) {
+/** Keeps what was typed per interaction: switching never loses a draft. */
+function saveDraft() {
+  if (S.selected) {
+    const v = $('compose-text').value;
+    if (v) S.drafts.set(S.selected, v); else S.drafts.delete(S.selected);
+  }
+}
+
+async function selectInteraction(id, markRead, focusCompose = false) {
+  if (S.selected !== id) {
+    saveDraft();
+    $('compose-text').value = S.drafts.get(id) || '';
+    $('compose-error').textContent = '';
+    T.id = null; // the transcript shown belongs to another interaction
+  }
   S.selected = id;
   renderList();
   renderConversation();
+  if (focusCompose) {
+    const box = $('compose-text');
+    (box.disabled ? $('transcript') : box).focus();
+  }
   if (markRead) {
     const it = S.interactions.get(id);
     if (it && it.unread > 0) {
@@ -465,15 +611,26 @@ async function selectInteraction(id, markRead) {
     }).catch(() => {});
   }
   if (!S.messages.has(id)) {
+    // Live messages that arrive while the page loads are kept and merged in.
+    const data = { list: [], nextBefore: null, loading: true };
+    S.messages.set(id, data);
     try {
-      const r = await api('GET', `/api/v1/interactions/${encodeURIComponent(id)}/messages?limit=100`);
-      S.messages.set(id, { list: r.messages || [], nextBefore: r.next_before });
+      const r = await api('GET', `/api/v1/interactions/${encodeURIComponent(id)}/messages?scope=transcript&limit=${PAGE}`);
+      const live = new Map(data.list.map((m) => [m.id, m]));
+      const list = (r.messages || []).map((m) => (live.has(m.id) ? { ...m, ...live.get(m.id) } : m));
+      const known = new Set(list.map((m) => m.id));
+      for (const m of data.list) if (!known.has(m.id)) list.push(m);
+      list.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      data.list = list;
+      data.nextBefore = r.next_before;
+      data.loading = false;
     } catch (e) {
+      if (S.messages.get(id) === data) S.messages.delete(id);
       toast(`Could not load messages: ${e.message}`);
       return;
     }
   }
-  if (S.selected === id) renderTranscript(true);
+  if (S.selected === id && T.id !== id && !S.messages.get(id).loading) renderTranscript(true);
 }
 
 $('older').addEventListener('click', async () => {
@@ -481,10 +638,15 @@ $('older').addEventListener('click', async () => {
   const m = S.messages.get(id);
   if (!m || !m.nextBefore) return;
   try {
-    const r = await api('GET', `/api/v1/interactions/${encodeURIComponent(id)}/messages?limit=100&before=${encodeURIComponent(m.nextBefore)}`);
-    m.list = [...(r.messages || []), ...m.list];
+    const r = await api('GET', `/api/v1/interactions/${encodeURIComponent(id)}/messages?scope=transcript&limit=${PAGE}&before=${encodeURIComponent(m.nextBefore)}`);
+    const known = new Set(m.list.map((x) => x.id));
+    const older = (r.messages || []).filter((x) => !known.has(x.id));
     m.nextBefore = r.next_before;
-    renderTranscript(false);
+    m.list = [...older, ...m.list];
+    if (S.selected !== id) return;
+    prependTranscript(older);
+    $('older').hidden = !m.nextBefore;
+    if (!m.nextBefore) $('transcript').focus();
   } catch (e) {
     toast(e.message);
   }
@@ -496,7 +658,8 @@ function renderConversation() {
   const it = S.selected ? S.interactions.get(S.selected) : null;
   $('conv-empty').hidden = !!it;
   $('conv').hidden = !it;
-  if (!it) return;
+  Panels.render(it);
+  if (!it) { T.id = null; return; }
   $('conv-title').textContent = customerName(it);
   const parts = [];
   if (it.customer && it.customer.wa_id) parts.push(fmtNum(it.customer.wa_id));
@@ -521,8 +684,7 @@ function renderConversation() {
   show($('btn-end'), !wrap, active && owner);
   show($('btn-wrapup'), !!wrap);
   // Compose box
-  const expires = parseTs(it.window_expires_at);
-  const outside = expires !== null && expires <= Date.now();
+  const outside = outsideWindow(it);
   $('window-notice').hidden = !outside;
   const canWrite = active && !outside;
   $('compose-text').disabled = !canWrite;
@@ -636,26 +798,111 @@ async function openMedia(m) {
   }
 }
 
-function renderTranscript(scrollToEnd) {
+// The transcript is drawn once per selection and then changed in place: a new message appends one
+// node, a status change replaces one node, an older page is inserted above. Nothing re-renders the
+// whole list per message, so a 1,000-message transcript stays cheap.
+// The interaction shown; message id -> its <li>; whether the view follows the newest message
+// (kept by the scroll listener, so appending never has to measure the layout).
+const T = { id: null, nodes: new Map(), stick: true, scrollQueued: false };
+
+/** The separator to draw before `m` when `prev` comes right before it (R-3.2), or null. */
+function separatorBefore(prev, m) {
+  const day = new Date(m.created_at).toDateString();
+  const newSession = !prev || (m.interaction_id && prev.interaction_id && m.interaction_id !== prev.interaction_id);
+  if (!newSession && new Date(prev.created_at).toDateString() === day) return null;
+  const earlier = m.interaction_id && m.interaction_id !== S.selected;
+  const label = newSession
+    ? `${earlier ? 'Earlier interaction' : 'This interaction'} · ${fmtDate(m.created_at)}`
+    : fmtDate(m.created_at);
+  return el('li', { class: `day${newSession ? ' session' : ''}`, dataset: { sepFor: m.id } }, el('span', null, label));
+}
+
+/** Nodes for `list`, whose first message follows `prev` (or starts the transcript). */
+function transcriptNodes(list, prev, it) {
+  const nodes = [];
+  for (const m of list) {
+    const sep = separatorBefore(prev, m);
+    if (sep) nodes.push(sep);
+    const node = messageNode(m, it);
+    T.nodes.set(m.id, node);
+    nodes.push(node);
+    prev = m;
+  }
+  return nodes;
+}
+
+const nearBottom = (ol) => ol.scrollHeight - ol.scrollTop - ol.clientHeight < 60;
+
+/** Scrolls to the newest message once per frame, however many arrive in it. */
+function scrollToEnd() {
+  if (T.scrollQueued) return;
+  T.scrollQueued = true;
+  requestAnimationFrame(() => {
+    T.scrollQueued = false;
+    const ol = $('transcript');
+    ol.scrollTop = ol.scrollHeight;
+    T.stick = true;
+  });
+}
+$('transcript').addEventListener('scroll', () => {
+  if (!T.scrollQueued) T.stick = nearBottom($('transcript'));
+}, { passive: true });
+
+function renderTranscript(toEnd) {
   const id = S.selected;
   const it = S.interactions.get(id);
   const data = S.messages.get(id);
   const ol = $('transcript');
-  if (!data) { ol.replaceChildren(); return; }
-  const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
-  const nodes = [];
-  let lastDay = null;
-  for (const m of data.list) {
-    const day = new Date(m.created_at).toDateString();
-    if (day !== lastDay) {
-      nodes.push(el('li', { class: 'day' }, el('span', null, fmtDate(m.created_at))));
-      lastDay = day;
-    }
-    nodes.push(messageNode(m, it));
-  }
-  ol.replaceChildren(...nodes);
+  T.nodes.clear();
+  if (!data) { T.id = null; ol.replaceChildren(); return; }
+  const follow = toEnd || T.stick;
+  T.id = id;
+  ol.replaceChildren(...transcriptNodes(data.list, null, it));
   $('older').hidden = !data.nextBefore;
-  if (scrollToEnd || atBottom) ol.scrollTop = ol.scrollHeight;
+  if (follow) {
+    ol.scrollTop = ol.scrollHeight;
+    T.stick = true;
+  }
+}
+
+/** Older messages above what is shown, keeping what the agent looks at in place. */
+function prependTranscript(older) {
+  if (!older.length || T.id !== S.selected) return;
+  const ol = $('transcript');
+  const it = S.interactions.get(S.selected);
+  const data = S.messages.get(S.selected);
+  const firstShown = data.list[older.length];
+  const nodes = transcriptNodes(older, null, it);
+  // The separator above the formerly first message may no longer be needed (or needs a new label).
+  if (firstShown) {
+    const oldSep = ol.querySelector(`li.day[data-sep-for="${CSS.escape(firstShown.id)}"]`);
+    if (oldSep) oldSep.remove();
+    const sep = separatorBefore(older[older.length - 1], firstShown);
+    if (sep) nodes.push(sep);
+  }
+  const before = ol.scrollHeight;
+  ol.prepend(...nodes);
+  ol.scrollTop += ol.scrollHeight - before;
+}
+
+/** Adds `m` at its place (normally the end) or replaces its node; returns nothing. */
+function showMessage(m, isNew) {
+  if (T.id !== m.interaction_id || T.id !== S.selected) return;
+  if (S.messages.get(S.selected).loading) return;
+  const ol = $('transcript');
+  const it = S.interactions.get(S.selected);
+  const old = T.nodes.get(m.id);
+  if (old) {
+    const node = messageNode(m, it);
+    T.nodes.set(m.id, node);
+    old.replaceWith(node);
+    return;
+  }
+  const data = S.messages.get(S.selected);
+  const i = data.list.indexOf(m);
+  if (i !== data.list.length - 1) { renderTranscript(false); return; } // out of order: rare
+  ol.append(...transcriptNodes([m], data.list[i - 1] || null, it));
+  if (isNew && (m.direction === 'out' || T.stick)) scrollToEnd();
 }
 
 /** A delivery error as a sentence: WhatsApp's title and details, with the code. */
@@ -684,8 +931,14 @@ function upsertMessage(m) {
       merged.error = old.error;
     }
     data.list[i] = merged;
-  } else data.list.push(m);
-  if (id === S.selected) renderTranscript(m.direction === 'out');
+    showMessage(merged, false);
+  } else {
+    // Keep the list in id (time) order.
+    let j = data.list.length;
+    while (j > 0 && data.list[j - 1].id > m.id) j -= 1;
+    data.list.splice(j, 0, m);
+    showMessage(m, true);
+  }
 }
 
 // ---------- compose ----------
@@ -714,6 +967,23 @@ $('compose').addEventListener('submit', (e) => {
   sendText();
 });
 
+/** The refusal notice for a text over the byte limit (R-3.4); the text stays in the box. */
+function sizeNotice(n, max) {
+  const errEl = $('compose-error');
+  errEl.dataset.kind = 'size';
+  errEl.textContent = `Not sent: the message is ${n} bytes, the limit is ${max} bytes. Shorten it — your text is kept.`;
+}
+
+/** The server refused a send because the 24-hour window closed (its clock decides). */
+function windowRefused(id) {
+  const it = S.interactions.get(id);
+  if (it) S.windowClosed.set(id, it.window_expires_at || null);
+  const errEl = $('compose-error');
+  errEl.dataset.kind = 'window';
+  errEl.textContent = 'Not sent: more than 24 hours have passed since the customer\'s last message, so only a template can be sent. Your text is kept.';
+  renderConversation();
+}
+
 async function sendText() {
   const id = S.selected;
   const it = S.interactions.get(id);
@@ -726,26 +996,36 @@ async function sendText() {
   if (!text.trim()) return;
   const { n, max } = updateCounter();
   if (n > max) {
-    errEl.dataset.kind = 'size';
-    errEl.textContent = `Not sent: the message is ${n} bytes, the limit is ${max} bytes. Shorten it — your text is kept.`;
+    sizeNotice(n, max);
     return;
   }
-  const expires = parseTs(it.window_expires_at);
-  if (expires !== null && expires <= Date.now()) {
-    errEl.textContent = 'Not sent: the 24-hour window has closed; a template is needed.';
+  if (outsideWindow(it)) {
+    windowRefused(id);
     return;
   }
   $('send').disabled = true;
   try {
     const m = await api('POST', `/api/v1/interactions/${encodeURIComponent(id)}/messages`, { text });
-    if (box.value === text) box.value = '';
+    if (S.selected === id && box.value === text) box.value = '';
+    S.drafts.delete(id);
     updateCounter();
     if (m && m.id) upsertMessage({ interaction_id: id, ...m });
   } catch (e) {
-    errEl.textContent = e.code === 'text_too_long' ? `Not sent: ${e.message}. Your text is kept.` : `Not sent: ${e.message}`;
+    if (S.selected !== id) {
+      toast(`Not sent: ${e.message}`);
+    } else if (e.code === 'text_too_long' && typeof e.data.limit === 'number' && /bytes/.test(e.message)) {
+      // The limit changed since the page loaded: the server's answer is the one that counts.
+      S.me.max_text_message_size = e.data.limit;
+      const c = updateCounter();
+      sizeNotice(c.n, c.max);
+    } else if (e.code === 'template_required') {
+      windowRefused(id);
+    } else {
+      errEl.textContent = `Not sent: ${e.message}. Your text is kept.`;
+    }
   } finally {
-    $('send').disabled = false;
-    box.focus();
+    renderConversation();
+    if (!box.disabled) box.focus();
   }
 }
 
@@ -758,13 +1038,15 @@ $('compose-file').addEventListener('change', async (e) => {
   fd.append('file', f, f.name);
   const caption = $('compose-text').value.trim();
   if (caption && f.type.startsWith('image/')) fd.append('caption', caption);
+  $('compose-error').textContent = '';
   try {
     const m = await api('POST', `/api/v1/interactions/${encodeURIComponent(id)}/messages`, fd);
-    if (caption && f.type.startsWith('image/')) $('compose-text').value = '';
+    if (caption && f.type.startsWith('image/') && S.selected === id) $('compose-text').value = '';
     updateCounter();
     if (m && m.id) upsertMessage({ interaction_id: id, ...m });
   } catch (err) {
-    $('compose-error').textContent = `File not sent: ${err.message}`;
+    if (err.code === 'template_required') windowRefused(id);
+    else $('compose-error').textContent = `File not sent: ${err.message}`;
   }
 });
 
@@ -846,7 +1128,9 @@ function openWrapDialog(id) {
   const required = !!it.disposition_required;
   const opts = (it.dispositions || []).map((d) => el('option', { value: d.code, text: d.label || d.code }));
   dsel.replaceChildren(el('option', { value: '', text: required ? '— choose a disposition —' : '— none —' }), ...opts);
-  dsel.required = required;
+  dsel.required = required; // for assistive technology; the form itself is novalidate
+  dsel.setAttribute('aria-required', required ? 'true' : 'false');
+  dsel.removeAttribute('aria-invalid');
   dsel.disabled = opts.length === 0;
   $('wrap-disposition').previousElementSibling.textContent = required ? 'Disposition (required)' : 'Disposition (optional)';
   $('wrap-note').value = '';
@@ -876,14 +1160,26 @@ function closeWrapDialog() {
 }
 
 $('wrap-later').addEventListener('click', closeWrapDialog);
-$('wrap-dialog').addEventListener('keydown', (e) => { if (e.key === 'Escape') closeWrapDialog(); });
+$('wrap-dialog').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') { e.preventDefault(); closeWrapDialog(); }
+});
+$('wrap-disposition').addEventListener('change', (e) => {
+  if (e.target.value) {
+    e.target.removeAttribute('aria-invalid');
+    if ($('wrap-error').dataset.kind === 'required') $('wrap-error').textContent = '';
+  }
+});
 $('wrap-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const id = S.wrapFor;
   const code = $('wrap-disposition').value;
   const it = S.interactions.get(id);
+  $('wrap-error').dataset.kind = '';
   if (it && it.disposition_required && !code) {
+    // Our message, not the browser's validation bubble (the form is novalidate).
+    $('wrap-error').dataset.kind = 'required';
     $('wrap-error').textContent = 'Choose a disposition: this queue requires one.';
+    $('wrap-disposition').setAttribute('aria-invalid', 'true');
     $('wrap-disposition').focus();
     return;
   }
@@ -967,13 +1263,9 @@ function onEvent(f) {
       break;
     case 'message.updated': {
       const data = S.messages.get(d.interaction_id);
-      if (data) {
-        const m = data.list.find((x) => x.id === d.id);
-        if (m) {
-          Object.assign(m, d);
-          if (S.media.get(d.id) === 'failed') S.media.delete(d.id);
-          if (d.interaction_id === S.selected) renderTranscript(false);
-        }
+      if (data && data.list.some((x) => x.id === d.id)) {
+        if (S.media.get(d.id) === 'failed') S.media.delete(d.id);
+        upsertMessage(d);
       }
       break;
     }
@@ -1061,17 +1353,62 @@ function tick() {
   }
   // The 24-hour window may close while the interaction is open.
   const it = S.selected && S.interactions.get(S.selected);
-  if (it) {
-    const expires = parseTs(it.window_expires_at);
-    const outside = expires !== null && expires <= now;
-    if (outside === $('window-notice').hidden) renderConversation();
+  if (it && outsideWindow(it) === $('window-notice').hidden) renderConversation();
+  // An unanswered customer may pass the queue's response target while nothing else changes.
+  let slaChanged = false;
+  for (const x of S.interactions.values()) {
+    const v = pastSla(x, now);
+    if (v !== !!x.past_sla_shown) slaChanged = true;
   }
+  if (slaChanged) renderList();
 }
 setInterval(tick, 1000);
 
 // Esc closes dialogs natively; keep focus sensible after they close.
 $('target-dialog').addEventListener('close', () => { const b = $('btn-transfer'); if (!b.hidden && !b.disabled) b.focus(); });
-$('wrap-dialog').addEventListener('close', () => { S.wrapFor = null; });
+$('wrap-dialog').addEventListener('close', () => {
+  S.wrapFor = null;
+  // Back to where the agent works: the interaction's Wrap-up… button, else the list.
+  const a = document.activeElement;
+  if (a && a !== document.body && !$('wrap-dialog').contains(a)) return;
+  const b = $('btn-wrapup');
+  if (!$('conv').hidden && !b.hidden) b.focus();
+  else (document.querySelector('#interaction-list .item') || $('status-select')).focus();
+});
+
+// Back in the foreground: what the agent now sees of the selected interaction is read.
+document.addEventListener('visibilitychange', () => {
+  if (S.me) renderList();
+  if (document.hidden || !S.selected) return;
+  const it = S.interactions.get(S.selected);
+  if (it && it.unread > 0) api('POST', `/api/v1/interactions/${encodeURIComponent(S.selected)}/read`).catch(() => {});
+});
+
+// ---------- side panels ----------
+
+/**
+ * The region beside the conversation for panels about the selected interaction (contact/screen
+ * pop, history, search, templates). A panel is `{id, title, render(interaction, body)}`; the
+ * region shows only while at least one panel is registered.
+ */
+const Panels = {
+  list: [],
+  register(panel) {
+    this.list.push(panel);
+    const body = el('div', { class: 'panel-body' });
+    const section = el('section', { class: 'panel', id: `panel-${panel.id}`, 'aria-labelledby': `panel-${panel.id}-title` },
+      el('h2', { class: 'pane-title', id: `panel-${panel.id}-title` }, panel.title), body);
+    panel.body = body;
+    $('side-panel').append(section);
+    $('side-panel').hidden = false;
+    document.querySelector('.workspace').classList.add('with-side');
+  },
+  render(it) {
+    for (const p of this.list) {
+      try { p.render(it || null, p.body); } catch (e) { console.error(e); }
+    }
+  },
+};
 
 // ---------- boot ----------
 

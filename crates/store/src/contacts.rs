@@ -440,6 +440,14 @@ impl Store {
         Ok(out)
     }
 
+    /// Refreshes the planner's statistics (after a bulk load).
+    pub async fn analyze(&self) -> Result<()> {
+        dispatch!(self, pool => {
+            sqlx::query("ANALYZE").execute(pool).await?;
+            Ok(())
+        })
+    }
+
     // ---------------------------------------------------------------- cases
 
     /// Saves an open case for an interaction, unless it has one; answers the interaction's case.
@@ -720,10 +728,12 @@ impl Store {
             .join(", ");
         let (sql, query) = match self.backend {
             Backend::Sqlite(_) => (
+                // FTS5 hands matches out newest first (`ORDER BY rowid DESC` is consumed by the
+                // index), so a page stops after `limit` rows however common the words are.
                 format!(
-                    "SELECT {cols} FROM messages m WHERE m.rowid IN \
-                     (SELECT rowid FROM messages_fts WHERE messages_fts MATCH $1){extra} \
-                     ORDER BY m.rowid DESC LIMIT {limit_param}"
+                    "SELECT {cols} FROM messages_fts JOIN messages m \
+                     ON m.rowid = messages_fts.rowid WHERE messages_fts MATCH $1{extra} \
+                     ORDER BY messages_fts.rowid DESC LIMIT {limit_param}"
                 ),
                 words
                     .iter()

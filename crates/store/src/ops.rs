@@ -14,6 +14,7 @@ use crate::rows::{
     USER_COLUMNS,
 };
 use crate::{Backend, Store};
+use std::ops::Bound;
 use switchboard_domain::model::{
     Agent, AgentId, ConversationId, Interaction, InteractionId, Queue, QueueId, Settings, Timestamp,
 };
@@ -922,6 +923,63 @@ impl Store {
     ) -> Result<Vec<MessageRecord>> {
         self.messages_page("conversation_id", conversation_id.as_str(), before, limit)
             .await
+    }
+
+    /// Each interaction of a conversation that has messages, with the ids of its first and last
+    /// message, ordered by the first (the order the interactions happened in).
+    pub async fn interaction_spans(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<(String, String, String)>> {
+        dispatch!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT interaction_id, MIN(id) AS first_id, MAX(id) AS last_id FROM messages \
+                 WHERE conversation_id = $1 AND interaction_id IS NOT NULL \
+                 GROUP BY interaction_id ORDER BY first_id",
+            )
+            .bind(conversation_id.as_str())
+            .fetch_all(pool)
+            .await?;
+            decode_all(&rows, |r| {
+                Ok((r.text("interaction_id")?, r.text("first_id")?, r.text("last_id")?))
+            })
+        })
+    }
+
+    /// The newest `limit` messages of a conversation with `from <= id` and `id` within `until`,
+    /// oldest first.
+    pub async fn messages_of_conversation_between(
+        &self,
+        conversation_id: &ConversationId,
+        from: &str,
+        until: Bound<&str>,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
+        let (cmp, until) = match until {
+            Bound::Included(u) => ("<=", Some(u)),
+            Bound::Excluded(u) => ("<", Some(u)),
+            Bound::Unbounded => ("", None),
+        };
+        let sql = match until {
+            Some(_) => format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id >= $2 \
+                 AND id {cmp} $3 ORDER BY id DESC LIMIT $4"
+            ),
+            None => format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND id >= $2 \
+                 ORDER BY id DESC LIMIT $3"
+            ),
+        };
+        let mut messages = dispatch!(self, pool => {
+            let mut query = sqlx::query(&sql).bind(conversation_id.as_str()).bind(from);
+            if let Some(until) = until {
+                query = query.bind(until);
+            }
+            let rows = query.bind(limit.max(0)).fetch_all(pool).await?;
+            decode_all(&rows, rows::message)
+        })?;
+        messages.reverse();
+        Ok(messages)
     }
 
     /// `column` is a trusted column name, never user input.

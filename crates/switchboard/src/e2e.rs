@@ -1,10 +1,14 @@
 //! `switchboard e2e`: the fixture of the browser tests (`tests/browser/`). It starts the server on
-//! a fresh temporary SQLite database with a manual clock and the WhatsApp simulator as its Cloud
-//! API (no chatty customers), creates one queue, one channel and the agents `ann` (may reject) and
-//! `bob` (may not), prints one line of JSON with its URLs and serves a small loopback-only control
-//! API the tests drive (the simulator's message templates are synced at start):
+//! a fresh temporary SQLite database and media directory with a manual clock and the WhatsApp
+//! simulator as its Cloud API (no chatty customers), creates two queues ("Support", and "Sales"
+//! with no members), one channel and the agents `ann` (may reject) and `bob` (may not), prints one
+//! line of JSON with its URLs and serves a small loopback-only control API the tests drive (the
+//! simulator's message templates are synced at start):
 //!
 //! - `POST /customers/{wa_id}/text {"name", "text"}`: the simulated customer writes (a signed webhook);
+//! - `POST /customers/{wa_id}/texts {"name", "count", "prefix"}`: the customer writes `count` texts
+//!   ("PREFIX 1" … "PREFIX N", at most 5,000) in signed webhooks of up to 100 messages each, to seed
+//!   long transcripts quickly;
 //! - `POST /customers/{wa_id}/button {"name", "context_id", "text", "payload"?}`: the customer taps a
 //!   quick-reply button of the template message `context_id` (a wamid);
 //! - `POST /faults/undeliverable {"wa_id"}`: sends to that customer fail (error 131026);
@@ -39,6 +43,8 @@ const APP_SECRET: &str = "e2e-app-secret";
 struct Control {
     sim: Arc<SimulatorHandle>,
     clock: OffsetClock,
+    webhook_url: String,
+    http: reqwest::Client,
 }
 
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
@@ -70,9 +76,15 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let env = vec![
         ("SWITCHBOARD_SERVER__LISTEN".to_owned(), listen.clone()),
         ("SWITCHBOARD_DATABASE__URL".to_owned(), db.url()),
+        ("SWITCHBOARD_MEDIA__DIR".to_owned(), db.media_dir()),
         (
             "SWITCHBOARD_WHATSAPP__GRAPH_API_BASE".to_owned(),
             sim.graph_api_base(),
+        ),
+        // Tests move the clock by days (the 24-hour window): sessions must outlive that.
+        (
+            "SWITCHBOARD_SERVER__SESSION_TTL_HOURS".to_owned(),
+            "8760".to_owned(),
         ),
     ];
     let config = Config::from_toml_and_env("", env)?;
@@ -84,10 +96,13 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let control = Control {
         sim: sim.clone(),
         clock,
+        webhook_url: format!("{base}/webhooks/whatsapp"),
+        http: reqwest::Client::new(),
     };
     let router = Router::new()
         .route("/customers/{wa_id}/text", post(customer_text))
         .route("/customers/{wa_id}/button", post(customer_button))
+        .route("/customers/{wa_id}/texts", post(customer_texts))
         .route("/faults/undeliverable", post(undeliverable))
         .route("/clock/advance", post(advance))
         .with_state(control);
@@ -212,6 +227,71 @@ async fn customer_button(
     }
 }
 
+/// Most messages one `/texts` call may seed.
+const MAX_SEEDED: u64 = 5_000;
+
+async fn customer_texts(
+    State(c): State<Control>,
+    Path(wa_id): Path<String>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let Some(count) = body["count"]
+        .as_u64()
+        .filter(|n| (1..=MAX_SEEDED).contains(n))
+    else {
+        return bad_request("count must be between 1 and 5000");
+    };
+    let name = body["name"].as_str().unwrap_or("Customer");
+    let prefix = body["prefix"].as_str().unwrap_or("Message");
+    let metadata = switchboard_simulator::Metadata {
+        waba_id: switchboard_simulator::DEFAULT_WABA_ID.to_owned(),
+        phone_number_id: switchboard_simulator::DEFAULT_PHONE_NUMBER_ID.to_owned(),
+        display_phone_number: switchboard_simulator::DEFAULT_DISPLAY_PHONE_NUMBER.to_owned(),
+    };
+    let stamp = c.clock.now().0;
+    let mut n = 1;
+    while n <= count {
+        let last = (n + 99).min(count);
+        let messages: Vec<Value> = (n..=last)
+            .map(|i| {
+                json!({"from": wa_id, "id": format!("wamid.e2e.{wa_id}.{stamp}.{i}"),
+                       "timestamp": (c.clock.now().0 / 1000).to_string(), "type": "text",
+                       "text": {"body": format!("{prefix} {i}")}})
+            })
+            .collect();
+        let envelope = switchboard_simulator::message_envelope(&metadata, &wa_id, name, messages);
+        let raw = envelope.to_string();
+        let sent = c
+            .http
+            .post(&c.webhook_url)
+            .header("content-type", "application/json")
+            .header(
+                switchboard_simulator::SIGNATURE_HEADER,
+                switchboard_simulator::sign(APP_SECRET, raw.as_bytes()),
+            )
+            .body(raw)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    Json(json!({"error": format!("webhook answered {}", r.status())})),
+                )
+            }
+            Err(e) => {
+                return (
+                    StatusCode::BAD_GATEWAY,
+                    Json(json!({"error": e.to_string()})),
+                )
+            }
+        }
+        n = last + 1;
+    }
+    (StatusCode::OK, Json(json!({"sent": count})))
+}
+
 async fn undeliverable(
     State(c): State<Control>,
     Json(body): Json<Value>,
@@ -249,10 +329,19 @@ impl TempDb {
     fn url(&self) -> String {
         format!("sqlite://{}", self.path.display())
     }
+    fn media_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push("-media");
+        PathBuf::from(p)
+    }
+    fn media_dir(&self) -> String {
+        self.media_path().display().to_string()
+    }
 }
 
 impl Drop for TempDb {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.media_path());
         for suffix in ["", "-wal", "-shm"] {
             let mut p = self.path.clone().into_os_string();
             p.push(suffix);
@@ -283,6 +372,13 @@ async fn setup(base: &str) -> anyhow::Result<()> {
     .json()
     .await?;
     let queue_id = queue["id"].as_str().unwrap_or_default().to_owned();
+    // A second queue nobody serves: the transfer dialog lists and filters two queues.
+    post(
+        "/api/v1/queues",
+        json!({"name": "Sales", "acceptance_interval_s": 30, "post_processing_s": 10}),
+    )
+    .await?
+    .error_for_status()?;
     for (user, name, can_reject) in [("ann", "Ann Agent", true), ("bob", "Bob Agent", false)] {
         post(
             "/api/v1/agents",

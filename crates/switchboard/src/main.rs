@@ -3,8 +3,10 @@
 //! - `switchboard serve [--config FILE]` runs for real (SQLite by default, PostgreSQL by URL).
 //! - `switchboard demo [--listen ADDR]` starts a ready-to-try contact center with demo data.
 //! - `switchboard bench-api [...]` measures the HTTP API on the real store.
+//! - `switchboard bench-history [...]` times the CRM's reads on a large store.
 
 mod bench;
+mod bench_history;
 mod demo;
 mod e2e;
 mod loadgen;
@@ -20,6 +22,10 @@ const USAGE: &str = "usage:
   switchboard demo [--listen ADDR]      run a demo contact center with sample agents and customers
   switchboard bench-api [--database URL] [--agents N] [--seconds S] [--concurrency C]
                                         measure accepts/s and latency through the HTTP API
+  switchboard bench-history [--database URL] [--conversations N] [--messages-per-conversation M]
+                            [--samples S]
+                                        time history pages, screen pops and full-text search
+                                        on a large store (default 100,000 x 10 messages)
   switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
   switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
                                         a fake WhatsApp Cloud API with simulated customers
@@ -38,6 +44,7 @@ fn main() -> anyhow::Result<()> {
         Some("demo") => runtime.block_on(demo::run(&args[1..])),
         Some("e2e") => runtime.block_on(e2e::run(&args[1..])),
         Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
+        Some("bench-history") => runtime.block_on(bench_history::run(&args[1..])),
         Some("load") => runtime.block_on(loadgen::run(&args[1..])),
         Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
         Some("-h" | "--help" | "help") => {

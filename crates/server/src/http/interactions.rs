@@ -37,7 +37,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint { method: "GET", path: "/api/v1/interactions/{id}", summary: "One interaction.", access: Access::Agent, body: None, handler: get(get_one) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/accept", summary: "Accept an offer (or a conference invitation).", access: Access::Agent, body: None, handler: post(accept) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/reject", summary: "Reject an offer (needs can_reject).", access: Access::Agent, body: None, handler: post(reject) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/messages", summary: "Messages, newest last; page backwards with ?before=ID&limit=N; ?scope=conversation for the whole conversation.", access: Access::Agent, body: None, handler: get(messages) },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/messages", summary: "Messages, newest last; page backwards with ?before=ID&limit=N; ?scope=conversation for the whole conversation; ?scope=transcript for this interaction and the earlier ones of its conversation (R-3.6, transcript_interactions_count at a time).", access: Access::Agent, body: None, handler: get(messages) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/messages", summary: "Send a text message ({text}), or a file as multipart/form-data (a `file` part, optional `caption` and `kind`) within WhatsApp's type and size limits; stored with status queued.", access: Access::Agent, body: body::<SendRequest>(), handler: post(send).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/read", summary: "Mark the interaction read (clears its unread count).", access: Access::Agent, body: None, handler: post(mark_read) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/transfer", summary: "Transfer to a queue ({queue_id}) or an agent ({agent_id}); the caller goes to wrap-up.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(transfer) },
@@ -268,6 +268,11 @@ async fn messages(
         ));
     }
     let before = q.before.as_deref().filter(|b| !b.is_empty());
+    if q.scope.as_deref() == Some("transcript") {
+        let (rows, next_before) = transcript_page(&state, &it, before, limit).await?;
+        let list: Vec<Value> = rows.iter().map(views::message).collect();
+        return Ok(ok(json!({"messages": list, "next_before": next_before})));
+    }
     let rows = match q.scope.as_deref() {
         None | Some("interaction") => {
             state
@@ -284,7 +289,7 @@ async fn messages(
         Some(_) => {
             return Err(ApiError::bad_request(
                 "invalid_scope",
-                "scope must be interaction or conversation",
+                "scope must be interaction, conversation or transcript",
             ))
         }
     };
@@ -295,6 +300,55 @@ async fn messages(
     };
     let list: Vec<Value> = rows.iter().map(views::message).collect();
     Ok(ok(json!({"messages": list, "next_before": next_before})))
+}
+
+/// `?scope=transcript`: without `before`, the interaction's messages plus those of the
+/// `transcript_interactions_count` interactions of its conversation before it; with `before`, the
+/// next that many earlier interactions ("See older messages", page by page). At most `limit`
+/// messages a page (the newest of them); an interaction cut by the limit continues on the next
+/// page. Later interactions of the conversation are never included.
+async fn transcript_page(
+    state: &AppState,
+    it: &Interaction,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<MessageRecord>, Option<String>), ApiError> {
+    use std::ops::Bound;
+    let count = state
+        .core
+        .read(|s| s.engine.settings().transcript_interactions_count)
+        .await? as usize;
+    let spans = state.store.interaction_spans(&it.conversation_id).await?;
+    let Some(pos) = spans.iter().position(|(i, _, _)| i == it.id.as_str()) else {
+        // No message of this interaction yet: nothing of it to anchor the earlier ones to.
+        return Ok((Vec::new(), None));
+    };
+    // This interaction and the ones before it, newest first, that still have messages to show.
+    let candidates: Vec<&(String, String, String)> = spans[..=pos]
+        .iter()
+        .rev()
+        .filter(|(_, first, _)| before.is_none_or(|b| first.as_str() < b))
+        .collect();
+    let take = if before.is_some() { count } else { count + 1 };
+    let (Some(oldest), Some(chosen)) = (
+        candidates.last(),
+        candidates.get(take.min(candidates.len()).saturating_sub(1)),
+    ) else {
+        return Ok((Vec::new(), None));
+    };
+    let until = match before {
+        Some(b) => Bound::Excluded(b),
+        None => Bound::Included(spans[pos].2.as_str()),
+    };
+    let rows = state
+        .store
+        .messages_of_conversation_between(&it.conversation_id, &chosen.1, until, limit)
+        .await?;
+    let next_before = rows
+        .first()
+        .filter(|m| m.id.as_str() > oldest.1.as_str())
+        .map(|m| m.id.clone());
+    Ok((rows, next_before))
 }
 
 /// A text (`{text}`) or a template (`{template: {id, variables, language?}}`); files and

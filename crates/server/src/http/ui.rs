@@ -1,6 +1,10 @@
 //! The agent desktop: a browser UI served by the binary itself. The page and its
 //! assets are embedded at build time, so the binary needs nothing else on disk. The page talks to
 //! the public REST API and the websocket like any other client.
+//!
+//! Debug builds only: with `SWITCHBOARD_UI_DIR` set to a directory (e.g. `crates/server/ui`), the
+//! page and assets are read from there on each request, so UI changes show without a rebuild.
+//! Release builds always serve the embedded copy.
 
 use super::{Access, Endpoint};
 use crate::error::ApiError;
@@ -43,8 +47,25 @@ fn lookup(name: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-fn respond(body: &'static str, content_type: &'static str, cache: &'static str) -> Response {
-    let mut resp = body.into_response();
+/// The file `name` read from `SWITCHBOARD_UI_DIR` (debug builds only), if that is set.
+fn from_disk(name: &str) -> Option<String> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let dir = std::env::var_os("SWITCHBOARD_UI_DIR")?;
+    std::fs::read_to_string(std::path::Path::new(&dir).join(name)).ok()
+}
+
+fn respond(
+    name: &str,
+    body: &'static str,
+    content_type: &'static str,
+    cache: &'static str,
+) -> Response {
+    let (mut resp, cache) = match from_disk(name) {
+        Some(text) => (text.into_response(), "no-cache"),
+        None => (body.into_response(), cache),
+    };
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -57,7 +78,12 @@ fn respond(body: &'static str, content_type: &'static str, cache: &'static str) 
 
 /// `GET /`
 async fn index() -> Response {
-    let mut resp = respond(INDEX_HTML, "text/html; charset=utf-8", "no-cache");
+    let mut resp = respond(
+        "index.html",
+        INDEX_HTML,
+        "text/html; charset=utf-8",
+        "no-cache",
+    );
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -79,6 +105,7 @@ async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     let (body, content_type) = lookup(&file).ok_or_else(|| ApiError::not_found("asset"))?;
     // Revalidated on each load (the binary may have been upgraded), cheap to keep for a while.
     Ok(respond(
+        &file,
         body,
         content_type,
         "public, max-age=300, must-revalidate",

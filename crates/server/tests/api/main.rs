@@ -15,4 +15,5 @@ mod ops;
 mod restart;
 mod support;
 mod templates;
+mod transcript;
 mod whatsapp;
