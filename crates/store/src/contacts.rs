@@ -3,7 +3,7 @@
 //!
 //! Full-text search is SQLite FTS5 (`messages_fts`, kept in step by triggers) or a PostgreSQL GIN
 //! index over `to_tsvector('simple', body)`. User text never reaches either query language as
-//! is: it is cut into words, each searched as a prefix, all of which must match.
+//! is: it is cut into words, all of which must match (the last one as a prefix).
 
 use crate::error::{Result, StoreError};
 use crate::records::{
@@ -84,6 +84,26 @@ fn case_row(row: &impl RowExt) -> Result<CaseRecord> {
         closed_at: row.opt_ts("closed_at")?,
         updated_at: row.ts("updated_at")?,
     })
+}
+
+/// The condition "the conversation `column` is the agent's to see": one of its interactions was
+/// in one of the agent's `queues` queues, or the agent took part in it. Checked per row with
+/// the indexes on `interactions (conversation_id)` and `interaction_participants`, so a search
+/// stops after its page of hits instead of listing every visible conversation first. Takes the
+/// agent's placeholder, then one per queue, from `next`.
+fn scope_condition(column: &str, queues: usize, next: &mut impl FnMut() -> String) -> String {
+    let agent = next();
+    let in_queue = if queues == 0 {
+        String::new()
+    } else {
+        let list: Vec<String> = (0..queues).map(|_| next()).collect();
+        format!("i.queue_id IN ({}) OR ", list.join(", "))
+    };
+    format!(
+        "EXISTS (SELECT 1 FROM interactions i WHERE i.conversation_id = {column} AND \
+         ({in_queue}EXISTS (SELECT 1 FROM interaction_participants p \
+         WHERE p.interaction_id = i.id AND p.agent_id = {agent})))"
+    )
 }
 
 fn json_text(v: &serde_json::Value) -> Result<String> {
@@ -221,18 +241,42 @@ impl Store {
         }
     }
 
-    /// The (not merged) contacts with this E.164 number, oldest first (R-4.1).
+    /// The (not merged) contacts with this E.164 number, oldest first (R-4.1), with all their
+    /// numbers: one query, since it runs on every new conversation and every screen pop.
     pub async fn contacts_by_phone(&self, number: &str) -> Result<Vec<ContactRecord>> {
+        let cols: String = CONTACT_COLUMNS
+            .split(',')
+            .map(|c| format!("c.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT {CONTACT_COLUMNS} FROM contacts WHERE merged_into IS NULL AND id IN \
+            "SELECT {cols}, n.number AS phone FROM contacts c \
+             JOIN contact_phones n ON n.contact_id = c.id \
+             WHERE c.merged_into IS NULL AND c.id IN \
              (SELECT contact_id FROM contact_phones WHERE number = $1) \
-             ORDER BY created_at, id LIMIT 50"
+             ORDER BY c.created_at, c.id, n.created_at, n.number LIMIT 1000"
         );
-        let found = dispatch!(self, pool => {
+        let rows: Vec<(ContactRecord, String)> = dispatch!(self, pool => {
             let rows = sqlx::query(&sql).bind(number).fetch_all(pool).await?;
-            rows.iter().map(contact_row).collect::<Result<Vec<_>>>()
+            rows.iter()
+                .map(|r| Ok((contact_row(r)?, r.text("phone")?)))
+                .collect::<Result<Vec<_>>>()
         })?;
-        self.with_phones(found).await
+        let mut out: Vec<ContactRecord> = Vec::new();
+        for (c, phone) in rows {
+            match out.last_mut() {
+                Some(last) if last.id == c.id => last.phones.push(phone),
+                _ => {
+                    if out.len() == 50 {
+                        break;
+                    }
+                    let mut c = c;
+                    c.phones.push(phone);
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Contacts whose name or email starts with `q` (any case), or with a number containing
@@ -579,82 +623,74 @@ impl Store {
 
     /// The communication list (R-5.2): conversations by latest message, with their contact's
     /// name, last message and the customer messages since the last one sent to them.
+    ///
+    /// It walks the messages backwards from the newest (the primary key), a chunk at a time,
+    /// keeping the conversations the caller may see, until the page is full: the cost follows
+    /// the page, not the number of conversations stored.
     pub async fn conversation_list(
         &self,
         channel_id: Option<&str>,
         scope: &SearchScope,
         limit: i64,
     ) -> Result<Vec<ConversationSummary>> {
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        let mut conds = Vec::new();
-        if channel_id.is_some() {
-            conds.push(format!("c.channel_id = {}", next()));
-        }
-        if let SearchScope::Agent { queue_ids, .. } = scope {
-            let agent = next();
-            let queues = if queue_ids.is_empty() {
-                String::new()
-            } else {
-                let list: Vec<String> = queue_ids.iter().map(|_| next()).collect();
-                format!(
-                    " OR c.id IN (SELECT conversation_id FROM interactions WHERE queue_id IN ({}))",
-                    list.join(", ")
-                )
-            };
-            conds.push(format!(
-                "(c.id IN (SELECT i.conversation_id FROM interactions i JOIN \
-                 interaction_participants p ON p.interaction_id = i.id WHERE p.agent_id = {agent}){queues})"
-            ));
-        }
-        let limit_param = next();
-        let where_ = if conds.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conds.join(" AND "))
-        };
-        let cols: String = CONVERSATION_COLUMNS
-            .split(',')
-            .map(|c| format!("c.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {cols}, k.name AS contact_name, \
-             (SELECT MAX(id) FROM messages m WHERE m.conversation_id = c.id) AS last_id \
-             FROM conversations c LEFT JOIN contacts k ON k.id = c.contact_id {where_} \
-             ORDER BY last_id DESC LIMIT {limit_param}"
-        );
-        let listed: Vec<(ConversationRecord, Option<String>, Option<String>)> = dispatch!(self, pool => {
-            let mut q = sqlx::query(&sql);
-            if let Some(ch) = channel_id {
-                q = q.bind(ch);
+        const CHUNK: i64 = 1000;
+        const MAX_CHUNKS: usize = 50;
+        let limit = usize::try_from(limit.max(0)).unwrap_or(0);
+        let mut picked: Vec<(ConversationRecord, Option<String>, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_CHUNKS {
+            if picked.len() >= limit {
+                break;
             }
-            if let SearchScope::Agent { agent_id, queue_ids } = scope {
-                q = q.bind(agent_id.as_str());
-                for qid in queue_ids {
-                    q = q.bind(qid.as_str());
+            let sql = if cursor.is_some() {
+                "SELECT id, conversation_id FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2"
+            } else {
+                "SELECT id, conversation_id FROM messages ORDER BY id DESC LIMIT $1"
+            };
+            let recent: Vec<(String, String)> = dispatch!(self, pool => {
+                let mut q = sqlx::query(sql);
+                if let Some(c) = &cursor {
+                    q = q.bind(c.as_str());
+                }
+                let rows = q.bind(CHUNK).fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.text("id")?, r.text("conversation_id")?)))
+                    .collect::<Result<Vec<_>>>()
+            })?;
+            let Some(last) = recent.last() else {
+                break;
+            };
+            cursor = Some(last.0.clone());
+            // Newest message of each conversation not seen yet, in order.
+            let mut fresh: Vec<(String, String)> = Vec::new();
+            for (id, conv) in &recent {
+                if seen.insert(conv.clone()) {
+                    fresh.push((conv.clone(), id.clone()));
                 }
             }
-            let rows = q.bind(limit.max(0)).fetch_all(pool).await?;
-            rows.iter()
-                .map(|r| {
-                    Ok((
-                        rows::conversation(r)?,
-                        r.opt_text("contact_name")?,
-                        r.opt_text("last_id")?,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()
-        })?;
-        let mut out = Vec::with_capacity(listed.len());
-        for (conversation, contact_name, last_id) in listed {
-            let last_message = match &last_id {
-                Some(id) => self.message(id).await?,
-                None => None,
-            };
+            if fresh.is_empty() {
+                continue;
+            }
+            let visible = self
+                .visible_conversations(
+                    &fresh.iter().map(|f| f.0.clone()).collect::<Vec<_>>(),
+                    channel_id,
+                    scope,
+                )
+                .await?;
+            for (conv, last_id) in fresh {
+                if let Some((c, name)) = visible.iter().find(|(c, _)| c.id.as_str() == conv) {
+                    picked.push((c.clone(), name.clone(), last_id));
+                    if picked.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(picked.len());
+        for (conversation, contact_name, last_id) in picked {
+            let last_message = self.message(&last_id).await?;
             let unread = self.unread_of(&conversation.id).await?;
             out.push(ConversationSummary {
                 conversation,
@@ -664,6 +700,58 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Of these conversations, those on `channel_id` (if given) that `scope` may see, each with
+    /// its contact's name.
+    async fn visible_conversations(
+        &self,
+        ids: &[String],
+        channel_id: Option<&str>,
+        scope: &SearchScope,
+    ) -> Result<Vec<(ConversationRecord, Option<String>)>> {
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let list: Vec<String> = ids.iter().map(|_| next()).collect();
+        let mut conds = vec![format!("c.id IN ({})", list.join(", "))];
+        if channel_id.is_some() {
+            conds.push(format!("c.channel_id = {}", next()));
+        }
+        if let SearchScope::Agent { queue_ids, .. } = scope {
+            conds.push(scope_condition("c.id", queue_ids.len(), &mut next));
+        }
+        let cols: String = CONVERSATION_COLUMNS
+            .split(',')
+            .map(|c| format!("c.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {cols}, k.name AS contact_name FROM conversations c \
+             LEFT JOIN contacts k ON k.id = c.contact_id WHERE {}",
+            conds.join(" AND ")
+        );
+        dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql);
+            for id in ids {
+                q = q.bind(id.as_str());
+            }
+            if let Some(ch) = channel_id {
+                q = q.bind(ch);
+            }
+            if let SearchScope::Agent { agent_id, queue_ids } = scope {
+                q = q.bind(agent_id.as_str());
+                for qid in queue_ids {
+                    q = q.bind(qid.as_str());
+                }
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((rows::conversation(r)?, r.opt_text("contact_name")?)))
+                .collect::<Result<Vec<_>>>()
+        })
     }
 
     /// Customer messages after the last message sent to them.
@@ -681,7 +769,8 @@ impl Store {
         })
     }
 
-    /// Full-text search over message bodies (R-4.7, R-5.1): every word must match (as a prefix),
+    /// Full-text search over message bodies (R-4.7, R-5.1): every word must match (the last one as a
+    /// prefix, as while typing),
     /// newest first, within one conversation or all the caller may see.
     pub async fn search_messages(
         &self,
@@ -703,20 +792,10 @@ impl Store {
             conds.push(format!("m.conversation_id = {}", next()));
         }
         if let SearchScope::Agent { queue_ids, .. } = scope {
-            let agent = next();
-            let queues = if queue_ids.is_empty() {
-                String::new()
-            } else {
-                let list: Vec<String> = queue_ids.iter().map(|_| next()).collect();
-                format!(
-                    " OR m.conversation_id IN (SELECT conversation_id FROM interactions \
-                     WHERE queue_id IN ({}))",
-                    list.join(", ")
-                )
-            };
-            conds.push(format!(
-                "(m.conversation_id IN (SELECT i.conversation_id FROM interactions i JOIN \
-                 interaction_participants p ON p.interaction_id = i.id WHERE p.agent_id = {agent}){queues})"
+            conds.push(scope_condition(
+                "m.conversation_id",
+                queue_ids.len(),
+                &mut next,
             ));
         }
         let limit_param = next();
@@ -737,7 +816,11 @@ impl Store {
                 ),
                 words
                     .iter()
-                    .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let star = if i + 1 == words.len() { "*" } else { "" };
+                        format!("\"{}\"{star}", w.replace('"', "\"\""))
+                    })
                     .collect::<Vec<_>>()
                     .join(" "),
             ),
@@ -749,7 +832,11 @@ impl Store {
                 ),
                 words
                     .iter()
-                    .map(|w| format!("'{}':*", w.replace('\'', "''")))
+                    .enumerate()
+                    .map(|(i, w)| {
+                        let star = if i + 1 == words.len() { ":*" } else { "" };
+                        format!("'{}'{star}", w.replace('\'', "''"))
+                    })
                     .collect::<Vec<_>>()
                     .join(" & "),
             ),

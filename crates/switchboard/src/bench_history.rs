@@ -237,7 +237,13 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let mut pages = Vec::with_capacity(samples);
     let mut lookups = Vec::with_capacity(samples);
     let mut pops = Vec::with_capacity(samples);
+    // The baseline: a trivial query's round trip through the same pool, interleaved, so that
+    // the machine's noise (shared cores) shows beside the figures.
+    let mut baseline = Vec::with_capacity(samples);
     for _ in 0..samples {
+        let t = Instant::now();
+        store.ping().await?;
+        baseline.push(t.elapsed());
         let c = rng.random_range(0..conversations);
         let conv = ConversationId(format!("cv_{c:08}"));
         // The page before the conversation's third message from the end, as "see older" asks.
@@ -306,7 +312,15 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             .await?;
         common.push(t.elapsed());
     }
+    let mut lists = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let l = store.conversation_list(None, &agent_scope, 50).await?;
+        lists.push(t.elapsed());
+        anyhow::ensure!(l.len() == 50, "a communication list of {}", l.len());
+    }
     println!("searches found {hits} messages in all");
+    report("baseline: trivial query (SELECT 1)", &stats(baseline), 2.0);
     report("see older messages (page of 50)", &stats(pages), 2.0);
     report("screen pop: contact by phone", &stats(lookups), 2.0);
     report(
@@ -318,6 +332,11 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     report("search: two words (supervisor)", &stats(two), 50.0);
     report("search: one word (agent's queues)", &stats(scoped), 50.0);
     report("search: a top-10 word (worst case)", &stats(common), 50.0);
+    report(
+        "communication list, agent (page of 50)",
+        &stats(lists),
+        50.0,
+    );
     if database.is_none() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
