@@ -769,9 +769,11 @@ impl Store {
         })
     }
 
-    /// Full-text search over message bodies (R-4.7, R-5.1): every word must match (the last one as a
-    /// prefix, as while typing),
-    /// newest first, within one conversation or all the caller may see.
+    /// Full-text search over message bodies (R-4.7, R-5.1): every word must match (the last one
+    /// also as a prefix, as while typing), newest first, within one conversation or all the
+    /// caller may see. The exact words are searched first; only when they fill less than a page
+    /// is the last word widened to a prefix (a prefix of a common word expands to many index
+    /// terms, which costs far more than the exact word).
     pub async fn search_messages(
         &self,
         words: &[String],
@@ -782,6 +784,32 @@ impl Store {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        let mut found = self
+            .search_page(words, false, conversation_id, scope, limit)
+            .await?;
+        if (found.len() as i64) < limit {
+            let wider = self
+                .search_page(words, true, conversation_id, scope, limit)
+                .await?;
+            for m in wider {
+                if !found.iter().any(|f| f.id == m.id) {
+                    found.push(m);
+                }
+            }
+            found.sort_by(|a, b| b.id.cmp(&a.id));
+            found.truncate(usize::try_from(limit.max(0)).unwrap_or(0));
+        }
+        Ok(found)
+    }
+
+    async fn search_page(
+        &self,
+        words: &[String],
+        prefix_last: bool,
+        conversation_id: Option<&ConversationId>,
+        scope: &SearchScope,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>> {
         let mut n = 1; // $1 is the query
         let mut next = || {
             n += 1;
@@ -805,6 +833,7 @@ impl Store {
             .map(|c| format!("m.{}", c.trim()))
             .collect::<Vec<_>>()
             .join(", ");
+        let last = words.len() - 1;
         let (sql, query) = match self.backend {
             Backend::Sqlite(_) => (
                 // FTS5 hands matches out newest first (`ORDER BY rowid DESC` is consumed by the
@@ -818,7 +847,7 @@ impl Store {
                     .iter()
                     .enumerate()
                     .map(|(i, w)| {
-                        let star = if i + 1 == words.len() { "*" } else { "" };
+                        let star = if prefix_last && i == last { "*" } else { "" };
                         format!("\"{}\"{star}", w.replace('"', "\"\""))
                     })
                     .collect::<Vec<_>>()
@@ -834,7 +863,7 @@ impl Store {
                     .iter()
                     .enumerate()
                     .map(|(i, w)| {
-                        let star = if i + 1 == words.len() { ":*" } else { "" };
+                        let star = if prefix_last && i == last { ":*" } else { "" };
                         format!("'{}'{star}", w.replace('\'', "''"))
                     })
                     .collect::<Vec<_>>()
