@@ -870,6 +870,19 @@ impl Store {
                     .join(" & "),
             ),
         };
+        if let Backend::Postgres(pool) = &self.backend {
+            return pg_search(
+                pool,
+                &cols,
+                &extra,
+                &limit_param,
+                &query,
+                conversation_id,
+                scope,
+                limit,
+            )
+            .await;
+        }
         dispatch!(self, pool => {
             let mut q = sqlx::query(&sql).bind(&query);
             if let Some(c) = conversation_id {
@@ -885,4 +898,83 @@ impl Store {
             rows.iter().map(rows::message).collect::<Result<Vec<_>>>()
         })
     }
+}
+
+/// Matches gathered through the GIN index before PostgreSQL search falls back to walking the
+/// newest messages (see [`pg_search`]).
+const PG_GATHER_CAP: i64 = 20_000;
+
+/// PostgreSQL's full-text page. Planned as one query, `ORDER BY id DESC LIMIT n` tempts the
+/// planner to walk the primary key backwards testing every row, which is quick for common words
+/// and a table scan for rare ones. So: first gather up to [`PG_GATHER_CAP`] matches through the
+/// GIN index alone (sequential and plain index scans off for that statement); if that is all of
+/// them, sort and page them; if there are more, the words are common and walking the newest
+/// messages finds a page quickly.
+#[allow(clippy::too_many_arguments)]
+async fn pg_search(
+    pool: &sqlx::PgPool,
+    cols: &str,
+    extra: &str,
+    limit_param: &str,
+    query: &str,
+    conversation_id: Option<&ConversationId>,
+    scope: &SearchScope,
+    limit: i64,
+) -> Result<Vec<MessageRecord>> {
+    let matches = "to_tsvector('simple', COALESCE(m.body, '')) @@ to_tsquery('simple', $1)";
+    let gather = format!(
+        "WITH hits AS MATERIALIZED (SELECT m.id FROM messages m WHERE {matches}{extra} \
+         LIMIT {}) SELECT {cols}, (SELECT COUNT(*) FROM hits) AS total \
+         FROM messages m JOIN hits h ON h.id = m.id ORDER BY m.id DESC LIMIT {limit_param}",
+        PG_GATHER_CAP + 1
+    );
+    let walk = format!(
+        "SELECT {cols} FROM messages m WHERE {matches}{extra} ORDER BY m.id DESC LIMIT {limit_param}"
+    );
+    fn bound<'q>(
+        sql: &'q str,
+        query: &'q str,
+        conversation_id: Option<&'q ConversationId>,
+        scope: &'q SearchScope,
+        limit: i64,
+    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        let mut q = sqlx::query(sql).bind(query);
+        if let Some(c) = conversation_id {
+            q = q.bind(c.as_str());
+        }
+        if let SearchScope::Agent {
+            agent_id,
+            queue_ids,
+        } = scope
+        {
+            q = q.bind(agent_id.as_str());
+            for qid in queue_ids {
+                q = q.bind(qid.as_str());
+            }
+        }
+        q.bind(limit.max(0))
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SET LOCAL enable_indexscan = off")
+        .execute(&mut *tx)
+        .await?;
+    let rows = bound(&gather, query, conversation_id, scope, limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.rollback().await?;
+    let total = match rows.first() {
+        Some(r) => r.int("total")?,
+        None => 0,
+    };
+    let rows = if total <= PG_GATHER_CAP {
+        rows
+    } else {
+        bound(&walk, query, conversation_id, scope, limit)
+            .fetch_all(pool)
+            .await?
+    };
+    rows.iter().map(rows::message).collect()
 }
