@@ -2,7 +2,7 @@
 //! communication list and full-text search over messages (SPEC §4, §5).
 //!
 //! Full-text search is SQLite FTS5 (`messages_fts`, kept in step by triggers) or a PostgreSQL GIN
-//! index over `to_tsvector('simple', body)`. User text never reaches either query language as
+//! index over the stored `body_tsv = to_tsvector('simple', body)`. User text never reaches either query language as
 //! is: it is cut into words, all of which must match (the last one as a prefix).
 
 use crate::error::{Result, StoreError};
@@ -854,11 +854,7 @@ impl Store {
                     .join(" "),
             ),
             Backend::Postgres(_) => (
-                format!(
-                    "SELECT {cols} FROM messages m WHERE \
-                     to_tsvector('simple', COALESCE(m.body, '')) @@ to_tsquery('simple', $1){extra} \
-                     ORDER BY m.id DESC LIMIT {limit_param}"
-                ),
+                String::new(), // see pg_search
                 words
                     .iter()
                     .enumerate()
@@ -902,7 +898,7 @@ impl Store {
 
 /// Matches gathered through the GIN index before PostgreSQL search falls back to walking the
 /// newest messages (see [`pg_search`]).
-const PG_GATHER_CAP: i64 = 20_000;
+const PG_GATHER_CAP: i64 = 2_000;
 
 /// PostgreSQL's full-text page. Planned as one query, `ORDER BY id DESC LIMIT n` tempts the
 /// planner to walk the primary key backwards testing every row, which is quick for common words
@@ -921,7 +917,7 @@ async fn pg_search(
     scope: &SearchScope,
     limit: i64,
 ) -> Result<Vec<MessageRecord>> {
-    let matches = "to_tsvector('simple', COALESCE(m.body, '')) @@ to_tsquery('simple', $1)";
+    let matches = "m.body_tsv @@ to_tsquery('simple', $1)";
     let gather = format!(
         "WITH hits AS MATERIALIZED (SELECT m.id FROM messages m WHERE {matches}{extra} \
          LIMIT {}) SELECT {cols}, (SELECT COUNT(*) FROM hits) AS total \
