@@ -238,6 +238,7 @@ desktopTest('a template with an image header goes out outside the 24-hour window
   await preview.getByText('Here is a photo of parcel P-42, ready to ship.').waitFor();
   await preview.getByRole('img', { name: 'Header image' }).waitFor();
   await preview.getByText('Reply to this message with any question').waitFor();
+  assert.equal(await preview.getByText('null', { exact: true }).count(), 0);
   await docShot(ann, 'templates');
   const sent = ann.waitForResponse(isResp('POST', /\/messages$/));
   await send.click();
@@ -245,6 +246,7 @@ desktopTest('a template with an image header goes out outside the 24-hour window
   assert.equal(resp.status(), 201, `template send answered ${resp.status()}`);
   assert.ok(resp.request().headers()['content-type'].startsWith('multipart/form-data'));
   await dialog.waitFor({ state: 'hidden' });
+  assert.equal(await ann.locator('#compose-error').textContent(), '', 'the refusal is answered');
   // In the transcript: header image, body, footer; it is delivered (WhatsApp accepted it).
   const msg = transcript(ann).locator('li.msg.out').filter({ hasText: 'Here is a photo of parcel P-42, ready to ship.' });
   await msg.getByText('Template shipping_photo').waitFor();

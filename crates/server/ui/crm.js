@@ -33,6 +33,12 @@ const enc = encodeURIComponent;
 
 function plural(n, one, many) { return `${n} ${n === 1 ? one : many}`; }
 
+/** A time today, else a short date: for lists. */
+function fmtWhen(s) {
+  const d = new Date(s);
+  return d.toDateString() === new Date().toDateString() ? fmtTime(s) : d.toLocaleDateString([], { month: 'short', day: 'numeric' });
+}
+
 function fmtDateTime(s) {
   return new Date(s).toLocaleString([], { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
 }
@@ -510,7 +516,7 @@ function drawConvs() {
     },
     el('span', { class: 'crm-conv-top' },
       el('span', { class: 'crm-conv-name' }, name),
-      m ? el('time', { class: 'muted small', datetime: m.created_at }, fmtDateTime(m.created_at)) : null),
+      m ? el('time', { class: 'muted small', datetime: m.created_at, title: fmtDateTime(m.created_at) }, fmtWhen(m.created_at)) : null),
     el('span', { class: 'crm-conv-last' }, last.length > 90 ? `${last.slice(0, 90)}…` : last),
     c.unread > 0 ? el('span', { class: 'badge unread' }, String(c.unread), el('span', { class: 'sr-only' }, ' unread')) : null));
   }));
@@ -831,11 +837,12 @@ function drawPreview() {
     });
     picker = field(p.header_media === 'image' ? 'Header image' : `Header ${p.header_media}`, input, 'Required: this template has a media header.');
   }
-  u.preview.replaceChildren(
+  u.preview.replaceChildren(...[
     el('p', { class: 'crm-tpl-title' }, `${p.template.name} (${p.template.language})`),
     p.sendable ? null : el('p', { class: 'error' }, (p.not_sendable && p.not_sendable.message) || 'This template cannot be sent here.'),
     bubble,
-    inputs.length || picker ? el('div', { class: 'crm-tpl-vars' }, picker, inputs) : el('p', { class: 'muted small' }, 'This template has no variables.'));
+    inputs.length || picker ? el('div', { class: 'crm-tpl-vars' }, picker, inputs) : el('p', { class: 'muted small' }, 'This template has no variables.'),
+  ].filter(Boolean));
   redraw();
 }
 
@@ -871,6 +878,8 @@ async function sendTemplate() {
     }
     CRM.tpl = null;
     TD.close();
+    // The refusal that led here is answered.
+    if (S.selected === t.id && $('compose-error').dataset.kind === 'window') $('compose-error').textContent = '';
     if (S.selected === t.id && !$('compose-text').disabled) $('compose-text').focus();
   } catch (e) {
     u.err.textContent = `Not sent: ${e.message}`;
