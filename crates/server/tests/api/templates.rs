@@ -139,7 +139,12 @@ async fn expect_status(ws: &mut Ws, message: &str, status: &str) -> Frame {
     // A status change leaves the rest as it was: no null that a client would merge over the
     // template's payload (header, body, footer, buttons) or the WhatsApp id.
     assert_ne!(f.data.get("payload"), Some(&Value::Null), "{}", f.data);
-    assert_ne!(f.data.get("wa_message_id"), Some(&Value::Null), "{}", f.data);
+    assert_ne!(
+        f.data.get("wa_message_id"),
+        Some(&Value::Null),
+        "{}",
+        f.data
+    );
     f
 }
 
