@@ -226,7 +226,8 @@ function drawPop(it, pop, body) {
   if (CRM.mode === 'relink') {
     parts.push(relinkForm(it, status));
   } else if (!pop.contact && pop.match_count === 0) {
-    parts.push(pop.show_new_contact_form && pop.new_contact_policy === 'prompt'
+    // Under `prompt` (R-4.3), and for a number nobody knows yet (an outbound start).
+    parts.push(pop.show_new_contact_form
       ? newContactForm(it, pop, status)
       : el('p', { class: 'muted' }, 'No contact is linked to this conversation.'));
   } else {
