@@ -560,15 +560,20 @@ impl Worker {
                 .and_then(|i| self.state.engine.interaction(i))
                 .map(|i| self.state.engine.audience(i))
                 .unwrap_or_default();
-            let data = json!({
+            let mut data = json!({
                 "id": u.id,
                 "interaction_id": interaction,
                 "status": u.status,
                 "error": u.error,
-                "wa_message_id": u.wa_message_id,
-                "payload": u.payload,
                 "updated_at": views::ts(u.updated_at),
             });
+            // What did not change is left out (a null would tell a client to drop it).
+            if let Some(w) = &u.wa_message_id {
+                data["wa_message_id"] = json!(w);
+            }
+            if let Some(p) = &u.payload {
+                data["payload"] = p.clone();
+            }
             self.event(batch, &to, "message.updated", &data, now);
             batch.cs.message_updates.push(u);
         }

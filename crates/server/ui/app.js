@@ -346,6 +346,7 @@ function addOffer(o, focus = true) {
       el('span', { id: `offer-rr-${id}`, class: 'reject-reason muted small' }, 'You may not reject offers (no permission).')),
     el('p', { class: 'error small', role: 'alert' }));
   $('offers').append(card);
+  runHook('offerShown', card, o); // hook: crm.js adds the contact lookup's match count
   applyRejectPermission(rejectBtn);
   tick();
   if (focus) focusOffer(acceptBtn);
@@ -555,6 +556,7 @@ function renderList() {
       el('span', { class: 'item-name' }, customerName(it)),
       el('span', { class: 'item-sub' }, `${it.queue_name || ''}${it.customer && it.customer.wa_id ? ` · ${fmtNum(it.customer.wa_id)}` : ''}`),
       el('span', { class: 'badges' }, badges)));
+    runHook('listItem', btn, it); // hook: crm.js marks the avatar with the match count
     return el('li', null, btn);
   }));
   if (focusedId) {
@@ -729,6 +731,7 @@ function messageNode(m, it) {
     content.push(el('p', { class: 'text muted' }, emoji ? `Reacted ${emoji}` : 'Removed a reaction'));
   }
   if (!content.length) content.push(el('p', { class: 'text muted' }, `[${m.type}]`));
+  runHook('messageContent', m, it, content); // hook: crm.js draws templates and button taps
   const meta = [el('time', { datetime: m.created_at }, fmtTime(m.created_at))];
   if (dir === 'out') {
     const [cls, sym, label] = TICKS[m.status] || ['sending', '🕓', m.status || 'Sending'];
@@ -1409,6 +1412,22 @@ const Panels = {
     }
   },
 };
+
+// ---------- hooks ----------
+
+/**
+ * Extension points for the other scripts of the page (crm.js): each is a function set by that
+ * script, called with the node being built; a failing hook never breaks the desktop.
+ * - `offerShown(card, offer)`: an offer card was added;
+ * - `listItem(button, interaction)`: an item of the interaction list was built;
+ * - `messageContent(message, interaction, content)`: may change the nodes of a message's bubble.
+ */
+const Hooks = { offerShown: null, listItem: null, messageContent: null };
+function runHook(name, ...args) {
+  const f = Hooks[name];
+  if (!f) return;
+  try { f(...args); } catch (e) { console.error(e); }
+}
 
 // ---------- boot ----------
 

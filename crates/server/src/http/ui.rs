@@ -16,6 +16,8 @@ use axum::routing::get;
 const INDEX_HTML: &str = include_str!("../../ui/index.html");
 const APP_JS: &str = include_str!("../../ui/app.js");
 const APP_CSS: &str = include_str!("../../ui/app.css");
+const CRM_JS: &str = include_str!("../../ui/crm.js");
+const CRM_CSS: &str = include_str!("../../ui/crm.css");
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -30,7 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint {
             method: "GET",
             path: "/assets/{file}",
-            summary: "Static assets of the agent desktop (app.js, app.css); 404 for anything else.",
+            summary: "Static assets of the agent desktop (app.js, app.css, crm.js, crm.css); 404 for anything else.",
             access: Access::Public,
             body: None,
             handler: get(asset),
@@ -43,6 +45,8 @@ fn lookup(name: &str) -> Option<(&'static str, &'static str)> {
     match name {
         "app.js" => Some((APP_JS, "text/javascript; charset=utf-8")),
         "app.css" => Some((APP_CSS, "text/css; charset=utf-8")),
+        "crm.js" => Some((CRM_JS, "text/javascript; charset=utf-8")),
+        "crm.css" => Some((CRM_CSS, "text/css; charset=utf-8")),
         _ => None,
     }
 }

@@ -129,10 +129,23 @@ async fn conversation(t: &mut Tpl, wa_id: &str, name: &str) -> String {
 
 async fn expect_status(ws: &mut Ws, message: &str, status: &str) -> Frame {
     let (m, s) = (message.to_owned(), status.to_owned());
-    ws.expect(&format!("{message} {status}"), move |f| {
-        f.kind == "message.updated" && f.data["id"] == m.as_str() && f.data["status"] == s.as_str()
-    })
-    .await
+    let f = ws
+        .expect(&format!("{message} {status}"), move |f| {
+            f.kind == "message.updated"
+                && f.data["id"] == m.as_str()
+                && f.data["status"] == s.as_str()
+        })
+        .await;
+    // A status change leaves the rest as it was: no null that a client would merge over the
+    // template's payload (header, body, footer, buttons) or the WhatsApp id.
+    assert_ne!(f.data.get("payload"), Some(&Value::Null), "{}", f.data);
+    assert_ne!(
+        f.data.get("wa_message_id"),
+        Some(&Value::Null),
+        "{}",
+        f.data
+    );
+    f
 }
 
 async fn messages_of(api: &Api, interaction: &str) -> Vec<Value> {
