@@ -754,8 +754,9 @@ desktopTest('the unread count since the last reply clears on selecting; past SLA
   await ann.waitForFunction(() => {
     const item = [...document.querySelectorAll('#interaction-list .item')].find((b) => b.textContent.includes('Rosa Customer'));
     const badge = item && item.querySelector('.badge.sla');
+    const name = item && item.querySelector('.item-name');
     const red = 'rgb(179, 38, 30)';
-    return !!badge && getComputedStyle(badge).backgroundColor === red && getComputedStyle(item.querySelector('.item-name')).color === red;
+    return !!badge && !!name && getComputedStyle(badge).backgroundColor === red && getComputedStyle(name).color === red;
   });
   // The server says the same when it next reports on the interaction.
   await customerWrites(srv, '4915110000042', 'Rosa Customer', 'Still waiting');
@@ -840,12 +841,19 @@ desktopTest('the byte limit: the counter, the refusal notice, and nothing typed 
   assert.deepEqual(posts, [], 'nothing was sent');
   // The limit is lowered while the page is open: the server refuses, the page says so and keeps
   // the text, and counts against the new limit from then on.
+  // (The page may also have fetched the new limit on its own meanwhile: then it refuses without
+  // asking the server. Either way the agent sees the same notice and keeps the text.)
   await adminApi(srv, 'PATCH', '/api/v1/settings', { max_text_message_size: 10 });
   await box.fill('Hello there!'); // 12 bytes
-  await ann.getByText('12 / 20 bytes').waitFor();
-  const refused = ann.waitForResponse((r) => /\/messages$/.test(r.url()) && r.request().method() === 'POST');
+  await ann.getByText(/^12 \/ (20|10) bytes$/).waitFor();
+  const before = posts.length;
+  const answered = ann.waitForResponse((r) => /\/messages$/.test(r.url()) && r.request().method() === 'POST', { timeout: 5000 }).catch(() => null);
   await ann.getByRole('button', { name: 'Send' }).click();
-  assert.equal((await refused).status(), 422);
+  if (posts.length > before || (await ann.getByText('12 / 20 bytes').count()) > 0) {
+    const refused = await answered;
+    assert.ok(refused, 'the server was asked');
+    assert.equal(refused.status(), 422);
+  }
   await ann.getByRole('alert').filter({ hasText: 'Not sent: the message is 12 bytes, the limit is 10 bytes.' }).waitFor();
   await ann.getByText('12 / 10 bytes').waitFor();
   assert.equal(await box.inputValue(), 'Hello there!', 'the text is kept');
