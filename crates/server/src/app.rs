@@ -465,7 +465,7 @@ async fn ingest_locked(
 
 /// The engine command and rows of one new customer message.
 fn inbound_command(
-    msg: InboundMessage,
+    mut msg: InboundMessage,
     conv: ConversationId,
     last_agent: Option<AgentId>,
     contact_id: Option<String>,
@@ -485,7 +485,7 @@ fn inbound_command(
         author_id: None,
         kind: msg.kind.clone(),
         body: msg.text.clone(),
-        payload: msg.payload.clone(),
+        payload: std::mem::take(&mut msg.payload),
         wa_message_id: msg.wa_message_id.clone(),
         status: "received".into(),
         error: None,
@@ -536,7 +536,8 @@ async fn contact_links(
     now: Timestamp,
 ) -> Result<HashMap<ConversationId, (Option<String>, Option<ContactRecord>)>, ApiError> {
     let mut links = HashMap::new();
-    let mut policy = None;
+    // Conversations without a contact yet, with the customer's number: looked up in one query.
+    let mut unlinked: Vec<(ConversationId, String, Option<String>)> = Vec::new();
     for m in msgs {
         let conv = ConversationId(conversation_id(m.channel_id.as_deref(), &m.wa_id));
         if links.contains_key(&conv) {
@@ -550,9 +551,20 @@ async fn contact_links(
             links.insert(conv, (None, None));
             continue;
         };
-        let found = state.store.contacts_by_phone(&e164).await?;
-        if let Some(first) = found.first() {
-            links.insert(conv, (Some(first.id.clone()), None));
+        links.insert(conv.clone(), (None, None));
+        unlinked.push((conv, e164, m.customer_name.clone()));
+    }
+    if unlinked.is_empty() {
+        return Ok(links);
+    }
+    let mut numbers: Vec<String> = unlinked.iter().map(|(_, n, _)| n.clone()).collect();
+    numbers.sort();
+    numbers.dedup();
+    let found = state.store.first_contacts_by_phones(&numbers).await?;
+    let mut policy = None;
+    for (conv, e164, name) in unlinked {
+        if let Some(id) = found.get(&e164) {
+            links.insert(conv, (Some(id.clone()), None));
             continue;
         }
         let create = match policy {
@@ -567,10 +579,8 @@ async fn contact_links(
             }
         } == NewContactPolicy::Create;
         if create {
-            let c = crate::contacts::from_profile(&e164, m.customer_name.as_deref(), now);
+            let c = crate::contacts::from_profile(&e164, name.as_deref(), now);
             links.insert(conv, (Some(c.id.clone()), Some(c)));
-        } else {
-            links.insert(conv, (None, None));
         }
     }
     Ok(links)

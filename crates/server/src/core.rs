@@ -257,7 +257,10 @@ struct Pending {
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.reads.is_empty() && self.batch.replies.is_empty() && self.batch.cs.is_empty()
+        self.reads.is_empty()
+            && self.batch.replies.is_empty()
+            && self.batch.cs.is_empty()
+            && self.batch.events.is_empty()
     }
 }
 
@@ -267,10 +270,32 @@ struct InFlight {
     pending: Pending,
 }
 
+/// The `data` of an event still to be numbered.
+enum Data {
+    /// Encoded when the event was made.
+    Ready(Arc<str>),
+    /// `interaction.updated`: the interaction's view, made when the batch is sealed from its
+    /// state at the end of the batch (once for all recipients).
+    Interaction(InteractionId),
+}
+
+/// An event of the batch, numbered per recipient when the batch is sealed.
+struct PendingEvent {
+    to: Vec<AgentId>,
+    kind: &'static str,
+    data: Data,
+    at: Timestamp,
+}
+
 /// A batch in progress: rows and events to commit, answers to give after.
 #[derive(Default)]
 struct Batch {
     cs: Changeset,
+    /// Events in the order they happened; numbered by [`Worker::seal`].
+    events: Vec<PendingEvent>,
+    /// Interactions that left the engine in this batch, for their last `interaction.updated`.
+    finished: HashMap<InteractionId, Interaction>,
+    /// Sealed: numbered events, to publish once committed.
     frames: Vec<(AgentId, Arc<Frame>)>,
     replies: Vec<(Answer, Result<Reply, ApiError>)>,
     counters: Vec<switchboard_domain::engine::Counters>,
@@ -306,6 +331,7 @@ impl Worker {
         self.collect(load_changes, now, &mut batch);
         let changes = self.state.engine.tick(now);
         self.collect(changes, now, &mut batch);
+        self.seal(&mut batch);
         if let Err(e) = self.store.commit(&batch.cs).await {
             anyhow::bail!("cannot store start-up state: {e}");
         }
@@ -425,6 +451,7 @@ impl Worker {
     /// Starts committing a batch on its own task; a batch with nothing to write is finished at
     /// once (its reads see committed state: nothing is in flight).
     fn start_commit(&mut self, mut p: Pending) -> Option<InFlight> {
+        self.seal(&mut p.batch);
         if p.batch.cs.is_empty() {
             self.publish(std::mem::take(&mut p.batch));
             for f in p.reads {
@@ -511,36 +538,106 @@ impl Worker {
         }
     }
 
+    /// Queues an event for `to`; its `data` is encoded here, once for every recipient.
     fn event(
         &mut self,
         batch: &mut Batch,
-        to: &[AgentId],
-        kind: &str,
+        to: Vec<AgentId>,
+        kind: &'static str,
         data: &Value,
         now: Timestamp,
     ) {
-        for user in to {
-            let seq = {
-                let s = self.state.seqs.entry(user.clone()).or_insert(0);
-                *s += 1;
-                *s
+        self.event_encoded(batch, to, kind, crate::hub::encode(data), now);
+    }
+
+    /// [`event`](Self::event) with `data` already encoded.
+    fn event_encoded(
+        &mut self,
+        batch: &mut Batch,
+        to: Vec<AgentId>,
+        kind: &'static str,
+        data: Arc<str>,
+        now: Timestamp,
+    ) {
+        if to.is_empty() {
+            return;
+        }
+        batch.events.push(PendingEvent {
+            to,
+            kind,
+            data: Data::Ready(data),
+            at: now,
+        });
+    }
+
+    /// Closes a batch before its commit: `interaction.updated` is kept only as the last one of
+    /// each interaction for each recipient in the batch (at that place, with the interaction as
+    /// the batch left it, its view made and encoded once), then every event is numbered per
+    /// recipient and becomes a stored row and a frame, both sharing the encoded `data`.
+    fn seal(&mut self, batch: &mut Batch) {
+        let events = std::mem::take(&mut batch.events);
+        if events.is_empty() {
+            return;
+        }
+        let mut last: HashMap<(&InteractionId, &AgentId), usize> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            if let Data::Interaction(id) = &e.data {
+                for user in &e.to {
+                    last.insert((id, user), i);
+                }
+            }
+        }
+        let mut views: HashMap<&InteractionId, Option<Arc<str>>> = HashMap::new();
+        let engine = &self.state.engine;
+        let mut rows = Vec::with_capacity(events.len() * 2);
+        for (i, e) in events.iter().enumerate() {
+            let (data, only_last) = match &e.data {
+                Data::Ready(d) => (d.clone(), None),
+                Data::Interaction(id) => {
+                    let view = views.entry(id).or_insert_with(|| {
+                        engine
+                            .interaction(id)
+                            .or_else(|| batch.finished.get(id))
+                            .map(|it| crate::hub::encode(&views::interaction(it, engine, e.at)))
+                    });
+                    match view {
+                        Some(v) => (v.clone(), Some(id)),
+                        None => continue,
+                    }
+                }
             };
-            batch.cs.events.push(EventRecord {
+            for user in &e.to {
+                if only_last.is_some_and(|id| last.get(&(id, user)) != Some(&i)) {
+                    continue;
+                }
+                rows.push((user, e.kind, data.clone(), e.at));
+            }
+        }
+        batch.cs.encoded_events.reserve(rows.len());
+        batch.frames.reserve(rows.len());
+        for (user, kind, data, at) in rows {
+            let seq = match self.state.seqs.get_mut(user) {
+                Some(s) => {
+                    *s += 1;
+                    *s
+                }
+                None => {
+                    self.state.seqs.insert(user.clone(), 1);
+                    1
+                }
+            };
+            batch.cs.encoded_events.push(EventRecord {
                 user_id: user.clone(),
                 seq,
                 kind: kind.to_owned(),
                 data: data.clone(),
-                created_at: now,
+                created_at: at,
             });
-            batch.frames.push((
-                user.clone(),
-                Arc::new(Frame {
-                    seq,
-                    kind: kind.to_owned(),
-                    data: data.clone(),
-                }),
-            ));
+            batch
+                .frames
+                .push((user.clone(), Arc::new(Frame::new(seq, kind, data))));
         }
+        batch.finished.clear();
     }
 
     fn attach(&mut self, attach: Attach, reply: &Reply, now: Timestamp, batch: &mut Batch) {
@@ -574,7 +671,7 @@ impl Worker {
             if let Some(p) = &u.payload {
                 data["payload"] = p.clone();
             }
-            self.event(batch, &to, "message.updated", &data, now);
+            self.event(batch, to, "message.updated", &data, now);
             batch.cs.message_updates.push(u);
         }
         for mut m in attach.messages {
@@ -589,8 +686,8 @@ impl Worker {
                 .and_then(|i| self.state.engine.interaction(i))
                 .map(|i| self.state.engine.audience(i))
                 .unwrap_or_default();
-            let data = views::message_event(&m);
-            self.event(batch, &to, "message.created", &data, now);
+            let data = Arc::from(views::message_event_json(&m));
+            self.event_encoded(batch, to, "message.created", data, now);
             batch.cs.messages.push(m);
         }
         for n in attach.notes {
@@ -601,7 +698,7 @@ impl Worker {
                 .map(|i| self.state.engine.audience(i))
                 .unwrap_or_else(|| vec![n.author_id.clone()]);
             let data = views::note(&n);
-            self.event(batch, &to, "note.created", &data, now);
+            self.event(batch, to, "note.created", &data, now);
             batch.cs.notes.push(n);
         }
     }
@@ -688,8 +785,15 @@ impl Worker {
         }
         for it in &changes.finished {
             self.state.ended.remove(&it.id);
+            batch.finished.insert(it.id.clone(), it.clone());
         }
-        let mut events: Vec<(Vec<AgentId>, &'static str, Value)> = Vec::new();
+        let mut events: Vec<PendingEvent> = Vec::new();
+        let ready = |to: Vec<AgentId>, kind: &'static str, data: &Value| PendingEvent {
+            to,
+            kind,
+            data: Data::Ready(crate::hub::encode(data)),
+            at: now,
+        };
         for sm in &changes.system_messages {
             let m = MessageRecord {
                 id: new_id("msg", now),
@@ -711,7 +815,7 @@ impl Worker {
                 .or_else(|| finished.get(&sm.interaction).copied())
                 .map(|i| engine.audience(i))
                 .unwrap_or_default();
-            events.push((to, "message.created", views::message(&m)));
+            events.push(ready(to, "message.created", &views::message(&m)));
             batch.cs.messages.push(m);
         }
         for Notice { to, event } in &changes.notices {
@@ -731,13 +835,14 @@ impl Worker {
                     json!({"interaction_id": interaction, "agent_id": agent, "reason": reason}),
                 ),
                 Event::InteractionUpdated { interaction } => {
-                    let Some(it) = engine
-                        .interaction(interaction)
-                        .or_else(|| finished.get(interaction).copied())
-                    else {
-                        continue;
-                    };
-                    ("interaction.updated", views::interaction(it, engine, now))
+                    // Its view is made when the batch is sealed (see `seal`).
+                    events.push(PendingEvent {
+                        to: to.clone(),
+                        kind: "interaction.updated",
+                        data: Data::Interaction(interaction.clone()),
+                        at: now,
+                    });
+                    continue;
                 }
                 Event::PresenceChanged { agent } => {
                     let Some(a) = engine.agent(agent) else {
@@ -749,11 +854,11 @@ impl Worker {
                     )
                 }
             };
-            events.push((to.clone(), kind, data));
+            events.push(ready(to.clone(), kind, &data));
         }
-        for (to, kind, data) in events {
-            self.event(batch, &to, kind, &data, now);
-        }
+        batch
+            .events
+            .extend(events.into_iter().filter(|e| !e.to.is_empty()));
         batch.counters.push(changes.counters);
     }
 }

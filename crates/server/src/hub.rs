@@ -3,24 +3,64 @@
 //! Only events already durable reach the hub; a socket that falls behind (its channel lagged)
 //! re-reads what it missed from the store, so the hub may drop and nothing is lost.
 
+use axum::extract::ws::Utf8Bytes;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
 use switchboard_domain::AgentId;
 use tokio::sync::broadcast;
 
 /// One delivered event: `{seq, type, data}`.
-#[derive(Debug, Clone)]
+///
+/// `data` is JSON text, encoded once by the core worker and shared by the stored row and every
+/// recipient; the frame's own text is built at most once, by the first socket that sends it,
+/// and every other socket of that user sends the same bytes.
+#[derive(Debug)]
 pub struct Frame {
     pub seq: i64,
-    pub kind: String,
-    pub data: Value,
+    pub kind: Cow<'static, str>,
+    /// The event's `data`, as JSON text.
+    pub data: Arc<str>,
+    text: OnceLock<Utf8Bytes>,
 }
 
 impl Frame {
-    pub fn to_json(&self) -> String {
-        serde_json::json!({"seq": self.seq, "type": self.kind, "data": self.data}).to_string()
+    /// A frame whose `data` is already JSON text (from [`encode`]).
+    pub fn new(seq: i64, kind: impl Into<Cow<'static, str>>, data: Arc<str>) -> Frame {
+        Frame {
+            seq,
+            kind: kind.into(),
+            data,
+            text: OnceLock::new(),
+        }
     }
+
+    pub fn from_value(seq: i64, kind: impl Into<Cow<'static, str>>, data: &Value) -> Frame {
+        Frame::new(seq, kind, encode(data))
+    }
+
+    /// The frame as sent, `{"data":…,"seq":…,"type":…}`: the bytes `serde_json` gives the object
+    /// `{seq, type, data}` (its keys sorted), without encoding `data` again.
+    pub fn text(&self) -> Utf8Bytes {
+        self.text
+            .get_or_init(|| {
+                let mut out = String::with_capacity(self.data.len() + self.kind.len() + 40);
+                out.push_str("{\"data\":");
+                out.push_str(&self.data);
+                let _ = write!(out, ",\"seq\":{},\"type\":", self.seq);
+                out.push_str(&Value::from(&*self.kind).to_string());
+                out.push('}');
+                Utf8Bytes::from(out)
+            })
+            .clone()
+    }
+}
+
+/// The JSON text of an event's `data`.
+pub fn encode(data: &Value) -> Arc<str> {
+    Arc::from(data.to_string())
 }
 
 /// A session (or all sessions of a user) that ended: its live sockets must close.
@@ -73,6 +113,34 @@ impl Hub {
             if tx.send(frame).is_err() {
                 // No receiver left: forget the channel.
                 users.remove(user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The frame text is byte for byte what encoding the whole object gives, so clients see
+    /// the same frames as before events were encoded once.
+    #[test]
+    fn frame_text_is_the_encoded_object() {
+        let datas = [
+            json!({"id": "msg_1", "text": "a \"quoted\" ü line\n", "n": 12, "nested": {"b": [1, null, true], "a": 1.5}}),
+            json!(null),
+            json!([]),
+            json!("plain"),
+        ];
+        for (i, data) in datas.iter().enumerate() {
+            for kind in ["message.created", "hello", "odd \"kind\""] {
+                let seq = i as i64 * 1_000_000_007 - 3;
+                let f = Frame::from_value(seq, kind, data);
+                let want = json!({"seq": seq, "type": kind, "data": data}).to_string();
+                assert_eq!(f.text().as_str(), want);
+                // Built once, the same bytes after.
+                assert_eq!(f.text().as_str(), want);
             }
         }
     }

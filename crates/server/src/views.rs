@@ -235,6 +235,62 @@ pub fn message_event(m: &MessageRecord) -> Value {
     v
 }
 
+/// [`message_event`] as JSON text, byte for byte, written straight from the record: no `Value`
+/// tree, no copy of the payload (the worker encodes one per customer message).
+pub fn message_event_json(m: &MessageRecord) -> String {
+    /// The payload object without `raw` (keys in `Value`'s order); any other value as is.
+    struct Payload<'a>(&'a Value);
+    impl serde::Serialize for Payload<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            match self.0.as_object() {
+                Some(map) => {
+                    let mut out = s.serialize_map(None)?;
+                    for (k, v) in map.iter().filter(|(k, _)| k.as_str() != "raw") {
+                        out.serialize_entry(k, v)?;
+                    }
+                    out.end()
+                }
+                None => self.0.serialize(s),
+            }
+        }
+    }
+    // Fields in the order `Value` keeps object keys (sorted), so the text is the same.
+    #[derive(serde::Serialize)]
+    struct View<'a> {
+        author_id: &'a Option<AgentId>,
+        conversation_id: &'a ConversationId,
+        created_at: String,
+        direction: &'a str,
+        error: &'a Option<Value>,
+        id: &'a str,
+        interaction_id: &'a Option<InteractionId>,
+        payload: Payload<'a>,
+        status: &'a str,
+        text: &'a Option<String>,
+        #[serde(rename = "type")]
+        kind: &'a str,
+        updated_at: String,
+        wa_message_id: &'a Option<String>,
+    }
+    let view = View {
+        author_id: &m.author_id,
+        conversation_id: &m.conversation_id,
+        created_at: ts(m.created_at),
+        direction: &m.direction,
+        error: &m.error,
+        id: &m.id,
+        interaction_id: &m.interaction_id,
+        payload: Payload(&m.payload),
+        status: &m.status,
+        text: &m.body,
+        kind: &m.kind,
+        updated_at: ts(m.updated_at),
+        wa_message_id: &m.wa_message_id,
+    };
+    serde_json::to_string(&view).unwrap_or_else(|_| message_event(m).to_string())
+}
+
 pub fn note(n: &NoteRecord) -> Value {
     json!({
         "id": n.id,
@@ -247,4 +303,47 @@ pub fn note(n: &NoteRecord) -> Value {
 
 pub fn settings(s: &Settings) -> Value {
     serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(payload: Value, error: Option<Value>, author: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            id: "msg_01".into(),
+            conversation_id: ConversationId("conv \"1\"".into()),
+            interaction_id: author.map(|_| InteractionId("int_1".into())),
+            direction: "in".into(),
+            author_id: author.map(|a| AgentId(a.into())),
+            kind: "text".into(),
+            body: Some("Grüße\n\"quoted\" \\ \u{1}".into()),
+            payload,
+            wa_message_id: author.map(|_| "wamid.X".to_owned()),
+            status: "received".into(),
+            error,
+            created_at: Timestamp(1_700_000_000_123),
+            updated_at: Timestamp(1_700_000_000_456),
+        }
+    }
+
+    /// The direct encoding is the same text as encoding the `Value` view.
+    #[test]
+    fn message_event_json_is_the_value_encoded() {
+        let cases = [
+            record(
+                json!({"raw": {"id": "x", "big": [1, 2, 3]}, "content": {"type": "text", "body": "hi"},
+                       "context": null, "timestamp": "17", "media": {"state": "pending"}, "z": 1.25}),
+                None,
+                Some("agent-1"),
+            ),
+            record(json!({}), Some(json!({"code": 131026, "title": "t"})), None),
+            record(json!("not an object"), None, None),
+            record(Value::Null, None, Some("a")),
+        ];
+        for m in &cases {
+            assert_eq!(message_event_json(m), message_event(m).to_string());
+        }
+        assert!(!message_event_json(&cases[0]).contains("\"raw\""));
+    }
 }

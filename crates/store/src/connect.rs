@@ -41,6 +41,13 @@ const PG_MIGRATION_LOCK: i64 = 0x5357_4954_4348; // "SWITCH"
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// SQLite: WAL pages after which a committing connection checkpoints by itself. Only a
+/// backstop: [`Store::checkpoint_soon`] normally did it in the background long before.
+const SQLITE_WAL_AUTOCHECKPOINT: &str = "10000";
+
+/// SQLite: the least time between two background checkpoints.
+const SQLITE_CHECKPOINT_EVERY_MS: i64 = 50;
+
 fn config_error(msg: impl Into<String>) -> StoreError {
     StoreError::Database(sqlx::Error::Configuration(msg.into().into()))
 }
@@ -101,6 +108,37 @@ impl Store {
         Ok(store)
     }
 
+    /// After a commit, on SQLite: copies the WAL back into the database file (`PRAGMA
+    /// wal_checkpoint(PASSIVE)`) on another pooled connection, in the background and at most
+    /// every 50 ms, so that no commit pays for a checkpoint (a passive checkpoint never blocks a
+    /// writer, and the writer restarts the WAL from its beginning once all of it is copied).
+    /// One background checkpoint at a time per process.
+    pub(crate) fn checkpoint_soon(&self) {
+        use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+        static RUNNING: AtomicBool = AtomicBool::new(false);
+        static LAST_MS: AtomicI64 = AtomicI64::new(0);
+        let Backend::Sqlite(pool) = &self.backend else {
+            return;
+        };
+        let now = crate::ops::now_ms();
+        if now - LAST_MS.load(Ordering::Relaxed) < SQLITE_CHECKPOINT_EVERY_MS
+            || RUNNING.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        LAST_MS.store(now, Ordering::Relaxed);
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "background WAL checkpoint failed");
+            }
+            RUNNING.store(false, Ordering::Release);
+        });
+    }
+
     /// Applies every migration of this backend not yet recorded in `schema_migrations`.
     async fn migrate(&self) -> Result<()> {
         let (migrations, lock) = match &self.backend {
@@ -151,6 +189,10 @@ fn is_postgres(url: &str) -> bool {
 }
 
 async fn pg_pool(options: PgConnectOptions) -> Result<sqlx::PgPool> {
+    // Plan every execution of a prepared statement with its actual parameters and the table's
+    // current size: a generic plan cached while a table was empty (a sequential scan, e.g. of
+    // `messages` by `wa_message_id`) would otherwise stay in use as the table grows.
+    let options = options.options([("plan_cache_mode", "force_custom_plan")]);
     Ok(PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(10))
@@ -181,11 +223,16 @@ async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool> {
             })?;
         }
     }
-    // A 32 MiB page cache per connection and memory-mapped reads (256 MiB) keep history pages
-    // and lookups on a large database off the read syscalls.
     let options = options
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
+        .pragma("wal_autocheckpoint", SQLITE_WAL_AUTOCHECKPOINT)
+        // A group commit's multi-row statements each keep a statement journal (to undo just
+        // that statement on a constraint error); in memory, not spilled to a temp file.
+        .pragma("temp_store", "memory")
+        // A 32 MiB page cache per connection (default 2 MiB): the B-trees a commit writes to stay
+        // cached between commits, and history pages and lookups on a large database stay off the
+        // read syscalls, as do memory-mapped reads (256 MiB).
         .pragma("cache_size", "-32768")
         .pragma("mmap_size", "268435456");
     Ok(SqlitePoolOptions::new()

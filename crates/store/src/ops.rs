@@ -28,8 +28,26 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Rows per multi-row statement (well under both backends' limits on bound parameters).
-const CHUNK: usize = 200;
+/// Most rows per multi-row statement (well under both backends' limits on bound parameters).
+const CHUNK: usize = 128;
+
+/// Splits `rows` into runs whose lengths are powers of two (at most [`CHUNK`], longest first):
+/// a table's multi-row statements then come in a handful of shapes, each prepared once per
+/// connection and found in its statement cache afterwards, instead of a new statement text
+/// (parsed and planned again) for every batch size.
+fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = rest.len().min(CHUNK);
+        let size = 1 << n.ilog2();
+        let (head, tail) = rest.split_at(size);
+        rest = tail;
+        Some(head)
+    })
+}
 
 /// Keeps, for each key, only the last item with that key, in order of those last appearances.
 fn last_per_key<T: Copy>(items: Vec<T>, key: impl Fn(&T) -> &str) -> Vec<T> {
@@ -437,7 +455,29 @@ impl Store {
             .collect();
         let conversations = merge_conversations(&changes.conversations);
         let messages: Vec<_> = changes.messages.iter().zip(&message_payloads).collect();
-        let events: Vec<_> = changes.events.iter().zip(&event_data).collect();
+        let events: Vec<(&str, i64, &str, &str, i64)> = changes
+            .events
+            .iter()
+            .zip(&event_data)
+            .map(|(e, data)| {
+                (
+                    e.user_id.as_str(),
+                    e.seq,
+                    e.kind.as_str(),
+                    data.as_str(),
+                    e.created_at.0,
+                )
+            })
+            .chain(changes.encoded_events.iter().map(|e| {
+                (
+                    e.user_id.as_str(),
+                    e.seq,
+                    e.kind.as_str(),
+                    &*e.data,
+                    e.created_at.0,
+                )
+            }))
+            .collect();
         let begin = self.begin_write();
 
         let result: Result<(), sqlx::Error> = dispatch!(self, pool => async {
@@ -515,7 +555,7 @@ impl Store {
             // The rows a group commit carries most of (conversations, interactions,
             // participants, messages, events) go in multi-row statements: one round trip per
             // chunk instead of one per row.
-            for chunk in conversations.chunks(CHUNK) {
+            for chunk in chunks(&conversations) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO conversations (id, channel_id, wa_id, customer_name, \
                      contact_id, last_inbound_at, last_agent_id, created_at) ",
@@ -545,7 +585,7 @@ impl Store {
                 qb.build().execute(&mut *tx).await?;
             }
 
-            for chunk in interactions.chunks(CHUNK) {
+            for chunk in chunks(&interactions) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO interactions (id, state, queue_id, conversation_id, channel_id, \
                      owner_id, created_at, accepted_at, ended_at, updated_at, doc, contact_id) ",
@@ -636,7 +676,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for chunk in participants.chunks(CHUNK) {
+            for chunk in chunks(&participants) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO interaction_participants (interaction_id, agent_id) ",
                 );
@@ -647,7 +687,7 @@ impl Store {
                 qb.build().execute(&mut *tx).await?;
             }
 
-            for chunk in messages.chunks(CHUNK) {
+            for chunk in chunks(&messages) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO messages (id, conversation_id, interaction_id, direction, \
                      author_id, kind, body, payload, wa_message_id, status, error, created_at, \
@@ -795,16 +835,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            for chunk in events.chunks(CHUNK) {
+            for chunk in chunks(&events) {
                 let mut qb = sqlx::QueryBuilder::new(
                     "INSERT INTO events (user_id, seq, kind, data, created_at) ",
                 );
-                qb.push_values(chunk, |mut b, (e, data)| {
-                    b.push_bind(e.user_id.as_str())
-                        .push_bind(e.seq)
-                        .push_bind(e.kind.as_str())
-                        .push_bind(data.as_str())
-                        .push_bind(e.created_at.0);
+                qb.push_values(chunk, |mut b, &(user, seq, kind, data, at)| {
+                    b.push_bind(user)
+                        .push_bind(seq)
+                        .push_bind(kind)
+                        .push_bind(data)
+                        .push_bind(at);
                 });
                 qb.build().execute(&mut *tx).await?;
             }
@@ -813,6 +853,9 @@ impl Store {
         }
         .await);
 
+        if result.is_ok() {
+            self.checkpoint_soon();
+        }
         result.map_err(|e| {
             if is_unique_violation(&e) {
                 StoreError::Conflict(format!("commit rolled back: {e}"))
@@ -1090,6 +1133,29 @@ impl Store {
         })
     }
 
+    /// [`events_since`](Self::events_since) with each event's `data` as stored (JSON text), so
+    /// a replay sends exactly the bytes the live stream sent.
+    pub async fn encoded_events_since(
+        &self,
+        user_id: &AgentId,
+        since_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord<String>>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
+        );
+        dispatch!(self, pool => {
+            let rows = sqlx::query(&sql)
+                .bind(user_id.as_str())
+                .bind(since_seq)
+                .bind(limit.max(0))
+                .fetch_all(pool)
+                .await?;
+            decode_all(&rows, rows::encoded_event)
+        })
+    }
+
     /// The oldest sequence number still stored for a user, if any.
     pub async fn min_event_seq(&self, user_id: &AgentId) -> Result<Option<i64>> {
         dispatch!(self, pool => {
@@ -1125,5 +1191,20 @@ impl Store {
             let row = sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await?;
             row.map(|r| rows::conversation(&r)).transpose()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_are_powers_of_two_covering_all_rows_in_order() {
+        for n in 0..600usize {
+            let rows: Vec<usize> = (0..n).collect();
+            let parts: Vec<&[usize]> = super::chunks(&rows).collect();
+            assert!(parts
+                .iter()
+                .all(|p| p.len().is_power_of_two() && p.len() <= super::CHUNK));
+            assert_eq!(parts.concat(), rows);
+        }
     }
 }

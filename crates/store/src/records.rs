@@ -3,6 +3,7 @@
 //! Plain data: no I/O here.
 
 use serde::Serialize;
+use std::sync::Arc;
 use switchboard_domain::model::{
     Agent, AgentId, ConversationId, Interaction, InteractionId, InteractionState, Queue, QueueId,
     Role, Settings, Timestamp,
@@ -165,12 +166,15 @@ pub struct NoteRecord {
 }
 
 /// One entry of a user's event log (sequence numbers are per user).
+///
+/// `data` is a JSON value, or (`EventRecord<Arc<str>>`, `EventRecord<String>`) the JSON text
+/// already encoded: the server encodes each live event once and stores and sends those bytes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EventRecord {
+pub struct EventRecord<D = serde_json::Value> {
     pub user_id: AgentId,
     pub seq: i64,
     pub kind: String,
-    pub data: serde_json::Value,
+    pub data: D,
     pub created_at: Timestamp,
 }
 
@@ -223,6 +227,8 @@ pub struct Changeset {
     pub message_updates: Vec<MessageStatusUpdate>,
     pub notes: Vec<NoteRecord>,
     pub events: Vec<EventRecord>,
+    /// Events whose `data` is already JSON text, stored as is (after `events`).
+    pub encoded_events: Vec<EventRecord<Arc<str>>>,
     pub settings: Option<Settings>,
     /// New outbound sends.
     pub outbox: Vec<OutboxRecord>,
@@ -253,6 +259,7 @@ impl Changeset {
             && self.message_updates.is_empty()
             && self.notes.is_empty()
             && self.events.is_empty()
+            && self.encoded_events.is_empty()
             && self.settings.is_none()
             && self.outbox.is_empty()
             && self.outbox_updates.is_empty()
@@ -278,6 +285,7 @@ impl Changeset {
             message_updates,
             notes,
             events,
+            encoded_events,
             settings,
             outbox,
             outbox_updates,
@@ -306,6 +314,7 @@ impl Changeset {
         self.message_updates.extend(message_updates);
         self.notes.extend(notes);
         self.events.extend(events);
+        self.encoded_events.extend(encoded_events);
         if settings.is_some() {
             self.settings = settings;
         }

@@ -172,6 +172,17 @@ pub(crate) fn event(row: &impl RowExt) -> Result<EventRecord> {
     })
 }
 
+/// An event with its `data` left as the stored JSON text.
+pub(crate) fn encoded_event(row: &impl RowExt) -> Result<EventRecord<String>> {
+    Ok(EventRecord {
+        user_id: AgentId(row.text("user_id")?),
+        seq: row.int("seq")?,
+        kind: row.text("kind")?,
+        data: row.text("data")?,
+        created_at: row.ts("created_at")?,
+    })
+}
+
 /// Serializes a value bound as a JSON TEXT column.
 pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(format!("unencodable value: {e}")))

@@ -3,7 +3,7 @@
 use crate::error::{is_unique_violation, Result, StoreError};
 use crate::ops::now_ms;
 use crate::records::{ChannelRecord, MessageRecord, OutboxRecord, PendingStatus};
-use crate::rows::{self, CHANNEL_COLUMNS, MESSAGE_COLUMNS, OUTBOX_COLUMNS};
+use crate::rows::{self, RowExt, CHANNEL_COLUMNS, MESSAGE_COLUMNS, OUTBOX_COLUMNS};
 use crate::Store;
 use switchboard_domain::model::Timestamp;
 
@@ -122,6 +122,38 @@ impl Store {
                 rows.iter().map(rows::conversation).collect::<Result<Vec<_>>>()?
             });
             out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// For each of these E.164 numbers that a contact has, the first such contact (oldest, not
+    /// merged away), as `contacts_by_phone(number).first()` would find it: one query for a whole
+    /// webhook's new conversations.
+    pub async fn first_contacts_by_phones(
+        &self,
+        numbers: &[String],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in numbers.chunks(500) {
+            let rows: Vec<(String, String)> = dispatch!(self, pool => {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "SELECT p.number AS number, c.id AS id FROM contact_phones p \
+                     JOIN contacts c ON c.id = p.contact_id \
+                     WHERE c.merged_into IS NULL AND p.number IN (",
+                );
+                let mut sep = qb.separated(", ");
+                for n in chunk {
+                    sep.push_bind(n.as_str());
+                }
+                qb.push(") ORDER BY c.created_at, c.id");
+                let rows = qb.build().fetch_all(pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.text("number")?, r.text("id")?)))
+                    .collect::<Result<Vec<_>>>()?
+            });
+            for (number, id) in rows {
+                out.entry(number).or_insert(id);
+            }
         }
         Ok(out)
     }

@@ -52,7 +52,7 @@ async fn upgrade(
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;
 
 async fn send_frame(sink: &mut Sink, f: &Frame) -> bool {
-    sink.send(Message::Text(f.to_json().into())).await.is_ok()
+    sink.send(Message::Text(f.text())).await.is_ok()
 }
 
 /// Sends stored events after `*cursor` (up to `until`, if given); false if the socket failed.
@@ -64,7 +64,11 @@ async fn replay(
     until: Option<i64>,
 ) -> bool {
     loop {
-        let rows = match state.store.events_since(&user.id, *cursor, 500).await {
+        let rows = match state
+            .store
+            .encoded_events_since(&user.id, *cursor, 500)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, agent = %user.id, "replay failed");
@@ -78,11 +82,8 @@ async fn replay(
             if until.is_some_and(|u| r.seq > u) {
                 return true;
             }
-            let f = Frame {
-                seq: r.seq,
-                kind: r.kind,
-                data: r.data,
-            };
+            // The stored text: the same bytes the live stream sent.
+            let f = Frame::new(r.seq, r.kind, r.data.into());
             if !send_frame(sink, &f).await {
                 return false;
             }
@@ -115,11 +116,11 @@ async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: We
         .read(move |s| s.seqs.get(&id).copied().unwrap_or(0))
         .await
         .unwrap_or(0);
-    let hello = Frame {
-        seq: last,
-        kind: "hello".into(),
-        data: json!({"user_id": user.id, "last_seq": last}),
-    };
+    let hello = Frame::from_value(
+        last,
+        "hello",
+        &json!({"user_id": user.id, "last_seq": last}),
+    );
     let mut ok = send_frame(&mut sink, &hello).await;
     let mut cursor = last;
     if let (true, Some(since)) = (ok, since) {
@@ -128,11 +129,7 @@ async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: We
         if oldest.is_some_and(|o| o > cursor + 1) || cursor > last {
             // What the client missed is no longer kept (or it is from another life of the
             // database): tell it to reload its state.
-            let f = Frame {
-                seq: last,
-                kind: "resync".into(),
-                data: json!({"reason": "events_pruned"}),
-            };
+            let f = Frame::from_value(last, "resync", &json!({"reason": "events_pruned"}));
             ok = send_frame(&mut sink, &f).await;
             cursor = last;
         } else {
