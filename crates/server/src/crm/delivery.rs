@@ -129,7 +129,7 @@ async fn attempt(state: &AppState, crm: &Crm, ev: CrmEventRecord) -> bool {
     let outcome = match tokio::time::timeout(timeout, send(request)).await {
         Ok(o) => o,
         Err(_) => Outcome::Retry {
-            reason: format!("no answer within {} ms", timeout.as_millis()),
+            reason: format!("no answer in time ({} ms)", timeout.as_millis()),
             retry_after_ms: None,
         },
     };
