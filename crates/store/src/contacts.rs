@@ -121,44 +121,6 @@ fn placeholders(from: usize, n: usize) -> String {
 impl Store {
     // ---------------------------------------------------------------- contacts
 
-    /// Stores a new contact with its numbers.
-    pub async fn insert_contact(&self, c: &ContactRecord) -> Result<()> {
-        let fields = json_text(&c.fields)?;
-        dispatch!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO contacts (id, name, first_name, last_name, email, fields, \
-                 merged_into, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&c.id)
-            .bind(&c.name)
-            .bind(c.first_name.as_deref())
-            .bind(c.last_name.as_deref())
-            .bind(c.email.as_deref())
-            .bind(&fields)
-            .bind(c.merged_into.as_deref())
-            .bind(c.created_by.as_ref().map(AgentId::as_str))
-            .bind(c.created_at.0)
-            .bind(c.updated_at.0)
-            .execute(&mut *tx)
-            .await?;
-            for number in &c.phones {
-                sqlx::query(
-                    "INSERT INTO contact_phones (contact_id, number, created_at) \
-                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                )
-                .bind(&c.id)
-                .bind(number)
-                .bind(c.updated_at.0)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
     /// Rewrites a contact's fields and numbers (the caller holds the contact's lock).
     pub async fn update_contact(&self, c: &ContactRecord) -> Result<()> {
         let fields = json_text(&c.fields)?;
