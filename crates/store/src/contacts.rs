@@ -868,6 +868,12 @@ const PG_GATHER_CAP: i64 = 2_000;
 /// GIN index alone (sequential and plain index scans off for that statement); if that is all of
 /// them, sort and page them; if there are more, the words are common and walking the newest
 /// messages finds a page quickly.
+///
+/// Gathering a common word is the slow part (the index hands over every one of its hundreds of
+/// thousands of matches before the limit applies: 12–30 ms on 1,000,000 messages, where the walk
+/// takes under 3 ms). So, across all conversations, the planner is asked first how many
+/// messages the words match (its estimate from the column's statistics of most common words,
+/// one planning round trip); when that is well above the cap the gather is skipped.
 #[allow(clippy::too_many_arguments)]
 async fn pg_search(
     pool: &sqlx::PgPool,
@@ -912,6 +918,14 @@ async fn pg_search(
         }
         q.bind(limit.max(0))
     }
+    if conversation_id.is_none()
+        && pg_estimated_matches(pool, matches, query).await? > PG_GATHER_CAP as f64 * 4.0
+    {
+        let rows = bound(&walk, query, conversation_id, scope, limit)
+            .fetch_all(pool)
+            .await?;
+        return rows.iter().map(rows::message).collect();
+    }
     let mut tx = pool.begin().await?;
     sqlx::query("SET LOCAL enable_seqscan = off")
         .execute(&mut *tx)
@@ -935,4 +949,18 @@ async fn pg_search(
             .await?
     };
     rows.iter().map(rows::message).collect()
+}
+
+/// The planner's estimate of the messages matching `matches` (bound to `query`): the "Plan
+/// Rows" of `EXPLAIN`, which comes from the statistics of `body_tsv` (its most common words and
+/// their frequencies). 0 when the plan has no estimate.
+async fn pg_estimated_matches(pool: &sqlx::PgPool, matches: &str, query: &str) -> Result<f64> {
+    let sql = format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM messages m WHERE {matches}");
+    let plan: serde_json::Value = sqlx::query_scalar(&sql).bind(query).fetch_one(pool).await?;
+    Ok(plan
+        .get(0)
+        .and_then(|p| p.get("Plan"))
+        .and_then(|p| p.get("Plan Rows"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0))
 }

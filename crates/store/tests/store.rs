@@ -15,7 +15,7 @@ use switchboard_domain::model::{
 };
 use switchboard_store::{
     Changeset, ConversationRecord, CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter,
-    MessageRecord, MessageStatusUpdate, NoteRecord, Store, StoreError,
+    MessageRecord, MessageStatusUpdate, NoteRecord, SearchScope, Store, StoreError,
 };
 
 const PG_ENV: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
@@ -1527,6 +1527,85 @@ async fn crm_events_queue_in_commit_order_and_move_between_states() {
             "e2"
         );
         again.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn full_text_search_pages_common_and_rare_words_newest_first() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        // 12,000 messages say "common"; every 500th also says "rare". With statistics taken,
+        // PostgreSQL knows "common" is in every message and walks the newest ones instead of
+        // gathering its matches; the answer must be the same either way.
+        let total = 12_000;
+        for chunk in 0..total / 1_000 {
+            let mut cs = Changeset::default();
+            if chunk == 0 {
+                cs.conversations.push(conversation("conv_fts"));
+            }
+            for i in chunk * 1_000..(chunk + 1) * 1_000 {
+                let mut m = message(&format!("msg_{i:06}"), "conv_fts", None, None);
+                m.body = Some(if i % 500 == 0 {
+                    format!("common rare word{i}")
+                } else {
+                    format!("common word{i}")
+                });
+                cs.messages.push(m);
+            }
+            store.commit(&cs).await.expect("commit messages");
+        }
+        store.analyze().await.expect("analyze");
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+        let page = store
+            .search_messages(&words(&["common"]), None, &SearchScope::All, 50)
+            .await
+            .expect("search common");
+        let expected: Vec<String> = (total - 50..total)
+            .rev()
+            .map(|i| format!("msg_{i:06}"))
+            .collect();
+        assert_eq!(
+            message_ids(&page),
+            expected,
+            "the newest 50 messages, newest first"
+        );
+
+        let rare = store
+            .search_messages(&words(&["rare"]), None, &SearchScope::All, 50)
+            .await
+            .expect("search rare");
+        let expected: Vec<String> = (0..total)
+            .rev()
+            .filter(|i| i % 500 == 0)
+            .map(|i| format!("msg_{i:06}"))
+            .collect();
+        assert_eq!(
+            message_ids(&rare),
+            expected,
+            "every rare message, newest first"
+        );
+
+        let both = store
+            .search_messages(&words(&["common", "rare"]), None, &SearchScope::All, 50)
+            .await
+            .expect("search both");
+        assert_eq!(message_ids(&both), expected);
+
+        let in_conversation = store
+            .search_messages(
+                &words(&["common"]),
+                Some(&ConversationId::from("conv_fts")),
+                &SearchScope::All,
+                3,
+            )
+            .await
+            .expect("search in the conversation");
+        assert_eq!(
+            message_ids(&in_conversation),
+            ["msg_011999", "msg_011998", "msg_011997"]
+        );
     })
     .await;
 }
