@@ -64,10 +64,13 @@ impl Store {
         let store = if is_postgres(url) {
             Store {
                 backend: Backend::Postgres(pg_pool(PgConnectOptions::from_str(url)?).await?),
+                writer: None,
             }
         } else if url.starts_with("sqlite:") {
+            let (pool, writer) = sqlite_pool(url).await?;
             Store {
-                backend: Backend::Sqlite(sqlite_pool(url).await?),
+                backend: Backend::Sqlite(pool),
+                writer,
             }
         } else {
             return Err(config_error(
@@ -103,6 +106,7 @@ impl Store {
         let pool = pg_pool(options.options([("search_path", schema)])).await?;
         let store = Store {
             backend: Backend::Postgres(pool),
+            writer: None,
         };
         store.migrate().await?;
         Ok(store)
@@ -200,7 +204,8 @@ async fn pg_pool(options: PgConnectOptions) -> Result<sqlx::PgPool> {
         .await?)
 }
 
-async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool> {
+/// SQLite: the shared pool, and (for a database file) the writer of the group commit.
+async fn sqlite_pool(url: &str) -> Result<(sqlx::SqlitePool, Option<sqlx::SqlitePool>)> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -208,13 +213,14 @@ async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool> {
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
     if in_memory {
         // One connection that never retires: the database lives exactly as long as it does.
-        return Ok(SqlitePoolOptions::new()
+        let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)
-            .await?);
+            .await?;
+        return Ok((pool, None));
     }
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
@@ -235,9 +241,20 @@ async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool> {
         // read syscalls, as do memory-mapped reads (256 MiB).
         .pragma("cache_size", "-32768")
         .pragma("mmap_size", "268435456");
-    Ok(SqlitePoolOptions::new()
+    let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options.clone())
+        .await?;
+    // The group commit's own connection: never retired, never tested before use (a commit that
+    // finds it broken fails and the core reloads, as for any failed commit).
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .test_before_acquire(false)
         .connect_with(options)
-        .await?)
+        .await?;
+    Ok((pool, Some(writer)))
 }

@@ -22,6 +22,21 @@ macro_rules! dispatch {
     };
 }
 
+/// [`dispatch!`] for the group commit: on SQLite, `$pool` is the store's writer (one connection
+/// that only commits, so the pages it writes stay in its cache from one commit to the next;
+/// every other connection's cache is dropped whenever the database changes).
+macro_rules! dispatch_commit {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite(shared) => {
+                let $pool = $store.writer.as_ref().unwrap_or(shared);
+                $body
+            }
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
 mod connect;
 mod contacts;
 mod crm;
@@ -55,6 +70,8 @@ pub(crate) enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) backend: Backend,
+    /// SQLite: the connection of [`Store::commit`] (see `dispatch_commit!`).
+    pub(crate) writer: Option<SqlitePool>,
 }
 
 impl std::fmt::Debug for Store {
@@ -82,6 +99,9 @@ impl Store {
 
     /// Closes the pool, waiting for checked-out connections to come back.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            writer.close().await;
+        }
         dispatch!(self, pool => pool.close().await)
     }
 }

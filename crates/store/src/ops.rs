@@ -480,7 +480,7 @@ impl Store {
             .collect();
         let begin = self.begin_write();
 
-        let result: Result<(), sqlx::Error> = dispatch!(self, pool => async {
+        let result: Result<(), sqlx::Error> = dispatch_commit!(self, pool => async {
             let mut tx = pool.begin_with(begin).await?;
 
             if let Some(doc) = &settings_doc {
