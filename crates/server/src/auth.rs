@@ -126,8 +126,9 @@ impl LoginLimiter {
     }
 }
 
-/// The presented token: `Authorization: Bearer`, then `?token=`, then the session cookie.
-/// Returns the token and whether it came from the cookie.
+/// The presented token: `Authorization: Bearer`, then `?token=` (when `query` is given: only
+/// for a websocket handshake), then the session cookie. Returns the token and whether it came
+/// from the cookie.
 pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<(String, bool)> {
     if let Some(v) = headers
         .get(header::AUTHORIZATION)
@@ -207,7 +208,6 @@ pub async fn require(
     let Some(min) = access.min_role() else {
         return Ok(next.run(req).await);
     };
-    let (user, from_cookie) = authenticate(&state, req.headers(), req.uri().query()).await?;
     // A websocket handshake is a GET, but it opens a stream of the user's data to whatever page
     // started it (cross-site websocket hijacking): check it like a write.
     let upgrade = req
@@ -215,6 +215,10 @@ pub async fn require(
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    // `?token=` only opens a websocket (a browser cannot set headers on one): anywhere else a
+    // token in the URL would end up in access logs, proxies and browser history.
+    let query = if upgrade { req.uri().query() } else { None };
+    let (user, from_cookie) = authenticate(&state, req.headers(), query).await?;
     if from_cookie
         && (upgrade || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS))
     {
