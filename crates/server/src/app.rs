@@ -61,50 +61,62 @@ pub struct KeyedLocks {
 
 impl KeyedLocks {
     /// Runs `f` while holding the locks of all `keys` (taken in sorted order, so two callers
-    /// with overlapping keys cannot deadlock).
+    /// with overlapping keys cannot deadlock). Released however the call ends, also when the
+    /// caller's future is dropped (a client that hung up): no key is left behind.
     pub async fn with_many<T>(&self, keys: &[String], f: impl Future<Output = T>) -> T {
         let mut sorted: Vec<&String> = keys.iter().collect();
         sorted.sort();
         sorted.dedup();
-        let locks: Vec<(String, Arc<tokio::sync::Mutex<()>>)> = {
+        let mut held = Held {
+            owner: self,
+            locks: Vec::with_capacity(sorted.len()),
+            guards: Vec::with_capacity(sorted.len()),
+        };
+        {
             let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-            sorted
-                .iter()
-                .map(|k| ((*k).clone(), map.entry((*k).clone()).or_default().clone()))
-                .collect()
-        };
-        let out = {
-            let mut guards = Vec::with_capacity(locks.len());
-            for (_, l) in &locks {
-                guards.push(l.clone().lock_owned().await);
-            }
-            f.await
-        };
-        let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, l) in locks {
-            if Arc::strong_count(&l) == 2 {
-                map.remove(&k);
+            for k in sorted {
+                let lock = map.entry(k.clone()).or_default().clone();
+                held.locks.push((k.clone(), lock));
             }
         }
-        out
+        for i in 0..held.locks.len() {
+            let lock = held.locks[i].1.clone();
+            held.guards.push(lock.lock_owned().await);
+        }
+        f.await
     }
 
     /// Runs `f` while holding the lock of `key`.
     pub async fn with<T>(&self, key: &str, f: impl Future<Output = T>) -> T {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-            locks.entry(key.to_owned()).or_default().clone()
-        };
-        let out = {
-            let _guard = lock.lock().await;
-            f.await
-        };
-        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        // Only the map and this caller hold it: nobody else waits for this key.
-        if Arc::strong_count(&lock) == 2 {
-            locks.remove(key);
+        self.with_many(&[key.to_owned()], f).await
+    }
+
+    /// Keys currently held or waited for.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.locks.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// The locks of one caller of [`KeyedLocks::with_many`]. Dropping it releases them and forgets
+/// every key that nobody else holds or waits for.
+struct Held<'a> {
+    owner: &'a KeyedLocks,
+    locks: Vec<(String, Arc<tokio::sync::Mutex<()>>)>,
+    guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.guards.clear();
+        let mut map = self.owner.locks.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, lock) in self.locks.drain(..) {
+            // Only the map and this caller hold it: nobody else holds or waits for this key.
+            // (New callers clone it only under the map's lock, held here.)
+            if Arc::strong_count(&lock) == 2 {
+                map.remove(&key);
+            }
         }
-        out
     }
 }
 
@@ -601,5 +613,41 @@ async fn prune_events(state: AppState) {
             _ = crate::clock::stopped(&mut shutdown) => break,
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeyedLocks;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        f.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_caller_dropped_while_holding_or_waiting_leaves_no_key_behind() {
+        let locks = KeyedLocks::default();
+        {
+            // Holds "a" and "b", then is dropped mid-way (its client hung up).
+            let keys = ["b".to_owned(), "a".to_owned()];
+            let mut holder = pin!(locks.with_many(&keys, std::future::pending::<()>()));
+            assert!(poll_once(holder.as_mut()).is_pending());
+            assert_eq!(locks.len(), 2);
+            {
+                // Waits for "a" behind the holder, and is dropped while waiting.
+                let mut waiter = pin!(locks.with("a", async { 1 }));
+                assert!(poll_once(waiter.as_mut()).is_pending());
+            }
+            assert_eq!(locks.len(), 2, "the holder still has both keys");
+        }
+        assert_eq!(locks.len(), 0, "nothing held, nothing remembered");
+
+        // The keys work again, and a finished call forgets its key too.
+        let mut again = pin!(locks.with("a", async { 7 }));
+        assert_eq!(poll_once(again.as_mut()), Poll::Ready(7));
+        assert_eq!(locks.len(), 0);
     }
 }
