@@ -30,7 +30,7 @@ use switchboard_store::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Rows to store together with a command, only if it succeeds.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Attach {
     /// Messages to insert; an inbound message without an interaction id gets the id of the
     /// interaction the command answers with.

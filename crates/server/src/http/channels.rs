@@ -219,31 +219,44 @@ async fn patch_channel(
     Path(id): Path<String>,
     Json(req): Json<ChannelPatch>,
 ) -> Result<Response, ApiError> {
-    let mut c = state
-        .channels
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("channel"))?;
-    if let Some(v) = req.display_phone_number {
-        c.display_phone_number = v.trim().to_owned();
-    }
-    if let Some(v) = req.access_token {
-        c.access_token = v;
-    }
-    if let Some(v) = req.app_secret {
-        c.app_secret = v;
-    }
-    if let Some(v) = req.verify_token {
-        c.verify_token = v;
-    }
-    if let Some(v) = req.queue_id {
-        c.queue_id = QueueId(v);
-    }
-    if let Some(v) = req.waba_id {
-        c.waba_id = Some(v.trim().to_owned());
-    }
-    check(&state, &c).await?;
-    save(&state, &c).await?;
-    Ok(ok(view(&c)))
+    // Read, change and save under the channel's lock: two admins changing different fields at
+    // once both keep their change, and a channel deleted meanwhile stays deleted (404).
+    let key = channel_lock(&id);
+    state
+        .ingest_locks
+        .with(&key, async {
+            let mut c = state
+                .channels
+                .get(&id)
+                .ok_or_else(|| ApiError::not_found("channel"))?;
+            if let Some(v) = req.display_phone_number {
+                c.display_phone_number = v.trim().to_owned();
+            }
+            if let Some(v) = req.access_token {
+                c.access_token = v;
+            }
+            if let Some(v) = req.app_secret {
+                c.app_secret = v;
+            }
+            if let Some(v) = req.verify_token {
+                c.verify_token = v;
+            }
+            if let Some(v) = req.queue_id {
+                c.queue_id = QueueId(v);
+            }
+            if let Some(v) = req.waba_id {
+                c.waba_id = Some(v.trim().to_owned());
+            }
+            check(&state, &c).await?;
+            save(&state, &c).await?;
+            Ok(ok(view(&c)))
+        })
+        .await
+}
+
+/// The key of a channel's lock in [`AppState::ingest_locks`](crate::app::AppState).
+fn channel_lock(id: &str) -> String {
+    format!("channel:{id}")
 }
 
 /// `DELETE /api/v1/channels/{id}`
@@ -251,10 +264,16 @@ async fn delete_channel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    state.store.delete_channel(&id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("channel"),
-        other => other.into(),
-    })?;
-    state.channels.remove(&id);
-    Ok(no_content())
+    let key = channel_lock(&id);
+    state
+        .ingest_locks
+        .with(&key, async {
+            state.store.delete_channel(&id).await.map_err(|e| match e {
+                StoreError::NotFound => ApiError::not_found("channel"),
+                other => other.into(),
+            })?;
+            state.channels.remove(&id);
+            Ok(no_content())
+        })
+        .await
 }

@@ -415,10 +415,7 @@ async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
             interaction: i,
             failed,
         });
-        let done = state.core.call_many(vec![(cmd, attach)]).await;
-        if let Some(Err(e)) = done.into_iter().next() {
-            tracing::error!(error = %e, message = %row.message_id, "outbox: cannot store an accepted send");
-        }
+        store_outcome(state, "an accepted send", &row.message_id, cmd, attach).await;
     };
     state.ingest_locks.with(&key, work).await;
     state
@@ -459,9 +456,7 @@ async fn retry(state: &AppState, row: &OutboxRecord, e: &SendError) {
         }],
         ..Attach::default()
     };
-    if let Err(e) = state.core.store(attach).await {
-        tracing::error!(error = %e, "outbox: cannot store a retry");
-    }
+    store_outcome(state, "a retry", &row.message_id, None, attach).await;
 }
 
 /// A permanent error: the message failed, with the reason shown to the agent.
@@ -498,13 +493,42 @@ async fn fail(state: &AppState, row: &OutboxRecord, error: Value) {
         interaction: i,
         failed: true,
     });
-    if let Some(Err(e)) = state
-        .core
-        .call_many(vec![(cmd, attach)])
-        .await
-        .into_iter()
-        .next()
-    {
-        tracing::error!(error = %e, "outbox: cannot store a failed send");
+    store_outcome(state, "a failed send", &row.message_id, cmd, attach).await;
+}
+
+/// Stores what became of a send. WhatsApp has already answered, so a row left due would be sent
+/// again (a second copy to the customer, or a retry without its backoff): while the store
+/// refuses (a full disk, a lost database), the same outcome is tried again, waiting 0.1 s, 0.2 s
+/// … up to 5 s between tries. Only shutdown ends the wait; the row is then due at the next start,
+/// the one case where a message can reach the customer twice.
+async fn store_outcome(
+    state: &AppState,
+    what: &str,
+    message_id: &str,
+    cmd: Option<Command>,
+    attach: Attach,
+) {
+    let mut shutdown = state.shutdown.clone();
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let result = state
+            .core
+            .call_many(vec![(cmd.clone(), attach.clone())])
+            .await
+            .into_iter()
+            .next();
+        let Some(Err(e)) = result else {
+            return;
+        };
+        if *shutdown.borrow() {
+            tracing::error!(error = %e, message = %message_id, "outbox: cannot store {what} before shutdown; the message is sent again at the next start");
+            return;
+        }
+        tracing::error!(error = %e, message = %message_id, retry_in_ms = wait.as_millis() as u64, "outbox: cannot store {what}; trying again");
+        tokio::select! {
+            _ = crate::clock::stopped(&mut shutdown) => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
     }
 }

@@ -392,6 +392,97 @@ async fn outbox_survives_an_outage_in_order(db: Db) {
     expect_status(&mut wa.ws, &second, "delivered").await;
 }
 
+/// Runs `sql` on the test's database, beside the server (to make it refuse writes).
+async fn raw_sql(db: &Db, sql: &str) {
+    use sqlx::Connection;
+    match db {
+        Db::Sqlite(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open the SQLite file");
+            sqlx::raw_sql(sql).execute(&mut c).await.expect("sql");
+            c.close().await.expect("close");
+        }
+        Db::Postgres { url, schema } => {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(&format!("SET search_path TO \"{schema}\"; {sql}"))
+                .execute(&mut c)
+                .await
+                .expect("sql");
+            c.close().await.expect("close");
+        }
+    }
+}
+
+/// WhatsApp accepted a send but the database refuses to store that (a full disk, say): the
+/// outcome is stored once the database recovers, and the customer gets the message once, not
+/// again with every later poll of the outbox.
+async fn an_accepted_send_is_sent_once_when_storing_it_fails(db: Db) {
+    let mut wa = setup(db.clone()).await;
+    let id = conversation(&mut wa, "4915444444444", "Kim").await;
+    let (refuse, allow) = match &db {
+        Db::Sqlite(_) => (
+            "CREATE TRIGGER refuse_done BEFORE UPDATE OF state ON outbox \
+             WHEN new.state = 'done' BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;",
+            "DROP TRIGGER refuse_done;",
+        ),
+        Db::Postgres { .. } => (
+            "CREATE FUNCTION refuse_done() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.state = 'done' THEN RAISE EXCEPTION 'disk full (test)'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_done BEFORE UPDATE ON outbox FOR EACH ROW \
+             EXECUTE FUNCTION refuse_done();",
+            "DROP TRIGGER refuse_done ON outbox; DROP FUNCTION refuse_done();",
+        ),
+    };
+    raw_sql(&db, refuse).await;
+    let failures = || {
+        wa.server
+            .state
+            .metrics
+            .commit_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let m = say(&wa, &id, "only once").await;
+    wa.sim
+        .wait_for_accepted(1, WAIT)
+        .await
+        .expect("WhatsApp accepts the send");
+    // The outcome is refused, and tried again (each try a failed commit).
+    let deadline = std::time::Instant::now() + WAIT;
+    while failures() < 3 {
+        assert!(std::time::Instant::now() < deadline, "no retries seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, page) = wa
+        .ann
+        .get(&format!("/api/v1/interactions/{id}/messages"))
+        .await;
+    let queued = page["messages"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|x| x["id"] == m.as_str() && x["status"] == "queued");
+    assert!(queued, "not stored as accepted yet: {page}");
+    raw_sql(&db, allow).await;
+    // Stored at the next try: its statuses reach the agent.
+    expect_status(&mut wa.ws, &m, "delivered").await;
+    let sent: Vec<String> = wa
+        .sim
+        .accepted_messages()
+        .iter()
+        .filter_map(|s| s.text().map(str::to_owned))
+        .collect();
+    assert_eq!(sent, vec!["only once".to_owned()], "sent exactly once");
+    // Nothing is due any more: the outbox does not send it again later either.
+    wa.server.clock.advance_secs(3600);
+    assert_eq!(
+        wa.server.state.store.next_outbox_at().await.expect("read"),
+        None
+    );
+    assert_eq!(wa.sim.accepted_messages().len(), 1);
+}
+
 async fn permanent_errors_reach_the_agent(db: Db) {
     let mut wa = setup(db).await;
     let id = conversation(&mut wa, "4915444444444", "Kim").await;
@@ -484,6 +575,38 @@ async fn a_channels_queue_stays(db: Db) {
     assert_eq!(s, 204, "{body}");
 }
 
+/// Two admins change different fields of one number at the same moment: both changes stay.
+async fn concurrent_channel_changes_both_stay(db: Db) {
+    let wa = setup(db).await;
+    let (_, list) = wa.admin.get("/api/v1/channels").await;
+    let channel = list[0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a channel: {list}"))
+        .to_owned();
+    let path = format!("/api/v1/channels/{channel}");
+    let other = wa.server.admin().await;
+    for round in 0..20 {
+        let display = format!("+49 30 {round:04}");
+        let waba = format!("1000{round}");
+        let (a, b) = tokio::join!(
+            wa.admin
+                .patch(&path, json!({"display_phone_number": display})),
+            other.patch(&path, json!({"waba_id": waba})),
+        );
+        assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+        let (_, c) = wa.admin.get(&path).await;
+        assert_eq!(
+            (c["display_phone_number"].as_str(), c["waba_id"].as_str()),
+            (Some(display.as_str()), Some(waba.as_str())),
+            "round {round}: one change was lost"
+        );
+    }
+}
+
+on_every_backend!(
+    concurrent_changes_of_a_channel_both_stay,
+    concurrent_channel_changes_both_stay
+);
 on_every_backend!(
     a_customer_and_an_agent_talk_through_whatsapp,
     round_trip_and_handshake
@@ -499,6 +622,10 @@ on_every_backend!(
 on_every_backend!(
     the_outbox_recovers_from_an_outage_without_loss,
     outbox_survives_an_outage_in_order
+);
+on_every_backend!(
+    an_accepted_send_is_sent_once_even_when_storing_it_fails_at_first,
+    an_accepted_send_is_sent_once_when_storing_it_fails
 );
 on_every_backend!(
     permanent_send_errors_reach_the_agent_with_their_reason,
