@@ -47,8 +47,10 @@ fn random_suffix() -> String {
     format!("{n:016x}")
 }
 
-/// SQLite always; PostgreSQL when its URL is given (otherwise says so and skips it).
-pub fn backends() -> Vec<Db> {
+/// SQLite always; PostgreSQL when its URL is given (otherwise says so and skips it). When the
+/// loop over them ends without a panic, their data goes: the SQLite directory, the PostgreSQL
+/// schema and its media directory (a failed test's data stays, to look at).
+pub fn backends() -> Backends {
     let dir = std::env::temp_dir().join(format!("switchboard-test-{}", random_suffix()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mut v = vec![Db::Sqlite(dir.join("test.db"))];
@@ -61,7 +63,69 @@ pub fn backends() -> Vec<Db> {
             "skipped: PostgreSQL half of this test (SWITCHBOARD_TEST_POSTGRES_URL not set)"
         ),
     }
-    v
+    Backends {
+        todo: v.clone().into(),
+        all: v,
+    }
+}
+
+/// The databases of one test, in order (see [`backends`]).
+pub struct Backends {
+    todo: std::collections::VecDeque<Db>,
+    all: Vec<Db>,
+}
+
+impl Iterator for Backends {
+    type Item = Db;
+    fn next(&mut self) -> Option<Db> {
+        self.todo.pop_front()
+    }
+}
+
+impl Drop for Backends {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let all = std::mem::take(&mut self.all);
+        // On a thread of its own: this may run inside the test's runtime.
+        let _ = std::thread::spawn(move || remove_data(all)).join();
+    }
+}
+
+fn remove_data(dbs: Vec<Db>) {
+    for db in dbs {
+        let media = db.media_dir();
+        match db {
+            Db::Sqlite(path) => {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+            }
+            Db::Postgres { url, schema } => {
+                let _ = std::fs::remove_dir_all(media);
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    continue;
+                };
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    let Ok(mut c) = sqlx::PgConnection::connect(&url).await else {
+                        return;
+                    };
+                    let sql = format!(
+                        "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                    );
+                    if let Err(e) = sqlx::raw_sql(&sql).execute(&mut c).await {
+                        eprintln!("could not drop the test schema {schema}: {e}");
+                    }
+                    let _ = c.close().await;
+                });
+            }
+        }
+    }
 }
 
 pub struct Server {
