@@ -1,5 +1,5 @@
 //! Tests of the WhatsApp channel library: one binary, one module per area.
-//! Sample payloads come from `shared/whatsapp-examples/` (next to the workspace checkout).
+//! Sample payloads are in `tests/samples/`: WhatsApp Cloud API webhook bodies as Meta sends them.
 
 #![allow(clippy::unwrap_used)]
 

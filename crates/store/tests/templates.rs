@@ -10,19 +10,20 @@ fn random_hex() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
-async fn stores() -> Vec<(Store, Option<std::path::PathBuf>)> {
+/// Each store, with what to remove after: the SQLite file, or the PostgreSQL URL and schema.
+async fn stores() -> Vec<(Store, Option<std::path::PathBuf>, Option<(String, String)>)> {
     let path = std::env::temp_dir().join(format!("switchboard-templates-{}.db", random_hex()));
     let sqlite = Store::connect(&format!("sqlite://{}", path.display()))
         .await
         .expect("sqlite");
-    let mut v = vec![(sqlite, Some(path))];
+    let mut v = vec![(sqlite, Some(path), None)];
     match std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => {
             let schema = format!("t_{}", random_hex());
             let pg = Store::connect_in_schema(&url, &schema)
                 .await
                 .expect("postgres");
-            v.push((pg, None));
+            v.push((pg, None, Some((url, schema))));
         }
         _ => eprintln!("skipped: PostgreSQL (SWITCHBOARD_TEST_POSTGRES_URL not set)"),
     }
@@ -58,7 +59,7 @@ fn names(list: &[TemplateRecord]) -> Vec<String> {
 
 #[tokio::test]
 async fn sync_status_and_filters() {
-    for (store, path) in stores().await {
+    for (store, path, pg) in stores().await {
         eprintln!("backend: {}", store.backend());
         let t1 = Timestamp(1_000);
         let listed = vec![
@@ -222,6 +223,16 @@ async fn sync_status_and_filters() {
                 f.push(suffix);
                 let _ = std::fs::remove_file(f);
             }
+        }
+        if let Some((url, schema)) = pg {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("connect to drop schema");
+            sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                .execute(&mut conn)
+                .await
+                .expect("drop schema");
         }
     }
 }

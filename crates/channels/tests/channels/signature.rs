@@ -3,7 +3,7 @@
 use switchboard_channels::*;
 
 const SECRET: &[u8] = b"app-secret-123";
-const BODY: &[u8] = include_bytes!("../../../../../shared/whatsapp-examples/text.json");
+const BODY: &[u8] = include_bytes!("../samples/text.json");
 
 #[test]
 fn valid_signature_is_accepted() {
