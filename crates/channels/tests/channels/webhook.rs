@@ -6,13 +6,10 @@ use switchboard_channels::*;
 
 const TEXT: &str = include_str!("../samples/text.json");
 const IMAGE: &str = include_str!("../samples/image.json");
-const BUTTON_REPLY: &str =
-    include_str!("../samples/button_reply.json");
+const BUTTON_REPLY: &str = include_str!("../samples/button_reply.json");
 const REACTION: &str = include_str!("../samples/reaction.json");
-const STATUS_DELIVERED: &str =
-    include_str!("../samples/status_delivered.json");
-const STATUS_FAILED: &str =
-    include_str!("../samples/status_failed_131026.json");
+const STATUS_DELIVERED: &str = include_str!("../samples/status_delivered.json");
+const STATUS_FAILED: &str = include_str!("../samples/status_failed_131026.json");
 
 const PHONE_NUMBER_ID: &str = "106540352242922";
 const WABA_ID: &str = "102290129340398";
