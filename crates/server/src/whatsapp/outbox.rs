@@ -501,6 +501,10 @@ async fn fail(state: &AppState, row: &OutboxRecord, error: Value) {
 /// refuses (a full disk, a lost database), the same outcome is tried again, waiting 0.1 s, 0.2 s
 /// … up to 5 s between tries. Only shutdown ends the wait; the row is then due at the next start,
 /// the one case where a message can reach the customer twice.
+///
+/// When the store answers but keeps refusing this one outcome ([`BAD_OUTCOME_TRIES`] tries: bad
+/// data, not an outage), only the outbox row's new state is stored, so the message is neither
+/// sent again nor holds up the outbox, and the error is logged.
 async fn store_outcome(
     state: &AppState,
     what: &str,
@@ -510,6 +514,7 @@ async fn store_outcome(
 ) {
     let mut shutdown = state.shutdown.clone();
     let mut wait = Duration::from_millis(100);
+    let mut tries = 0u32;
     loop {
         let result = state
             .core
@@ -520,9 +525,20 @@ async fn store_outcome(
         let Some(Err(e)) = result else {
             return;
         };
+        tries += 1;
         if *shutdown.borrow() {
             tracing::error!(error = %e, message = %message_id, "outbox: cannot store {what} before shutdown; the message is sent again at the next start");
             return;
+        }
+        if tries >= BAD_OUTCOME_TRIES && state.store.ping().await.is_ok() {
+            let row_only = Attach {
+                outbox_updates: attach.outbox_updates.clone(),
+                ..Attach::default()
+            };
+            if state.core.store(row_only).await.is_ok() {
+                tracing::error!(error = %e, message = %message_id, tries, "outbox: the store refuses {what} although it answers; only the outbox row was updated, the message keeps its last stored status");
+                return;
+            }
         }
         tracing::error!(error = %e, message = %message_id, retry_in_ms = wait.as_millis() as u64, "outbox: cannot store {what}; trying again");
         tokio::select! {
@@ -532,3 +548,7 @@ async fn store_outcome(
         wait = (wait * 2).min(Duration::from_secs(5));
     }
 }
+
+/// Failed tries of one outcome, with the store answering, after which the outcome is taken for
+/// bad data rather than an outage (see [`store_outcome`]).
+const BAD_OUTCOME_TRIES: u32 = 5;

@@ -483,6 +483,63 @@ async fn an_accepted_send_is_sent_once_when_storing_it_fails(db: Db) {
     assert_eq!(wa.sim.accepted_messages().len(), 1);
 }
 
+/// The store answers but refuses one send's outcome for good (bad data, not an outage): the
+/// outbox gives up storing it after a few tries, keeps only the row's new state, and neither
+/// sends the message again nor stops sending the next ones.
+async fn an_outcome_the_store_never_takes_does_not_stop_the_outbox(db: Db) {
+    let mut wa = setup(db.clone()).await;
+    let id = conversation(&mut wa, "4915555555555", "Max").await;
+    let (refuse, allow) = match &db {
+        Db::Sqlite(_) => (
+            "CREATE TRIGGER refuse_wamid BEFORE UPDATE OF wa_message_id ON messages \
+             WHEN new.wa_message_id IS NOT NULL BEGIN SELECT RAISE(ABORT, 'bad data (test)'); END;",
+            "DROP TRIGGER refuse_wamid;",
+        ),
+        Db::Postgres { .. } => (
+            "CREATE FUNCTION refuse_wamid() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.wa_message_id IS NOT NULL AND OLD.wa_message_id IS NULL THEN \
+             RAISE EXCEPTION 'bad data (test)'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_wamid BEFORE UPDATE ON messages FOR EACH ROW \
+             EXECUTE FUNCTION refuse_wamid();",
+            "DROP TRIGGER refuse_wamid ON messages; DROP FUNCTION refuse_wamid();",
+        ),
+    };
+    raw_sql(&db, refuse).await;
+    say(&wa, &id, "stuck outcome").await;
+    wa.sim
+        .wait_for_accepted(1, WAIT)
+        .await
+        .expect("WhatsApp accepts the send");
+    // Given up after a few tries (about 1.5 s): nothing of the outbox is due any more.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let due = wa.server.state.store.next_outbox_at().await.expect("read");
+        if due.is_none() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the send is still due"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wa.server.clock.advance_secs(3600);
+    raw_sql(&db, allow).await;
+    // The next message goes out at once, and the first was not sent again.
+    let next = say(&wa, &id, "next one").await;
+    expect_status(&mut wa.ws, &next, "delivered").await;
+    let sent: Vec<String> = wa
+        .sim
+        .accepted_messages()
+        .iter()
+        .filter_map(|s| s.text().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        sent,
+        vec!["stuck outcome".to_owned(), "next one".to_owned()]
+    );
+}
+
 async fn permanent_errors_reach_the_agent(db: Db) {
     let mut wa = setup(db).await;
     let id = conversation(&mut wa, "4915444444444", "Kim").await;
@@ -626,6 +683,10 @@ on_every_backend!(
 on_every_backend!(
     an_accepted_send_is_sent_once_even_when_storing_it_fails_at_first,
     an_accepted_send_is_sent_once_when_storing_it_fails
+);
+on_every_backend!(
+    a_send_outcome_the_store_never_takes_is_given_up_without_sending_again,
+    an_outcome_the_store_never_takes_does_not_stop_the_outbox
 );
 on_every_backend!(
     permanent_send_errors_reach_the_agent_with_their_reason,
