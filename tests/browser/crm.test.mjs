@@ -330,3 +330,52 @@ desktopTest('New conversation: with a contact inside the window a first text goe
   // The text typed is kept in the compose box for when the customer answers.
   assert.equal(await ann.getByRole('textbox', { name: 'Message' }).inputValue(), 'Hello from Switchboard support');
 });
+
+desktopTest('supervisors merge a duplicate contact into the linked one; agents are not offered it', ['ann'], async ({ srv, pages: { ann } }) => {
+  const rita = await adminApi(srv, 'POST', '/api/v1/contacts', { name: 'Rita Real', phones: ['+4915110000104'] });
+  const dup = await adminApi(srv, 'POST', '/api/v1/contacts', {
+    name: 'R. Duplicate', email: 'rita@example.com', phones: ['+4915110000197'], fields: { customer_no: 'C-1004' },
+  });
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000104', 'Rita WhatsApp', 'Hi again');
+  await acceptOffer(ann, 'Rita WhatsApp', 'Hi again');
+  const pop = contactPanel(ann);
+  await pop.locator('.crm-name').filter({ hasText: 'Rita Real' }).waitFor();
+  await pop.getByRole('button', { name: 'History & search' }).waitFor();
+  assert.equal(await pop.getByRole('button', { name: 'Merge a duplicate' }).count(), 0, 'an agent cannot merge');
+
+  // Ann becomes a supervisor; after a reload the panel offers the merge.
+  const agents = await adminApi(srv, 'GET', '/api/v1/agents');
+  const annId = agents.find((a) => a.username === 'ann').id;
+  await adminApi(srv, 'PATCH', `/api/v1/agents/${annId}`, { role: 'supervisor' });
+  await ann.reload();
+  await ann.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+  await interactionItem(ann, 'Rita WhatsApp').click();
+  await pop.locator('.crm-name').filter({ hasText: 'Rita Real' }).waitFor();
+  await pop.getByRole('button', { name: 'Merge a duplicate' }).click();
+  const form = pop.getByRole('search', { name: 'Merge a duplicate' });
+  await form.getByLabel('Find a duplicate of Rita Real').fill('R. Dup');
+  await form.getByRole('button', { name: 'Find' }).click();
+  await form.getByText('1 other contact found').waitFor();
+  await form.getByRole('button', { name: 'Merge R. Duplicate into Rita Real' }).click();
+  // Asked once more: a merge cannot be undone. "Keep both" changes nothing.
+  const ask = form.getByRole('group', { name: 'Merge R. Duplicate' });
+  await ask.getByText(/cannot be undone/).waitFor();
+  await ask.getByRole('button', { name: 'Keep both' }).click();
+  await ask.waitFor({ state: 'detached' });
+  assert.equal((await pageApi(ann, 'GET', `/api/v1/contacts/${dup.id}`)).data.id, dup.id);
+  await form.getByRole('button', { name: 'Merge R. Duplicate into Rita Real' }).click();
+  await ask.getByText(/cannot be undone/).waitFor();
+  await docShot(ann, 'merge');
+  await expectOk(ann, 'POST', /^\/api\/v1\/contacts\/[^/]+\/merge$/, () => ask.getByRole('button', { name: 'Merge', exact: true }).click());
+  await pop.getByText('R. Duplicate was merged into Rita Real.').waitFor();
+  // The record has the duplicate's email, field and number now.
+  await pop.getByText('rita@example.com').waitFor();
+  await pop.getByText('C-1004').waitFor();
+  await pop.locator('.crm-phone').filter({ hasText: '+4915110000197' }).waitFor();
+  assert.equal(await pop.getByRole('form', { name: 'Merge a duplicate' }).count(), 0);
+  // The duplicate answers with the contact it was merged into.
+  const merged = await pageApi(ann, 'GET', `/api/v1/contacts/${dup.id}`);
+  assert.equal(merged.data.id, rita.id);
+});

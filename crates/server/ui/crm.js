@@ -4,7 +4,8 @@
 // - The "Contact" panel: the screen pop of the selected interaction (R-4.1 … R-4.5): the match
 //   count, the linked contact's record with its numbers' states, recent interactions and open
 //   cases; the list of matches to pick from; the "New contact" form; re-linking by search;
-//   editing; connecting another number; saving the transcript as a case.
+//   editing; connecting another number; saving the transcript as a case; for supervisors,
+//   merging a duplicate contact into the linked one.
 // - The "Conversations" panel: the communication list (R-5.2), search across all conversations,
 //   and "New conversation" (R-5.3).
 // - The history dialog: every interaction of a contact with its transcript, paged, each headed by
@@ -19,7 +20,7 @@ const CRM = {
   popLoads: new Map(), // interaction id -> the request under way
   popTried: new Set(), // interaction ids the list asked a screen pop for
   shownKey: null, // `${interaction id}|${contact id}` the contact panel shows
-  mode: 'view', // contact panel: view | edit | relink | phone | case
+  mode: 'view', // contact panel: view | edit | relink | phone | case | merge
   convs: null, // the communication list (last answer)
   convsAt: 0,
   history: null, // the history dialog's state
@@ -225,6 +226,8 @@ function drawPop(it, pop, body) {
   const parts = [head];
   if (CRM.mode === 'relink') {
     parts.push(relinkForm(it, status));
+  } else if (CRM.mode === 'merge' && pop.contact) {
+    parts.push(contactRecord(pop.contact), mergeForm(it, pop.contact, status));
   } else if (!pop.contact && pop.match_count === 0) {
     // Under `prompt` (R-4.3), and for a number nobody knows yet (an outbound start).
     parts.push(pop.show_new_contact_form
@@ -244,6 +247,9 @@ function drawPop(it, pop, body) {
       el('button', { type: 'button', onclick: () => { CRM.mode = 'edit'; drawPop(it, pop, body); focusFirst(body, '.crm-form input'); } }, 'Edit contact'),
       el('button', { type: 'button', onclick: () => { CRM.mode = 'phone'; drawPop(it, pop, body); focusFirst(body, '.crm-form input'); } }, 'Add number'),
       el('button', { type: 'button', onclick: () => openHistory(pop.contact, it.conversation_id) }, 'History & search'));
+    if (S.me && ['supervisor', 'admin'].includes(S.me.role)) {
+      actions.append(el('button', { type: 'button', onclick: () => { CRM.mode = 'merge'; drawPop(it, pop, body); focusFirst(body, '.crm-form input'); } }, 'Merge a duplicate'));
+    }
   }
   if (CRM.mode !== 'relink') {
     actions.append(el('button', { type: 'button', onclick: () => { CRM.mode = 'relink'; drawPop(it, pop, body); focusFirst(body, '.crm-form input'); } }, pop.contact ? 'Change contact' : 'Link a contact'));
@@ -383,6 +389,66 @@ function relinkForm(it, status) {
       results.replaceChildren(...list.map((c) => el('li', null,
         el('span', { class: 'crm-pick-name' }, c.name, el('span', { class: 'muted small' }, ` ${c.phones.map((p) => fmtNum(p.number)).join(', ')}`)),
         el('button', { type: 'button', 'aria-label': `Link ${c.name}`, onclick: (ev) => linkContact(it, c.id, ev.currentTarget, status) }, 'Link'))));
+    } catch (x) { note.textContent = x.message; }
+  });
+  return form;
+}
+
+/**
+ * Supervisors: find a duplicate of the linked contact `into` and merge it in (its numbers,
+ * conversations, interactions and cases move over). Asks once more before merging, since a merge
+ * cannot be undone.
+ */
+function mergeForm(it, into, status) {
+  const q = el('input', { type: 'search', autocomplete: 'off', placeholder: 'Name, email or number' });
+  const results = el('ul', { class: 'crm-pick crm-merge-pick', 'aria-label': 'Duplicates found' });
+  const note = el('p', { class: 'muted small', role: 'status' });
+  const cancel = el('button', { type: 'button', onclick: () => { CRM.mode = 'view'; CRM.shownKey = null; renderConversation(); } }, 'Cancel');
+  const form = el('form', { class: 'crm-form', 'aria-label': 'Merge a duplicate', role: 'search' },
+    field(`Find a duplicate of ${into.name}`, q),
+    el('div', { class: 'crm-form-buttons' }, el('button', { type: 'submit', class: 'primary' }, 'Find'), cancel),
+    note, results);
+  const confirmRow = (c, li) => {
+    const yes = el('button', { type: 'button', class: 'primary' }, 'Merge');
+    const no = el('button', { type: 'button' }, 'Keep both');
+    const ask = el('div', { class: 'crm-confirm', role: 'group', 'aria-label': `Merge ${c.name}` },
+      el('p', null, `Merge ${c.name} into ${into.name}? Its numbers, conversations, interactions and cases move to ${into.name}; this cannot be undone.`),
+      el('div', { class: 'crm-form-buttons' }, yes, no));
+    no.addEventListener('click', () => { ask.remove(); li.querySelector('button').disabled = false; });
+    yes.addEventListener('click', async () => {
+      yes.disabled = true;
+      no.disabled = true;
+      try {
+        await api('POST', `/api/v1/contacts/${enc(into.id)}/merge`, { from: c.id });
+        CRM.mode = 'view';
+        CRM.shownKey = null;
+        await refreshPop();
+        const after = contactPanel.body.querySelector('.crm-status');
+        if (after) after.textContent = `${c.name} was merged into ${into.name}.`;
+      } catch (x) {
+        yes.disabled = false;
+        no.disabled = false;
+        status.textContent = `Not merged: ${x.message}`;
+      }
+    });
+    li.append(ask);
+    ask.scrollIntoView({ block: 'nearest' });
+    yes.focus();
+  };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = q.value.trim();
+    if (!text) { q.focus(); return; }
+    note.textContent = 'Searching…';
+    try {
+      const list = (await api('GET', `/api/v1/contacts?q=${enc(text)}&limit=20`)).filter((c) => c.id !== into.id);
+      note.textContent = list.length ? plural(list.length, 'other contact found', 'other contacts found') : 'No other contact found.';
+      results.replaceChildren(...list.map((c) => {
+        const li = el('li', null,
+          el('span', { class: 'crm-pick-name' }, c.name, el('span', { class: 'muted small' }, ` ${[c.email, ...c.phones.map((p) => fmtNum(p.number))].filter(Boolean).join(', ')}`)));
+        li.append(el('button', { type: 'button', 'aria-label': `Merge ${c.name} into ${into.name}`, onclick: (ev) => { ev.currentTarget.disabled = true; confirmRow(c, li); } }, 'Merge…'));
+        return li;
+      }));
     } catch (x) { note.textContent = x.message; }
   });
   return form;
