@@ -379,3 +379,33 @@ desktopTest('supervisors merge a duplicate contact into the linked one; agents a
   const merged = await pageApi(ann, 'GET', `/api/v1/contacts/${dup.id}`);
   assert.equal(merged.data.id, rita.id);
 });
+
+desktopTest('a chat saved without a contact is assigned from the Contact panel once the customer is known', ['ann'], async ({ srv, pages: { ann } }) => {
+  await adminApi(srv, 'PATCH', '/api/v1/settings', { new_contact_policy: 'prompt' });
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  // A first chat nobody links to a contact: its wrap-up leaves a closed case without one.
+  await customerWrites(srv, '4915110000105', 'Sam Nameless', 'First visit');
+  await acceptOffer(ann, 'Sam Nameless', 'First visit');
+  await endAndWrapUp(ann, 'Sam Nameless');
+  await interactionItem(ann, 'Sam Nameless').waitFor({ state: 'detached' });
+  // The customer comes back: the panel lists that case, to assign once there is a contact.
+  await customerWrites(srv, '4915110000105', 'Sam Nameless', 'Back again');
+  await acceptOffer(ann, 'Sam Nameless', 'Back again');
+  const pop = contactPanel(ann);
+  const loose = pop.getByRole('list', { name: 'Cases without a contact' });
+  await loose.getByRole('listitem').filter({ hasText: 'closed' }).waitFor();
+  await pop.getByText('Link or create the contact to assign them.').waitFor();
+  const form = pop.getByRole('form', { name: 'New contact' });
+  await form.getByLabel('Name').fill('Sam Sample');
+  const created = await expectOk(ann, 'POST', /^\/api\/v1\/contacts$/, () => form.getByRole('button', { name: 'Create contact' }).click());
+  await pop.locator('.crm-name').filter({ hasText: 'Sam Sample' }).waitFor();
+  await expectOk(ann, 'PATCH', /^\/api\/v1\/cases\/[^/]+$/, () => loose.getByRole('button', { name: 'Assign to Sam Sample' }).click());
+  await pop.getByText(/is now a case of Sam Sample\.$/).waitFor();
+  assert.equal(await pop.getByRole('list', { name: 'Cases without a contact' }).count(), 0);
+  const cases = await pageApi(ann, 'GET', `/api/v1/contacts/${created.id}/cases`);
+  assert.equal(cases.data.length, 1);
+  assert.equal(cases.data[0].state, 'closed');
+  // Its interaction is in the contact's history now.
+  await pop.locator('.crm-recent li').first().waitFor();
+});

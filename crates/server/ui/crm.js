@@ -5,7 +5,8 @@
 //   count, the linked contact's record with its numbers' states, recent interactions and open
 //   cases; the list of matches to pick from; the "New contact" form; re-linking by search;
 //   editing; connecting another number; saving the transcript as a case; for supervisors,
-//   merging a duplicate contact into the linked one.
+//   merging a duplicate contact into the linked one; assigning the conversation's cases saved
+//   without a contact.
 // - The "Conversations" panel: the communication list (R-5.2), search across all conversations,
 //   and "New conversation" (R-5.3).
 // - The history dialog: every interaction of a contact with its transcript, paged, each headed by
@@ -273,6 +274,18 @@ function drawPop(it, pop, body) {
         el('span', { class: 'muted small' }, ` saved ${fmtDateTime(c.created_at)}`))))
       : el('p', { class: 'muted small' }, 'No open cases.'));
   }
+  const loose = pop.unassigned_cases || [];
+  if (loose.length) {
+    // Chats of this conversation saved while nobody knew the customer (R-4.6): assign them.
+    parts.push(el('h3', { class: 'crm-sub' }, 'Cases without a contact'));
+    parts.push(el('ul', { class: 'crm-cases', 'aria-label': 'Cases without a contact' }, loose.map((c) => el('li', null,
+      el('span', null, c.subject || `Chat of ${fmtDate(c.initiated_at)}`),
+      el('span', { class: 'muted small' }, ` ${c.state === 'closed' ? 'closed' : 'open'} · saved ${fmtDateTime(c.created_at)} `),
+      pop.contact
+        ? el('button', { type: 'button', class: 'link', onclick: (e) => assignCase(c, pop.contact, e.currentTarget, status) }, `Assign to ${pop.contact.name}`)
+        : null))));
+    if (!pop.contact) parts.push(el('p', { class: 'muted small' }, 'Link or create the contact to assign them.'));
+  }
   if (pop.external && pop.external.status === 'found' && pop.external.contacts.length) {
     parts.push(el('h3', { class: 'crm-sub' }, 'External CRM'));
     parts.push(el('ul', { class: 'crm-cases' }, pop.external.contacts.map((c) => el('li', null,
@@ -326,6 +339,21 @@ async function linkContact(it, contactId, btn, status) {
   } catch (e) {
     if (btn) btn.disabled = false;
     status.textContent = `Not linked: ${e.message}`;
+  }
+}
+
+/** Assigns a case saved without a contact to `contact`; the panel then shows it no more. */
+async function assignCase(c, contact, btn, status) {
+  btn.disabled = true;
+  try {
+    await api('PATCH', `/api/v1/cases/${enc(c.id)}`, { contact_id: contact.id });
+    CRM.shownKey = null;
+    await refreshPop();
+    const after = contactPanel.body.querySelector('.crm-status');
+    if (after) after.textContent = `The chat of ${fmtDate(c.initiated_at)} is now a case of ${contact.name}.`;
+  } catch (e) {
+    btn.disabled = false;
+    status.textContent = `Not assigned: ${e.message}`;
   }
 }
 

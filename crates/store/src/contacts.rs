@@ -24,6 +24,8 @@ const CASE_COLUMNS: &str = "id, state, contact_id, interaction_id, conversation_
 pub enum CaseFilter<'a> {
     Contact(&'a str),
     Unassigned,
+    /// Cases without a contact from one conversation.
+    UnassignedIn(&'a str),
     All,
 }
 
@@ -515,7 +517,7 @@ impl Store {
     ) -> Result<Vec<CaseRecord>> {
         let mut sql = format!("SELECT {CASE_COLUMNS} FROM cases WHERE ");
         let mut n = 0;
-        let contact_id = match filter {
+        let bound = match filter {
             CaseFilter::Contact(id) => {
                 n += 1;
                 sql += &format!("contact_id = ${n}");
@@ -524,6 +526,11 @@ impl Store {
             CaseFilter::Unassigned => {
                 sql += "contact_id IS NULL";
                 None
+            }
+            CaseFilter::UnassignedIn(conversation) => {
+                n += 1;
+                sql += &format!("contact_id IS NULL AND conversation_id = ${n}");
+                Some(conversation)
             }
             CaseFilter::All => {
                 sql += "1 = 1";
@@ -537,8 +544,8 @@ impl Store {
         sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", n + 1);
         dispatch!(self, pool => {
             let mut q = sqlx::query(&sql);
-            if let Some(c) = contact_id {
-                q = q.bind(c);
+            if let Some(v) = bound {
+                q = q.bind(v);
             }
             if let Some(s) = state {
                 q = q.bind(s);

@@ -41,11 +41,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint { method: "POST", path: "/api/v1/contacts/{id}/merge", summary: "Merge another contact ({from}) into this one: numbers, conversations, interactions and cases move over.", access: Access::Supervisor, body: body::<MergeInput>(), handler: post(merge) },
         Endpoint { method: "GET", path: "/api/v1/contacts/{id}/interactions", summary: "The contact's history: every interaction across channels and agents, newest first, paged with ?before=CURSOR&limit=N; ?transcripts=true adds each one's messages.", access: Access::Agent, body: None, handler: get(contact_history) },
         Endpoint { method: "GET", path: "/api/v1/contacts/{id}/cases", summary: "The contact's cases, newest first (?state=open|closed).", access: Access::Agent, body: None, handler: get(contact_cases) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/screen-pop", summary: "The contact lookup of an interaction by the customer's number: the linked contact, all matches and their count, the new-contact form's prefill, recent interactions and open cases.", access: Access::Agent, body: None, handler: get(screen_pop) },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/screen-pop", summary: "The contact lookup of an interaction by the customer's number: the linked contact, all matches and their count, the new-contact form's prefill, recent interactions, open cases and the conversation's cases without a contact.", access: Access::Agent, body: None, handler: get(screen_pop) },
         Endpoint { method: "PUT", path: "/api/v1/interactions/{id}/contact", summary: "Link the interaction (and its conversation) to another contact ({contact_id}), or unlink it ({contact_id: null}).", access: Access::Agent, body: body::<LinkInput>(), handler: put(link_contact) },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/case", summary: "Save the transcript so far as an open case ({subject?}); the wrap-up closes it.", access: Access::Agent, body: body::<CaseInput>(), handler: post(save_case) },
         Endpoint { method: "POST", path: "/api/v1/interactions", summary: "Start an outbound interaction with a contact or number ({contact_id? | phone?, channel_id?, text?}); it opens active and owned by the caller, with no offer.", access: Access::Agent, body: body::<StartInput>(), handler: post(start_outbound) },
-        Endpoint { method: "GET", path: "/api/v1/cases", summary: "Cases, newest first: all, of a contact (?contact_id=) or without one (?unassigned=true); ?state=open|closed.", access: Access::Agent, body: None, handler: get(list_cases) },
+        Endpoint { method: "GET", path: "/api/v1/cases", summary: "Cases, newest first: all, of a contact (?contact_id=) or without one (?unassigned=true, and of one conversation with &conversation_id=); ?state=open|closed.", access: Access::Agent, body: None, handler: get(list_cases) },
         Endpoint { method: "GET", path: "/api/v1/cases/{id}", summary: "One case with its transcript and notes.", access: Access::Agent, body: None, handler: get(get_case) },
         Endpoint { method: "PATCH", path: "/api/v1/cases/{id}", summary: "Assign the case to a contact ({contact_id}) or change its subject.", access: Access::Agent, body: body::<CasePatch>(), handler: patch(patch_case) },
         Endpoint { method: "GET", path: "/api/v1/conversations", summary: "The communication list: conversations by latest message with the contact, last message and unread count (?channel_id=, ?limit=).", access: Access::Agent, body: None, handler: get(conversations) },
@@ -630,6 +630,8 @@ async fn contact_history(
 struct CasesQuery {
     contact_id: Option<String>,
     unassigned: Option<bool>,
+    /// With `unassigned=true`: only those of this conversation.
+    conversation_id: Option<String>,
     state: Option<String>,
     limit: Option<i64>,
 }
@@ -671,9 +673,18 @@ async fn list_cases(
         Some(id) => Some(load_contact(&state, id).await?.id),
         None => None,
     };
+    if q.conversation_id.is_some() && q.unassigned != Some(true) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "conversation_id goes with unassigned=true",
+        ));
+    }
     let filter = match (&contact, q.unassigned.unwrap_or(false)) {
         (Some(id), false) => CaseFilter::Contact(id),
-        (None, true) => CaseFilter::Unassigned,
+        (None, true) => match &q.conversation_id {
+            Some(c) => CaseFilter::UnassignedIn(c),
+            None => CaseFilter::Unassigned,
+        },
         (None, false) => CaseFilter::All,
         (Some(_), true) => {
             return Err(ApiError::bad_request(
@@ -840,6 +851,18 @@ async fn screen_pop(
         }
         None => (Vec::new(), Vec::new()),
     };
+    // Earlier chats of this conversation saved without a contact, to assign to one.
+    let unassigned: Vec<Value> = state
+        .store
+        .cases(
+            CaseFilter::UnassignedIn(it.conversation_id.as_str()),
+            None,
+            20,
+        )
+        .await?
+        .iter()
+        .map(case_json)
+        .collect();
     let (first, last) = it
         .customer
         .name
@@ -880,6 +903,7 @@ async fn screen_pop(
         },
         "recent_interactions": recent,
         "open_cases": open_cases,
+        "unassigned_cases": unassigned,
         "external": external,
     })))
 }

@@ -279,6 +279,34 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     let loose = loose.as_array().expect("list").clone();
     assert_eq!(loose.len(), 1);
     assert_eq!(loose[0]["interaction_id"], id2.as_str());
+    // Also by conversation, and in the screen pop of that conversation.
+    let conv = loose[0]["conversation_id"]
+        .as_str()
+        .expect("conversation")
+        .to_owned();
+    let (_, of_conv) = wa
+        .ann
+        .get(&format!(
+            "/api/v1/cases?unassigned=true&conversation_id={conv}"
+        ))
+        .await;
+    assert_eq!(of_conv, Value::Array(loose.clone()));
+    let (_, other) = wa
+        .ann
+        .get("/api/v1/cases?unassigned=true&conversation_id=cnv_other")
+        .await;
+    assert_eq!(other, json!([]));
+    let (s, b) = wa
+        .ann
+        .get(&format!("/api/v1/cases?conversation_id={conv}"))
+        .await;
+    assert_error(s, &b, 400, "invalid_query");
+    let (s, pop) = wa
+        .ann
+        .get(&format!("/api/v1/interactions/{id2}/screen-pop"))
+        .await;
+    assert_eq!(s, 200, "{pop}");
+    assert_eq!(pop["unassigned_cases"][0]["id"], loose[0]["id"]);
     let eve = new_contact(
         &wa.ann,
         json!({"name": "Eve", "phones": ["+4915166666666"]}),
@@ -296,6 +324,11 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     assert_eq!(v["contact_id"], eve.as_str());
     let (_, loose) = wa.ann.get("/api/v1/cases?unassigned=true").await;
     assert_eq!(loose, json!([]));
+    let (_, pop) = wa
+        .ann
+        .get(&format!("/api/v1/interactions/{id2}/screen-pop"))
+        .await;
+    assert_eq!(pop["unassigned_cases"], json!([]));
     let (_, hist) = wa
         .ann
         .get(&format!("/api/v1/contacts/{eve}/interactions"))
