@@ -397,13 +397,17 @@ function newContactForm(it, pop, status) {
 }
 
 /** Manual re-linking (R-4.5): find a contact by name, email or number. */
-function relinkForm(it, status) {
+/**
+ * A contact search in the panel: a field, Find and Cancel, a status line and the contacts found
+ * (all but `skip`), each drawn by `item(contact)` as a list item.
+ */
+function contactSearch({ label, fieldLabel, listLabel, listClass = '', skip = null, counted, item }) {
   const q = el('input', { type: 'search', autocomplete: 'off', placeholder: 'Name, email or number' });
-  const results = el('ul', { class: 'crm-pick', 'aria-label': 'Contacts found' });
+  const results = el('ul', { class: `crm-pick ${listClass}`.trim(), 'aria-label': listLabel });
   const note = el('p', { class: 'muted small', role: 'status' });
   const cancel = el('button', { type: 'button', onclick: () => { CRM.mode = 'view'; CRM.shownKey = null; renderConversation(); } }, 'Cancel');
-  const form = el('form', { class: 'crm-form', 'aria-label': 'Link a contact', role: 'search' },
-    field('Find a contact', q),
+  const form = el('form', { class: 'crm-form', 'aria-label': label, role: 'search' },
+    field(fieldLabel, q),
     el('div', { class: 'crm-form-buttons' }, el('button', { type: 'submit', class: 'primary' }, 'Find'), cancel),
     note, results);
   form.addEventListener('submit', async (e) => {
@@ -412,14 +416,26 @@ function relinkForm(it, status) {
     if (!text) { q.focus(); return; }
     note.textContent = 'Searching…';
     try {
-      const list = await api('GET', `/api/v1/contacts?q=${enc(text)}&limit=20`);
-      note.textContent = list.length ? plural(list.length, 'contact found', 'contacts found') : 'No contact found.';
-      results.replaceChildren(...list.map((c) => el('li', null,
-        el('span', { class: 'crm-pick-name' }, c.name, el('span', { class: 'muted small' }, ` ${c.phones.map((p) => fmtNum(p.number)).join(', ')}`)),
-        el('button', { type: 'button', 'aria-label': `Link ${c.name}`, onclick: (ev) => linkContact(it, c.id, ev.currentTarget, status) }, 'Link'))));
+      const list = (await api('GET', `/api/v1/contacts?q=${enc(text)}&limit=20`)).filter((c) => c.id !== skip);
+      note.textContent = counted(list.length);
+      results.replaceChildren(...list.map(item));
     } catch (x) { note.textContent = x.message; }
   });
   return form;
+}
+
+const pickName = (c, extra = []) => el('span', { class: 'crm-pick-name' }, c.name,
+  el('span', { class: 'muted small' }, ` ${[...extra, ...c.phones.map((p) => fmtNum(p.number))].filter(Boolean).join(', ')}`));
+
+function relinkForm(it, status) {
+  return contactSearch({
+    label: 'Link a contact',
+    fieldLabel: 'Find a contact',
+    listLabel: 'Contacts found',
+    counted: (n) => (n ? plural(n, 'contact found', 'contacts found') : 'No contact found.'),
+    item: (c) => el('li', null, pickName(c),
+      el('button', { type: 'button', 'aria-label': `Link ${c.name}`, onclick: (ev) => linkContact(it, c.id, ev.currentTarget, status) }, 'Link')),
+  });
 }
 
 /**
@@ -428,14 +444,6 @@ function relinkForm(it, status) {
  * cannot be undone.
  */
 function mergeForm(it, into, status) {
-  const q = el('input', { type: 'search', autocomplete: 'off', placeholder: 'Name, email or number' });
-  const results = el('ul', { class: 'crm-pick crm-merge-pick', 'aria-label': 'Duplicates found' });
-  const note = el('p', { class: 'muted small', role: 'status' });
-  const cancel = el('button', { type: 'button', onclick: () => { CRM.mode = 'view'; CRM.shownKey = null; renderConversation(); } }, 'Cancel');
-  const form = el('form', { class: 'crm-form', 'aria-label': 'Merge a duplicate', role: 'search' },
-    field(`Find a duplicate of ${into.name}`, q),
-    el('div', { class: 'crm-form-buttons' }, el('button', { type: 'submit', class: 'primary' }, 'Find'), cancel),
-    note, results);
   const confirmRow = (c, li) => {
     const yes = el('button', { type: 'button', class: 'primary' }, 'Merge');
     const no = el('button', { type: 'button' }, 'Keep both');
@@ -463,23 +471,19 @@ function mergeForm(it, into, status) {
     ask.scrollIntoView({ block: 'nearest' });
     yes.focus();
   };
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const text = q.value.trim();
-    if (!text) { q.focus(); return; }
-    note.textContent = 'Searching…';
-    try {
-      const list = (await api('GET', `/api/v1/contacts?q=${enc(text)}&limit=20`)).filter((c) => c.id !== into.id);
-      note.textContent = list.length ? plural(list.length, 'other contact found', 'other contacts found') : 'No other contact found.';
-      results.replaceChildren(...list.map((c) => {
-        const li = el('li', null,
-          el('span', { class: 'crm-pick-name' }, c.name, el('span', { class: 'muted small' }, ` ${[c.email, ...c.phones.map((p) => fmtNum(p.number))].filter(Boolean).join(', ')}`)));
-        li.append(el('button', { type: 'button', 'aria-label': `Merge ${c.name} into ${into.name}`, onclick: (ev) => { ev.currentTarget.disabled = true; confirmRow(c, li); } }, 'Merge…'));
-        return li;
-      }));
-    } catch (x) { note.textContent = x.message; }
+  return contactSearch({
+    label: 'Merge a duplicate',
+    fieldLabel: `Find a duplicate of ${into.name}`,
+    listLabel: 'Duplicates found',
+    listClass: 'crm-merge-pick',
+    skip: into.id,
+    counted: (n) => (n ? plural(n, 'other contact found', 'other contacts found') : 'No other contact found.'),
+    item: (c) => {
+      const li = el('li', null, pickName(c, [c.email]));
+      li.append(el('button', { type: 'button', 'aria-label': `Merge ${c.name} into ${into.name}`, onclick: (ev) => { ev.currentTarget.disabled = true; confirmRow(c, li); } }, 'Merge…'));
+      return li;
+    },
   });
-  return form;
 }
 
 function editForm(it, c, status) {
