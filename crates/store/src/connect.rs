@@ -22,6 +22,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
     (4, include_str!("../migrations/sqlite/0004_contacts.sql")),
     (5, include_str!("../migrations/sqlite/0005_templates.sql")),
     (6, include_str!("../migrations/sqlite/0006_crm_events.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_unassigned_cases.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -33,6 +37,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (
         6,
         include_str!("../migrations/postgres/0006_crm_events.sql"),
+    ),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_unassigned_cases.sql"),
     ),
 ];
 

@@ -879,8 +879,8 @@ const PG_GATHER_CAP: i64 = 2_000;
 /// Gathering a common word is the slow part (the index hands over every one of its hundreds of
 /// thousands of matches before the limit applies: 12–30 ms on 1,000,000 messages, where the walk
 /// takes under 3 ms). So, for one whole word across all conversations, the planner is asked
-/// first how many messages the word matches (its estimate from the column's statistics of most common words,
-/// one planning round trip); when that is well above the cap the gather is skipped.
+/// first how many messages the word matches (its estimate from the column's statistics of most
+/// common words, one planning round trip); when that is well above the cap the gather is skipped.
 #[allow(clippy::too_many_arguments)]
 async fn pg_search(
     pool: &sqlx::PgPool,
