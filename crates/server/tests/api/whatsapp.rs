@@ -113,6 +113,21 @@ pub(crate) async fn say(wa: &Wa, id: &str, text: &str) -> String {
     m["id"].as_str().expect("id").to_owned()
 }
 
+/// Message `message` of interaction `id` as Ann reads it from the API.
+pub(crate) async fn stored_message(wa: &Wa, id: &str, message: &str) -> Value {
+    let (_, page) = wa
+        .ann
+        .get(&format!("/api/v1/interactions/{id}/messages"))
+        .await;
+    page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["id"] == message)
+        .cloned()
+        .unwrap_or_else(|| panic!("message {message} not in {page}"))
+}
+
 pub(crate) async fn expect_status(ws: &mut Ws, message: &str, status: &str) -> Frame {
     let (m, s) = (message.to_owned(), status.to_owned());
     ws.expect(&format!("{message} {status}"), move |f| {
@@ -153,17 +168,7 @@ async fn round_trip_and_handshake(db: Db) {
     for s in ["accepted", "sent", "delivered", "read"] {
         expect_status(&mut wa.ws, &msg, s).await;
     }
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
-    let stored = page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .find(|m| m["id"] == msg.as_str())
-        .cloned()
-        .expect("stored");
+    let stored = stored_message(&wa, &id, &msg).await;
     assert_eq!(stored["status"], "read");
     assert_eq!(stored["wa_message_id"], sent[0].wamid().expect("wamid"));
     // The customer's answer reaches Ann live.
@@ -344,17 +349,7 @@ async fn outbox_survives_an_outage_in_order(db: Db) {
             .wait_for(|n| *n >= k)
             .await
             .expect("attempt stored");
-        let (_, page) = wa
-            .ann
-            .get(&format!("/api/v1/interactions/{id}/messages"))
-            .await;
-        let m = page["messages"]
-            .as_array()
-            .expect("list")
-            .iter()
-            .find(|m| m["id"] == first.as_str())
-            .cloned()
-            .expect("first");
+        let m = stored_message(&wa, &id, &first).await;
         assert_eq!(
             m["status"], "queued",
             "still waiting, not failed, after attempt {k}"
@@ -454,16 +449,8 @@ async fn an_accepted_send_is_sent_once_when_storing_it_fails(db: Db) {
         assert!(std::time::Instant::now() < deadline, "no retries seen");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
-    let queued = page["messages"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .any(|x| x["id"] == m.as_str() && x["status"] == "queued");
-    assert!(queued, "not stored as accepted yet: {page}");
+    let stored = stored_message(&wa, &id, &m).await;
+    assert_eq!(stored["status"], "queued", "not stored as accepted yet");
     raw_sql(&db, allow).await;
     // Stored at the next try: its statuses reach the agent.
     expect_status(&mut wa.ws, &m, "delivered").await;
@@ -584,17 +571,7 @@ async fn statuses_out_of_order_and_early(db: Db) {
         .wait_for_status(&wamid, "sent", WAIT)
         .await
         .expect("all statuses delivered");
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
-    let m = page["messages"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .find(|m| m["id"] == a.as_str())
-        .cloned()
-        .expect("a");
+    let m = stored_message(&wa, &id, &a).await;
     assert_eq!(m["status"], "read", "a later state never goes back");
     wa.sim.faults().set_out_of_order_statuses(false);
     wa.sim.faults().set_statuses_before_response(true);
