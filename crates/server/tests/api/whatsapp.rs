@@ -113,6 +113,14 @@ pub(crate) async fn say(wa: &Wa, id: &str, text: &str) -> String {
     m["id"].as_str().expect("id").to_owned()
 }
 
+/// The texts WhatsApp (the simulator) accepted, in order.
+fn sent_texts(sim: &SimulatorHandle) -> Vec<String> {
+    sim.accepted_messages()
+        .iter()
+        .filter_map(|s| s.text().map(str::to_owned))
+        .collect()
+}
+
 /// Message `message` of interaction `id` as Ann reads it from the API.
 pub(crate) async fn stored_message(wa: &Wa, id: &str, message: &str) -> Value {
     let (_, page) = wa
@@ -454,12 +462,7 @@ async fn an_accepted_send_is_sent_once_when_storing_it_fails(db: Db) {
     raw_sql(&db, allow).await;
     // Stored at the next try: its statuses reach the agent.
     expect_status(&mut wa.ws, &m, "delivered").await;
-    let sent: Vec<String> = wa
-        .sim
-        .accepted_messages()
-        .iter()
-        .filter_map(|s| s.text().map(str::to_owned))
-        .collect();
+    let sent = sent_texts(&wa.sim);
     assert_eq!(sent, vec!["only once".to_owned()], "sent exactly once");
     // Nothing is due any more: the outbox does not send it again later either.
     wa.server.clock.advance_secs(3600);
@@ -515,12 +518,7 @@ async fn an_outcome_the_store_never_takes_does_not_stop_the_outbox(db: Db) {
     // The next message goes out at once, and the first was not sent again.
     let next = say(&wa, &id, "next one").await;
     expect_status(&mut wa.ws, &next, "delivered").await;
-    let sent: Vec<String> = wa
-        .sim
-        .accepted_messages()
-        .iter()
-        .filter_map(|s| s.text().map(str::to_owned))
-        .collect();
+    let sent = sent_texts(&wa.sim);
     assert_eq!(
         sent,
         vec!["stuck outcome".to_owned(), "next one".to_owned()]
