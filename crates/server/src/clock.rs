@@ -50,9 +50,6 @@ impl ManualClock {
     pub fn advance_secs(&self, secs: i64) {
         self.now.send_modify(|t| *t += secs * 1000);
     }
-    pub fn advance_ms(&self, ms: i64) {
-        self.now.send_modify(|t| *t += ms);
-    }
     pub fn set(&self, at: Timestamp) {
         self.now.send_replace(at.0);
     }

@@ -20,11 +20,15 @@ pub fn new_token() -> String {
 }
 
 /// The id of the conversation between one customer and one channel: stable, so every node
-/// derives the same id without a lookup.
+/// derives the same id without a lookup. A message without a channel hashes a byte that no
+/// channel id (UTF-8 text) can contain, so it never shares a conversation with a channel's.
 pub fn conversation_id(channel: Option<&str>, wa_id: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(channel.unwrap_or("").as_bytes());
+    match channel {
+        Some(c) => h.update(c.as_bytes()),
+        None => h.update([0xffu8]),
+    }
     h.update([0u8]);
     h.update(wa_id.as_bytes());
     let d = h.finalize();
@@ -44,13 +48,23 @@ mod tests {
     }
     #[test]
     fn conversation_ids_are_stable_per_channel_and_customer() {
+        // Stored rows carry these ids: the derivation must never change for a channel's
+        // conversations (SHA-256 of "ch1", NUL, "4915", first 12 bytes).
         assert_eq!(
             conversation_id(Some("ch1"), "4915"),
-            conversation_id(Some("ch1"), "4915")
+            "cv_bc85afb6554aa7ab6e83358e"
         );
         assert_ne!(
             conversation_id(Some("ch1"), "4915"),
             conversation_id(Some("ch2"), "4915")
+        );
+        assert_ne!(
+            conversation_id(Some("ch1"), "4915"),
+            conversation_id(Some("ch1"), "49150")
+        );
+        assert_ne!(
+            conversation_id(None, "4915"),
+            conversation_id(Some(""), "4915")
         );
     }
 }

@@ -205,13 +205,4 @@ impl Store {
             Ok(row.and_then(|r| r.0).map(Timestamp))
         })
     }
-
-    /// One outbox row.
-    pub async fn outbox_row(&self, message_id: &str) -> Result<Option<OutboxRecord>> {
-        let sql = format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE message_id = $1");
-        dispatch!(self, pool => {
-            let row = sqlx::query(&sql).bind(message_id).fetch_optional(pool).await?;
-            row.map(|r| rows::outbox(&r)).transpose()
-        })
-    }
 }
