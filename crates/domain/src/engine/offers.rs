@@ -141,7 +141,7 @@ impl Engine {
         if let Some(it) = self.interactions.get_mut(id) {
             exclude(it, &offer.agent_id, exclusion_s, now);
         }
-        self.requeue_head(id, now);
+        self.requeue_head(id);
         if reason == WithdrawReason::Timeout {
             self.changes.counters.misses += 1;
         }

@@ -106,11 +106,11 @@ impl Engine {
         self.agent_changed(agent);
         self.push_presence(agent);
         if presence != Presence::Available {
-            self.withdraw_offers_of(agent, WithdrawReason::AgentUnavailable, now);
+            self.withdraw_offers_of(agent, WithdrawReason::AgentUnavailable);
         }
     }
 
-    fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason, now: Timestamp) {
+    fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason) {
         // Offers held since earlier steps are indexed; this step's are among the touched.
         let mut ids: BTreeSet<&InteractionId> =
             self.held.get(agent).into_iter().flatten().collect();
@@ -131,7 +131,7 @@ impl Engine {
                 .is_some_and(|i| i.offer.as_ref().is_some_and(|o| &o.agent_id == agent));
             if routed {
                 if self.withdraw_offer(&id, reason).is_some() {
-                    self.requeue_head(&id, now);
+                    self.requeue_head(&id);
                 }
             } else {
                 self.withdraw_conference_offer(&id, reason, false);

@@ -72,7 +72,7 @@ impl Engine {
     }
 
     /// Puts the interaction back at the head of its queue.
-    pub(super) fn requeue_head(&mut self, id: &InteractionId, _now: Timestamp) {
+    pub(super) fn requeue_head(&mut self, id: &InteractionId) {
         self.remove_waiting(id);
         self.head_key -= 1;
         let key = self.head_key;
