@@ -28,6 +28,7 @@ mod admin;
 mod command;
 mod handling;
 mod inbound;
+#[cfg(any(test, feature = "test-support"))]
 mod invariants;
 mod offers;
 mod presence;
@@ -311,7 +312,8 @@ impl Engine {
     pub fn interactions(&self) -> impl Iterator<Item = &Interaction> {
         self.interactions.values()
     }
-    /// The open interaction of a conversation, if any.
+    /// The open interaction of a conversation, if any (test support).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn open_interaction_of(&self, conversation: &ConversationId) -> Option<&Interaction> {
         self.open_by_conversation
             .get(conversation)
@@ -379,7 +381,8 @@ impl Engine {
     pub fn next_deadline(&self) -> Option<Timestamp> {
         self.timers.first()
     }
-    /// Every pending deadline (for inspection and tests).
+    /// Every pending deadline (test support).
+    #[cfg(any(test, feature = "test-support"))]
     pub fn timers(&self) -> Vec<(Timestamp, Timer)> {
         self.timers.all()
     }

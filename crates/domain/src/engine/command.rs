@@ -215,7 +215,9 @@ pub struct Changes {
     pub counters: Counters,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Changes {
+    /// Whether the step changed nothing at all (test support).
     pub fn is_empty(&self) -> bool {
         self.agents.is_empty()
             && self.queues.is_empty()

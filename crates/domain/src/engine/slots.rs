@@ -131,6 +131,7 @@ impl Engine {
     }
 
     /// Whether the agent ⇄ interaction index matches the interactions (for `check_invariants`).
+    #[cfg(any(test, feature = "test-support"))]
     pub(crate) fn holders_consistent(&self) -> Result<(), String> {
         for it in self.interactions.values() {
             for a in self.agents.keys() {
