@@ -340,6 +340,7 @@ impl Engine {
     /// Every (waiting interaction, agent) pair that could be offered now but was not: must be
     /// empty after each step (work conservation). Slow, and independent of the router's indexes;
     /// for tests.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn unrouted_pairs(&self, now: Timestamp) -> Vec<(InteractionId, AgentId)> {
         let mut out = Vec::new();
         for slot in self.queues.values() {

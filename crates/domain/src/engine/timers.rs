@@ -30,6 +30,7 @@ impl TimerIndex {
     pub(super) fn first(&self) -> Option<Timestamp> {
         self.set.first().map(|(t, _)| *t)
     }
+    #[cfg(any(test, feature = "test-support"))]
     pub(super) fn all(&self) -> Vec<(Timestamp, Timer)> {
         self.set.iter().cloned().collect()
     }
