@@ -10,7 +10,7 @@ use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -20,6 +20,9 @@ use std::sync::Mutex;
 use switchboard_domain::{AgentId, Role, Timestamp};
 
 pub const COOKIE: &str = "sb_session";
+
+/// The one route that may take its token from the URL (`?token=`): the websocket handshake.
+pub const WEBSOCKET_PATH: &str = "/api/v1/ws";
 
 /// Who is calling, resolved from their session.
 #[derive(Debug, Clone)]
@@ -215,9 +218,18 @@ pub async fn require(
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    // `?token=` only opens a websocket (a browser cannot set headers on one): anywhere else a
-    // token in the URL would end up in access logs, proxies and browser history.
-    let query = if upgrade { req.uri().query() } else { None };
+    // `?token=` only opens the websocket (a browser cannot set headers on one): anywhere else a
+    // token in the URL would end up in access logs, proxies and browser history, whatever
+    // handshake headers the request carries.
+    let ws_route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .is_some_and(|p| p.as_str() == WEBSOCKET_PATH);
+    let query = if upgrade && ws_route {
+        req.uri().query()
+    } else {
+        None
+    };
     let (user, from_cookie) = authenticate(&state, req.headers(), query).await?;
     if from_cookie
         && (upgrade || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS))

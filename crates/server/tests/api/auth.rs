@@ -537,3 +537,44 @@ async fn logout_and_deletion_close_live_sockets() {
         ended_sessions_close_their_sockets(db).await;
     }
 }
+
+async fn url_tokens_outside_the_websocket(db: Db) {
+    let server = Server::start(db).await;
+    let admin = server.admin().await;
+    agent(&admin, "ann", 3, false, &[]).await;
+    let ann = server.login("ann", PASSWORD).await;
+    let token = ann.token.clone().expect("token");
+    // Handshake headers on a REST endpoint do not make its URL a place for the token.
+    let upgrade = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    for path in [
+        format!("/api/v1/me?token={token}"),
+        format!("/api/v1/directory?token={token}"),
+        format!("/api/v1/agents?token={token}"),
+    ] {
+        let (s, v) = with_headers(&server, "GET", &path, &upgrade, None).await;
+        assert_error(s, &v, 401, "unauthorized");
+    }
+    // The websocket still opens with it.
+    let url = format!(
+        "{}/api/v1/ws?token={token}",
+        server.base.replace("http://", "ws://")
+    );
+    let (ws, resp) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket with ?token=");
+    assert_eq!(resp.status().as_u16(), 101);
+    drop(ws);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_token_opens_only_the_websocket_even_with_upgrade_headers() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        url_tokens_outside_the_websocket(db).await;
+    }
+}
