@@ -127,7 +127,10 @@ impl PasswordHasher {
                         Err(_) => return,
                     };
                     match job {
-                        Ok(job) => job(),
+                        // A panicking job loses its answer (the caller sees Busy), not the thread.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
                         Err(_) => return, // the hasher was dropped
                     }
                 });

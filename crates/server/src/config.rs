@@ -431,6 +431,33 @@ mod tests {
     }
 
     #[test]
+    fn login_limits_and_trusted_proxies_are_checked_at_start() {
+        let c = Config::from_toml_and_env("", Vec::new()).unwrap();
+        assert_eq!(c.server.login_max_failures, 5);
+        assert_eq!(c.server.login_max_failures_per_user, 50);
+        assert_eq!(c.server.trusted_proxies, "");
+        assert_eq!(c.server.password_hash_workers, 0);
+        let env = vec![(
+            "SWITCHBOARD_SERVER__TRUSTED_PROXIES".to_owned(),
+            "127.0.0.1, 10.0.0.0/8, ::1".to_owned(),
+        )];
+        assert!(Config::from_toml_and_env("", env).is_ok());
+        for bad in [
+            "[server]\ntrusted_proxies = \"proxy.local\"\n",
+            "[server]\ntrusted_proxies = \"10.0.0.0/40\"\n",
+        ] {
+            let err = Config::from_toml_and_env(bad, Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.trusted_proxies"), "{err}");
+        }
+        let err = Config::from_toml_and_env("[server]\nlogin_max_failures = 0\n", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.login_max_failures"), "{err}");
+    }
+
+    #[test]
     fn crm_hooks_are_off_by_default_and_set_from_the_environment() {
         let c = Config::from_toml_and_env("", Vec::new()).unwrap();
         assert_eq!(c.crm, CrmConfig::default());
