@@ -3,7 +3,7 @@
 //!
 //! Tests bind port 0 and pass their own shutdown future; the binary passes ctrl-c/SIGTERM.
 
-use crate::auth::{hash_password, LoginLimiter};
+use crate::auth::{Limits, LoginLimiter, PasswordHasher, TrustedProxies};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::{Attach, Core};
@@ -32,6 +32,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     pub limiter: Arc<LoginLimiter>,
+    /// Every argon2id hash (logins, new and changed passwords) runs here, bounded.
+    pub hasher: Arc<PasswordHasher>,
     /// Serializes ingests of the same channel message id (see [`ingest`]).
     pub ingest_locks: Arc<KeyedLocks>,
     pub shutdown: watch::Receiver<bool>,
@@ -195,6 +197,20 @@ impl App {
             std::time::Duration::from_secs(u64::from(config.whatsapp.request_timeout_s.max(1))),
         )
         .map_err(|e| anyhow::anyhow!("cannot build the WhatsApp client: {e}"))?;
+        let limiter = Arc::new(LoginLimiter::new(
+            Limits {
+                per_source: config.server.login_max_failures,
+                per_user: config.server.login_max_failures_per_user,
+                window_s: config.server.login_window_s,
+            },
+            TrustedProxies::parse(&config.server.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
+        ));
+        let hasher = Arc::new(PasswordHasher::new(
+            config.server.password_hash_workers as usize,
+            config.server.password_hash_queue as usize,
+            std::time::Duration::from_millis(u64::from(config.server.password_hash_wait_ms)),
+        ));
         let state = AppState {
             channels,
             graph,
@@ -210,7 +226,8 @@ impl App {
             metrics,
             clock,
             config: Arc::new(config),
-            limiter: Arc::new(LoginLimiter::default()),
+            limiter,
+            hasher,
             ingest_locks: Arc::new(KeyedLocks::default()),
             shutdown: shutdown_rx,
         };
@@ -295,9 +312,11 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
         last_idle_at: now,
         disconnected_since: None,
     };
-    let hash = hash_password(password)
+    let hash = state
+        .hasher
+        .hash(password)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot hash the admin password: {e:?}"))?;
     state.store.create_user(&agent, "admin", &hash, now).await?;
     state
         .core

@@ -25,9 +25,22 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// How long a login session lasts, in hours.
     pub session_ttl_hours: u32,
-    /// Failed logins allowed per username within `login_window_s` before answering 429.
+    /// Password checks allowed per username and client address within `login_window_s`
+    /// (running ones included); then 429 until the oldest failure leaves the window.
     pub login_max_failures: u32,
     pub login_window_s: u32,
+    /// Password checks allowed per username from all addresses together within the window,
+    /// except from addresses the user logged in from in the last 30 days; 0: no such limit.
+    pub login_max_failures_per_user: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (comma-separated addresses or
+    /// networks, e.g. `127.0.0.1, 10.0.0.0/8`); empty: the peer address is the client.
+    pub trusted_proxies: String,
+    /// Password hashes (argon2id, 19 MiB each) run at once; 0: one per core.
+    pub password_hash_workers: u32,
+    /// Hashes that may wait for a worker; beyond, 503 with `Retry-After`.
+    pub password_hash_queue: u32,
+    /// How long a login or password change may wait for its hash, in milliseconds.
+    pub password_hash_wait_ms: u32,
     /// How long live events are kept for replay, in hours.
     pub event_retention_hours: u32,
 }
@@ -204,6 +217,11 @@ impl Default for ServerConfig {
             session_ttl_hours: 12,
             login_max_failures: 5,
             login_window_s: 300,
+            login_max_failures_per_user: 50,
+            trusted_proxies: String::new(),
+            password_hash_workers: 0,
+            password_hash_queue: 32,
+            password_hash_wait_ms: 5000,
             event_retention_hours: 24,
         }
     }
@@ -319,6 +337,19 @@ impl Config {
                 "database.url must start with sqlite:// or postgres://".into(),
             ));
         }
+        if self.server.login_max_failures == 0 || self.server.login_window_s == 0 {
+            return Err(ConfigError::Invalid(
+                "server.login_max_failures and server.login_window_s must be at least 1".into(),
+            ));
+        }
+        if let Err(e) = crate::auth::TrustedProxies::parse(&self.server.trusted_proxies) {
+            return Err(ConfigError::Invalid(format!("server.trusted_proxies: {e}")));
+        }
+        if self.server.password_hash_wait_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "server.password_hash_wait_ms must be at least 1".into(),
+            ));
+        }
         if self.server.session_ttl_hours == 0 {
             return Err(ConfigError::Invalid(
                 "server.session_ttl_hours must be at least 1".into(),
@@ -397,6 +428,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("database.url"), "{err}");
+    }
+
+    #[test]
+    fn login_limits_and_trusted_proxies_are_checked_at_start() {
+        let c = Config::from_toml_and_env("", Vec::new()).unwrap();
+        assert_eq!(c.server.login_max_failures, 5);
+        assert_eq!(c.server.login_max_failures_per_user, 50);
+        assert_eq!(c.server.trusted_proxies, "");
+        assert_eq!(c.server.password_hash_workers, 0);
+        let env = vec![(
+            "SWITCHBOARD_SERVER__TRUSTED_PROXIES".to_owned(),
+            "127.0.0.1, 10.0.0.0/8, ::1".to_owned(),
+        )];
+        assert!(Config::from_toml_and_env("", env).is_ok());
+        for bad in [
+            "[server]\ntrusted_proxies = \"proxy.local\"\n",
+            "[server]\ntrusted_proxies = \"10.0.0.0/40\"\n",
+        ] {
+            let err = Config::from_toml_and_env(bad, Vec::new())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("server.trusted_proxies"), "{err}");
+        }
+        let err = Config::from_toml_and_env("[server]\nlogin_max_failures = 0\n", Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.login_max_failures"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Metrics {
     pub commit_failures: AtomicU64,
     pub events: AtomicU64,
     pub logins_failed: AtomicU64,
+    /// Logins refused by the login limit (429), and for want of a free password hasher (503).
+    pub logins_refused: AtomicU64,
+    pub logins_busy: AtomicU64,
     pub webhooks_ok: AtomicU64,
     pub webhooks_unauthorized: AtomicU64,
     pub webhook_messages: AtomicU64,
@@ -98,7 +101,7 @@ impl Metrics {
     /// Renders the metrics; `gauges` are (name, help, labels, value) computed at scrape time.
     pub fn render(&self, gauges: &[(&str, &str, String, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 25] = [
+        let counters: [(&str, &str, &AtomicU64); 27] = [
             (
                 "switchboard_webhooks_total",
                 "WhatsApp webhooks accepted (answered 200).",
@@ -217,8 +220,18 @@ impl Metrics {
             ),
             (
                 "switchboard_login_failures_total",
-                "Failed logins.",
+                "Failed logins (wrong username or password).",
                 &self.logins_failed,
+            ),
+            (
+                "switchboard_login_refusals_total",
+                "Logins refused by the login limit (429), their password not checked.",
+                &self.logins_refused,
+            ),
+            (
+                "switchboard_login_busy_total",
+                "Logins refused because every password hasher was busy (503).",
+                &self.logins_busy,
             ),
         ];
         for (name, help, v) in counters {

@@ -5,13 +5,13 @@
 
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
-use crate::auth::{hash_password, AuthUser};
+use crate::auth::AuthUser;
 use crate::core::Attach;
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::views;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::Extension;
 use serde::Deserialize;
@@ -421,7 +421,11 @@ async fn create_agent(
             format!("the username '{username}' is taken"),
         ));
     }
-    let hash = hash_password(req.password).await?;
+    // Busy hashers answer 503 with Retry-After.
+    let hash = match state.hasher.hash(req.password).await {
+        Ok(h) => h,
+        Err(e) => return Ok(e.into_response()),
+    };
     let agent = Agent {
         id: id.clone(),
         display_name: config.display_name.clone(),
@@ -525,7 +529,10 @@ async fn patch_agent(
     let hash = match req.password {
         Some(p) => {
             check_password(&p)?;
-            Some(hash_password(p).await?)
+            match state.hasher.hash(p).await {
+                Ok(h) => Some(h),
+                Err(e) => return Ok(e.into_response()),
+            }
         }
         None => None,
     };

@@ -2,17 +2,18 @@
 
 use super::{body, ok, Access, Endpoint, Json};
 use crate::app::AppState;
-use crate::auth::{hash_token, verify_password, AuthUser, COOKIE};
+use crate::auth::{hash_token, with_retry_after, AuthUser, COOKIE};
 use crate::error::ApiError;
 use crate::ids::new_token;
 use crate::views;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Extension;
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -30,8 +31,13 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/v1/auth/login`
+///
+/// The login takes its place in the limit (per username and client address) *before* the
+/// password check, so concurrent guesses cannot run more checks than the limit allows.
 async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
@@ -43,20 +49,38 @@ async fn login(
             "username must be 1 to 100 bytes and password at most 1024 bytes",
         ));
     }
-    if !state
+    let client = state
         .limiter
-        .allowed(&username, now, cfg.login_max_failures, cfg.login_window_s)
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many failed logins for this user; wait a few minutes and try again",
-        ));
-    }
+        .client_address(peer.map(|Extension(ConnectInfo(a))| a), &headers);
+    let attempt = match state.limiter.begin(&username, client, now) {
+        Ok(a) => a,
+        Err(retry_after_s) => {
+            state.metrics.logins_refused.fetch_add(1, Ordering::Relaxed);
+            return Ok(with_retry_after(
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_attempts",
+                    "too many failed logins for this user; wait a few minutes and try again",
+                ),
+                retry_after_s,
+            ));
+        }
+    };
     let user = state.store.user_by_username(&username).await?;
-    let valid = verify_password(req.password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let valid = match state
+        .hasher
+        .verify(req.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .await
+    {
+        Ok(v) => v,
+        Err(busy) => {
+            // Not checked: the attempt is given back uncounted.
+            state.metrics.logins_busy.fetch_add(1, Ordering::Relaxed);
+            return Ok(busy.into_response());
+        }
+    };
     let Some(user) = user.filter(|_| valid) else {
-        state.limiter.failed(&username, now);
+        attempt.failed(now);
         state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -64,7 +88,7 @@ async fn login(
             "wrong username or password",
         ));
     };
-    state.limiter.succeeded(&username);
+    attempt.succeeded(now);
     let token = new_token();
     let ttl_ms = i64::from(cfg.session_ttl_hours) * 3_600_000;
     state

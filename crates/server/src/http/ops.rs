@@ -134,6 +134,18 @@ async fn metrics(State(state): State<AppState>) -> Response {
             ));
         }
     }
+    g.push((
+        "switchboard_password_hashes",
+        "Password hashes (logins, password changes) running or waiting now.",
+        String::new(),
+        state.hasher.in_use() as f64,
+    ));
+    g.push((
+        "switchboard_password_hash_workers",
+        "Password hashes that may run at once.",
+        String::new(),
+        state.hasher.workers() as f64,
+    ));
     // The CRM event queue, by state (read from the store: it outlives the process).
     match state.store.count_crm_events().await {
         Ok(counts) => {

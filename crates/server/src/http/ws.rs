@@ -24,7 +24,7 @@ use tokio::sync::broadcast::error::RecvError;
 pub fn endpoints() -> Vec<Endpoint> {
     vec![Endpoint {
         method: "GET",
-        path: "/api/v1/ws",
+        path: crate::auth::WEBSOCKET_PATH,
         summary: "Websocket of live events ({seq, type, data}); ?since=SEQ replays what was missed; token also as ?token=.",
         access: Access::Agent,
         body: None,

@@ -1,10 +1,11 @@
 //! logins (the same answer for a wrong password and an unknown user, rate-limited per
-//! username), logout, the session cookie (HttpOnly, SameSite=Strict, refused on cross-site
+//! username and client address, concurrent guesses included; trusted proxies), logout, the session cookie (HttpOnly, SameSite=Strict, refused on cross-site
 //! writes), bearer tokens in the header (`?token=` only on the websocket), passwords never in an answer, the admin
 //! created at first start, and deleted agents losing their sessions.
 
 use crate::support::*;
 use serde_json::{json, Value};
+use switchboard_server::{Clock, ManualClock, SystemClock};
 
 /// A request authenticated only by the given headers (no bearer token).
 async fn with_headers(
@@ -535,5 +536,291 @@ async fn logout_and_deletion_close_live_sockets() {
     for db in backends() {
         eprintln!("backend: {}", db.name());
         ended_sessions_close_their_sockets(db).await;
+    }
+}
+
+/// A login from the given local address (any of 127.0.0.0/8 reaches the test server); returns
+/// status, body and the `Retry-After` header.
+async fn login_from(
+    server: &Server,
+    from: &str,
+    username: &str,
+    password: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value, Option<String>) {
+    let ip: std::net::IpAddr = from.parse().expect("address");
+    let http = reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .expect("client");
+    let mut req = http
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({"username": username, "password": password}));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("login");
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        retry,
+    )
+}
+
+/// The value of an unlabelled counter in `/metrics` (0 when it is not there).
+async fn counter(server: &Server, name: &str) -> u64 {
+    let (_, _, metrics) = server.anon().get_bytes("/metrics").await;
+    let metrics = String::from_utf8(metrics).expect("text");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Asserts a 429 `too_many_attempts` with a `Retry-After` of 1 to `max` seconds.
+fn assert_refused(s: u16, v: &Value, retry: Option<&str>, max: u64) {
+    assert_error(s, v, 429, "too_many_attempts");
+    let secs: u64 = retry
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("a 429 carries Retry-After in seconds: {retry:?} {v}"));
+    assert!(
+        (1..=max).contains(&secs),
+        "Retry-After {secs} within 1..={max}"
+    );
+}
+
+async fn concurrent_wrong_passwords(db: Db) {
+    let server = Server::start(db).await;
+    let admin = server.admin().await;
+    agent(&admin, "ann", 3, false, &[]).await;
+    let failed_before = counter(&server, "switchboard_login_failures_total").await;
+    let refused_before = counter(&server, "switchboard_login_refusals_total").await;
+
+    // 50 wrong passwords at once from one address: only login_max_failures (5) of them are
+    // checked, however they interleave; the rest are refused before any hashing.
+    let tries = (0..50).map(|i| {
+        let server = &server;
+        async move { login_from(server, "127.0.0.1", "ann", &format!("wrong-{i}"), &[]).await }
+    });
+    let answers = futures_util::future::join_all(tries).await;
+    let mut checked = 0;
+    let mut refused = 0;
+    for (s, v, retry) in &answers {
+        match s {
+            401 => {
+                assert_error(*s, v, 401, "invalid_credentials");
+                checked += 1;
+            }
+            _ => {
+                assert_refused(*s, v, retry.as_deref(), 300);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(
+        (checked, refused),
+        (5, 45),
+        "at most login_max_failures password checks per user and address"
+    );
+    // The right password from the same address is refused too, until the window has passed.
+    let (s, v, retry) = login_from(&server, "127.0.0.1", "ann", PASSWORD, &[]).await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+    assert_eq!(
+        counter(&server, "switchboard_login_failures_total").await - failed_before,
+        5
+    );
+    assert_eq!(
+        counter(&server, "switchboard_login_refusals_total").await - refused_before,
+        46
+    );
+    server.clock.advance_secs(301);
+    let (s, v, _) = login_from(&server, "127.0.0.1", "ann", PASSWORD, &[]).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_passwords_are_checked_at_most_login_max_failures_times() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        concurrent_wrong_passwords(db).await;
+    }
+}
+
+async fn lockout_from_elsewhere(db: Db) {
+    let server = Server::start_full(
+        db,
+        ManualClock::new(SystemClock.now()),
+        vec![(
+            "SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES_PER_USER",
+            "10".into(),
+        )],
+        None,
+    )
+    .await;
+    let admin = server.admin().await;
+    agent(&admin, "ann", 3, false, &[]).await;
+    // Ann works from 127.0.0.1 (she logged in from there before).
+    let (s, v, _) = login_from(&server, "127.0.0.1", "ann", PASSWORD, &[]).await;
+    assert_eq!(s, 200, "{v}");
+
+    // Someone at 127.0.0.2 who knows her username guesses until refused.
+    for i in 0..5 {
+        let (s, v, _) = login_from(&server, "127.0.0.2", "ann", &format!("guess-{i}"), &[]).await;
+        assert_error(s, &v, 401, "invalid_credentials");
+    }
+    let (s, v, retry) = login_from(&server, "127.0.0.2", "ann", "guess-5", &[]).await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+    let (s, v, retry) = login_from(&server, "127.0.0.2", "ann", PASSWORD, &[]).await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+    // Ann is not locked out: from her address the right password works at once.
+    let (s, v, _) = login_from(&server, "127.0.0.1", "ann", PASSWORD, &[]).await;
+    assert_eq!(s, 200, "a stranger's failures do not lock ann out: {v}");
+
+    // Guessing from many addresses meets the per-user limit (10 here) across addresses: a
+    // third address is refused, while ann's own recent address still logs in.
+    for i in 0..5 {
+        let (s, v, _) = login_from(&server, "127.0.0.3", "ann", &format!("guess-{i}"), &[]).await;
+        assert_error(s, &v, 401, "invalid_credentials");
+    }
+    let (s, v, retry) = login_from(&server, "127.0.0.4", "ann", "guess-x", &[]).await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+    let (s, v, _) = login_from(&server, "127.0.0.1", "ann", PASSWORD, &[]).await;
+    assert_eq!(
+        s, 200,
+        "ann's recent address passes the per-user limit: {v}"
+    );
+
+    // Without a trusted proxy configured, X-Forwarded-For is ignored: a spoofed header does
+    // not buy another address's attempts.
+    let (s, v, retry) = login_from(
+        &server,
+        "127.0.0.2",
+        "ann",
+        "guess-y",
+        &[("x-forwarded-for", "203.0.113.9")],
+    )
+    .await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_from_another_address_do_not_lock_the_user_out() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        lockout_from_elsewhere(db).await;
+    }
+}
+
+async fn behind_a_proxy(db: Db) {
+    let server = Server::start_full(
+        db,
+        ManualClock::new(SystemClock.now()),
+        vec![(
+            "SWITCHBOARD_SERVER__TRUSTED_PROXIES",
+            "127.0.0.5, ::1".into(),
+        )],
+        None,
+    )
+    .await;
+    let admin = server.admin().await;
+    agent(&admin, "ann", 3, false, &[]).await;
+    let xff = |v: &'static str| [("x-forwarded-for", v)];
+    // Through the trusted proxy (127.0.0.5) the client is the last address it appended.
+    for i in 0..5 {
+        let (s, v, _) = login_from(
+            &server,
+            "127.0.0.5",
+            "ann",
+            &format!("guess-{i}"),
+            &xff("1.2.3.4, 203.0.113.7"),
+        )
+        .await;
+        assert_error(s, &v, 401, "invalid_credentials");
+    }
+    let (s, v, retry) =
+        login_from(&server, "127.0.0.5", "ann", PASSWORD, &xff("203.0.113.7")).await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+    // Another client behind the same proxy is another address; a forged first entry changes
+    // nothing (only the proxy's own entry counts).
+    let (s, v, _) = login_from(
+        &server,
+        "127.0.0.5",
+        "ann",
+        PASSWORD,
+        &xff("203.0.113.7, 198.51.100.20"),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    // A client that is not the trusted proxy cannot choose its address with the header.
+    for i in 0..5 {
+        let (s, v, _) = login_from(
+            &server,
+            "127.0.0.6",
+            "ann",
+            &format!("guess-{i}"),
+            &xff("198.51.100.20"),
+        )
+        .await;
+        assert_error(s, &v, 401, "invalid_credentials");
+    }
+    let (s, v, retry) =
+        login_from(&server, "127.0.0.6", "ann", PASSWORD, &xff("198.51.100.21")).await;
+    assert_refused(s, &v, retry.as_deref(), 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        behind_a_proxy(db).await;
+    }
+}
+
+async fn url_tokens_outside_the_websocket(db: Db) {
+    let server = Server::start(db).await;
+    let admin = server.admin().await;
+    agent(&admin, "ann", 3, false, &[]).await;
+    let ann = server.login("ann", PASSWORD).await;
+    let token = ann.token.clone().expect("token");
+    // Handshake headers on a REST endpoint do not make its URL a place for the token.
+    let upgrade = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    for path in [
+        format!("/api/v1/me?token={token}"),
+        format!("/api/v1/directory?token={token}"),
+        format!("/api/v1/agents?token={token}"),
+    ] {
+        let (s, v) = with_headers(&server, "GET", &path, &upgrade, None).await;
+        assert_error(s, &v, 401, "unauthorized");
+    }
+    // The websocket still opens with it.
+    let url = format!(
+        "{}/api/v1/ws?token={token}",
+        server.base.replace("http://", "ws://")
+    );
+    let (ws, resp) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket with ?token=");
+    assert_eq!(resp.status().as_u16(), 101);
+    drop(ws);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_token_opens_only_the_websocket_even_with_upgrade_headers() {
+    for db in backends() {
+        eprintln!("backend: {}", db.name());
+        url_tokens_outside_the_websocket(db).await;
     }
 }
