@@ -1184,19 +1184,21 @@ impl Engine {
                 );
             }
         }
-        self.after_missed(&offer.agent_id, now);
+        self.after_missed(&offer.agent_id, reason, now);
     }
 
-    fn after_missed(&mut self, agent: &AgentId, now: Timestamp) {
-        match self.settings.after_missed_offer {
-            AfterMissedOffer::Rona => self.set_presence(agent, Presence::Rona, None, now),
-            AfterMissedOffer::OnBreak => self.set_presence(
-                agent,
-                Presence::OnBreak,
-                Some("Missed offer".to_owned()),
-                now,
-            ),
-        }
+    /// the presence `after_missed_offer` names, with the reason saying what happened.
+    fn after_missed(&mut self, agent: &AgentId, why: WithdrawReason, now: Timestamp) {
+        let reason = if why == WithdrawReason::Rejected {
+            "Rejected offer"
+        } else {
+            "Missed offer"
+        };
+        let presence = match self.settings.after_missed_offer {
+            AfterMissedOffer::Rona => Presence::Rona,
+            AfterMissedOffer::OnBreak => Presence::OnBreak,
+        };
+        self.set_presence(agent, presence, Some(reason.to_owned()), now);
     }
 
     fn miss_conference_offer(
@@ -1220,7 +1222,7 @@ impl Engine {
         if reason == WithdrawReason::Timeout {
             self.changes.counters.misses += 1;
         }
-        self.after_missed(&agent, now);
+        self.after_missed(&agent, reason, now);
     }
 
     /// Removes the routed offer and frees the agent's slot. The caller decides where the
@@ -1762,9 +1764,10 @@ impl Engine {
     }
 
     fn start_outbound(&mut self, o: Outbound, now: Timestamp) -> Result<Reply, DomainError> {
-        if self.agent(&o.agent).is_none() {
+        let Some(slot) = self.agents.get(&o.agent) else {
             return Err(DomainError::not_found("agent"));
-        }
+        };
+        let (load, capacity) = (slot.load, slot.agent.capacity);
         if self.queue(&o.queue_id).is_none() {
             return Err(DomainError::invalid(
                 "unknown_queue",
@@ -1788,6 +1791,15 @@ impl Engine {
                 } else {
                     "this customer already has an open interaction"
                 },
+            ));
+        }
+        // an outbound start takes a slot like an accepted offer, never one too many.
+        if load >= capacity {
+            return Err(DomainError::conflict(
+                "at_capacity",
+                format!(
+                    "you are at capacity ({load} of {capacity} interactions): end or wrap up one before starting another"
+                ),
             ));
         }
         if self.interactions.contains_key(&o.new_interaction_id) {
