@@ -232,8 +232,15 @@ desktopTest('a template with an image header goes out outside the 24-hour window
   await expectOk(ann, 'GET', /\/templates\/[^/]+\/preview$/, () => list.getByRole('button', { name: /^shipping_photo/ }).click());
   const send = dialog.getByRole('button', { name: 'Send template' });
   assert.equal(await send.isDisabled(), true, 'the header image and the variable are missing');
+  // Send says why it is disabled: what is still missing, as the fields name it.
+  const missing = dialog.getByText(/^To send, fill in /);
+  assert.equal(await missing.textContent(), 'To send, fill in the header image and Body {{1}}.');
+  assert.equal(await send.getAttribute('aria-describedby'), await missing.getAttribute('id'));
   await dialog.getByLabel('Body {{1}}').fill('P-42');
+  assert.equal(await missing.textContent(), 'To send, fill in the header image.');
   await dialog.getByLabel('Header image').setInputFiles({ name: 'parcel.png', mimeType: 'image/png', buffer: makePng(96) });
+  await missing.waitFor({ state: 'detached' });
+  assert.equal(await send.isEnabled(), true);
   const preview = dialog.getByRole('region', { name: 'Template preview' });
   await preview.getByText('Here is a photo of parcel P-42, ready to ship.').waitFor();
   await preview.getByRole('img', { name: 'Header image' }).waitFor();
@@ -408,4 +415,81 @@ desktopTest('a chat saved without a contact is assigned from the Contact panel o
   assert.equal(cases.data[0].state, 'closed');
   // Its interaction is in the contact's history now.
   await pop.locator('.crm-recent li').first().waitFor();
+});
+
+desktopTest('New conversation: the "choose a contact" error goes away once a contact is chosen', ['ann'], async ({ srv, pages: { ann } }) => {
+  await adminApi(srv, 'POST', '/api/v1/contacts', { name: 'Uma Outbound', phones: ['+4915110000108'] });
+  await login(ann, srv, 'ann');
+  await convPanel(ann).getByRole('button', { name: 'New conversation' }).click();
+  const dialog = ann.getByRole('dialog', { name: 'New conversation' });
+  const to = dialog.getByRole('searchbox', { name: 'Contact or number' });
+  const error = dialog.getByRole('alert');
+  // Start with nothing chosen: refused, with the reason.
+  await dialog.getByRole('button', { name: 'Start conversation' }).click();
+  await error.filter({ hasText: 'Choose a contact from the list, or type a full number.' }).waitFor();
+  assert.equal(await to.getAttribute('aria-invalid'), 'true');
+  // A contact is chosen: the refusal no longer applies and no longer shows.
+  await to.fill('Uma');
+  await dialog.getByRole('button', { name: 'Choose Uma Outbound' }).click();
+  await dialog.getByText('To Uma Outbound').waitFor();
+  assert.equal(await dialog.getByText('Choose a contact from the list, or type a full number.').count(), 0, 'no stale error once a contact is chosen');
+  assert.equal(await to.getAttribute('aria-invalid'), null);
+});
+
+desktopTest('New conversation at full load is refused with the reason; the load never goes over capacity (R-2.3)', ['ann'], async ({ srv, pages: { ann } }) => {
+  await adminApi(srv, 'POST', '/api/v1/contacts', { name: 'Vito Outbound', phones: ['+4915110000109'] });
+  const agents = await adminApi(srv, 'GET', '/api/v1/agents');
+  const annId = agents.find((a) => a.username === 'ann').id;
+  await adminApi(srv, 'PATCH', `/api/v1/agents/${annId}`, { capacity: 1 });
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000110', 'Wanda Waiting', 'One question');
+  await acceptOffer(ann, 'Wanda Waiting', 'One question');
+  await ann.getByText('Load 1/1').waitFor();
+  await convPanel(ann).getByRole('button', { name: 'New conversation' }).click();
+  const dialog = ann.getByRole('dialog', { name: 'New conversation' });
+  await dialog.getByRole('searchbox', { name: 'Contact or number' }).fill('Vito');
+  await dialog.getByRole('button', { name: 'Choose Vito Outbound' }).click();
+  const refused = ann.waitForResponse(isResp('POST', /^\/api\/v1\/interactions$/));
+  await dialog.getByRole('button', { name: 'Start conversation' }).click();
+  const resp = await refused;
+  assert.equal(resp.status(), 409);
+  assert.equal((await resp.json()).error.code, 'at_capacity');
+  // The agent reads why, the dialog stays open with the contact chosen, nothing opened.
+  await dialog.getByRole('alert').filter({ hasText: 'you are at capacity (1 of 1 interactions): end or wrap up one before starting another' }).waitFor();
+  await dialog.getByText('To Vito Outbound').waitFor();
+  assert.equal(await interactionItem(ann, 'Vito Outbound').count(), 0);
+  assert.equal(await ann.locator('#load').textContent(), 'Load 1/1');
+  const me = await pageApi(ann, 'GET', '/api/v1/me');
+  assert.equal(me.data.load, 1);
+});
+
+desktopTest('a supervisor opens a conversation without a contact from the Conversations list and sees its messages', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  // No contact is created for new customers: the conversation has none to show the history of.
+  await adminApi(srv, 'PATCH', '/api/v1/settings', { new_contact_policy: 'prompt' });
+  const agents = await adminApi(srv, 'GET', '/api/v1/agents');
+  const annId = agents.find((a) => a.username === 'ann').id;
+  await adminApi(srv, 'PATCH', `/api/v1/agents/${annId}`, { role: 'supervisor' });
+  await login(ann, srv, 'ann');
+  await login(bob, srv, 'bob');
+  await setStatus(bob, 'Available');
+  await customerWrites(srv, '4915110000111', 'Xena Other', 'Bob, are you there?');
+  await acceptOffer(bob, 'Xena Other', 'Bob, are you there?');
+  await sendText(bob, 'Yes, Bob here.');
+  // Ann never handled it; as a supervisor she sees it in the communication list.
+  const convs = convPanel(ann);
+  await convs.getByRole('button', { name: 'Refresh list' }).click();
+  const item = convs.getByRole('button', { name: /Xena Other/ });
+  await item.waitFor();
+  await item.click();
+  const dialog = ann.getByRole('dialog', { name: 'Conversation: Xena Other' });
+  await dialog.waitFor();
+  const history = dialog.getByRole('region', { name: 'Conversation history' });
+  await history.locator('li.msg.in').filter({ hasText: 'Bob, are you there?' }).waitFor();
+  const reply = history.locator('li.msg.out').filter({ hasText: 'Yes, Bob here.' });
+  await reply.waitFor();
+  assert.equal(await reply.locator('.author').textContent(), 'Bob Agent');
+  assert.match(await history.locator('h3.crm-entry-head').first().textContent(), /^\w{3}, \w{3} \d{1,2}, \d{4} /);
+  // Searching within it still works.
+  assert.equal(await dialog.getByLabel('In', { exact: true }).inputValue(), 'conversation');
 });

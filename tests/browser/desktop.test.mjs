@@ -418,10 +418,10 @@ desktopTest('a transfer to a queue: the dialog lists, filters and refreshes; the
   await dialog.waitFor({ state: 'hidden' });
   await interactionItem(ann, 'Olaf Customer').getByText(/Wrap-up/).waitFor();
   await systemLine(ann, 'Ann Agent transferred to queue Support').waitFor();
-  // The queue offers it to its available agent, Bob, as a conversation from the queue.
-  const card = offerCard(bob, 'Olaf Customer');
+  // The queue offers it to its available agent, Bob, as a conversation Ann transferred there.
+  const card = offerCardTitled(bob, 'Transferred conversation from Ann Agent via queue Support', 'Olaf Customer');
   await card.waitFor();
-  await card.getByText('Support').waitFor();
+  await card.locator('dd').filter({ hasText: /^Support$/ }).waitFor();
   await card.getByRole('button', { name: 'Accept' }).click();
   await card.waitFor({ state: 'detached' });
   await transcript(bob).getByText('Which queue sells gift cards?').waitFor();
@@ -459,9 +459,10 @@ desktopTest('an emoji text and an attached image go out and show sent, delivered
   // The counter counts UTF-8 bytes (an emoji is 4), not characters.
   await ann.getByText(`${Buffer.byteLength(text, 'utf8')} / 4096 bytes`).waitFor();
   await sendText(ann, text, { withEnter: true });
-  // Attach an image: it is uploaded, sent, and shown inline.
+  // Attach an image: shown first, then uploaded, sent, and shown inline.
   const sent = ann.waitForResponse((r) => /\/messages$/.test(r.url()) && r.request().method() === 'POST');
   await ann.getByLabel('Attach').setInputFiles({ name: 'label.png', mimeType: 'image/png', buffer: makePng() });
+  await ann.getByRole('group', { name: 'File to send' }).getByRole('button', { name: 'Send image' }).click();
   const resp = await sent;
   assert.ok(resp.ok(), `image send answered ${resp.status()}`);
   const image = transcript(ann).locator('li.msg.out img');
@@ -967,3 +968,177 @@ desktopTest('first paint under a second; a 1,000-message transcript renders incr
   await transcript(ann).getByText('One more').waitFor();
   assert.equal(await ann.evaluate(() => window.__removed), 0);
 }, { timeout: 180_000 });
+
+// ---------- hardening: what the desktop says ----------
+
+desktopTest('an image is shown before it is sent, with the typed text as its caption; Cancel keeps the text', ['ann'], async ({ srv, pages: { ann } }) => {
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000061', 'Ute Customer', 'Where is my parcel?');
+  await acceptOffer(ann, 'Ute Customer', 'Where is my parcel?');
+  const posts = [];
+  ann.on('request', (r) => { if (/\/messages$/.test(r.url()) && r.method() === 'POST') posts.push(r.url()); });
+  const box = ann.getByRole('textbox', { name: 'Message' });
+  await box.fill('The label of your parcel');
+  await ann.getByLabel('Attach').setInputFiles({ name: 'label.png', mimeType: 'image/png', buffer: makePng(64) });
+  // Nothing is sent yet: the image shows with the caption it will carry.
+  const preview = ann.getByRole('group', { name: 'File to send' });
+  await preview.getByRole('img', { name: 'Preview of label.png' }).waitFor();
+  const caption = preview.getByRole('textbox', { name: 'Caption' });
+  assert.equal(await caption.inputValue(), 'The label of your parcel');
+  assert.deepEqual(posts, [], 'choosing a file sends nothing');
+  // Cancel: nothing sent, the text is still in the box.
+  await preview.getByRole('button', { name: 'Cancel' }).click();
+  await preview.waitFor({ state: 'hidden' });
+  assert.equal(await box.inputValue(), 'The label of your parcel');
+  assert.deepEqual(posts, []);
+  assert.equal(await transcript(ann).locator('li.msg.out').count(), 0);
+  // Again, with the caption changed: Send sends the image with it, and the box is left alone.
+  await ann.getByLabel('Attach').setInputFiles({ name: 'label.png', mimeType: 'image/png', buffer: makePng(64) });
+  await caption.fill('Your label, printed');
+  await ann.screenshot({ path: join(SHOTS, 'attach-preview.png') });
+  const sent = ann.waitForResponse((r) => /\/messages$/.test(r.url()) && r.request().method() === 'POST');
+  await preview.getByRole('button', { name: 'Send image' }).click();
+  const resp = await sent;
+  assert.equal(resp.status(), 201);
+  await preview.waitFor({ state: 'hidden' });
+  const msg = outbound(ann, 'Your label, printed');
+  await msg.locator('img').waitFor();
+  assert.equal(await box.inputValue(), 'The label of your parcel', 'a caption typed apart leaves the box as it was');
+  // With the caption as taken from the box, the box is emptied once it went out.
+  await ann.getByLabel('Attach').setInputFiles({ name: 'label2.png', mimeType: 'image/png', buffer: makePng(32) });
+  await preview.getByRole('button', { name: 'Send image' }).click();
+  await outbound(ann, 'The label of your parcel').locator('img').waitFor();
+  assert.equal(await box.inputValue(), '');
+  assert.equal(posts.length, 2);
+});
+
+desktopTest('a conference partner\'s messages in an earlier interaction are labelled with their name', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  await annOwnsCustomer(srv, ann, bob, '4915110000062', 'Vera Customer', 'Two things today');
+  await pickTarget(ann, 'Conference', 'Invite to a conference', 'Invite Bob Agent');
+  const card = offerCardTitled(bob, 'Conference invitation from Ann Agent', 'Vera Customer');
+  await card.getByRole('button', { name: 'Accept' }).click();
+  await card.waitFor({ state: 'detached' });
+  await sendText(bob, 'Bob here for the second thing.');
+  await sendText(ann, 'Ann here for the first.');
+  await outbound(ann, 'Bob here for the second thing.').locator('.author').filter({ hasText: 'Bob Agent' }).waitFor();
+  await ann.getByRole('button', { name: 'End conference' }).click();
+  await systemLine(ann, 'Bob Agent left the conversation').waitFor();
+  await setStatus(bob, 'Offline');
+  await endAndWrapUp(ann, 'Vera Customer');
+  // The customer comes back: the new interaction shows the earlier one above it.
+  await customerWrites(srv, '4915110000062', 'Vera Customer', 'One more thing');
+  await acceptOffer(ann, 'Vera Customer', 'One more thing');
+  await transcript(ann).locator('li.day.session').filter({ hasText: 'Earlier interaction' }).waitFor();
+  const bobs = outbound(ann, 'Bob here for the second thing.');
+  await bobs.waitFor();
+  assert.equal(await bobs.locator('.author').textContent(), 'Bob Agent');
+  // Ann's own messages carry no name.
+  assert.equal(await outbound(ann, 'Ann here for the first.').locator('.author').count(), 0);
+});
+
+desktopTest('a transfer to a queue is offered as a transferred conversation with the customer\'s real waiting time', ['ann', 'bob'], async ({ srv, pages: { ann, bob } }) => {
+  await ann.clock.install();
+  await bob.clock.install();
+  await annOwnsCustomer(srv, ann, bob, '4915110000063', 'Wim Customer', 'Is anyone there?');
+  await setStatus(bob, 'On break');
+  // Ann looks into it for two minutes without answering, then hands it to the queue.
+  await advanceClock(srv, 120);
+  await ann.clock.fastForward(120_000);
+  await bob.clock.fastForward(120_000);
+  await setStatus(bob, 'Available');
+  await pickTarget(ann, 'Transfer', 'Transfer to a queue or an agent', 'Transfer to queue Support');
+  const card = offerCardTitled(bob, 'Transferred conversation from Ann Agent via queue Support', 'Wim Customer');
+  await card.waitFor();
+  // The customer has waited since their message, two minutes ago, not since the transfer.
+  const waiting = card.locator('dd .elapsed');
+  await bob.waitForFunction(() => /^2:0\d$/.test(document.querySelector('.offer dd .elapsed').textContent));
+  assert.match(await waiting.textContent(), /^2:0\d$/);
+  await bob.screenshot({ path: join(SHOTS, 'offer-transfer.png') });
+  await card.getByRole('button', { name: 'Accept' }).click();
+  await transcript(bob).getByText('Is anyone there?').waitFor();
+});
+
+desktopTest('a reject says so: the banner and the status name the reject, under either after_missed_offer', ['ann'], async ({ srv, pages: { ann } }) => {
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000064', 'Xavi Customer', 'Hello');
+  const card = offerCard(ann, 'Xavi Customer');
+  await card.getByRole('button', { name: 'Reject' }).click();
+  await card.waitFor({ state: 'detached' });
+  const banner = ann.getByRole('alert').filter({ hasText: 'RONA —' });
+  await banner.filter({ hasText: 'RONA — you rejected an offer.' }).waitFor();
+  assert.equal(await ann.getByText('you missed an offer').count(), 0);
+  const status = ann.getByLabel('Status', { exact: true });
+  assert.equal(await status.inputValue(), 'rona');
+  assert.equal(await status.locator('option:checked').textContent(), 'Rejected offer (RONA)');
+  assert.equal((await pageApi(ann, 'GET', '/api/v1/me')).data.break_reason, 'Rejected offer');
+  await ann.screenshot({ path: join(SHOTS, 'rona-rejected.png') });
+  // With after_missed_offer = on_break the agent goes on break, and the break says why.
+  await adminApi(srv, 'PATCH', '/api/v1/settings', { after_missed_offer: 'on_break' });
+  await banner.getByRole('button', { name: 'Back to Available' }).click();
+  await banner.waitFor({ state: 'hidden' });
+  await customerWrites(srv, '4915110000065', 'Yuki Customer', 'Hi');
+  const second = offerCard(ann, 'Yuki Customer');
+  await second.getByRole('button', { name: 'Reject' }).click();
+  await second.waitFor({ state: 'detached' });
+  await ann.waitForFunction(() => document.getElementById('status-select').value === 'on_break');
+  const reason = ann.getByLabel('Break reason');
+  await reason.waitFor();
+  assert.equal(await reason.locator('option:checked').textContent(), 'Rejected offer');
+});
+
+desktopTest('while the agent only wraps up, the status area shows Post processing with the countdown', ['ann'], async ({ srv, pages: { ann } }) => {
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000066', 'Zora Customer', 'Thanks, bye');
+  await acceptOffer(ann, 'Zora Customer', 'Thanks, bye');
+  const activity = ann.getByRole('status', { name: 'Activity' });
+  assert.equal((await pageApi(ann, 'GET', '/api/v1/me')).data.activity, 'handling');
+  assert.equal(await activity.count(), 0, 'nothing shown while handling');
+  await ann.getByRole('button', { name: 'End', exact: true }).click();
+  await ann.getByRole('dialog', { name: 'Wrap-up: Zora Customer' }).waitFor();
+  // The queue's post-processing time is 10 s: the countdown runs from it.
+  await activity.filter({ hasText: /^Post processing 0:(10|0\d)$/ }).waitFor();
+  assert.equal((await pageApi(ann, 'GET', '/api/v1/me')).data.activity, 'post_processing');
+  await ann.screenshot({ path: join(SHOTS, 'post-processing.png') });
+  // A new customer is accepted meanwhile: handling again, no longer post processing.
+  await customerWrites(srv, '4915110000067', 'Anja Customer', 'A new question');
+  await acceptOffer(ann, 'Anja Customer', 'A new question');
+  await activity.waitFor({ state: 'hidden' });
+  assert.equal((await pageApi(ann, 'GET', '/api/v1/me')).data.activity, 'handling');
+  // That one ended too, the first wrap-up completes on its own: post processing, then idle.
+  await ann.getByRole('button', { name: 'End', exact: true }).click();
+  await activity.filter({ hasText: /^Post processing/ }).waitFor();
+  await advanceClock(srv, 11);
+  await activity.waitFor({ state: 'hidden' });
+  assert.equal((await pageApi(ann, 'GET', '/api/v1/me')).data.activity, 'idle');
+});
+
+desktopTest('a customer\'s reaction shows on the message it reacts to, not as a bubble of its own', ['ann'], async ({ srv, pages: { ann } }) => {
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000068', 'Bea Customer', 'Has my parcel left?');
+  await acceptOffer(ann, 'Bea Customer', 'Has my parcel left?');
+  await sendText(ann, 'Yes, it left today.');
+  const mine = outbound(ann, 'Yes, it left today.');
+  await mine.getByLabel('Delivered', { exact: true }).or(mine.getByLabel('Read', { exact: true })).waitFor();
+  const id = await interactionItem(ann, 'Bea Customer').getAttribute('data-id');
+  const page = await pageApi(ann, 'GET', `/api/v1/interactions/${id}/messages?limit=50`);
+  const wamid = page.data.messages.find((m) => m.text === 'Yes, it left today.').wa_message_id;
+  await control(srv, '/customers/4915110000068/reaction', { name: 'Bea Customer', message_id: wamid, emoji: '👍' });
+  await mine.getByRole('img', { name: 'Customer reacted 👍' }).waitFor();
+  assert.equal(await transcript(ann).getByText(/Reacted/).count(), 0, 'no bubble of its own');
+  assert.equal(await transcript(ann).locator('li.msg:visible').count(), 2);
+  // Changed to another emoji: the message shows the new one only.
+  await control(srv, '/customers/4915110000068/reaction', { name: 'Bea Customer', message_id: wamid, emoji: '❤️' });
+  await mine.getByRole('img', { name: 'Customer reacted ❤️' }).waitFor();
+  assert.equal(await mine.getByRole('img', { name: 'Customer reacted 👍' }).count(), 0);
+  // Also after drawing the transcript again (reload).
+  await ann.reload();
+  await ann.getByRole('status').filter({ hasText: 'Live' }).waitFor();
+  await interactionItem(ann, 'Bea Customer').click();
+  await outbound(ann, 'Yes, it left today.').getByRole('img', { name: 'Customer reacted ❤️' }).waitFor();
+  assert.equal(await transcript(ann).getByText(/Reacted/).count(), 0);
+  await ann.screenshot({ path: join(SHOTS, 'reaction.png') });
+});

@@ -848,10 +848,7 @@ impl Worker {
                     let Some(a) = engine.agent(agent) else {
                         continue;
                     };
-                    (
-                        "presence.changed",
-                        views::agent(a, engine.load_of(agent), None),
-                    )
+                    ("presence.changed", views::agent_now(engine, a, None))
                 }
             };
             events.push(ready(to.clone(), kind, &data));

@@ -40,13 +40,43 @@ impl Names for Engine {
     }
 }
 
-fn offer_json(o: &Offer, names: &dyn Names) -> Value {
+/// How the interaction reached the agent of offer `o` when it was handled before: straight
+/// from the agent who transferred it (`"agent"`), or from the queue after its owner transferred it
+/// there (`"queue"`: the last owner before, unless that is the agent offered, for whom it merely
+/// came back), with that agent. `None` for a first offer.
+fn transferred(o: &Offer, it: &Interaction) -> Option<(&'static str, AgentId)> {
+    match &o.kind {
+        OfferKind::Transfer { from } => Some(("agent", from.clone())),
+        OfferKind::Route => it
+            .participants
+            .iter()
+            .filter(|p| p.role == ParticipantRole::Owner)
+            .max_by_key(|p| p.joined_at)
+            .filter(|p| p.agent_id != o.agent_id)
+            .map(|p| ("queue", p.agent_id.clone())),
+        OfferKind::Sticky | OfferKind::Conference { .. } => None,
+    }
+}
+
+/// Since when the customer of offer `o` waits: since their oldest message still without
+/// an answer, or else since the interaction joined its queue (for a transfer to an agent: since
+/// that transfer), whichever is earlier. A transfer does not restart the customer's wait.
+fn customer_waiting_since(o: &Offer, it: &Interaction) -> Timestamp {
+    let since = match o.kind {
+        OfferKind::Transfer { .. } => o.offered_at,
+        _ => it.waiting_since,
+    };
+    it.awaiting_reply_since.map_or(since, |a| a.min(since))
+}
+
+fn offer_json(o: &Offer, it: &Interaction, names: &dyn Names) -> Value {
     let (kind, from) = match &o.kind {
         OfferKind::Route => ("route", None),
         OfferKind::Sticky => ("sticky", None),
         OfferKind::Transfer { from } => ("transfer", Some(from)),
         OfferKind::Conference { from } => ("conference", Some(from)),
     };
+    let transfer = transferred(o, it);
     json!({
         "agent_id": o.agent_id,
         "kind": kind,
@@ -54,6 +84,10 @@ fn offer_json(o: &Offer, names: &dyn Names) -> Value {
         "from_agent_name": from.and_then(|f| names.agent_name(f)),
         "offered_at": ts(o.offered_at),
         "deadline": ts(o.deadline),
+        "transferred_via": transfer.as_ref().map(|(via, _)| via),
+        "transferred_by_id": transfer.as_ref().map(|(_, a)| a),
+        "transferred_by_name": transfer.as_ref().and_then(|(_, a)| names.agent_name(a)),
+        "customer_waiting_since": ts(customer_waiting_since(o, it)),
     })
 }
 
@@ -90,7 +124,7 @@ pub fn interaction(it: &Interaction, names: &dyn Names, now: Timestamp) -> Value
             "target_id": target,
             "requested_by": c.requested_by,
             "requested_at": ts(c.requested_at),
-            "offer": c.offer.as_ref().map(|o| offer_json(o, names)),
+            "offer": c.offer.as_ref().map(|o| offer_json(o, it, names)),
         })
     });
     let in_conference = it
@@ -129,7 +163,7 @@ pub fn interaction(it: &Interaction, names: &dyn Names, now: Timestamp) -> Value
         "last_inbound_at": ts_opt(it.last_inbound_at),
         "window_expires_at": ts_opt(it.window_expires_at()),
         "last_outbound_failed": it.last_outbound_failed,
-        "offer": it.offer.as_ref().map(|o| offer_json(o, names)),
+        "offer": it.offer.as_ref().map(|o| offer_json(o, it, names)),
         "conference": conference,
         "conference_status": conference_status,
         "dispositions": queue.map(|q| q.dispositions.clone()).unwrap_or_default(),
@@ -159,7 +193,8 @@ pub fn offer_event(it: &Interaction, agent: &AgentId, names: &dyn Names, now: Ti
         "queue_name": names.queue(&it.queue_id).map(|q| q.name.clone()),
         "first_message": it.first_message,
         "waiting_since": ts(it.waiting_since),
-        "offer": offer.map(|o| offer_json(o, names)),
+        "customer_waiting_since": offer.map(|o| ts(customer_waiting_since(o, it))),
+        "offer": offer.map(|o| offer_json(o, it, names)),
         "interaction": interaction(it, names, now),
     })
 }
@@ -181,6 +216,39 @@ pub fn agent(a: &Agent, load: u32, username: Option<&str>) -> Value {
         "queue_ids": a.queue_ids,
         "connected": a.disconnected_since.is_none(),
     })
+}
+
+/// What the agent is doing (R-8.2; `activity` of API.md "Supervisor"), from the engine: `handling`
+/// while an interaction of theirs is active (`full` once their load reaches their capacity),
+/// `post_processing` while they only wrap up (whatever their load), `full` when pending offers
+/// alone fill their capacity, else `idle`.
+pub fn activity(engine: &Engine, agent: &AgentId) -> &'static str {
+    let (Some(a), load) = (engine.agent(agent), engine.load_of(agent)) else {
+        return "idle";
+    };
+    let full = load > 0 && load >= a.capacity;
+    let mut wrap_up = false;
+    for it in engine.interactions_of(agent) {
+        match it.participant(agent).map(|p| p.state) {
+            Some(ParticipantState::Active) => return if full { "full" } else { "handling" },
+            Some(ParticipantState::WrapUp) => wrap_up = true,
+            _ => {}
+        }
+    }
+    if wrap_up {
+        "post_processing"
+    } else if full {
+        "full"
+    } else {
+        "idle"
+    }
+}
+
+/// [`agent`] with its [`activity`]: the agent as their presence is reported live and by `/me`.
+pub fn agent_now(engine: &Engine, a: &Agent, username: Option<&str>) -> Value {
+    let mut v = agent(a, engine.load_of(&a.id), username);
+    v["activity"] = json!(activity(engine, &a.id));
+    v
 }
 
 pub fn user_agent(u: &UserRecord, a: Option<&Agent>, load: u32) -> Value {

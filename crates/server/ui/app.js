@@ -17,6 +17,7 @@ const S = {
   notifications: new Map(), // interaction id -> desktop Notification of its offer
   audio: null,
   media: new Map(), // message id -> blob URL | 'loading' | 'failed'
+  earlyUpdates: new Map(), // message id -> message.updated data that came before the message
   selected: null,
   lastSeq: null,
   ws: null,
@@ -167,6 +168,7 @@ function resetState() {
   S.messages.clear();
   for (const u of S.media.values()) if (u.startsWith && u.startsWith('blob:')) URL.revokeObjectURL(u);
   S.media.clear();
+  S.earlyUpdates.clear();
   S.selected = null;
   S.lastSeq = null;
   $('offers').replaceChildren();
@@ -258,11 +260,17 @@ function renderMe() {
   sel.querySelector('option[value="rona"]').hidden = !rona;
   sel.value = me.presence;
   $('presence-dot').className = `dot ${me.presence}`;
-  const reasons = me.break_reasons || [];
+  // After a reject the presence says so (R-2.8): "Rejected offer", else "Missed offer".
+  const rejected = me.break_reason === 'Rejected offer';
+  sel.querySelector('option[value="rona"]').textContent = rejected ? 'Rejected offer (RONA)' : 'Missed offer (RONA)';
+  $('rona-title').textContent = rejected ? 'RONA — you rejected an offer.' : 'RONA — you missed an offer.';
+  const reasons = [...(me.break_reasons || [])];
+  // A break the server chose (after a missed or rejected offer) shows its reason too.
+  if (me.presence === 'on_break' && me.break_reason && !reasons.includes(me.break_reason)) reasons.push(me.break_reason);
   const rsel = $('break-reason');
   const current = [...rsel.options].map((o) => o.value).join('\n');
   if (current !== reasons.join('\n')) {
-    rsel.replaceChildren(...reasons.map((r) => el('option', { value: r, text: r })));
+    rsel.replaceChildren(...reasons.map((r) => el('option', { value: r, text: r, disabled: !(me.break_reasons || []).includes(r) })));
   }
   if (me.break_reason) rsel.value = me.break_reason;
   $('break-reason-wrap').hidden = me.presence !== 'on_break' || reasons.length === 0;
@@ -273,8 +281,32 @@ function renderMe() {
   sn.classList.toggle('active', !!me.stop_new);
   $('load').textContent = `Load ${me.load ?? 0}/${me.capacity ?? 0}`;
   $('load').title = 'Interactions held / capacity';
+  renderActivity();
   updateEmptyList();
   for (const b of document.querySelectorAll('.offer .reject')) applyRejectPermission(b);
+}
+
+/**
+ * "Post processing" with its countdown while the agent only wraps up (R-3.12), as the server's
+ * `activity` says; the countdown runs to the last of the agent's wrap-up deadlines.
+ */
+function renderActivity() {
+  const box = $('activity');
+  const post = !!S.me && S.me.activity === 'post_processing';
+  if (!post) { box.hidden = true; box.replaceChildren(); return; }
+  const deadlines = [...S.interactions.values()]
+    .map((it) => myPart(it))
+    .filter((p) => p && p.state === 'wrap_up' && p.wrap_up_deadline)
+    .map((p) => p.wrap_up_deadline)
+    .sort((a, b) => parseTs(a) - parseTs(b));
+  const last = deadlines[deadlines.length - 1];
+  if (box.hidden || box.dataset.until !== (last || '')) {
+    box.dataset.until = last || '';
+    box.replaceChildren('Post processing',
+      last ? el('span', null, ' ', el('span', { class: 'countdown-inline', dataset: { deadline: last } }, '')) : '');
+  }
+  box.hidden = false;
+  tick();
 }
 
 async function setPresence(presence, reason) {
@@ -327,8 +359,13 @@ function addOffer(o, focus = true) {
   if (existing) existing.remove();
   S.offers.set(id, o);
   const kind = o.offer && o.offer.kind;
-  const from = o.offer && o.offer.from_agent_name;
-  const title = kind === 'conference' ? 'Conference invitation' : kind === 'transfer' ? 'Transferred conversation' : 'New conversation';
+  const via = o.offer && o.offer.transferred_via;
+  // Who handed it over: the inviting or transferring agent, or the owner who sent it to the queue.
+  const by = o.offer && (o.offer.transferred_by_name || o.offer.from_agent_name);
+  const from = by ? `${by}${via === 'queue' && o.queue_name ? ` via queue ${o.queue_name}` : ''}` : '';
+  const title = kind === 'conference' ? 'Conference invitation' : via ? 'Transferred conversation' : 'New conversation';
+  // The customer's wait: a transfer does not restart it (R-2.6).
+  const waitingSince = (o.offer && o.offer.customer_waiting_since) || o.customer_waiting_since || o.waiting_since || '';
   const titleId = `offer-title-${id}`;
   const acceptBtn = el('button', { type: 'button', class: 'primary accept', onclick: () => acceptOffer(id) }, 'Accept');
   const rejectBtn = el('button', { type: 'button', class: 'reject', 'aria-describedby': `offer-rr-${id}`, onclick: () => rejectOffer(id) }, 'Reject');
@@ -339,7 +376,7 @@ function addOffer(o, focus = true) {
       el('dt', null, 'Number'), el('dd', null, fmtNum(o.customer_number)),
       el('dt', null, 'To'), el('dd', null, fmtNum(o.source_number)),
       el('dt', null, 'Queue'), el('dd', null, o.queue_name || '—'),
-      el('dt', null, 'Waiting'), el('dd', null, el('span', { class: 'elapsed', dataset: { since: o.waiting_since || '' } }, ''))),
+      el('dt', null, 'Waiting'), el('dd', null, el('span', { class: 'elapsed', dataset: { since: waitingSince } }, ''))),
     o.first_message ? el('blockquote', { class: 'first-message' }, o.first_message) : null,
     o.offer && o.offer.deadline ? el('p', { class: 'muted small' }, 'Answer within ', el('span', { class: 'countdown-inline', dataset: { deadline: o.offer.deadline } }, '')) : null,
     el('div', { class: 'offer-buttons' }, acceptBtn, rejectBtn,
@@ -563,6 +600,7 @@ function renderList() {
     const again = ul.querySelector(`.item[data-id="${CSS.escape(focusedId)}"]`);
     if (again) again.focus();
   }
+  renderActivity();
   tick();
 }
 
@@ -587,6 +625,7 @@ function saveDraft() {
 
 async function selectInteraction(id, markRead, focusCompose = false) {
   if (S.selected !== id) {
+    if (A.file) closeAttachPreview(false);
     saveDraft();
     $('compose-text').value = S.drafts.get(id) || '';
     $('compose-error').textContent = '';
@@ -710,7 +749,35 @@ const TICKS = {
   failed: ['failed', '⚠', 'Failed'],
 };
 
-function messageNode(m, it) {
+/** A customer's reaction `m`: the wamid of the message it is on and its emoji (null: removed). */
+function reactionOf(m) {
+  if (m.type !== 'reaction') return null;
+  const target = findKey(m.payload, 'message_id');
+  return target ? { target, emoji: findKey(m.payload, 'emoji') || null } : null;
+}
+
+/** Reactions of `list`: wamid -> the latest emoji on it, and the wamids the list holds. */
+function reactionIndex(list) {
+  const reactions = new Map();
+  const waIds = new Set();
+  for (const m of list) {
+    if (m.wa_message_id) waIds.add(m.wa_message_id);
+    const r = reactionOf(m);
+    if (r && r.emoji) reactions.set(r.target, r.emoji);
+    else if (r) reactions.delete(r.target);
+  }
+  return { reactions, waIds };
+}
+
+/**
+ * The node of message `m`. With `ctx` (the transcript's reaction index), a reaction to a message
+ * shown is drawn on that message (R-7.2) and its own node stays hidden.
+ */
+function messageNode(m, it, ctx = null) {
+  const reaction = ctx && reactionOf(m);
+  if (reaction && ctx.waIds.has(reaction.target)) {
+    return el('li', { class: 'msg reaction-ref', hidden: true, dataset: { id: m.id } });
+  }
   const dir = m.direction === 'in' ? 'in' : m.direction === 'out' ? 'out' : 'system';
   if (dir === 'system') {
     return el('li', { class: 'msg system', dataset: { id: m.id } },
@@ -728,7 +795,7 @@ function messageNode(m, it) {
   if (text) content.push(el('p', { class: 'text' }, text));
   if (!content.length && m.type === 'reaction') {
     const emoji = findKey(m.payload, 'emoji');
-    content.push(el('p', { class: 'text muted' }, emoji ? `Reacted ${emoji}` : 'Removed a reaction'));
+    content.push(el('p', { class: 'text muted' }, emoji ? `Reacted ${emoji}${ctx ? ' to an earlier message' : ''}` : 'Removed a reaction'));
   }
   if (!content.length) content.push(el('p', { class: 'text muted' }, `[${m.type}]`));
   runHook('messageContent', m, it, content); // hook: crm.js draws templates and button taps
@@ -741,13 +808,15 @@ function messageNode(m, it) {
   let author = null;
   if (dir === 'out' && m.author_id && m.author_id !== S.me.id) {
     const p = it && it.participants && it.participants.find((x) => x.agent_id === m.author_id);
-    author = el('span', { class: 'author' }, (p && p.display_name) || 'Agent');
+    author = el('span', { class: 'author' }, (p && p.display_name) || m.author_name || 'Agent');
   }
-  return el('li', { class: `msg ${dir}`, dataset: { id: m.id } },
+  const onIt = ctx && m.wa_message_id ? ctx.reactions.get(m.wa_message_id) : null;
+  return el('li', { class: `msg ${dir}${onIt ? ' has-reaction' : ''}`, dataset: { id: m.id } },
     dir === 'in' ? el('span', { class: 'avatar small', 'aria-hidden': 'true' }, initials(it ? customerName(it) : '?')) : null,
     el('div', { class: 'bubble' },
       dir === 'in' ? el('span', { class: 'sr-only' }, 'Customer: ') : el('span', { class: 'sr-only' }, 'Agent: '),
-      author, content, el('span', { class: 'meta' }, meta)));
+      author, content, el('span', { class: 'meta' }, meta)),
+    onIt ? el('span', { class: 'reactions', role: 'img', 'aria-label': `Customer reacted ${onIt}` }, onIt) : null);
 }
 
 function findKey(v, key, depth = 0) {
@@ -806,7 +875,7 @@ async function openMedia(m) {
 // whole list per message, so a 1,000-message transcript stays cheap.
 // The interaction shown; message id -> its <li>; whether the view follows the newest message
 // (kept by the scroll listener, so appending never has to measure the layout).
-const T = { id: null, nodes: new Map(), stick: true, scrollQueued: false };
+const T = { id: null, nodes: new Map(), stick: true, scrollQueued: false, ctx: null };
 
 /** The separator to draw before `m` when `prev` comes right before it (R-3.2), or null. */
 function separatorBefore(prev, m) {
@@ -824,10 +893,11 @@ function separatorBefore(prev, m) {
 function transcriptNodes(list, prev, it) {
   const nodes = [];
   for (const m of list) {
+    const node = messageNode(m, it, T.ctx);
+    T.nodes.set(m.id, node);
+    if (node.hidden) { nodes.push(node); continue; } // a reaction drawn on its message
     const sep = separatorBefore(prev, m);
     if (sep) nodes.push(sep);
-    const node = messageNode(m, it);
-    T.nodes.set(m.id, node);
     nodes.push(node);
     prev = m;
   }
@@ -860,6 +930,7 @@ function renderTranscript(toEnd) {
   if (!data) { T.id = null; ol.replaceChildren(); return; }
   const follow = toEnd || T.stick;
   T.id = id;
+  T.ctx = reactionIndex(data.list);
   ol.replaceChildren(...transcriptNodes(data.list, null, it));
   $('older').hidden = !data.nextBefore;
   if (follow) {
@@ -875,6 +946,14 @@ function prependTranscript(older) {
   const it = S.interactions.get(S.selected);
   const data = S.messages.get(S.selected);
   const firstShown = data.list[older.length];
+  const before = reactionIndex(data.list);
+  if ([...before.reactions.keys()].some((w) => !T.ctx.reactions.has(w) || !T.ctx.waIds.has(w))) {
+    // The older page holds a message that a shown reaction is on: draw again, in place.
+    const keep = ol.scrollHeight - ol.scrollTop;
+    renderTranscript(false);
+    ol.scrollTop = ol.scrollHeight - keep;
+    return;
+  }
   const nodes = transcriptNodes(older, null, it);
   // The separator above the formerly first message may no longer be needed (or needs a new label).
   if (firstShown) {
@@ -883,9 +962,9 @@ function prependTranscript(older) {
     const sep = separatorBefore(older[older.length - 1], firstShown);
     if (sep) nodes.push(sep);
   }
-  const before = ol.scrollHeight;
+  const height = ol.scrollHeight;
   ol.prepend(...nodes);
-  ol.scrollTop += ol.scrollHeight - before;
+  ol.scrollTop += ol.scrollHeight - height;
 }
 
 /** Adds `m` at its place (normally the end) or replaces its node; returns nothing. */
@@ -894,14 +973,29 @@ function showMessage(m, isNew) {
   if (S.messages.get(S.selected).loading) return;
   const ol = $('transcript');
   const it = S.interactions.get(S.selected);
+  const data = S.messages.get(S.selected);
+  const reaction = reactionOf(m) || (m.wa_message_id && !T.ctx.waIds.has(m.wa_message_id) ? {} : null);
+  if (reaction) {
+    // A reaction (or a message that reactions may be on, once WhatsApp named it) changes what
+    // other nodes show: redraw the message it is on.
+    const was = T.ctx;
+    T.ctx = reactionIndex(data.list);
+    for (const x of data.list) {
+      const w = x.wa_message_id;
+      if (w && x.id !== m.id && (was.reactions.get(w) !== T.ctx.reactions.get(w)) && T.nodes.has(x.id)) {
+        const node = messageNode(x, it, T.ctx);
+        T.nodes.get(x.id).replaceWith(node);
+        T.nodes.set(x.id, node);
+      }
+    }
+  }
   const old = T.nodes.get(m.id);
   if (old) {
-    const node = messageNode(m, it);
+    const node = messageNode(m, it, T.ctx);
     T.nodes.set(m.id, node);
     old.replaceWith(node);
     return;
   }
-  const data = S.messages.get(S.selected);
   const i = data.list.indexOf(m);
   if (i !== data.list.length - 1) { renderTranscript(false); return; } // out of order: rare
   ol.append(...transcriptNodes([m], data.list[i - 1] || null, it));
@@ -933,9 +1027,17 @@ function upsertMessage(m) {
       merged.status = old.status;
       merged.error = old.error;
     }
+    // Nor forget WhatsApp's id of the message (reactions and replies point at it).
+    if (!merged.wa_message_id && old.wa_message_id) merged.wa_message_id = old.wa_message_id;
     data.list[i] = merged;
     showMessage(merged, false);
   } else {
+    const early = S.earlyUpdates.get(m.id);
+    if (early) {
+      S.earlyUpdates.delete(m.id);
+      const rank = (s) => (s in STATUS_RANK ? STATUS_RANK[s] : 0);
+      m = { ...m, ...early, ...(rank(m.status) > rank(early.status) ? { status: m.status, error: m.error } : {}) };
+    }
     // Keep the list in id (time) order.
     let j = data.list.length;
     while (j > 0 && data.list[j - 1].id > m.id) j -= 1;
@@ -1032,24 +1134,70 @@ async function sendText() {
   }
 }
 
-$('compose-file').addEventListener('change', async (e) => {
+// Choosing a file shows it first (R-3.4): an image with the typed text as its editable caption,
+// sent only with "Send"; "Cancel" drops the file and keeps the text.
+const A = { file: null, url: null, interaction: null };
+
+function closeAttachPreview(focusBack = true) {
+  if (A.url) URL.revokeObjectURL(A.url);
+  A.file = null; A.url = null; A.interaction = null;
+  $('attach-preview').hidden = true;
+  $('attach-error').textContent = '';
+  if (focusBack && !$('compose-text').disabled) $('compose-text').focus();
+}
+
+$('compose-file').addEventListener('change', (e) => {
   const f = e.target.files[0];
-  const id = S.selected;
   e.target.value = '';
-  if (!f || !id) return;
-  const fd = new FormData();
-  fd.append('file', f, f.name);
-  const caption = $('compose-text').value.trim();
-  if (caption && f.type.startsWith('image/')) fd.append('caption', caption);
+  if (!f || !S.selected) return;
+  closeAttachPreview(false);
+  const image = f.type.startsWith('image/');
+  A.file = f;
+  A.interaction = S.selected;
+  A.url = image ? URL.createObjectURL(f) : null;
+  $('attach-thumb').replaceChildren(image
+    ? el('img', { class: 'media-img', src: A.url, alt: `Preview of ${f.name}` })
+    : el('span', { class: 'attach-doc' }, `📎 ${f.name}`));
+  $('attach-caption-wrap').hidden = !image;
+  $('attach-caption').value = image ? $('compose-text').value.trim() : '';
+  $('attach-send').textContent = image ? 'Send image' : 'Send file';
+  $('attach-error').textContent = '';
   $('compose-error').textContent = '';
+  $('attach-preview').hidden = false;
+  (image ? $('attach-caption') : $('attach-send')).focus();
+});
+
+$('attach-cancel').addEventListener('click', () => closeAttachPreview());
+$('attach-preview').addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') { e.preventDefault(); closeAttachPreview(); }
+  if (e.key === 'Enter' && e.target === $('attach-caption')) { e.preventDefault(); $('attach-send').click(); }
+});
+
+$('attach-send').addEventListener('click', async () => {
+  const { file, interaction: id } = A;
+  if (!file || !id) return;
+  const image = file.type.startsWith('image/');
+  const caption = image ? $('attach-caption').value.trim() : '';
+  const fd = new FormData();
+  fd.append('file', file, file.name);
+  if (caption) fd.append('caption', caption);
+  $('attach-send').disabled = true;
+  $('attach-error').textContent = '';
   try {
     const m = await api('POST', `/api/v1/interactions/${encodeURIComponent(id)}/messages`, fd);
-    if (caption && f.type.startsWith('image/') && S.selected === id) $('compose-text').value = '';
+    // The caption came from the compose box: it went out, so the box is cleared.
+    if (caption && S.selected === id && $('compose-text').value.trim() === caption) {
+      $('compose-text').value = '';
+      S.drafts.delete(id);
+    }
+    closeAttachPreview();
     updateCounter();
     if (m && m.id) upsertMessage({ interaction_id: id, ...m });
   } catch (err) {
-    if (err.code === 'template_required') windowRefused(id);
-    else $('compose-error').textContent = `File not sent: ${err.message}`;
+    if (err.code === 'template_required') { closeAttachPreview(); windowRefused(id); }
+    else $('attach-error').textContent = `Not sent: ${err.message}`;
+  } finally {
+    $('attach-send').disabled = false;
   }
 });
 
@@ -1269,6 +1417,11 @@ function onEvent(f) {
       if (data && data.list.some((x) => x.id === d.id)) {
         if (S.media.get(d.id) === 'failed') S.media.delete(d.id);
         upsertMessage(d);
+      } else if (data) {
+        // Before the answer that adds the message (a send's status can overtake it): kept, so
+        // what only this update carries (WhatsApp's id) is not lost.
+        if (S.earlyUpdates.size > 500) S.earlyUpdates.delete(S.earlyUpdates.keys().next().value);
+        S.earlyUpdates.set(d.id, { ...S.earlyUpdates.get(d.id), ...d });
       }
       break;
     }

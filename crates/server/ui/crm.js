@@ -609,7 +609,8 @@ function drawConvs() {
   convPanel.list.replaceChildren(...list.map((c) => {
     const name = c.contact_name || c.customer_name || fmtNum(c.wa_id);
     const m = c.last_message;
-    const last = m ? `${m.direction === 'out' ? 'You: ' : ''}${m.text || `[${m.type}]`}` : '';
+    const reaction = m && m.type === 'reaction' ? findKey(m.payload, 'emoji') : null;
+    const last = m ? `${m.direction === 'out' ? 'You: ' : ''}${m.text || (reaction ? `Reacted ${reaction}` : `[${m.type}]`)}` : '';
     return el('li', null, el('button', {
       type: 'button', class: 'crm-conv', onclick: () => openConversation(c),
     },
@@ -622,10 +623,14 @@ function drawConvs() {
 }
 
 async function openConversation(c) {
+  const name = c.contact_name || c.customer_name || fmtNum(c.wa_id);
   if (c.contact_id) {
-    openHistory({ id: c.contact_id, name: c.contact_name || c.customer_name }, c.id);
+    openHistory({ id: c.contact_id, name }, c.id);
   } else {
-    openHistory(null, c.id, null, null, c.customer_name || fmtNum(c.wa_id));
+    // No contact to show the history of: the conversation itself, read through its latest
+    // interaction (supervisors see every one; agents those they may see).
+    const via = c.last_message && c.last_message.interaction_id;
+    openHistory(null, c.id, null, null, name, via || null);
   }
 }
 
@@ -648,7 +653,7 @@ const H = crmDialog('crm-history', 'History', { wide: true });
     el('div', { class: 'crm-history-col' }, more, list)),
   el('div', { class: 'dlg-buttons' }, start));
   form.addEventListener('submit', (e) => { e.preventDefault(); runSearch(); });
-  more.addEventListener('click', () => loadHistoryPage());
+  more.addEventListener('click', () => loadMore());
   start.addEventListener('click', () => { const c = CRM.history && CRM.history.contact; H.close(); if (c) openStart(c); });
 })();
 
@@ -656,10 +661,11 @@ const H = crmDialog('crm-history', 'History', { wide: true });
  * Opens the history of `contact` (or none: search only), scoped to `conversationId` where given;
  * `focusInteraction` scrolls to one interaction, `query` runs a search at once.
  */
-function openHistory(contact, conversationId, focusInteraction, query, title) {
-  CRM.history = { contact, conversationId, entries: [], nextBefore: null, loaded: false, words: [], seq: 0 };
+function openHistory(contact, conversationId, focusInteraction, query, title, via = null) {
+  CRM.history = { contact, conversationId, via, title, entries: [], nextBefore: null, loaded: false, words: [], seq: 0 };
   const u = H.ui;
-  H.heading.textContent = contact ? `History: ${contact.name || 'contact'}` : `Search${title ? `: ${title}` : ''}`;
+  H.heading.textContent = contact ? `History: ${contact.name || 'contact'}` : via ? `Conversation: ${title}` : `Search${title ? `: ${title}` : ''}`;
+  u.list.setAttribute('aria-label', via ? 'Conversation history' : 'Contact history');
   u.scope.replaceChildren(...[
     conversationId ? el('option', { value: 'conversation' }, 'This conversation') : null,
     el('option', { value: 'all' }, 'All conversations')].filter(Boolean));
@@ -667,12 +673,13 @@ function openHistory(contact, conversationId, focusInteraction, query, title) {
   u.q.value = query || '';
   u.note.textContent = contact ? 'Type words to find them in this contact\'s messages.' : '';
   u.hits.replaceChildren();
-  u.list.replaceChildren(contact ? el('p', { class: 'muted' }, 'Loading the history…') : el('p', { class: 'muted' }, 'Pick a result to see its conversation.'));
+  u.list.replaceChildren(contact || via ? el('p', { class: 'muted' }, 'Loading the history…') : el('p', { class: 'muted' }, 'Pick a result to see its conversation.'));
   u.more.hidden = true;
   u.start.hidden = !contact;
   H.open();
   u.q.focus();
   if (contact) loadHistoryPage(focusInteraction);
+  else if (via) loadConversationPage();
   if (query) runSearch();
 }
 
@@ -709,6 +716,50 @@ async function loadHistoryPage(focusInteraction) {
     return r;
   } catch (e) {
     u.note.textContent = `Could not load the history: ${e.message}`;
+    return null;
+  } finally {
+    u.more.disabled = false;
+  }
+}
+
+/** The next (earlier) page of the history shown: the contact's interactions or the conversation's. */
+function loadMore() {
+  const h = CRM.history;
+  return h && !h.contact && h.via ? loadConversationPage() : loadHistoryPage();
+}
+
+/**
+ * A page of the messages of a conversation without a contact (newest first from the server,
+ * drawn oldest at the top), one section per interaction, headed by its date like the history.
+ */
+async function loadConversationPage() {
+  const h = CRM.history;
+  if (!h || !h.via) return null;
+  const u = H.ui;
+  let url = `/api/v1/interactions/${enc(h.via)}/messages?scope=conversation&limit=100`;
+  if (h.nextBefore) url += `&before=${enc(h.nextBefore)}`;
+  u.more.disabled = true;
+  try {
+    const r = await api('GET', url);
+    if (CRM.history !== h) return null;
+    if (!h.loaded) { u.list.replaceChildren(); h.loaded = true; }
+    h.nextBefore = r.next_before;
+    const groups = [];
+    for (const m of r.messages || []) {
+      const last = groups[groups.length - 1];
+      if (last && last.id === m.interaction_id) last.messages.push(m);
+      else groups.push({ id: m.interaction_id, conversation_id: m.conversation_id, created_at: m.created_at, messages: [m] });
+    }
+    h.entries.push(...groups);
+    u.list.prepend(...groups.map((g) => historyEntry({ ...g, customer_display_name: h.title })));
+    if (!h.entries.length) u.list.replaceChildren(el('p', { class: 'muted' }, 'This conversation has no messages yet.'));
+    markWords(u.list, h.words);
+    u.more.hidden = !h.nextBefore;
+    if (groups.length && h.entries.length === groups.length) u.list.scrollTop = u.list.scrollHeight;
+    return r;
+  } catch (e) {
+    u.list.replaceChildren(el('p', { class: 'muted' }, 'Pick a result to see its conversation.'));
+    u.note.textContent = e.status === 404 ? 'You may not see this conversation\'s messages; search for words in it instead.' : `Could not load the conversation: ${e.message}`;
     return null;
   } finally {
     u.more.disabled = false;
@@ -765,7 +816,7 @@ async function runSearch() {
 async function showHit(m) {
   const h = CRM.history;
   const u = H.ui;
-  const known = h.contact && (h.conversationId === m.conversation_id || h.entries.some((e) => e.conversation_id === m.conversation_id));
+  const known = (h.contact || h.via) && (h.conversationId === m.conversation_id || h.entries.some((e) => e.conversation_id === m.conversation_id));
   if (!known) {
     // Maybe another contact's conversation: show that contact's history.
     if (!CRM.convs || !CRM.convs.some((c) => c.id === m.conversation_id)) await loadConvs(false);
@@ -791,7 +842,7 @@ async function showHit(m) {
       return;
     }
     if (!h.nextBefore || CRM.history !== h) break;
-    if (!(await loadHistoryPage())) break;
+    if (!(await loadMore())) break;
   }
   u.note.textContent = 'That message is not in this contact\'s history.';
 }
@@ -805,12 +856,14 @@ const TD = crmDialog('crm-templates', 'Send a template', { wide: true });
   const notice = el('p', { class: 'notice', hidden: true });
   const preview = el('div', { class: 'crm-tpl-preview', role: 'region', 'aria-label': 'Template preview', 'aria-live': 'polite' });
   const err = el('p', { class: 'error', role: 'alert' });
-  const send = el('button', { type: 'button', class: 'primary', disabled: true }, 'Send template');
+  const send = el('button', { type: 'button', class: 'primary', disabled: true, 'aria-describedby': 'crm-tpl-missing' }, 'Send template');
   const cancel = el('button', { type: 'button', onclick: () => TD.close() }, 'Cancel');
-  TD.ui = { filter, list, notice, preview, err, send };
+  // Why Send is disabled: the variables (or the header file) still missing.
+  const missing = el('p', { id: 'crm-tpl-missing', class: 'crm-tpl-missing small', 'aria-live': 'polite' });
+  TD.ui = { filter, list, notice, preview, err, send, missing };
   TD.body.append(notice, el('div', { class: 'crm-tpl-cols' },
     el('div', { class: 'crm-tpl-pick' }, field('Find a template', filter), list),
-    preview), err, el('div', { class: 'dlg-buttons' }, cancel, send));
+    preview), err, el('div', { class: 'dlg-buttons' }, missing, cancel, send));
   filter.addEventListener('input', drawTemplateList);
   send.addEventListener('click', sendTemplate);
 })();
@@ -844,6 +897,7 @@ async function openTemplates(interactionId, why) {
   u.list.replaceChildren(el('li', { class: 'muted' }, 'Loading templates…'));
   u.preview.replaceChildren(el('p', { class: 'muted' }, 'Pick a template to see its preview.'));
   u.send.disabled = true;
+  u.missing.textContent = '';
   TD.open();
   u.filter.focus();
   const t = CRM.tpl;
@@ -877,6 +931,7 @@ async function chooseTemplate(tid) {
   t.file = null; t.fileUrl = null;
   drawTemplateList();
   TD.ui.err.textContent = '';
+  TD.ui.missing.textContent = '';
   TD.ui.send.disabled = true;
   try {
     const p = await api('GET', `/api/v1/interactions/${enc(t.id)}/templates/${enc(tid)}/preview`);
@@ -914,11 +969,13 @@ function drawPreview() {
     if (p.footer) parts.push(el('p', { class: 'tpl-footer' }, p.footer));
     if (p.buttons.length) parts.push(templateButtons(p.buttons));
     bubble.replaceChildren(...parts);
-    const missing = p.variables.some((v) => !String(t.values[v.key] || '').trim()) || (p.header_media && !t.file);
-    u.send.disabled = !p.sendable || missing;
+    const empty = p.variables.filter((v) => !String(t.values[v.key] || '').trim()).map(varLabel);
+    if (p.header_media && !t.file) empty.unshift(p.header_media === 'image' ? 'the header image' : `the header ${p.header_media}`);
+    u.send.disabled = !p.sendable || empty.length > 0;
+    u.missing.textContent = p.sendable && empty.length ? `To send, fill in ${listWords(empty)}.` : '';
   };
   const inputs = p.variables.map((v) => {
-    const label = v.component === 'button' ? `Button ${Number(v.button_index ?? 0) + 1}: {{${v.name}}}` : `${v.component === 'header' ? 'Header' : 'Body'} {{${v.name}}}`;
+    const label = varLabel(v);
     const input = el('input', { value: t.values[v.key] || '', autocomplete: 'off', maxlength: v.max_length || null, placeholder: v.example ? `e.g. ${v.example}` : null, dataset: { key: v.key } });
     input.addEventListener('input', () => { t.values[v.key] = input.value; redraw(); });
     return field(label, input, v.source ? `from ${v.source.replace(/^contact\./, 'contact ')}` : null);
@@ -943,6 +1000,16 @@ function drawPreview() {
     inputs.length || picker ? el('div', { class: 'crm-tpl-vars' }, picker, inputs) : el('p', { class: 'muted small' }, 'This template has no variables.'),
   ].filter(Boolean));
   redraw();
+}
+
+/** A template variable's name as its field shows it, e.g. "Body {{1}}". */
+function varLabel(v) {
+  return v.component === 'button' ? `Button ${Number(v.button_index ?? 0) + 1}: {{${v.name}}}` : `${v.component === 'header' ? 'Header' : 'Body'} {{${v.name}}}`;
+}
+
+/** "a", "a and b", "a, b and c". */
+function listWords(words) {
+  return words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }
 
 function templateButtons(buttons) {
@@ -1080,6 +1147,11 @@ function drawChosen() {
   const u = SD.ui;
   const c = s && s.contact;
   u.chosen.textContent = c ? `To ${c.name}` : '';
+  if (c) {
+    // A contact is chosen: an earlier "choose a contact" refusal no longer applies.
+    u.err.textContent = '';
+    u.to.removeAttribute('aria-invalid');
+  }
   const phones = c ? c.phones || [] : [];
   u.numWrap.hidden = phones.length < 2;
   u.numbers.replaceChildren(...phones.map((p) => el('option', { value: p.number }, `${fmtNum(p.number)}${p.status === 'failed' ? ' (last send failed)' : ''}`)));

@@ -18,7 +18,7 @@ use crate::state::SimEvent;
 use crate::templates::TemplateButton;
 use crate::SimulatorHandle;
 
-/// A 1×1 PNG, the picture simulated customers send.
+/// A 1×1 PNG: the smallest valid image, for tests (customers send [`crate::photo_png`]).
 pub const TINY_PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
@@ -288,7 +288,11 @@ async fn spontaneous(rng: &mut StdRng, customer: &Customer) -> Result<(), crate:
     match (roll, last_received) {
         (0..=79, _) => customer.send_text(pick(rng, OPENERS)).await.map(drop),
         (80..=87, _) => customer
-            .send_image(TINY_PNG.to_vec(), "image/png", Some("Here is a photo"))
+            .send_image(
+                crate::photo_png(rng.random()),
+                "image/png",
+                Some("Here is a photo"),
+            )
             .await
             .map(drop),
         (88..=93, _) => customer

@@ -20,6 +20,7 @@ mod customer;
 mod error;
 mod faults;
 mod ids;
+mod photo;
 mod send;
 mod server;
 mod standalone;
@@ -44,6 +45,7 @@ pub use config::{
 pub use customer::{ContactCard, Customer, CustomerMessage};
 pub use error::{GraphError, SimError};
 pub use faults::{FaultControl, Faults, SendFailure};
+pub use photo::{photo_png, PHOTO_SIZE};
 pub use standalone::{run_standalone, run_standalone_until, StandaloneConfig};
 pub use state::{
     DeliveredWebhook, MarkRead, MediaInfo, MediaOrigin, RecordedSend, SendOutcome, SimEvent,

@@ -11,6 +11,8 @@
 //!   long transcripts quickly;
 //! - `POST /customers/{wa_id}/button {"name", "context_id", "text", "payload"?}`: the customer taps a
 //!   quick-reply button of the template message `context_id` (a wamid);
+//! - `POST /customers/{wa_id}/reaction {"name", "message_id", "emoji"}`: the customer reacts to the
+//!   message `message_id` (a wamid) with `emoji` (empty: removes the reaction);
 //! - `POST /faults/undeliverable {"wa_id"}`: sends to that customer fail (error 131026);
 //! - `POST /clock/advance {"secs"}`: moves the server's clock forward (offer timeouts, wrap-up
 //!   countdowns) without waiting.
@@ -102,6 +104,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let router = Router::new()
         .route("/customers/{wa_id}/text", post(customer_text))
         .route("/customers/{wa_id}/button", post(customer_button))
+        .route("/customers/{wa_id}/reaction", post(customer_reaction))
         .route("/customers/{wa_id}/texts", post(customer_texts))
         .route("/faults/undeliverable", post(undeliverable))
         .route("/clock/advance", post(advance))
@@ -216,6 +219,30 @@ async fn customer_button(
         .tap_template_button(context_id, payload, text)
         .await
     {
+        Ok(m) => (
+            StatusCode::OK,
+            Json(json!({"wamid": m.wamid, "status": m.status})),
+        ),
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            Json(json!({"error": e.to_string()})),
+        ),
+    }
+}
+
+/// `{name, message_id, emoji}`: the customer reacts to message `message_id` (a wamid); an empty
+/// `emoji` removes the reaction.
+async fn customer_reaction(
+    State(c): State<Control>,
+    Path(wa_id): Path<String>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
+    let (Some(message_id), Some(emoji)) = (body["message_id"].as_str(), body["emoji"].as_str())
+    else {
+        return bad_request("message_id and emoji are required");
+    };
+    let name = body["name"].as_str().unwrap_or("Customer");
+    match c.sim.customer(&wa_id, name).react(message_id, emoji).await {
         Ok(m) => (
             StatusCode::OK,
             Json(json!({"wamid": m.wamid, "status": m.status})),

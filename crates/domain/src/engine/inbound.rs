@@ -95,9 +95,10 @@ impl Engine {
         o: Outbound,
         now: Timestamp,
     ) -> Result<Reply, DomainError> {
-        if self.agent(&o.agent).is_none() {
+        let Some(slot) = self.agents.get(&o.agent) else {
             return Err(DomainError::not_found("agent"));
-        }
+        };
+        let (load, capacity) = (slot.load, slot.agent.capacity);
         if self.queue(&o.queue_id).is_none() {
             return Err(DomainError::invalid(
                 "unknown_queue",
@@ -121,6 +122,15 @@ impl Engine {
                 } else {
                     "this customer already has an open interaction"
                 },
+            ));
+        }
+        // an outbound start takes a slot like an accepted offer, never one too many.
+        if load >= capacity {
+            return Err(DomainError::conflict(
+                "at_capacity",
+                format!(
+                    "you are at capacity ({load} of {capacity} interactions): end or wrap up one before starting another"
+                ),
             ));
         }
         if self.interactions.contains_key(&o.new_interaction_id) {

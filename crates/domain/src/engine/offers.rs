@@ -162,19 +162,21 @@ impl Engine {
                 );
             }
         }
-        self.after_missed(&offer.agent_id, now);
+        self.after_missed(&offer.agent_id, reason, now);
     }
 
-    fn after_missed(&mut self, agent: &AgentId, now: Timestamp) {
-        match self.settings.after_missed_offer {
-            AfterMissedOffer::Rona => self.set_presence(agent, Presence::Rona, None, now),
-            AfterMissedOffer::OnBreak => self.set_presence(
-                agent,
-                Presence::OnBreak,
-                Some("Missed offer".to_owned()),
-                now,
-            ),
-        }
+    /// the presence `after_missed_offer` names, with the reason saying what happened.
+    fn after_missed(&mut self, agent: &AgentId, why: WithdrawReason, now: Timestamp) {
+        let reason = if why == WithdrawReason::Rejected {
+            "Rejected offer"
+        } else {
+            "Missed offer"
+        };
+        let presence = match self.settings.after_missed_offer {
+            AfterMissedOffer::Rona => Presence::Rona,
+            AfterMissedOffer::OnBreak => Presence::OnBreak,
+        };
+        self.set_presence(agent, presence, Some(reason.to_owned()), now);
     }
 
     pub(super) fn miss_conference_offer(
@@ -198,7 +200,7 @@ impl Engine {
         if reason == WithdrawReason::Timeout {
             self.changes.counters.misses += 1;
         }
-        self.after_missed(&agent, now);
+        self.after_missed(&agent, reason, now);
     }
 
     /// Removes the routed offer and frees the agent's slot. The caller decides where the

@@ -449,3 +449,41 @@ fn r2_9_nothing_offered_to_two_agents_and_nobody_over_capacity() {
         assert!(it.offered_agents().count() <= 1);
     }
 }
+
+/// the presence after a reject says it was a reject, after a timeout that the offer was
+/// missed, under either `after_missed_offer`.
+#[test]
+fn r2_8_presence_after_a_reject_or_a_timeout_says_which() {
+    for after in [AfterMissedOffer::Rona, AfterMissedOffer::OnBreak] {
+        let mut cc = Cc::with_settings(Settings {
+            after_missed_offer: after,
+            ..Settings::default()
+        });
+        cc.queue(queue("q1"), T0);
+        cc.agent("a1", "Ann", &["q1"], 3, true, T0);
+        cc.available("a1", s(1));
+        cc.inbound("i1", "c1", "q1", s(2));
+        cc.apply(
+            Command::Reject {
+                agent: aid("a1"),
+                interaction: iid("i1"),
+            },
+            s(3),
+        );
+        let expected = match after {
+            AfterMissedOffer::Rona => Presence::Rona,
+            AfterMissedOffer::OnBreak => Presence::OnBreak,
+        };
+        let a = cc.e.agent(&aid("a1")).unwrap();
+        assert_eq!(a.presence, expected);
+        assert_eq!(a.break_reason.as_deref(), Some("Rejected offer"));
+        cc.available("a1", s(4));
+        assert_eq!(cc.e.agent(&aid("a1")).unwrap().break_reason, None);
+        cc.inbound("i2", "c2", "q1", s(5));
+        assert_eq!(cc.offered_to("i2"), Some(aid("a1")));
+        cc.tick(s(40));
+        let a = cc.e.agent(&aid("a1")).unwrap();
+        assert_eq!(a.presence, expected);
+        assert_eq!(a.break_reason.as_deref(), Some("Missed offer"));
+    }
+}

@@ -125,3 +125,40 @@ fn contact_is_relinked_by_a_participant_or_a_supervisor_only() {
     assert_eq!(c.it("i").contact_id, None);
     c.check(s(5));
 }
+
+
+/// for outbound starts: an agent at capacity (offers, active and wrap-up interactions all
+/// count) cannot start one; the refusal changes nothing, and a freed slot allows it again.
+#[test]
+fn r2_3_outbound_start_is_refused_at_capacity() {
+    let mut c = Cc::new();
+    c.queue(queue("q"), s(0));
+    c.agent("a", "Ann", &["q"], 2, true, s(0));
+    c.available("a", s(0));
+    c.apply(outbound("a", "o1", "conv-1", "q"), s(1));
+    // An offer takes the second slot.
+    c.inbound("i1", "conv-2", "q", s(2));
+    assert_eq!(c.offered_to("i1"), Some(aid("a")));
+    assert_eq!(c.load("a"), 2);
+    let e = refused(
+        &mut c.e,
+        outbound("a", "o2", "conv-3", "q"),
+        s(3),
+        "at_capacity",
+    );
+    assert!(matches!(e, DomainError::Conflict { .. }), "{e:?}");
+    assert!(e.to_string().contains("2 of 2"), "says the load: {e}");
+    // Accepted and ended: the wrap-up still holds the slot.
+    c.accept("a", "i1", s(4));
+    c.end("a", "i1", s(5));
+    refused(
+        &mut c.e,
+        outbound("a", "o2", "conv-3", "q"),
+        s(6),
+        "at_capacity",
+    );
+    c.wrap_up("a", "i1", None, s(7));
+    c.apply(outbound("a", "o2", "conv-3", "q"), s(8));
+    assert_eq!(c.load("a"), 2);
+    c.check(s(8));
+}

@@ -270,7 +270,7 @@ async fn messages(
     let before = q.before.as_deref().filter(|b| !b.is_empty());
     if q.scope.as_deref() == Some("transcript") {
         let (rows, next_before) = transcript_page(&state, &it, before, limit).await?;
-        let list: Vec<Value> = rows.iter().map(views::message).collect();
+        let list = with_author_names(&state, &rows).await?;
         return Ok(ok(json!({"messages": list, "next_before": next_before})));
     }
     let rows = match q.scope.as_deref() {
@@ -298,8 +298,36 @@ async fn messages(
     } else {
         None
     };
-    let list: Vec<Value> = rows.iter().map(views::message).collect();
+    let list = with_author_names(&state, &rows).await?;
     Ok(ok(json!({"messages": list, "next_before": next_before})))
+}
+
+/// The messages' views, each written by an agent with `author_name`: the transcript names the
+/// agents of earlier interactions too, who are not among the current one's participants.
+async fn with_author_names(
+    state: &AppState,
+    rows: &[MessageRecord],
+) -> Result<Vec<Value>, ApiError> {
+    let authors: Vec<AgentId> = rows.iter().filter_map(|m| m.author_id.clone()).collect();
+    let names: std::collections::HashMap<AgentId, String> = state
+        .core
+        .read(move |s| {
+            authors
+                .into_iter()
+                .filter_map(|a| s.engine.agent(&a).map(|x| (a, x.display_name.clone())))
+                .collect()
+        })
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|m| {
+            let mut v = views::message(m);
+            if let Some(name) = m.author_id.as_ref().and_then(|a| names.get(a)) {
+                v["author_name"] = json!(name);
+            }
+            v
+        })
+        .collect())
 }
 
 /// `?scope=transcript`: without `before`, the interaction's messages plus those of the

@@ -20,7 +20,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint {
             method: "GET",
             path: "/api/v1/me",
-            summary: "The calling agent: presence, stop-new, capacity, load, queues.",
+            summary: "The calling agent: presence, stop-new, capacity, load, activity (idle, handling, post_processing, full), queues.",
             access: Access::Agent,
             body: None,
             handler: get(me),
@@ -73,7 +73,7 @@ async fn me_json(state: &AppState, user: &AuthUser) -> Result<serde_json::Value,
         .core
         .read(move |s| {
             s.engine.agent(&id).map(|a| {
-                let mut v = views::agent(a, s.engine.load_of(&a.id), None);
+                let mut v = views::agent_now(&s.engine, a, None);
                 v["break_reasons"] = json!(s.engine.settings().break_reasons);
                 v["max_text_message_size"] = json!(s.engine.settings().max_text_message_size);
                 v
