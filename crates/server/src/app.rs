@@ -336,6 +336,7 @@ pub async fn ingest_many(
     state: &AppState,
     msgs: Vec<InboundMessage>,
 ) -> Result<Vec<Ingested>, ApiError> {
+    let msgs: Vec<InboundMessage> = msgs.into_iter().map(storable).collect();
     if msgs.iter().any(|m| m.wa_id.trim().is_empty()) {
         return Err(ApiError::invalid(
             "invalid_customer",
@@ -476,6 +477,23 @@ async fn ingest_locked(
 }
 
 /// The engine command and rows of one new customer message.
+/// A customer's message as it can be stored (see [`crate::text`]): never refused, its text
+/// without control characters, its ids bounded to what an index holds (hashed beyond that, so
+/// a redelivery is still found); the payload keeps everything as received.
+fn storable(mut m: InboundMessage) -> InboundMessage {
+    use crate::text;
+    m.wa_id = text::key(text::line(&m.wa_id).trim()).into_owned();
+    m.customer_name = m.customer_name.as_deref().map(text::name);
+    m.wa_message_id = m
+        .wa_message_id
+        .as_deref()
+        .map(|w| text::key(w).into_owned());
+    m.text = m.text.as_deref().map(|t| text::clean(t).into_owned());
+    m.summary = m.summary.as_deref().map(|t| text::clean(t).into_owned());
+    m.kind = text::line(&m.kind).into_owned();
+    m
+}
+
 fn inbound_command(
     mut msg: InboundMessage,
     conv: ConversationId,

@@ -330,10 +330,16 @@ fn check_display_name(d: &str) -> Result<(), ApiError> {
 }
 
 fn check_password(p: &str) -> Result<(), ApiError> {
-    if p.chars().count() < 8 || p.len() > 1024 {
+    if p.chars().count() < 8 {
         return Err(ApiError::invalid(
             "weak_password",
             "the password needs at least 8 characters",
+        ));
+    }
+    if p.len() > 1024 {
+        return Err(ApiError::invalid(
+            "invalid_password",
+            "the password may have at most 1024 bytes",
         ));
     }
     Ok(())
@@ -638,6 +644,17 @@ async fn patch_settings(
         s.disconnect_grace_s = v;
     }
     if let Some(v) = req.break_reasons {
+        use crate::text::{BREAK_REASONS_MAX, BREAK_REASON_MAX_CHARS};
+        let bad = v.len() > BREAK_REASONS_MAX
+            || v.iter().any(|r| {
+                r.chars().count() > BREAK_REASON_MAX_CHARS || r.chars().any(char::is_control)
+            });
+        if bad {
+            return Err(ApiError::invalid(
+                "invalid_break_reason",
+                format!("at most {BREAK_REASONS_MAX} break reasons, each at most {BREAK_REASON_MAX_CHARS} characters without control characters"),
+            ));
+        }
         s.break_reasons = v.into_iter().map(|r| r.trim().to_owned()).collect();
     }
     state

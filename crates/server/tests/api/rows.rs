@@ -4,8 +4,13 @@
 //! to it and a webhook carrying them is answered 200 once, not 503 on every redelivery.
 
 use crate::support::*;
+use crate::whatsapp::{setup, Wa};
 use serde_json::{json, Value};
 use std::collections::HashSet;
+use switchboard_simulator::{DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID};
+
+/// The app secret `whatsapp::setup` gives its channel.
+const SECRET: &str = "app-secret-for-tests";
 
 /// Runs `sql` on the test's database, beside the server.
 async fn raw_sql(db: &Db, sql: &str) {
@@ -149,4 +154,187 @@ async fn a_refused_row_fails_only_its_command(db: Db) {
 on_every_backend!(
     a_row_the_database_refuses_fails_only_its_own_command,
     a_refused_row_fails_only_its_command
+);
+/// NUL in notes: PostgreSQL cannot store it; the text rule strips it, so 200 notes at once, 20
+/// of them with NUL, are all stored.
+async fn nul_in_notes(db: Db) {
+    let (_server, _admin, ann, it) = accepted(db).await;
+    let texts: Vec<String> = (0..200)
+        .map(|i| {
+            if i % 10 == 3 {
+                format!("nul\u{0}note {i}")
+            } else {
+                format!("good {i}")
+            }
+        })
+        .collect();
+    let answers = notes_at_once(&ann, &it, texts.clone()).await;
+    for (t, (s, v)) in texts.iter().zip(&answers) {
+        assert_eq!(*s, 201, "{t:?}: {v}");
+    }
+    let stored: HashSet<String> = stored_notes(&ann, &it).await.into_iter().collect();
+    let want: HashSet<String> = texts.iter().map(|t| t.replace('\u{0}', "")).collect();
+    assert_eq!(stored, want);
+}
+
+on_every_backend!(notes_with_nul_are_all_stored, nul_in_notes);
+
+/// Posts a signed webhook body; returns the status.
+async fn post_webhook(wa: &Wa, body: &[u8]) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", wa.server.base))
+        .header("content-type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            switchboard_channels::sign(SECRET.as_bytes(), body),
+        )
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("post")
+        .status()
+        .as_u16()
+}
+
+/// Every message stored, as the admin reads them: (interaction's customer wa_id, text).
+async fn all_messages(admin: &Api) -> Vec<(String, Value)> {
+    let (_, all) = admin.get("/api/v1/interactions?all=true").await;
+    let mut out = Vec::new();
+    for it in all.as_array().expect("list") {
+        let id = it["id"].as_str().expect("id");
+        let (s, page) = admin
+            .get(&format!("/api/v1/interactions/{id}/messages"))
+            .await;
+        assert_eq!(s, 200, "{page}");
+        for m in page["messages"].as_array().expect("messages") {
+            let wa = it["customer"]["wa_id"].as_str().expect("wa_id").to_owned();
+            out.push((wa, m.clone()));
+        }
+    }
+    out
+}
+
+/// One webhook with good messages beside each kind PostgreSQL used to refuse: a message id
+/// over 2,700 bytes, NUL in a text and in a profile name, a text of 1 MB of distinct words,
+/// and a status for an unknown message with an id and a status value over 2,700 bytes. It is
+/// answered 200, every message is stored (NUL stripped; the long text whole, found by its
+/// first words), and a redelivery stores nothing twice.
+async fn hostile_rows_in_a_webhook(db: Db) {
+    let wa = setup(db).await;
+    let long_id = format!("wamid.{}", "A".repeat(3000));
+    let mut big = String::from("alphaword");
+    let mut i = 0u64;
+    while big.len() < 1_000_000 {
+        big.push_str(&format!(" w{i:x}"));
+        i += 1;
+    }
+    let msg = |from: &str, id: &str, ts: u64, text: &str| json!({"from": from, "id": id, "timestamp": ts.to_string(), "type": "text", "text": {"body": text}});
+    let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "phone_number_id": DEFAULT_PHONE_NUMBER_ID},
+        "contacts": [
+            {"profile": {"name": "Gus"}, "wa_id": "4917001"},
+            {"profile": {"name": "Lo"}, "wa_id": "4917002"},
+            {"profile": {"name": "Nu\u{0}ll"}, "wa_id": "4917003"},
+            {"profile": {"name": "Big"}, "wa_id": "4917004"},
+            {"profile": {"name": "Hal"}, "wa_id": "4917005"}
+        ],
+        "messages": [
+            msg("4917001", "wamid.good-1", 1_700_000_000, "good one"),
+            msg("4917002", &long_id, 1_700_000_001, "long id"),
+            msg("4917003", "wamid.nul", 1_700_000_002, "nul\u{0}text"),
+            msg("4917004", "wamid.big", 1_700_000_003, &big),
+            msg("4917005", "wamid.good-2", 1_700_000_004, "good two")
+        ],
+        "statuses": [
+            {"id": format!("wamid.{}", "S".repeat(3000)), "status": "delivered", "timestamp": "1700000005", "recipient_id": "4917001"},
+            {"id": "wamid.unknown", "status": "x".repeat(3000), "timestamp": "1700000006", "recipient_id": "4917001"}
+        ]}}]}]}))
+    .expect("json");
+    assert_eq!(post_webhook(&wa, &body).await, 200);
+    let stored = all_messages(&wa.admin).await;
+    let text_of = |wa_id: &str| -> Vec<String> {
+        stored
+            .iter()
+            .filter(|(w, _)| w == wa_id)
+            .map(|(_, m)| m["text"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(text_of("4917001"), vec!["good one"]);
+    assert_eq!(text_of("4917002"), vec!["long id"]);
+    assert_eq!(text_of("4917003"), vec!["nultext"]);
+    assert_eq!(text_of("4917004"), vec![big.clone()]);
+    assert_eq!(text_of("4917005"), vec!["good two"]);
+    let (_, all) = wa.admin.get("/api/v1/interactions?all=true").await;
+    let nul = all
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|i| i["customer"]["wa_id"] == "4917003")
+        .expect("Null's interaction");
+    assert_eq!(nul["customer"]["name"], "Null");
+    // The long text is found by its first word.
+    let (s, found) = wa.admin.get("/api/v1/search?q=alphaword").await;
+    assert_eq!(s, 200, "{found}");
+    assert!(
+        found.to_string().contains("alphaword"),
+        "the long text is found: {}",
+        &found.to_string()[..200.min(found.to_string().len())]
+    );
+    // Redelivered (WhatsApp retries until it gets a 200): nothing is stored twice.
+    assert_eq!(post_webhook(&wa, &body).await, 200);
+    assert_eq!(all_messages(&wa.admin).await.len(), stored.len());
+}
+
+on_every_backend!(
+    a_webhook_with_rows_postgres_refused_is_stored_once,
+    hostile_rows_in_a_webhook
+);
+
+/// Small ones: a password over 1,024 bytes, a case subject over its bound, and break reasons
+/// with control characters or too many of them each get their own error.
+async fn bounded_inputs(db: Db) {
+    let (_server, admin, ann, it) = accepted(db).await;
+    let (s, v) = admin
+        .post(
+            "/api/v1/agents",
+            json!({"username": "long", "password": "p".repeat(2000), "display_name": "Long",
+                   "role": "agent", "capacity": 1, "can_reject": false, "queue_ids": []}),
+        )
+        .await;
+    assert_error(s, &v, 422, "invalid_password");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1024")),
+        "{v}"
+    );
+    let (s, v) = ann
+        .post(
+            &format!("/api/v1/interactions/{it}/case"),
+            json!({"subject": "s".repeat(100_000)}),
+        )
+        .await;
+    assert_error(s, &v, 422, "invalid_subject");
+    for reasons in [
+        json!(["Lunch", "Bell\u{7}"]),
+        json!((0..51).map(|i| format!("Reason {i}")).collect::<Vec<_>>()),
+        json!(["r".repeat(101)]),
+    ] {
+        let (s, v) = admin
+            .patch("/api/v1/settings", json!({ "break_reasons": reasons }))
+            .await;
+        assert_error(s, &v, 422, "invalid_break_reason");
+    }
+    let (s, v) = admin
+        .patch(
+            "/api/v1/settings",
+            json!({"break_reasons": ["Lunch", "Training"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+on_every_backend!(
+    bounds_of_small_inputs_answer_their_own_errors,
+    bounded_inputs
 );
