@@ -272,7 +272,7 @@ struct InFlight {
 }
 
 /// The answer of a command whose rows the database refuses (the input was at fault).
-fn unstorable() -> ApiError {
+pub fn unstorable() -> ApiError {
     ApiError::invalid(
         "unstorable",
         "the database cannot store this (a character or a size it refuses); nothing of it was stored",

@@ -338,3 +338,179 @@ on_every_backend!(
     bounds_of_small_inputs_answer_their_own_errors,
     bounded_inputs
 );
+
+/// Customers write at once and the database refuses some of their messages (a trigger
+/// standing for any constraint): those fail alone with `unstorable` and leave nothing behind,
+/// not even in the engine's memory; every other customer's interaction is stored and offered,
+/// and a refused customer's next message opens an interaction as usual.
+async fn refused_commands_among_good_ones(db: Db) {
+    let (server, admin, ann, first) = accepted(db.clone()).await;
+    let refuse = match &db {
+        Db::Sqlite(_) => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON messages \
+             WHEN instr(new.body, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'refused (test)'); END;"
+        }
+        Db::Postgres { .. } => {
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF position('poison' in COALESCE(NEW.body, '')) > 0 THEN \
+             RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'check_violation'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW \
+             EXECUTE FUNCTION refuse_poison();"
+        }
+    };
+    raw_sql(&db, refuse).await;
+    let queue_id = ann.interaction(&first).await["queue_id"]
+        .as_str()
+        .expect("queue")
+        .to_owned();
+    let message = |wa_id: String, text: String| switchboard_server::InboundMessage {
+        summary: None,
+        queue_id: switchboard_domain::QueueId(queue_id.clone()),
+        channel_id: Some("test-channel".into()),
+        source_number: Some("+15550100".into()),
+        wa_id,
+        customer_name: Some("Customer".into()),
+        wa_message_id: Some(format!("wamid.{}", rand::random::<u64>())),
+        kind: "text".into(),
+        text: Some(text.clone()),
+        payload: json!({"text": {"body": text}}),
+    };
+    let calls: Vec<_> = (0..40)
+        .map(|i| {
+            let state = server.state.clone();
+            let poisoned = i % 5 == 2;
+            let text = if poisoned { "poison" } else { "hello" };
+            let msg = message(format!("49152000{i:04}"), format!("{text} {i}"));
+            tokio::spawn(
+                async move { (poisoned, switchboard_server::app::ingest(&state, msg).await) },
+            )
+        })
+        .collect();
+    let mut good = HashSet::new();
+    for c in calls {
+        let (poisoned, r) = c.await.expect("task");
+        match r {
+            Ok(i) if !poisoned => {
+                good.insert(i.interaction_id.0);
+            }
+            Err(e) if poisoned => assert_eq!(e.code, "unstorable", "{e}"),
+            other => panic!("poisoned {poisoned}: {other:?}"),
+        }
+    }
+    assert_eq!(good.len(), 32);
+    // Stored: the first interaction and the good ones; in memory: the same.
+    let (_, all) = admin.get("/api/v1/interactions?all=true").await;
+    let stored: HashSet<String> = all
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect();
+    let mut want = good.clone();
+    want.insert(first.clone());
+    assert_eq!(stored, want);
+    let live: HashSet<String> = server
+        .state
+        .core
+        .read(|s| s.engine.interactions().map(|i| i.id.0.clone()).collect())
+        .await
+        .expect("read");
+    assert_eq!(live, want, "the engine holds exactly what is stored");
+    // A refused customer writes again: a new interaction, stored and live.
+    let again = switchboard_server::app::ingest(
+        &server.state,
+        message("491520000002".into(), "hello again".into()),
+    )
+    .await
+    .expect("ingest");
+    assert!(again.created);
+    let it = admin
+        .get(&format!("/api/v1/interactions/{}", again.interaction_id.0))
+        .await;
+    assert_eq!(it.0, 200, "{}", it.1);
+}
+
+on_every_backend!(
+    refused_commands_fail_alone_among_concurrent_good_ones,
+    refused_commands_among_good_ones
+);
+
+/// Rows in the test's database matching `sql` (a `SELECT count(*) …`).
+async fn count(db: &Db, sql: &str) -> i64 {
+    use sqlx::Connection;
+    match db {
+        Db::Sqlite(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open the SQLite file");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("sql")
+        }
+        Db::Postgres { url, schema } => {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(&format!("SET search_path TO \"{schema}\""))
+                .execute(&mut c)
+                .await
+                .expect("schema");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut c)
+                .await
+                .expect("sql")
+        }
+    }
+}
+
+/// A customer message the database refuses for a reason the text rule does not know (a
+/// trigger stands for it): the webhook is still answered 200, the other messages are stored,
+/// and the refused one is kept raw with the reason, so WhatsApp stops redelivering it.
+async fn a_refused_message_is_kept_raw(db: Db) {
+    let wa = setup(db.clone()).await;
+    let refuse = match &db {
+        Db::Sqlite(_) => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON messages \
+             WHEN instr(new.body, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'refused (test)'); END;"
+        }
+        Db::Postgres { .. } => {
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF position('poison' in COALESCE(NEW.body, '')) > 0 THEN \
+             RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'check_violation'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW \
+             EXECUTE FUNCTION refuse_poison();"
+        }
+    };
+    raw_sql(&db, refuse).await;
+    let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+        "messaging_product": "whatsapp", "metadata": {"display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "phone_number_id": DEFAULT_PHONE_NUMBER_ID},
+        "contacts": [{"profile": {"name": "Ada"}, "wa_id": "4917201"}, {"profile": {"name": "Bo"}, "wa_id": "4917202"}],
+        "messages": [
+            {"from": "4917201", "id": "wamid.ok-1", "timestamp": "1700000000", "type": "text", "text": {"body": "fine"}},
+            {"from": "4917202", "id": "wamid.poison", "timestamp": "1700000001", "type": "text", "text": {"body": "poison"}},
+            {"from": "4917201", "id": "wamid.ok-2", "timestamp": "1700000002", "type": "text", "text": {"body": "also fine"}}
+        ]}}]}]}))
+    .expect("json");
+    assert_eq!(post_webhook(&wa, &body).await, 200);
+    let texts: Vec<String> = all_messages(&wa.admin)
+        .await
+        .iter()
+        .map(|(_, m)| m["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(texts, vec!["fine", "also fine"]);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM webhook_raw WHERE reason LIKE 'message refused%' \
+             AND body LIKE '%wamid.poison%'"
+        )
+        .await,
+        1
+    );
+}
+
+on_every_backend!(
+    a_customer_message_the_database_refuses_is_kept_raw_and_answered_200,
+    a_refused_message_is_kept_raw
+);
