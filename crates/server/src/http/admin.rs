@@ -318,12 +318,12 @@ fn parse_role(s: &str) -> Result<Role, ApiError> {
         .ok_or_else(|| ApiError::invalid("invalid_role", "role must be agent, supervisor or admin"))
 }
 
-/// Display names are shown in lists, offers and system messages: 1 to 200 bytes.
+/// Display names are shown in lists, offers and system messages: 1 to 200 bytes, one line.
 fn check_display_name(d: &str) -> Result<(), ApiError> {
-    if d.trim().is_empty() || d.len() > 200 {
+    if d.trim().is_empty() || d.len() > 200 || d.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             "invalid_display_name",
-            "display_name must be 1 to 200 bytes",
+            "display_name must be 1 to 200 bytes without control characters",
         ));
     }
     Ok(())

@@ -308,6 +308,14 @@ async fn bounded_inputs(db: Db) {
             .is_some_and(|m| m.contains("1024")),
         "{v}"
     );
+    let (s, v) = admin
+        .post(
+            "/api/v1/agents",
+            json!({"username": "nul", "password": PASSWORD, "display_name": "N\u{0}ul",
+                   "role": "agent", "capacity": 1, "can_reject": false, "queue_ids": []}),
+        )
+        .await;
+    assert_error(s, &v, 422, "invalid_display_name");
     let (s, v) = ann
         .post(
             &format!("/api/v1/interactions/{it}/case"),
