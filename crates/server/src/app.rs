@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use switchboard_domain::engine::Inbound;
 use switchboard_domain::*;
-use switchboard_store::{ContactRecord, ConversationRecord, MessageRecord, Store};
+use switchboard_store::{ContactRecord, ConversationRecord, MessageRecord, RawWebhook, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -346,15 +346,18 @@ pub async fn ingest(state: &AppState, msg: InboundMessage) -> Result<Ingested, A
         .await?
         .into_iter()
         .next()
-        .ok_or_else(ApiError::internal)
+        .ok_or_else(crate::core::unstorable)
 }
 
 /// [`ingest`] for the messages of one webhook, in order, sharing one commit. Answers once all
-/// are durable; an `Err` means some may not be (the sender must redeliver, which is safe).
+/// are durable; an `Err` means some may not be (the sender must redeliver, which is safe). A
+/// message whose rows the database refuses even so (see [`crate::text`]) is kept raw
+/// (`webhook_raw`, with the reason) and left out of the answer: redelivering it would not help.
 pub async fn ingest_many(
     state: &AppState,
     msgs: Vec<InboundMessage>,
 ) -> Result<Vec<Ingested>, ApiError> {
+    let msgs: Vec<InboundMessage> = msgs.into_iter().map(storable).collect();
     if msgs.iter().any(|m| m.wa_id.trim().is_empty()) {
         return Err(ApiError::invalid(
             "invalid_customer",
@@ -404,6 +407,7 @@ async fn ingest_locked(
     let mut slots = Vec::with_capacity(msgs.len());
     let mut ops = Vec::new();
     let mut message_ids = Vec::new();
+    let mut raw_payloads = Vec::new();
     let mut first_of: HashMap<String, usize> = HashMap::new();
     // The last agent of each conversation (for sticky queues), in one query.
     let mut conv_ids: Vec<ConversationId> = msgs
@@ -461,37 +465,95 @@ async fn ingest_locked(
         }
         slots.push(Slot::New(ops.len()));
         message_ids.push(message_id);
+        raw_payloads.push((
+            attach
+                .conversations
+                .first()
+                .and_then(|c| c.channel_id.clone()),
+            attach
+                .messages
+                .first()
+                .map(|m| m.payload.clone())
+                .unwrap_or_default(),
+        ));
         ops.push((Some(cmd), attach));
     }
     let replies = state.core.call_many(ops).await;
     let mut fresh = Vec::with_capacity(replies.len());
-    for (reply, message_id) in replies.into_iter().zip(message_ids) {
-        match reply? {
-            Reply::Inbound {
+    let mut refused = Vec::new();
+    for ((reply, message_id), (channel_id, payload)) in
+        replies.into_iter().zip(message_ids).zip(raw_payloads)
+    {
+        match reply {
+            Ok(Reply::Inbound {
                 interaction_id,
                 created,
-            } => fresh.push(Ingested {
+            }) => fresh.push(Some(Ingested {
                 interaction_id,
                 message_id,
                 created,
                 duplicate: false,
-            }),
-            Reply::Done => return Err(ApiError::internal()),
+            })),
+            Ok(Reply::Done) => return Err(ApiError::internal()),
+            Err(e) if e.code == crate::core::unstorable().code => {
+                tracing::warn!(message = %message_id, "the store refuses a customer message; kept raw");
+                fresh.push(None);
+                refused.push(RawWebhook {
+                    id: new_id("raw", now),
+                    channel_id,
+                    reason: format!("message refused by the database: {}", e.message),
+                    body: payload,
+                    received_at: now,
+                });
+            }
+            Err(e) => return Err(e),
         }
+    }
+    if !refused.is_empty() {
+        state
+            .core
+            .store(Attach {
+                raw_webhooks: refused,
+                ..Attach::default()
+            })
+            .await?;
     }
     let mut out = Vec::with_capacity(slots.len());
     for slot in slots {
         out.push(match slot {
             Slot::Stored(i) => i,
-            Slot::New(i) => fresh[i].clone(),
-            Slot::SameAs(i) => Ingested {
-                duplicate: true,
-                created: false,
-                ..fresh[i].clone()
+            Slot::New(i) => match &fresh[i] {
+                Some(f) => f.clone(),
+                None => continue,
+            },
+            Slot::SameAs(i) => match &fresh[i] {
+                Some(f) => Ingested {
+                    duplicate: true,
+                    created: false,
+                    ..f.clone()
+                },
+                None => continue,
             },
         });
     }
     Ok(out)
+}
+
+/// A customer's message as it can be stored (see [`crate::text`]): never refused, its text
+/// without control characters, its ids bounded to what an index holds (hashed beyond that, so
+/// a redelivery is still found); the payload keeps everything as received.
+fn storable(mut m: InboundMessage) -> InboundMessage {
+    use crate::text;
+    m.wa_id = text::key(text::line(&m.wa_id).trim()).into_owned();
+    m.customer_name = m.customer_name.as_deref().map(text::name);
+    m.wa_message_id = m
+        .wa_message_id
+        .as_deref()
+        .map(|w| text::key(w).into_owned());
+    m.text = m.text.as_deref().map(|t| text::clean(t).into_owned());
+    m.summary = m.summary.as_deref().map(|t| text::clean(t).into_owned());
+    m.kind = text::line(&m.kind).into_owned();
+    m
 }
 
 /// The engine command and rows of one new customer message.

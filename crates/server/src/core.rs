@@ -69,6 +69,7 @@ enum Op {
 }
 
 /// What the worker owns; readers get a shared reference between batches.
+#[derive(Clone)]
 pub struct CoreState {
     pub engine: Engine,
     /// Last event sequence number per user.
@@ -270,6 +271,34 @@ struct InFlight {
     pending: Pending,
 }
 
+/// The answer of a command whose rows the database refuses (the input was at fault).
+pub fn unstorable() -> ApiError {
+    ApiError::invalid(
+        "unstorable",
+        "the database cannot store this (a character or a size it refuses); nothing of it was stored",
+    )
+}
+
+/// How a batch's transaction ended.
+enum Committed {
+    Ok,
+    /// The database refused a row for its data (constraint, encoding, size): not an outage.
+    Refused(String),
+    /// Anything else (connection lost, disk full, the task died): an outage.
+    Failed(String),
+}
+
+impl Committed {
+    fn of(res: Result<Result<(), switchboard_store::StoreError>, tokio::task::JoinError>) -> Self {
+        match res {
+            Ok(Ok(())) => Committed::Ok,
+            Ok(Err(e)) if e.is_data_fault() => Committed::Refused(e.to_string()),
+            Ok(Err(e)) => Committed::Failed(e.to_string()),
+            Err(e) => Committed::Failed(e.to_string()),
+        }
+    }
+}
+
 /// The `data` of an event still to be numbered.
 enum Data {
     /// Encoded when the event was made.
@@ -298,6 +327,9 @@ struct Batch {
     /// Sealed: numbered events, to publish once committed.
     frames: Vec<(AgentId, Arc<Frame>)>,
     replies: Vec<(Answer, Result<Reply, ApiError>)>,
+    /// The command and rows of each reply, as they came: applied again, apart from the rest,
+    /// when the database refuses a row of the batch (see [`Worker::isolate`]).
+    redo: Vec<(Option<Command>, Attach)>,
     counters: Vec<switchboard_domain::engine::Counters>,
     agents_changed: bool,
     /// CRM events are in the changeset: wake their delivery once committed.
@@ -382,16 +414,8 @@ impl Worker {
                 biased;
                 res = committed => {
                     if let Some(f) = inflight.take() {
-                        let ok = matches!(res, Ok(Ok(())));
-                        if !ok {
-                            let err = match res {
-                                Ok(Err(e)) => e.to_string(),
-                                Err(e) => e.to_string(),
-                                Ok(Ok(())) => String::new(),
-                            };
-                            tracing::error!(error = %err, "commit failed; reloading state from the store");
-                        }
-                        self.finish(f.pending, ok, &mut next).await;
+                        let outcome = Committed::of(res);
+                        self.finish(f.pending, outcome, &mut next).await;
                     }
                 }
                 _ = crate::clock::stopped(&mut shutdown), if open && !hold => {
@@ -432,20 +456,32 @@ impl Worker {
             Op::Command(op) => {
                 let CommandOp { cmd, attach, reply } = *op;
                 let now = self.clock.now();
-                let Some(cmd) = cmd else {
-                    self.attach(attach, &Reply::Done, now, &mut next.batch);
-                    next.batch.replies.push((reply, Ok(Reply::Done)));
-                    return;
-                };
-                let out = self.state.engine.apply(cmd, now);
-                let result = out.result.map_err(ApiError::from);
-                if let Ok(r) = &result {
-                    self.attach(attach, r, now, &mut next.batch);
-                }
-                self.collect(out.changes, now, &mut next.batch);
+                next.batch.redo.push((cmd.clone(), attach.clone()));
+                let result = self.apply_command(cmd, attach, now, &mut next.batch);
                 next.batch.replies.push((reply, result));
             }
         }
+    }
+
+    /// Applies a command (or rows only) to the engine and its rows and events to `batch`.
+    fn apply_command(
+        &mut self,
+        cmd: Option<Command>,
+        attach: Attach,
+        now: Timestamp,
+        batch: &mut Batch,
+    ) -> Result<Reply, ApiError> {
+        let Some(cmd) = cmd else {
+            self.attach(attach, &Reply::Done, now, batch);
+            return Ok(Reply::Done);
+        };
+        let out = self.state.engine.apply(cmd, now);
+        let result = out.result.map_err(ApiError::from);
+        if let Ok(r) = &result {
+            self.attach(attach, r, now, batch);
+        }
+        self.collect(out.changes, now, batch);
+        result
     }
 
     /// Starts committing a batch on its own task; a batch with nothing to write is finished at
@@ -466,18 +502,31 @@ impl Worker {
         Some(InFlight { handle, pending: p })
     }
 
-    /// After a batch's commit: publish and answer it, or refuse it (and the batch applied on
-    /// top of it) and reload the engine from the store.
-    async fn finish(&mut self, mut p: Pending, ok: bool, next: &mut Pending) {
-        if ok {
-            self.metrics
-                .commits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.publish(std::mem::take(&mut p.batch));
-            for f in p.reads {
-                f(&self.state);
+    /// After a batch's commit: publish and answer it; when the database refused a row of it,
+    /// find the commands whose rows it refuses (see [`isolate`](Self::isolate)); after any other
+    /// failure refuse it (and the batch applied on top of it) and reload the engine.
+    async fn finish(&mut self, mut p: Pending, outcome: Committed, next: &mut Pending) {
+        match outcome {
+            Committed::Ok => {
+                self.metrics
+                    .commits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.publish(std::mem::take(&mut p.batch));
+                for f in p.reads {
+                    f(&self.state);
+                }
+                return;
             }
-            return;
+            Committed::Refused(e) => {
+                self.metrics
+                    .commit_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(error = %e, "the store refused a row of the batch; committing its commands apart");
+                return self.isolate(p, next).await;
+            }
+            Committed::Failed(e) => {
+                tracing::error!(error = %e, "commit failed; reloading state from the store");
+            }
         }
         self.metrics
             .commit_failures
@@ -494,13 +543,28 @@ impl Worker {
                 let _ = reply.send(answer);
             }
         }
-        // Memory must not stay ahead of the database: keep trying until the reload works.
+        self.reload(&mut next.batch).await;
+        for f in reads {
+            f(&self.state);
+        }
+    }
+
+    /// Memory must not stay ahead of the database: reloads the engine from the store, trying
+    /// until it works. Live connections are not stored, so each agent keeps the ones it had;
+    /// what that changes (and any routing it allows) goes into `batch`, to be committed.
+    async fn reload(&mut self, batch: &mut Batch) {
+        let connections: Vec<(AgentId, u32)> = self
+            .state
+            .engine
+            .agents()
+            .map(|a| (a.id.clone(), self.state.engine.connections_of(&a.id)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         let mut wait = std::time::Duration::from_millis(100);
         loop {
             match load_state(&self.store, self.clock.now()).await {
                 Ok((state, _, _)) => {
                     self.state = state;
-                    self.directory.set(&self.state.engine);
                     break;
                 }
                 Err(e) => {
@@ -509,6 +573,120 @@ impl Worker {
                     wait = (wait * 2).min(std::time::Duration::from_secs(2));
                 }
             }
+        }
+        let now = self.clock.now();
+        for (agent, n) in connections {
+            for _ in 0..n {
+                let out = self.state.engine.apply(
+                    Command::Connected {
+                        agent: agent.clone(),
+                    },
+                    now,
+                );
+                self.collect(out.changes, now, batch);
+            }
+        }
+        self.directory.set(&self.state.engine);
+    }
+
+    /// The database refused a row of batch `p` for its data (a constraint, an encoding, a
+    /// size), not for an outage. The engine is reloaded, and the commands of `p` and of the
+    /// batch applied on top of it are applied and committed again, in order, in groups that
+    /// are halved around each refusal: a command refused alone fails with 422 and changes
+    /// nothing (the engine goes back to the state before it), every other one is committed
+    /// and answered as usual. An outage meanwhile refuses the rest with 503, as always.
+    async fn isolate(&mut self, p: Pending, next: &mut Pending) {
+        type Redo = (Answer, Option<Command>, Attach);
+        fn redo(batch: Batch) -> Vec<Redo> {
+            batch
+                .replies
+                .into_iter()
+                .zip(batch.redo)
+                .map(|((reply, _), (cmd, attach))| (reply, cmd, attach))
+                .collect()
+        }
+        let later = std::mem::take(next);
+        let mut reads = p.reads;
+        reads.extend(later.reads);
+        // (commands, known to hold a refused row)
+        let mut groups: std::collections::VecDeque<(Vec<Redo>, bool)> =
+            [(redo(p.batch), true), (redo(later.batch), false)].into();
+        let mut reconnected = Batch::default();
+        self.reload(&mut reconnected).await;
+        self.seal(&mut reconnected);
+        let mut outage = match self.store.commit(&reconnected.cs).await {
+            Ok(()) => {
+                self.publish(reconnected);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        while let Some((mut group, known_bad)) = groups.pop_front() {
+            if group.is_empty() {
+                continue;
+            }
+            if outage.is_some() {
+                for (reply, _, _) in group {
+                    let _ = reply.send(Err(ApiError::unavailable()));
+                }
+                continue;
+            }
+            if known_bad && group.len() > 1 {
+                let right = group.split_off(group.len() / 2);
+                groups.push_front((right, false));
+                groups.push_front((group, false));
+                continue;
+            }
+            let saved = self.state.clone();
+            let now = self.clock.now();
+            let mut batch = Batch::default();
+            let mut results = Vec::with_capacity(group.len());
+            for (_, cmd, attach) in &group {
+                results.push(self.apply_command(cmd.clone(), attach.clone(), now, &mut batch));
+            }
+            self.seal(&mut batch);
+            match Committed::of(Ok(self.store.commit(&batch.cs).await)) {
+                Committed::Ok => {
+                    self.metrics
+                        .commits
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    batch.replies = group
+                        .into_iter()
+                        .map(|(reply, _, _)| reply)
+                        .zip(results)
+                        .collect();
+                    self.publish(batch);
+                }
+                Committed::Refused(e) => {
+                    self.metrics
+                        .commit_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.state = saved;
+                    if group.len() == 1 {
+                        tracing::warn!(error = %e, "the store refuses the rows of a command; it fails alone");
+                        for (reply, _, _) in group {
+                            let _ = reply.send(Err(unstorable()));
+                        }
+                    } else {
+                        let right = group.split_off(group.len() / 2);
+                        groups.push_front((right, false));
+                        groups.push_front((group, false));
+                    }
+                }
+                Committed::Failed(e) => {
+                    self.metrics
+                        .commit_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::error!(error = %e, "commit failed; reloading state from the store");
+                    for (reply, _, _) in group {
+                        let _ = reply.send(Err(ApiError::unavailable()));
+                    }
+                    outage = Some(e);
+                }
+            }
+        }
+        if outage.is_some() {
+            self.reload(&mut next.batch).await;
         }
         for f in reads {
             f(&self.state);

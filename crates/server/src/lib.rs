@@ -17,6 +17,7 @@ pub mod hub;
 pub mod ids;
 pub mod metrics;
 pub mod templates;
+pub mod text;
 pub mod views;
 pub mod whatsapp;
 

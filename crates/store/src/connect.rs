@@ -42,6 +42,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         7,
         include_str!("../migrations/postgres/0007_unassigned_cases.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_bounded_search.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).

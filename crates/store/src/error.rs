@@ -30,6 +30,50 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The database refused the data itself (a constraint, an encoding, a value or size it
+    /// cannot hold), not for an outage: the same rows would be refused again, other rows not.
+    pub fn is_data_fault(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::NotFound | StoreError::Corrupt(_) => false,
+            StoreError::Database(e) => is_data_error(e),
+        }
+    }
+}
+
+fn is_data_error(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Encode(_) => true,
+        sqlx::Error::Database(e) => {
+            use sqlx::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::UniqueViolation
+                    | ErrorKind::ForeignKeyViolation
+                    | ErrorKind::NotNullViolation
+                    | ErrorKind::CheckViolation
+            ) {
+                return true;
+            }
+            let Some(code) = e.code() else {
+                return false;
+            };
+            if code.len() == 5 {
+                // PostgreSQL's SQLSTATE: 22 data exception (e.g. NUL in text), 23 integrity
+                // constraint violation, 54 program limit exceeded (an index entry or a
+                // tsvector too big).
+                ["22", "23", "54"].iter().any(|c| code.starts_with(c))
+            } else {
+                // SQLite's (extended) result code: TOOBIG, CONSTRAINT, MISMATCH.
+                code.parse::<i64>()
+                    .is_ok_and(|n| matches!(n & 0xff, 18..=20))
+            }
+        }
+        _ => false,
+    }
+}
+
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }

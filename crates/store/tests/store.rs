@@ -1609,3 +1609,71 @@ async fn full_text_search_pages_common_and_rare_words_newest_first() {
     })
     .await;
 }
+
+/// What the database refuses for the data (a NUL in text on PostgreSQL, a duplicate key) is
+/// told apart from an outage (a closed pool): the core isolates the first, reloads on the
+/// second. A body of 1 MB of distinct words is stored on both (PostgreSQL indexes its first
+/// 100,000 characters, migration 0008).
+#[tokio::test]
+async fn data_refusals_are_told_apart_from_outages() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        create_agent(store, "a1").await;
+        let mut big = String::from("alphaword");
+        let mut i = 0u64;
+        while big.len() < 1_000_000 {
+            big.push_str(&format!(" w{i:x}"));
+            i += 1;
+        }
+        let mut m = message("m1", "c1", None, Some("wamid.big"));
+        m.body = Some(big);
+        store
+            .commit(&Changeset {
+                conversations: vec![conversation("c1")],
+                messages: vec![m],
+                ..Default::default()
+            })
+            .await
+            .expect("a 1 MB text is stored");
+        let nul = Changeset {
+            notes: vec![NoteRecord {
+                id: "n1".into(),
+                interaction_id: "i1".into(),
+                author_id: "a1".into(),
+                body: "nul\u{0}".into(),
+                created_at: Timestamp(5),
+            }],
+            ..Default::default()
+        };
+        let mut i1 = interaction("i1", InteractionState::Active, "q1", 100);
+        i1.conversation_id = "c1".into();
+        store
+            .commit(&Changeset {
+                interactions: vec![i1],
+                ..Default::default()
+            })
+            .await
+            .expect("interaction");
+        let result = store.commit(&nul).await;
+        if store.backend() == "postgres" {
+            let e = result.expect_err("PostgreSQL refuses NUL in text");
+            assert!(e.is_data_fault(), "{e}");
+        }
+        let twice = Changeset {
+            events: vec![event("a1", 1, 10), event("a1", 1, 11)],
+            ..Default::default()
+        };
+        let e = store.commit(&twice).await.expect_err("duplicate key");
+        assert!(e.is_data_fault(), "{e}");
+        store.close().await;
+        let e = store
+            .commit(&Changeset {
+                events: vec![event("a1", 2, 12)],
+                ..Default::default()
+            })
+            .await
+            .expect_err("closed");
+        assert!(!e.is_data_fault(), "an outage is not the data's fault: {e}");
+    })
+    .await;
+}

@@ -318,22 +318,28 @@ fn parse_role(s: &str) -> Result<Role, ApiError> {
         .ok_or_else(|| ApiError::invalid("invalid_role", "role must be agent, supervisor or admin"))
 }
 
-/// Display names are shown in lists, offers and system messages: 1 to 200 bytes.
+/// Display names are shown in lists, offers and system messages: 1 to 200 bytes, one line.
 fn check_display_name(d: &str) -> Result<(), ApiError> {
-    if d.trim().is_empty() || d.len() > 200 {
+    if d.trim().is_empty() || d.len() > 200 || d.chars().any(char::is_control) {
         return Err(ApiError::invalid(
             "invalid_display_name",
-            "display_name must be 1 to 200 bytes",
+            "display_name must be 1 to 200 bytes without control characters",
         ));
     }
     Ok(())
 }
 
 fn check_password(p: &str) -> Result<(), ApiError> {
-    if p.chars().count() < 8 || p.len() > 1024 {
+    if p.chars().count() < 8 {
         return Err(ApiError::invalid(
             "weak_password",
             "the password needs at least 8 characters",
+        ));
+    }
+    if p.len() > 1024 {
+        return Err(ApiError::invalid(
+            "invalid_password",
+            "the password may have at most 1024 bytes",
         ));
     }
     Ok(())
@@ -645,6 +651,17 @@ async fn patch_settings(
         s.disconnect_grace_s = v;
     }
     if let Some(v) = req.break_reasons {
+        use crate::text::{BREAK_REASONS_MAX, BREAK_REASON_MAX_CHARS};
+        let bad = v.len() > BREAK_REASONS_MAX
+            || v.iter().any(|r| {
+                r.chars().count() > BREAK_REASON_MAX_CHARS || r.chars().any(char::is_control)
+            });
+        if bad {
+            return Err(ApiError::invalid(
+                "invalid_break_reason",
+                format!("at most {BREAK_REASONS_MAX} break reasons, each at most {BREAK_REASON_MAX_CHARS} characters without control characters"),
+            ));
+        }
         s.break_reasons = v.into_iter().map(|r| r.trim().to_owned()).collect();
     }
     state

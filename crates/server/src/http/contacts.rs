@@ -57,15 +57,21 @@ pub fn endpoints() -> Vec<Endpoint> {
 
 fn clean_text(field: &'static str, v: &str) -> Result<Option<String>, ApiError> {
     let t = v.trim();
+    // A case's subject is not a contact's field.
+    let code = if field == "subject" {
+        "invalid_subject"
+    } else {
+        "invalid_contact"
+    };
     if t.chars().count() > TEXT_MAX {
         return Err(ApiError::invalid(
-            "invalid_contact",
+            code,
             format!("{field} may have at most {TEXT_MAX} characters"),
         ));
     }
     if t.chars().any(char::is_control) {
         return Err(ApiError::invalid(
-            "invalid_contact",
+            code,
             format!("{field} may not contain control characters"),
         ));
     }

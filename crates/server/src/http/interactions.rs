@@ -458,6 +458,7 @@ pub(super) async fn send_text(
     it: &Interaction,
     text: String,
 ) -> Result<MessageRecord, ApiError> {
+    let text = crate::text::clean(&text).into_owned();
     check_text(state, it, &text).await?;
     let now = state.clock.now();
     let m = outbound_record(it, user, "text", Some(text), json!({}), now);
@@ -830,7 +831,9 @@ async fn send_media(
         ));
     };
     let (writer, kind, file) = checked_file(file, kind_field)?;
-    let caption = caption.filter(|c| !c.trim().is_empty());
+    let caption = caption
+        .map(|c| crate::text::clean(&c).into_owned())
+        .filter(|c| !c.trim().is_empty());
     if let Some(c) = &caption {
         if !kind.takes_caption() {
             return Err(ApiError::invalid(
@@ -1068,7 +1071,7 @@ async fn add_note(
             "accept the interaction before adding notes",
         ));
     }
-    let text = req.text.trim().to_owned();
+    let text = crate::text::clean(&req.text).trim().to_owned();
     if text.is_empty() || text.len() > 10_000 {
         return Err(ApiError::invalid(
             "invalid_note",

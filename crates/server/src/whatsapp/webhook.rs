@@ -16,7 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use switchboard_channels::signature::SIGNATURE_HEADER;
-use switchboard_channels::webhook::{Change, Content, InboundMessage as WaMessage, StatusUpdate};
+use switchboard_channels::webhook::{
+    Change, Content, DeliveryStatus, InboundMessage as WaMessage, StatusUpdate,
+};
 use switchboard_channels::{parse_webhook, verify_signature, ParseError};
 use switchboard_domain::{Command, InteractionId};
 use switchboard_store::{MessageStatusUpdate, PendingStatus, RawWebhook};
@@ -271,6 +273,18 @@ pub async fn apply_statuses(
     state: &AppState,
     statuses: Vec<(ChannelRecord, StatusUpdate)>,
 ) -> Result<(), ApiError> {
+    // Ids and status values become index keys (messages, pending_statuses): bounded, the
+    // same way as the ids of stored messages (see `crate::text`); the raw status is kept.
+    let statuses: Vec<(ChannelRecord, StatusUpdate)> = statuses
+        .into_iter()
+        .map(|(c, mut s)| {
+            s.id = crate::text::key(&s.id).into_owned();
+            if let DeliveryStatus::Unknown(v) = &s.status {
+                s.status = DeliveryStatus::Unknown(crate::text::key(v).into_owned());
+            }
+            (c, s)
+        })
+        .collect();
     let keys: Vec<String> = statuses
         .iter()
         .map(|(_, s)| format!("st:{}", s.id))

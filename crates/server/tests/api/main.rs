@@ -14,6 +14,7 @@ mod matrix;
 mod media;
 mod ops;
 mod restart;
+mod rows;
 mod support;
 mod templates;
 mod transcript;
