@@ -27,20 +27,34 @@ pub const TINY_PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-const NAMES: &[&str] = &[
-    "Kerry Fisher",
-    "Ana Souza",
-    "Jonas Weber",
-    "Priya Nair",
-    "Tom O'Brien",
-    "Mei Lin",
-    "Lucas Martin",
-    "Fatima Zahra",
-    "Oskar Nilsson",
-    "Grace Mensah",
-    "Diego Ramírez",
-    "Yuki Tanaka",
+/// The crowd: a name and a WhatsApp id (the number's digits) in the name's country. The numbers
+/// are the example mobile numbers of each country's numbering plan (as the phone libraries list
+/// them), so a CRM places and normalizes them like any real customer's, yet they are nobody's.
+const CROWD: &[(&str, &str)] = &[
+    ("Kerry Fisher", "447400123456"), // United Kingdom
+    ("Ana Souza", "5511961234567"),   // Brazil
+    ("Jonas Weber", "4915123456789"), // Germany
+    ("Priya Nair", "918123456789"),   // India
+    ("Tom O'Brien", "353850123456"),  // Ireland
+    ("Mei Lin", "6581234567"),        // Singapore
+    ("Lucas Martin", "33612345678"),  // France
+    ("Fatima Zahra", "212650123456"), // Morocco
+    ("Oskar Nilsson", "46701234567"), // Sweden
+    ("Grace Mensah", "233231234567"), // Ghana
+    ("Diego Ramírez", "34612345678"), // Spain
+    ("Yuki Tanaka", "819012345678"),  // Japan
 ];
+
+/// Customer `i` of a chatty crowd: their WhatsApp id (a valid mobile number's digits, see
+/// [`CROWD`]) and profile name. The first twelve are the example numbers themselves; later
+/// rounds count the last four digits up, so up to 10,000 customers all differ.
+pub fn chatty_customer(i: usize) -> (String, &'static str) {
+    let (name, number) = CROWD[i % CROWD.len()];
+    let round = i / CROWD.len();
+    let (head, tail) = number.split_at(number.len() - 4);
+    let tail: usize = tail.parse().unwrap_or(0);
+    (format!("{head}{:04}", (tail + round) % 10_000), name)
+}
 
 const OPENERS: &[&str] = &[
     "Hi! Where is my order?",
@@ -69,7 +83,7 @@ const FOLLOW_UPS: &[&str] = &[
 /// How the chatty crowd behaves.
 #[derive(Clone, Debug)]
 pub struct ChattyConfig {
-    /// How many customers (wa ids `1555010NNNN`).
+    /// How many customers (see [`chatty_customer`]).
     pub customers: usize,
     /// Shortest pause between two spontaneous messages (of the whole crowd).
     pub min_interval: Duration,
@@ -171,9 +185,8 @@ pub(crate) fn start(sim: &SimulatorHandle, config: ChattyConfig) -> ChattyHandle
         .unwrap_or_default();
     let customers: Vec<Customer> = (0..config.customers.min(10_000))
         .filter_map(|i| {
-            let wa_id = format!("1555010{i:04}");
-            sim.customer_on(&number, &wa_id, NAMES[i % NAMES.len()])
-                .ok()
+            let (wa_id, name) = chatty_customer(i);
+            sim.customer_on(&number, &wa_id, name).ok()
         })
         .collect();
     let (stop, stopped) = watch::channel(false);
@@ -305,7 +318,7 @@ async fn spontaneous(rng: &mut StdRng, customer: &Customer) -> Result<(), crate:
             .await
             .map(drop),
         (94..=96, _) => customer
-            .send_contacts(&[ContactCard::new("Sam Keller", "+1 555 0199 123")])
+            .send_contacts(&[ContactCard::new("Sam Keller", "+1 201 555 0123")])
             .await
             .map(drop),
         (_, Some(wamid)) => customer.react(&wamid, "👍").await.map(drop),

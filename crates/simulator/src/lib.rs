@@ -35,7 +35,7 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-pub use chatty::{ChattyConfig, ChattyHandle, TINY_PNG};
+pub use chatty::{chatty_customer, ChattyConfig, ChattyHandle, TINY_PNG};
 pub use clock::SimClock;
 pub use config::{
     ErrorDelivery, PairRate, PhoneNumberConfig, SimulatorConfig, StatusTimings,

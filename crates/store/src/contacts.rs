@@ -3,7 +3,8 @@
 //!
 //! Full-text search is SQLite FTS5 (`messages_fts`, kept in step by triggers) or a PostgreSQL GIN
 //! index over the stored `body_tsv = to_tsvector('simple', body)`. User text never reaches either query language as
-//! is: it is cut into words, all of which must match (the last one as a prefix).
+//! is: it is cut into words, all of which must match (the last one also as a prefix: those
+//! matches come after the exact ones).
 
 use crate::error::{Result, StoreError};
 use crate::records::{
@@ -739,10 +740,13 @@ impl Store {
     }
 
     /// Full-text search over message bodies: every word must match (the last one
-    /// also as a prefix, as while typing), newest first, within one conversation or all the
-    /// caller may see. The exact words are searched first; only when they fill less than a page
-    /// is the last word widened to a prefix (a prefix of a common word expands to many index
-    /// terms, which costs far more than the exact word).
+    /// also as a prefix, as while typing), within one conversation or all the caller may see.
+    /// The messages matching the exact words come first, newest first; only when they fill less
+    /// than a page is the last word widened to a prefix (a prefix of a common word expands to
+    /// many index terms, which costs far more than the exact word), and the messages only the
+    /// prefix matches follow, newest first. The wider search asks for a page too: at most a
+    /// page's worth of its answer are exact matches already listed, so the rest of the page is
+    /// always among it.
     pub async fn search_messages(
         &self,
         words: &[String],
@@ -760,12 +764,9 @@ impl Store {
             let wider = self
                 .search_page(words, true, conversation_id, scope, limit)
                 .await?;
-            for m in wider {
-                if !found.iter().any(|f| f.id == m.id) {
-                    found.push(m);
-                }
-            }
-            found.sort_by(|a, b| b.id.cmp(&a.id));
+            let exact: std::collections::HashSet<String> =
+                found.iter().map(|m| m.id.clone()).collect();
+            found.extend(wider.into_iter().filter(|m| !exact.contains(&m.id)));
             found.truncate(usize::try_from(limit.max(0)).unwrap_or(0));
         }
         Ok(found)

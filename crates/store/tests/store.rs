@@ -1674,6 +1674,63 @@ async fn data_refusals_are_told_apart_from_outages() {
             .await
             .expect_err("closed");
         assert!(!e.is_data_fault(), "an outage is not the data's fault: {e}");
+
+#[tokio::test]
+async fn full_text_search_lists_exact_matches_before_prefix_matches() {
+    each_backend(|db| async move {
+        let store = &db.store;
+        // "n1" … "n999", oldest first: "n1" is the only exact match of `n1`, and 110 newer
+        // messages ("n10" … "n19", "n100" … "n199") only start with it.
+        let mut cs = Changeset::default();
+        cs.conversations.push(conversation("conv_prefix"));
+        for i in 1..=999 {
+            let mut m = message(&format!("msg_{i:06}"), "conv_prefix", None, None);
+            m.body = Some(format!("n{i}"));
+            cs.messages.push(m);
+        }
+        store.commit(&cs).await.expect("commit messages");
+        store.analyze().await.expect("analyze");
+        let search = |w: &'static str, limit: i64| async move {
+            store
+                .search_messages(&[w.to_owned()], None, &SearchScope::All, limit)
+                .await
+                .expect("search")
+        };
+
+        // The exact match first, then the prefix matches, newest first.
+        let page = search("n1", 10).await;
+        let mut expected = vec!["msg_000001".to_owned()];
+        expected.extend((191..=199).rev().map(|i| format!("msg_{i:06}")));
+        assert_eq!(message_ids(&page), expected);
+
+        // A page large enough for every match ends with the last prefix match.
+        let page = search("n1", 200).await;
+        assert_eq!(page.len(), 111);
+        assert_eq!(message_ids(&page)[0], "msg_000001");
+        assert_eq!(message_ids(&page)[1], "msg_000199");
+        assert_eq!(message_ids(&page)[110], "msg_000010");
+
+        // Several exact matches ("n19" in two messages): all of them first, newest first.
+        let mut cs = Changeset::default();
+        let mut m = message("msg_001000", "conv_prefix", None, None);
+        m.body = Some("n19 again".to_owned());
+        cs.messages.push(m);
+        store.commit(&cs).await.expect("commit another n19");
+        let page = search("n19", 5).await;
+        assert_eq!(
+            message_ids(&page),
+            [
+                "msg_001000",
+                "msg_000019",
+                "msg_000199",
+                "msg_000198",
+                "msg_000197"
+            ]
+        );
+
+        // A page the exact matches fill alone holds no prefix match.
+        let page = search("n19", 2).await;
+        assert_eq!(message_ids(&page), ["msg_001000", "msg_000019"]);
     })
     .await;
 }
