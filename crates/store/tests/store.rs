@@ -1674,6 +1674,9 @@ async fn data_refusals_are_told_apart_from_outages() {
             .await
             .expect_err("closed");
         assert!(!e.is_data_fault(), "an outage is not the data's fault: {e}");
+    })
+    .await;
+}
 
 #[tokio::test]
 async fn full_text_search_lists_exact_matches_before_prefix_matches() {

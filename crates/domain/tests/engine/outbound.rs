@@ -126,7 +126,6 @@ fn contact_is_relinked_by_a_participant_or_a_supervisor_only() {
     c.check(s(5));
 }
 
-
 /// for outbound starts: an agent at capacity (offers, active and wrap-up interactions all
 /// count) cannot start one; the refusal changes nothing, and a freed slot allows it again.
 #[test]
