@@ -3,6 +3,7 @@
 //! Every change goes through the core service like any other state change, so routing sees it
 //! at once and it is durable before the answer.
 
+use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::auth::{hash_password, AuthUser};
@@ -10,7 +11,7 @@ use crate::core::Attach;
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use axum::Extension;

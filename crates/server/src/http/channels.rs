@@ -1,11 +1,12 @@
 //! WhatsApp channels (role admin): connect numbers, each to a queue. Secrets go in and
 //! never come out: answers say only whether each is set.
 
+use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ids::new_id;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;

@@ -7,6 +7,7 @@
 //! conversations of their queues and those they took part in; supervisors see all.
 
 use super::interactions::{send_text, visible};
+use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -19,7 +20,7 @@ use crate::crm::LookupOutcome;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};
 use axum::Extension;

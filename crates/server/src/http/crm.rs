@@ -1,11 +1,12 @@
 //! The external CRM's event queue, for operators (role admin): what was sent, what waits, what
 //! died and why; a dead event can be put back in the queue.
 
+use super::Path;
 use super::{ok, Access, Endpoint, Query};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;

@@ -4,6 +4,7 @@
 //! Visibility: an agent sees an interaction offered to them, owned by them or that they
 //! joined; supervisors see all. Anything else answers 404, exactly like a missing id.
 
+use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -15,7 +16,7 @@ use crate::views;
 use crate::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};

@@ -7,12 +7,13 @@
 //! Files are served with `nosniff` and a sandboxing CSP, documents as attachments, so a
 //! customer's file can never run as a page of Switchboard.
 
+use super::Path;
 use super::{Access, Endpoint};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;

@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
                 "this endpoint does not support that method",
             )
         })
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -125,6 +126,65 @@ async fn observe(
         start.elapsed().as_secs_f64(),
     );
     resp
+}
+
+/// The most of an error body [`json_errors`] reads to keep as the message.
+const ERROR_TEXT_MAX: usize = 4 * 1024;
+
+/// Every 4xx/5xx answers the API's error shape (API.md, "Errors"), whoever produced it: errors
+/// that are not JSON (axum's own rejections, a body limit, a websocket handshake without
+/// `Upgrade`, …) are rewritten with the same status and headers, a code that names the status and
+/// the original text as the message. JSON errors, and every success (the UI's HTML and assets,
+/// `text/plain` probes, CSV reports), pass untouched.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, ERROR_TEXT_MAX)
+        .await
+        .ok()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok());
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut answer = crate::error::from_status(status, text).into_response();
+    for (name, value) in &parts.headers {
+        answer.headers_mut().insert(name.clone(), value.clone());
+    }
+    answer
+}
+
+/// Path parameters whose rejections use our error shape (`invalid_path`, e.g. an id that is not
+/// UTF-8).
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(r) if r.status().is_client_error() => {
+                Err(ApiError::bad_request("invalid_path", r.body_text()))
+            }
+            Err(r) => {
+                tracing::error!(error = %r.body_text(), "path parameters do not fit the route");
+                Err(ApiError::internal())
+            }
+        }
+    }
 }
 
 /// A JSON body whose rejections use our error shape.

@@ -7,6 +7,7 @@
 //! outside the 24-hour window (that is what templates are for).
 
 use super::interactions::{outbound_record, store_outbound, visible};
+use super::Path;
 use super::{body, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -14,7 +15,7 @@ use crate::error::ApiError;
 use crate::templates::{self as tpl, Shape};
 use crate::whatsapp::media::{self, BlobWriter, Upload};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, patch, post};

@@ -6,9 +6,9 @@
 //! page and assets are read from there on each request, so UI changes show without a rebuild.
 //! Release builds always serve the embedded copy.
 
+use super::Path;
 use super::{Access, Endpoint};
 use crate::error::ApiError;
-use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

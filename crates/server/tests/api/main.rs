@@ -6,6 +6,7 @@ mod auth;
 mod concurrency;
 mod contacts;
 mod crm;
+mod errors;
 mod flow;
 mod input;
 mod live;
