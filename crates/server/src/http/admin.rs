@@ -29,6 +29,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<QueueRequest>(),
             handler: post(create_queue),
+            doc: super::Doc::created::<super::wire::Queue>(),
         },
         Endpoint {
             method: "GET",
@@ -37,6 +38,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list_queues),
+            doc: super::Doc::ok::<Vec<super::wire::Queue>>(),
         },
         Endpoint {
             method: "GET",
@@ -45,6 +47,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_queue),
+            doc: super::Doc::ok::<super::wire::Queue>(),
         },
         Endpoint {
             method: "PATCH",
@@ -53,6 +56,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<QueueRequest>(),
             handler: patch(patch_queue),
+            doc: super::Doc::ok::<super::wire::Queue>(),
         },
         Endpoint {
             method: "DELETE",
@@ -61,6 +65,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: delete(delete_queue),
+            doc: super::Doc::no_content(),
         },
         Endpoint {
             method: "POST",
@@ -69,6 +74,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<AgentRequest>(),
             handler: post(create_agent),
+            doc: super::Doc::created::<super::wire::User>(),
         },
         Endpoint {
             method: "GET",
@@ -77,6 +83,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list_agents),
+            doc: super::Doc::ok::<Vec<super::wire::User>>(),
         },
         Endpoint {
             method: "GET",
@@ -85,6 +92,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_agent),
+            doc: super::Doc::ok::<super::wire::User>(),
         },
         Endpoint {
             method: "PATCH",
@@ -93,6 +101,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<AgentPatch>(),
             handler: patch(patch_agent),
+            doc: super::Doc::ok::<super::wire::User>(),
         },
         Endpoint {
             method: "DELETE",
@@ -101,6 +110,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: delete(delete_agent),
+            doc: super::Doc::no_content(),
         },
         Endpoint {
             method: "GET",
@@ -109,6 +119,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_settings),
+            doc: super::Doc::ok::<super::wire::Settings>(),
         },
         Endpoint {
             method: "PATCH",
@@ -117,6 +128,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<SettingsPatch>(),
             handler: patch(patch_settings),
+            doc: super::Doc::ok::<super::wire::Settings>(),
         },
     ]
 }

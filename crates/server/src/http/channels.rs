@@ -23,6 +23,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<ChannelRequest>(),
             handler: post(create_channel),
+            doc: super::Doc::created::<super::wire::Channel>(),
         },
         Endpoint {
             method: "GET",
@@ -31,6 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list_channels),
+            doc: super::Doc::ok::<Vec<super::wire::Channel>>(),
         },
         Endpoint {
             method: "GET",
@@ -39,6 +41,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_channel),
+            doc: super::Doc::ok::<super::wire::Channel>(),
         },
         Endpoint {
             method: "PATCH",
@@ -47,6 +50,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<ChannelPatch>(),
             handler: patch(patch_channel),
+            doc: super::Doc::ok::<super::wire::Channel>(),
         },
         Endpoint {
             method: "DELETE",
@@ -55,6 +59,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: delete(delete_channel),
+            doc: super::Doc::no_content(),
         },
     ]
 }

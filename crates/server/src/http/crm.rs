@@ -23,6 +23,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list),
+            doc: super::Doc::ok::<Vec<super::wire::CrmEvent>>().query::<ListQuery>(),
         },
         Endpoint {
             method: "POST",
@@ -31,6 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: post(retry),
+            doc: super::Doc::ok::<super::wire::CrmEvent>(),
         },
     ]
 }
@@ -50,7 +52,7 @@ fn view(e: &CrmEventRecord) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     state: Option<String>,
     limit: Option<i64>,

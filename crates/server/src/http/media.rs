@@ -23,7 +23,7 @@ use tokio::io::AsyncReadExt;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/messages/{id}/media", summary: "The file of a media message (image, video, audio, document, sticker), with its content type; 404 media_not_available while it is not downloaded.", access: Access::Agent, body: None, handler: get(download) },
+        Endpoint { method: "GET", path: "/api/v1/messages/{id}/media", summary: "The file of a media message (image, video, audio, document, sticker), with its content type; 404 media_not_available while it is not downloaded.", access: Access::Agent, body: None, handler: get(download), doc: super::Doc::with(super::Reply::File(200)) },
     ]
 }
 

@@ -27,7 +27,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             summary: "The agent desktop (HTML page).",
             access: Access::Public,
             body: None,
-            handler: get(index),
+            handler: get(index), doc: super::Doc::text(200, "text/html"),
         },
         Endpoint {
             method: "GET",
@@ -35,7 +35,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             summary: "Static assets of the agent desktop (app.js, app.css, crm.js, crm.css); 404 for anything else.",
             access: Access::Public,
             body: None,
-            handler: get(asset),
+            handler: get(asset), doc: super::Doc::text(200, "text/javascript").and(super::Reply::Text(200, "text/css")),
         },
     ]
 }

@@ -32,11 +32,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         summary: "Websocket of live events ({seq, type, data}); ?since=SEQ replays what was missed; token also as ?token=.",
         access: Access::Agent,
         body: None,
-        handler: get(upgrade),
+        handler: get(upgrade), doc: super::Doc::with(super::Reply::Empty(101)).query::<WsQuery>(),
     }]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct WsQuery {
     since: Option<i64>,
     #[allow(dead_code)]

@@ -4,6 +4,7 @@
 
 mod auth;
 mod concurrency;
+mod conform;
 mod contacts;
 mod crm;
 mod errors;
