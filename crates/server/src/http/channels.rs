@@ -143,6 +143,13 @@ async fn check(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
         ));
     }
     check_secret("access_token", &c.access_token)?;
+    // It travels as `Authorization: Bearer …`: a header value takes visible ASCII only.
+    if !c.access_token.chars().all(|ch| ch.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "invalid_secret",
+            "access_token may hold only visible ASCII characters (no spaces or control characters)",
+        ));
+    }
     check_secret("app_secret", &c.app_secret)?;
     check_secret("verify_token", &c.verify_token)?;
     let q = c.queue_id.clone();

@@ -9,6 +9,7 @@ mod contacts;
 mod crm;
 mod errors;
 mod flow;
+mod fuzz;
 mod input;
 mod live;
 mod matrix;
