@@ -256,6 +256,12 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        if encoded_nul(parts.uri.path()) {
+            return Err(ApiError::bad_request(
+                "invalid_path",
+                "a path may not contain NUL characters (%00)",
+            ));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(r) if r.status().is_client_error() => {
@@ -275,11 +281,52 @@ pub struct Json<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes =
+            axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+                .await
+                .map_err(|r| from_rejection(r.status(), r.body_text()))?;
+        if has_nul_escape(&bytes) {
+            let nul = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .is_some_and(|v| holds_nul(&v));
+            if nul {
+                return Err(ApiError::invalid(
+                    "invalid_body",
+                    "the JSON body may not contain NUL characters (\\u0000)",
+                ));
+            }
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(r) => Err(from_rejection(r.status(), r.body_text())),
         }
     }
+}
+
+/// Whether JSON text may hold a NUL character: the only way to write one is the escape `\u0000`.
+fn has_nul_escape(text: &[u8]) -> bool {
+    text.windows(6)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && &w[2..] == b"0000")
+}
+
+/// Whether a string (or a key) anywhere in `v` holds a NUL character, which neither database
+/// stores: PostgreSQL refuses it in text and JSON.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(holds_nul),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Whether the raw (percent-encoded) text of a path or query holds an encoded NUL.
+fn encoded_nul(raw: &str) -> bool {
+    raw.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 /// Query parameters whose rejections use our error shape.
@@ -291,6 +338,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(encoded_nul) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "query parameters may not contain NUL characters (%00)",
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(Query(v)),
             Err(r) => Err(ApiError::bad_request("invalid_query", r.body_text())),
