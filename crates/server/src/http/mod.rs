@@ -529,6 +529,36 @@ fn wrap_nullable_refs(v: &mut Value) {
     }
 }
 
+/// OpenAPI 3.0 has no boolean schemas: schemars' `true` (any value, e.g. a `serde_json::Value`
+/// field) becomes `{}` wherever a schema object is expected (`additionalProperties` may stay a
+/// boolean). `schema_map` says `v` is a map of names to schemas (`properties`, `schemas`).
+fn object_schemas(v: &mut Value, schema_map: bool) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                let expects_schema = schema_map
+                    || matches!(
+                        k.as_str(),
+                        "items" | "schema" | "not" | "allOf" | "anyOf" | "oneOf"
+                    );
+                if expects_schema && child.is_boolean() {
+                    *child = json!({});
+                }
+                if let Value::Array(a) = child {
+                    if matches!(k.as_str(), "allOf" | "anyOf" | "oneOf") {
+                        for item in a.iter_mut().filter(|i| i.is_boolean()) {
+                            *item = json!({});
+                        }
+                    }
+                }
+                object_schemas(child, k == "properties" && !schema_map);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|i| object_schemas(i, false)),
+        _ => {}
+    }
+}
+
 /// The OpenAPI 3.0 document, generated from the endpoint tables.
 pub fn openapi() -> Value {
     let mut gen = schemars::gen::SchemaSettings::openapi3().into_generator();
@@ -600,8 +630,10 @@ pub fn openapi() -> Value {
     }
     let mut schemas = serde_json::to_value(gen.definitions()).unwrap_or(Value::Null);
     wrap_nullable_refs(&mut schemas);
+    object_schemas(&mut schemas, true);
     for op in paths.values_mut().flat_map(|m| m.values_mut()) {
         wrap_nullable_refs(op);
+        object_schemas(op, false);
     }
     add_links(&mut paths, &schemas);
     json!({

@@ -404,6 +404,26 @@ fn doc_problems(doc: &Value) -> Vec<String> {
             _ => {}
         }
     }
+    // OpenAPI 3.0 has no boolean schemas (`true` for "anything").
+    fn booleans(v: &Value, at: &str, out: &mut Vec<String>) {
+        if let Value::Object(m) = v {
+            for (k, child) in m {
+                let here = format!("{at}/{k}");
+                if k == "properties" {
+                    for (name, s) in child.as_object().into_iter().flatten() {
+                        if s.is_boolean() {
+                            out.push(format!("{here}/{name} is a boolean schema"));
+                        }
+                    }
+                }
+                if matches!(k.as_str(), "items" | "schema") && child.is_boolean() {
+                    out.push(format!("{here} is a boolean schema"));
+                }
+                booleans(child, &here, out);
+            }
+        }
+    }
+    booleans(doc, "#", &mut problems);
     let mut all = Vec::new();
     refs(doc, &mut all);
     for r in all {
