@@ -133,3 +133,49 @@ pub fn from_rejection(status: StatusCode, text: String) -> ApiError {
     };
     ApiError::new(status, code, text)
 }
+
+/// The error for a response that some part of the stack (axum's extractors, a body limit, a
+/// websocket handshake) answered with a plain-text or empty body: the same status, a code that
+/// names it, and the original text as the message for a 4xx (a 5xx says little, as always).
+pub fn from_status(status: StatusCode, text: Option<String>) -> ApiError {
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        406 => "not_acceptable",
+        408 => "request_timeout",
+        409 => "conflict",
+        411 => "length_required",
+        413 => "payload_too_large",
+        414 => "uri_too_long",
+        415 => "unsupported_media_type",
+        422 => "invalid_input",
+        426 => "upgrade_required",
+        429 => "too_many_requests",
+        431 => "headers_too_large",
+        503 => "unavailable",
+        s if s < 500 => "client_error",
+        _ => "internal",
+    };
+    if status.is_server_error() {
+        tracing::error!(%status, text = text.as_deref().unwrap_or(""), "error response without a JSON body");
+        let message = if status == StatusCode::SERVICE_UNAVAILABLE {
+            ApiError::unavailable().message
+        } else {
+            ApiError::internal().message
+        };
+        return ApiError::new(status, code, message);
+    }
+    let message = text
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("the request was refused")
+                .to_owned()
+        });
+    ApiError::new(status, code, message)
+}

@@ -31,7 +31,7 @@ pub const BUTTON_SUFFIX_MAX: usize = 2000;
 // ------------------------------------------------------------------------------------- shape
 
 /// The header of a template.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Header {
     /// `TEXT`, `IMAGE`, `VIDEO`, `DOCUMENT` or `LOCATION`.
     pub format: String,
@@ -53,7 +53,7 @@ impl Header {
 }
 
 /// A button of a template.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Button {
     /// Its position (WhatsApp's `index`).
     pub index: usize,
@@ -68,7 +68,7 @@ pub struct Button {
 }
 
 /// A variable of a template.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Variable {
     /// `header.<name>`, `body.<name>` or `button.<index>`.
     pub key: String,
@@ -350,7 +350,7 @@ fn keys_of(shape: &Shape) -> String {
 }
 
 /// One variable with the value it is prefilled with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Prefilled {
     #[serde(flatten)]
     pub variable: Variable,
@@ -542,7 +542,7 @@ pub fn fill(
 }
 
 /// A template filled in: what the customer sees (placeholders without a value stay as they are).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Rendered {
     pub header: Option<Header>,
     pub body: Option<String>,

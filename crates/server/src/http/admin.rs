@@ -3,6 +3,7 @@
 //! Every change goes through the core service like any other state change, so routing sees it
 //! at once and it is durable before the answer.
 
+use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -10,7 +11,7 @@ use crate::core::Attach;
 use crate::error::ApiError;
 use crate::ids::new_id;
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::Extension;
@@ -28,6 +29,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<QueueRequest>(),
             handler: post(create_queue),
+            doc: super::Doc::created::<super::wire::Queue>(),
         },
         Endpoint {
             method: "GET",
@@ -36,6 +38,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list_queues),
+            doc: super::Doc::ok::<Vec<super::wire::Queue>>(),
         },
         Endpoint {
             method: "GET",
@@ -44,6 +47,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_queue),
+            doc: super::Doc::ok::<super::wire::Queue>(),
         },
         Endpoint {
             method: "PATCH",
@@ -52,6 +56,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<QueueRequest>(),
             handler: patch(patch_queue),
+            doc: super::Doc::ok::<super::wire::Queue>(),
         },
         Endpoint {
             method: "DELETE",
@@ -60,6 +65,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: delete(delete_queue),
+            doc: super::Doc::no_content(),
         },
         Endpoint {
             method: "POST",
@@ -68,6 +74,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<AgentRequest>(),
             handler: post(create_agent),
+            doc: super::Doc::created::<super::wire::User>(),
         },
         Endpoint {
             method: "GET",
@@ -76,6 +83,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list_agents),
+            doc: super::Doc::ok::<Vec<super::wire::User>>(),
         },
         Endpoint {
             method: "GET",
@@ -84,6 +92,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_agent),
+            doc: super::Doc::ok::<super::wire::User>(),
         },
         Endpoint {
             method: "PATCH",
@@ -92,6 +101,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<AgentPatch>(),
             handler: patch(patch_agent),
+            doc: super::Doc::ok::<super::wire::User>(),
         },
         Endpoint {
             method: "DELETE",
@@ -100,6 +110,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: delete(delete_agent),
+            doc: super::Doc::no_content(),
         },
         Endpoint {
             method: "GET",
@@ -108,6 +119,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_settings),
+            doc: super::Doc::ok::<super::wire::Settings>(),
         },
         Endpoint {
             method: "PATCH",
@@ -116,6 +128,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<SettingsPatch>(),
             handler: patch(patch_settings),
+            doc: super::Doc::ok::<super::wire::Settings>(),
         },
     ]
 }

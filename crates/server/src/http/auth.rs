@@ -18,8 +18,8 @@ use std::sync::atomic::Ordering;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "POST", path: "/api/v1/auth/login", summary: "Log in with username and password; returns a bearer token and sets a session cookie.", access: Access::Public, body: body::<LoginRequest>(), handler: post(login) },
-        Endpoint { method: "POST", path: "/api/v1/auth/logout", summary: "End the current session.", access: Access::Agent, body: None, handler: post(logout) },
+        Endpoint { method: "POST", path: "/api/v1/auth/login", summary: "Log in with username and password; returns a bearer token and sets a session cookie.", access: Access::Public, body: body::<LoginRequest>(), handler: post(login), doc: super::Doc::ok::<super::wire::Login>() },
+        Endpoint { method: "POST", path: "/api/v1/auth/logout", summary: "End the current session.", access: Access::Agent, body: None, handler: post(logout), doc: super::Doc::no_content() },
     ]
 }
 

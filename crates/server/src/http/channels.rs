@@ -1,11 +1,12 @@
 //! WhatsApp channels (role admin): connect numbers, each to a queue. Secrets go in and
 //! never come out: answers say only whether each is set.
 
+use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ids::new_id;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
@@ -22,6 +23,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<ChannelRequest>(),
             handler: post(create_channel),
+            doc: super::Doc::created::<super::wire::Channel>(),
         },
         Endpoint {
             method: "GET",
@@ -30,6 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list_channels),
+            doc: super::Doc::ok::<Vec<super::wire::Channel>>(),
         },
         Endpoint {
             method: "GET",
@@ -38,6 +41,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(get_channel),
+            doc: super::Doc::ok::<super::wire::Channel>(),
         },
         Endpoint {
             method: "PATCH",
@@ -46,6 +50,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: body::<ChannelPatch>(),
             handler: patch(patch_channel),
+            doc: super::Doc::ok::<super::wire::Channel>(),
         },
         Endpoint {
             method: "DELETE",
@@ -54,6 +59,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: delete(delete_channel),
+            doc: super::Doc::no_content(),
         },
     ]
 }
@@ -137,6 +143,13 @@ async fn check(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
         ));
     }
     check_secret("access_token", &c.access_token)?;
+    // It travels as `Authorization: Bearer …`: a header value takes visible ASCII only.
+    if !c.access_token.chars().all(|ch| ch.is_ascii_graphic()) {
+        return Err(ApiError::invalid(
+            "invalid_secret",
+            "access_token may hold only visible ASCII characters (no spaces or control characters)",
+        ));
+    }
     check_secret("app_secret", &c.app_secret)?;
     check_secret("verify_token", &c.verify_token)?;
     let q = c.queue_id.clone();

@@ -7,6 +7,7 @@
 //! conversations of their queues and those they took part in; supervisors see all.
 
 use super::interactions::{send_text, visible};
+use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -19,7 +20,7 @@ use crate::crm::LookupOutcome;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};
 use axum::Extension;
@@ -33,23 +34,23 @@ use switchboard_store::{
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/contacts", summary: "Find contacts: ?phone= (any format; exact match on the normalized number) or ?q= (name or email prefix, or digits of a number); neither lists them by name; ?limit=.", access: Access::Agent, body: None, handler: get(list_contacts) },
-        Endpoint { method: "POST", path: "/api/v1/contacts", summary: "Create a contact {name, first_name?, last_name?, email?, phones?, fields?}.", access: Access::Agent, body: body::<ContactInput>(), handler: post(create_contact) },
-        Endpoint { method: "GET", path: "/api/v1/contacts/{id}", summary: "One contact, each number with the channel's last send to it (ok, failed with the reason, unknown). A merged contact answers with the contact it was merged into.", access: Access::Agent, body: None, handler: get(get_contact) },
-        Endpoint { method: "PATCH", path: "/api/v1/contacts/{id}", summary: "Change a contact: name, first_name, last_name, email, phones (the whole list), fields (merged; null removes a field).", access: Access::Agent, body: body::<ContactInput>(), handler: patch(patch_contact) },
-        Endpoint { method: "POST", path: "/api/v1/contacts/{id}/phones", summary: "Connect a WhatsApp number to the contact ({number}, any format); answers the contact with the number's state.", access: Access::Agent, body: body::<PhoneInput>(), handler: post(add_phone) },
-        Endpoint { method: "POST", path: "/api/v1/contacts/{id}/merge", summary: "Merge another contact ({from}) into this one: numbers, conversations, interactions and cases move over.", access: Access::Supervisor, body: body::<MergeInput>(), handler: post(merge) },
-        Endpoint { method: "GET", path: "/api/v1/contacts/{id}/interactions", summary: "The contact's history: every interaction across channels and agents, newest first, paged with ?before=CURSOR&limit=N; ?transcripts=true adds each one's messages.", access: Access::Agent, body: None, handler: get(contact_history) },
-        Endpoint { method: "GET", path: "/api/v1/contacts/{id}/cases", summary: "The contact's cases, newest first (?state=open|closed).", access: Access::Agent, body: None, handler: get(contact_cases) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/screen-pop", summary: "The contact lookup of an interaction by the customer's number: the linked contact, all matches and their count, the new-contact form's prefill, recent interactions, open cases and the conversation's cases without a contact.", access: Access::Agent, body: None, handler: get(screen_pop) },
-        Endpoint { method: "PUT", path: "/api/v1/interactions/{id}/contact", summary: "Link the interaction (and its conversation) to another contact ({contact_id}), or unlink it ({contact_id: null}).", access: Access::Agent, body: body::<LinkInput>(), handler: put(link_contact) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/case", summary: "Save the transcript so far as an open case ({subject?}); the wrap-up closes it.", access: Access::Agent, body: body::<CaseInput>(), handler: post(save_case) },
-        Endpoint { method: "POST", path: "/api/v1/interactions", summary: "Start an outbound interaction with a contact or number ({contact_id? | phone?, channel_id?, text?}); it opens active and owned by the caller, with no offer.", access: Access::Agent, body: body::<StartInput>(), handler: post(start_outbound) },
-        Endpoint { method: "GET", path: "/api/v1/cases", summary: "Cases, newest first: all, of a contact (?contact_id=) or without one (?unassigned=true, and of one conversation with &conversation_id=); ?state=open|closed.", access: Access::Agent, body: None, handler: get(list_cases) },
-        Endpoint { method: "GET", path: "/api/v1/cases/{id}", summary: "One case with its transcript and notes.", access: Access::Agent, body: None, handler: get(get_case) },
-        Endpoint { method: "PATCH", path: "/api/v1/cases/{id}", summary: "Assign the case to a contact ({contact_id}) or change its subject.", access: Access::Agent, body: body::<CasePatch>(), handler: patch(patch_case) },
-        Endpoint { method: "GET", path: "/api/v1/conversations", summary: "The communication list: conversations by latest message with the contact, last message and unread count (?channel_id=, ?limit=).", access: Access::Agent, body: None, handler: get(conversations) },
-        Endpoint { method: "GET", path: "/api/v1/search", summary: "Full-text search over messages (?q=; every word must match as a prefix), within a conversation (?conversation_id=) or across all the caller may see; newest first.", access: Access::Agent, body: None, handler: get(search) },
+        Endpoint { method: "GET", path: "/api/v1/contacts", summary: "Find contacts: ?phone= (any format; exact match on the normalized number) or ?q= (name or email prefix, or digits of a number); neither lists them by name; ?limit=.", access: Access::Agent, body: None, handler: get(list_contacts), doc: super::Doc::ok::<Vec<super::wire::Contact>>().query::<ListQuery>() },
+        Endpoint { method: "POST", path: "/api/v1/contacts", summary: "Create a contact {name, first_name?, last_name?, email?, phones?, fields?}.", access: Access::Agent, body: body::<ContactInput>(), handler: post(create_contact), doc: super::Doc::created::<super::wire::Contact>() },
+        Endpoint { method: "GET", path: "/api/v1/contacts/{id}", summary: "One contact, each number with the channel's last send to it (ok, failed with the reason, unknown). A merged contact answers with the contact it was merged into.", access: Access::Agent, body: None, handler: get(get_contact), doc: super::Doc::ok::<super::wire::Contact>() },
+        Endpoint { method: "PATCH", path: "/api/v1/contacts/{id}", summary: "Change a contact: name, first_name, last_name, email, phones (the whole list), fields (merged; null removes a field).", access: Access::Agent, body: body::<ContactInput>(), handler: patch(patch_contact), doc: super::Doc::ok::<super::wire::Contact>() },
+        Endpoint { method: "POST", path: "/api/v1/contacts/{id}/phones", summary: "Connect a WhatsApp number to the contact ({number}, any format); answers the contact with the number's state.", access: Access::Agent, body: body::<PhoneInput>(), handler: post(add_phone), doc: super::Doc::created::<super::wire::Contact>() },
+        Endpoint { method: "POST", path: "/api/v1/contacts/{id}/merge", summary: "Merge another contact ({from}) into this one: numbers, conversations, interactions and cases move over.", access: Access::Supervisor, body: body::<MergeInput>(), handler: post(merge), doc: super::Doc::ok::<super::wire::Contact>() },
+        Endpoint { method: "GET", path: "/api/v1/contacts/{id}/interactions", summary: "The contact's history: every interaction across channels and agents, newest first, paged with ?before=CURSOR&limit=N; ?transcripts=true adds each one's messages.", access: Access::Agent, body: None, handler: get(contact_history), doc: super::Doc::ok::<super::wire::ContactHistory>().query::<HistoryQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/contacts/{id}/cases", summary: "The contact's cases, newest first (?state=open|closed).", access: Access::Agent, body: None, handler: get(contact_cases), doc: super::Doc::ok::<Vec<super::wire::Case>>().query::<CasesQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/screen-pop", summary: "The contact lookup of an interaction by the customer's number: the linked contact, all matches and their count, the new-contact form's prefill, recent interactions, open cases and the conversation's cases without a contact.", access: Access::Agent, body: None, handler: get(screen_pop), doc: super::Doc::ok::<super::wire::ScreenPop>() },
+        Endpoint { method: "PUT", path: "/api/v1/interactions/{id}/contact", summary: "Link the interaction (and its conversation) to another contact ({contact_id}), or unlink it ({contact_id: null}).", access: Access::Agent, body: body::<LinkInput>(), handler: put(link_contact), doc: super::Doc::ok::<super::wire::Interaction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/case", summary: "Save the transcript so far as an open case ({subject?}); the wrap-up closes it.", access: Access::Agent, body: body::<CaseInput>(), handler: post(save_case), doc: super::Doc::created::<super::wire::Case>().and_json::<super::wire::Case>(200).optional_body() },
+        Endpoint { method: "POST", path: "/api/v1/interactions", summary: "Start an outbound interaction with a contact or number ({contact_id? | phone?, channel_id?, text?}); it opens active and owned by the caller, with no offer.", access: Access::Agent, body: body::<StartInput>(), handler: post(start_outbound), doc: super::Doc::created::<super::wire::Interaction>() },
+        Endpoint { method: "GET", path: "/api/v1/cases", summary: "Cases, newest first: all, of a contact (?contact_id=) or without one (?unassigned=true, and of one conversation with &conversation_id=); ?state=open|closed.", access: Access::Agent, body: None, handler: get(list_cases), doc: super::Doc::ok::<Vec<super::wire::Case>>().query::<CasesQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/cases/{id}", summary: "One case with its transcript and notes.", access: Access::Agent, body: None, handler: get(get_case), doc: super::Doc::ok::<super::wire::CaseDetail>() },
+        Endpoint { method: "PATCH", path: "/api/v1/cases/{id}", summary: "Assign the case to a contact ({contact_id}) or change its subject.", access: Access::Agent, body: body::<CasePatch>(), handler: patch(patch_case), doc: super::Doc::ok::<super::wire::Case>() },
+        Endpoint { method: "GET", path: "/api/v1/conversations", summary: "The communication list: conversations by latest message with the contact, last message and unread count (?channel_id=, ?limit=).", access: Access::Agent, body: None, handler: get(conversations), doc: super::Doc::ok::<Vec<super::wire::ConversationRow>>().query::<ConversationsQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/search", summary: "Full-text search over messages (?q=; every word must match as a prefix), within a conversation (?conversation_id=) or across all the caller may see; newest first.", access: Access::Agent, body: None, handler: get(search), doc: super::Doc::ok::<super::wire::SearchResult>().query::<SearchQuery>() },
     ]
 }
 
@@ -204,7 +205,7 @@ fn store_not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 
 // ------------------------------------------------------------------------------- contacts
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     phone: Option<String>,
     q: Option<String>,
@@ -542,7 +543,7 @@ async fn merge(
     Ok(ok(render_contact(&state, &into).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct HistoryQuery {
     before: Option<String>,
     limit: Option<i64>,
@@ -632,7 +633,7 @@ async fn contact_history(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct CasesQuery {
     contact_id: Option<String>,
     unassigned: Option<bool>,
@@ -1239,7 +1240,7 @@ async fn scope(state: &AppState, user: &AuthUser) -> Result<SearchScope, ApiErro
     Ok(scope_of(user, queues))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ConversationsQuery {
     channel_id: Option<String>,
     limit: Option<i64>,
@@ -1282,7 +1283,7 @@ async fn conversations(
     Ok(ok(Value::Array(v)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct SearchQuery {
     q: Option<String>,
     conversation_id: Option<String>,

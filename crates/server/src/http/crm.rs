@@ -1,11 +1,12 @@
 //! The external CRM's event queue, for operators (role admin): what was sent, what waits, what
 //! died and why; a dead event can be put back in the queue.
 
+use super::Path;
 use super::{ok, Access, Endpoint, Query};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::views;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -22,6 +23,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: get(list),
+            doc: super::Doc::ok::<Vec<super::wire::CrmEvent>>().query::<ListQuery>(),
         },
         Endpoint {
             method: "POST",
@@ -30,6 +32,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Admin,
             body: None,
             handler: post(retry),
+            doc: super::Doc::ok::<super::wire::CrmEvent>(),
         },
     ]
 }
@@ -49,7 +52,7 @@ fn view(e: &CrmEventRecord) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     state: Option<String>,
     limit: Option<i64>,

@@ -4,6 +4,7 @@
 //! Visibility: an agent sees an interaction offered to them, owned by them or that they
 //! joined; supervisors see all. Anything else answers 404, exactly like a missing id.
 
+use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -15,7 +16,7 @@ use crate::views;
 use crate::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError};
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -33,20 +34,20 @@ use switchboard_store::{InteractionFilter, MessageRecord, NoteRecord};
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/interactions", summary: "The caller's offered, active and wrap-up interactions, oldest accepted first (supervisors: ?all=true, state, queue_id).", access: Access::Agent, body: None, handler: get(list) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}", summary: "One interaction.", access: Access::Agent, body: None, handler: get(get_one) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/accept", summary: "Accept an offer (or a conference invitation).", access: Access::Agent, body: None, handler: post(accept) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/reject", summary: "Reject an offer (needs can_reject).", access: Access::Agent, body: None, handler: post(reject) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/messages", summary: "Messages, newest last; page backwards with ?before=ID&limit=N; ?scope=conversation for the whole conversation; ?scope=transcript for this interaction and the earlier ones of its conversation (R-3.6, transcript_interactions_count at a time).", access: Access::Agent, body: None, handler: get(messages) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/messages", summary: "Send a text message ({text}), or a file as multipart/form-data (a `file` part, optional `caption` and `kind`) within WhatsApp's type and size limits; stored with status queued.", access: Access::Agent, body: body::<SendRequest>(), handler: post(send).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/read", summary: "Mark the interaction read (clears its unread count).", access: Access::Agent, body: None, handler: post(mark_read) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/transfer", summary: "Transfer to a queue ({queue_id}) or an agent ({agent_id}); the caller goes to wrap-up.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(transfer) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/conference", summary: "Invite an agent ({agent_id}) or a queue ({queue_id}) to a conference.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(conference) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/conference/end", summary: "End the conference (owner) or leave it (invited agent).", access: Access::Agent, body: None, handler: post(conference_end) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/end", summary: "End the interaction (optional closing text) and enter wrap-up.", access: Access::Agent, body: body::<EndRequest>(), handler: post(end) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/wrap-up", summary: "Submit wrap-up with a disposition code and a note.", access: Access::Agent, body: body::<WrapUpRequest>(), handler: post(wrap_up) },
-        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/notes", summary: "Attach a private note.", access: Access::Agent, body: body::<NoteRequest>(), handler: post(add_note) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/notes", summary: "The interaction's notes.", access: Access::Agent, body: None, handler: get(notes) },
+        Endpoint { method: "GET", path: "/api/v1/interactions", summary: "The caller's offered, active and wrap-up interactions, oldest accepted first (supervisors: ?all=true, state, queue_id).", access: Access::Agent, body: None, handler: get(list), doc: super::Doc::ok::<Vec<super::wire::Interaction>>().query::<ListQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}", summary: "One interaction.", access: Access::Agent, body: None, handler: get(get_one), doc: super::Doc::ok::<super::wire::Interaction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/accept", summary: "Accept an offer (or a conference invitation).", access: Access::Agent, body: None, handler: post(accept), doc: super::Doc::ok::<super::wire::AfterAction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/reject", summary: "Reject an offer (needs can_reject).", access: Access::Agent, body: None, handler: post(reject), doc: super::Doc::ok::<super::wire::AfterAction>() },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/messages", summary: "Messages, newest last; page backwards with ?before=ID&limit=N; ?scope=conversation for the whole conversation; ?scope=transcript for this interaction and the earlier ones of its conversation (R-3.6, transcript_interactions_count at a time).", access: Access::Agent, body: None, handler: get(messages), doc: super::Doc::ok::<super::wire::MessagePage>().query::<MessagesQuery>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/messages", summary: "Send a text message ({text}), or a file as multipart/form-data (a `file` part, optional `caption` and `kind`) within WhatsApp's type and size limits; stored with status queued.", access: Access::Agent, body: body::<SendRequest>(), handler: post(send).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)), doc: super::Doc::created::<super::wire::Message>().multipart::<super::wire::UploadForm>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/read", summary: "Mark the interaction read (clears its unread count).", access: Access::Agent, body: None, handler: post(mark_read), doc: super::Doc::ok::<super::wire::AfterAction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/transfer", summary: "Transfer to a queue ({queue_id}) or an agent ({agent_id}); the caller goes to wrap-up.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(transfer), doc: super::Doc::ok::<super::wire::AfterAction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/conference", summary: "Invite an agent ({agent_id}) or a queue ({queue_id}) to a conference.", access: Access::Agent, body: body::<TargetRequest>(), handler: post(conference), doc: super::Doc::ok::<super::wire::AfterAction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/conference/end", summary: "End the conference (owner) or leave it (invited agent).", access: Access::Agent, body: None, handler: post(conference_end), doc: super::Doc::ok::<super::wire::AfterAction>() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/end", summary: "End the interaction (optional closing text) and enter wrap-up.", access: Access::Agent, body: body::<EndRequest>(), handler: post(end), doc: super::Doc::ok::<super::wire::AfterAction>().optional_body() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/wrap-up", summary: "Submit wrap-up with a disposition code and a note.", access: Access::Agent, body: body::<WrapUpRequest>(), handler: post(wrap_up), doc: super::Doc::ok::<super::wire::AfterAction>().optional_body() },
+        Endpoint { method: "POST", path: "/api/v1/interactions/{id}/notes", summary: "Attach a private note.", access: Access::Agent, body: body::<NoteRequest>(), handler: post(add_note), doc: super::Doc::created::<super::wire::Note>() },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/notes", summary: "The interaction's notes.", access: Access::Agent, body: None, handler: get(notes), doc: super::Doc::ok::<Vec<super::wire::Note>>() },
     ]
 }
 
@@ -111,7 +112,7 @@ async fn after(state: &AppState, user: &AuthUser, id: &str) -> Result<Response, 
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     all: Option<bool>,
     state: Option<String>,
@@ -245,7 +246,7 @@ async fn mark_read(
     act(&state, &user, &id, cmd).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct MessagesQuery {
     before: Option<String>,
     limit: Option<i64>,

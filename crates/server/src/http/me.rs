@@ -24,6 +24,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Agent,
             body: None,
             handler: get(me),
+            doc: super::Doc::ok::<super::wire::Me>(),
         },
         Endpoint {
             method: "PUT",
@@ -32,6 +33,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Agent,
             body: body::<PresenceRequest>(),
             handler: put(set_presence),
+            doc: super::Doc::ok::<super::wire::Me>(),
         },
         Endpoint {
             method: "PUT",
@@ -40,6 +42,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Agent,
             body: body::<StopNewRequest>(),
             handler: put(set_stop_new),
+            doc: super::Doc::ok::<super::wire::Me>(),
         },
         Endpoint {
             method: "GET",
@@ -48,6 +51,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Agent,
             body: None,
             handler: get(directory),
+            doc: super::Doc::ok::<super::wire::Directory>(),
         },
     ]
 }

@@ -7,12 +7,13 @@
 //! Files are served with `nosniff` and a sandboxing CSP, documents as attachments, so a
 //! customer's file can never run as a page of Switchboard.
 
+use super::Path;
 use super::{Access, Endpoint};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -22,7 +23,7 @@ use tokio::io::AsyncReadExt;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/messages/{id}/media", summary: "The file of a media message (image, video, audio, document, sticker), with its content type; 404 media_not_available while it is not downloaded.", access: Access::Agent, body: None, handler: get(download) },
+        Endpoint { method: "GET", path: "/api/v1/messages/{id}/media", summary: "The file of a media message (image, video, audio, document, sticker), with its content type; 404 media_not_available while it is not downloaded.", access: Access::Agent, body: None, handler: get(download), doc: super::Doc::with(super::Reply::File(200)) },
     ]
 }
 

@@ -19,6 +19,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Public,
             body: None,
             handler: get(healthz),
+            doc: super::Doc::ok::<super::wire::Health>(),
         },
         Endpoint {
             method: "GET",
@@ -27,6 +28,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Public,
             body: None,
             handler: get(readyz),
+            doc: super::Doc::ok::<super::wire::Ready>(),
         },
         Endpoint {
             method: "GET",
@@ -35,6 +37,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Public,
             body: None,
             handler: get(metrics),
+            doc: super::Doc::text(200, "text/plain"),
         },
         Endpoint {
             method: "GET",
@@ -43,6 +46,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Public,
             body: None,
             handler: get(openapi),
+            doc: super::Doc::ok::<serde_json::Map<String, serde_json::Value>>(),
         },
     ]
 }

@@ -7,6 +7,7 @@
 //! outside the 24-hour window (that is what templates are for).
 
 use super::interactions::{outbound_record, store_outbound, visible};
+use super::Path;
 use super::{body, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
@@ -14,7 +15,7 @@ use crate::error::ApiError;
 use crate::templates::{self as tpl, Shape};
 use crate::whatsapp::media::{self, BlobWriter, Upload};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -28,15 +29,15 @@ use switchboard_store::{ChannelRecord, MessageRecord, StoreError, TemplateFilter
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/templates", summary: "WhatsApp message templates with their status, components, variables and buttons; filter with ?channel_id=, ?status= and ?q= (name); ?include_deleted=true adds those WhatsApp no longer lists.", access: Access::Agent, body: None, handler: get(list) },
-        Endpoint { method: "GET", path: "/api/v1/templates/{id}", summary: "One template.", access: Access::Agent, body: None, handler: get(get_one) },
-        Endpoint { method: "PATCH", path: "/api/v1/templates/{id}", summary: "Set a template's variable_map: template variable (header.1, body.1 or 1, body.name, button.0) to contact field (contact.name, contact.first_name, contact.last_name, contact.email, contact.phone, contact.fields.KEY).", access: Access::Admin, body: body::<TemplatePatch>(), handler: patch(patch_template) },
-        Endpoint { method: "POST", path: "/api/v1/templates/sync", summary: "Sync the templates of every channel with a waba_id (or of {channel_id}) from WhatsApp; templates no longer listed are marked deleted. 502 sync_failed when WhatsApp could not be read.", access: Access::Admin, body: body::<SyncRequest>(), handler: post(sync) },
-        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/templates/{template_id}/preview", summary: "A template as it would be sent in this interaction: header, body, footer, buttons, each variable prefilled from the mapped contact field, the rendered text, and whether it can be sent here.", access: Access::Agent, body: None, handler: get(preview) },
+        Endpoint { method: "GET", path: "/api/v1/templates", summary: "WhatsApp message templates with their status, components, variables and buttons; filter with ?channel_id=, ?status= and ?q= (name); ?include_deleted=true adds those WhatsApp no longer lists.", access: Access::Agent, body: None, handler: get(list), doc: super::Doc::ok::<Vec<super::wire::Template>>().query::<ListQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/templates/{id}", summary: "One template.", access: Access::Agent, body: None, handler: get(get_one), doc: super::Doc::ok::<super::wire::Template>() },
+        Endpoint { method: "PATCH", path: "/api/v1/templates/{id}", summary: "Set a template's variable_map: template variable (header.1, body.1 or 1, body.name, button.0) to contact field (contact.name, contact.first_name, contact.last_name, contact.email, contact.phone, contact.fields.KEY).", access: Access::Admin, body: body::<TemplatePatch>(), handler: patch(patch_template), doc: super::Doc::ok::<super::wire::Template>() },
+        Endpoint { method: "POST", path: "/api/v1/templates/sync", summary: "Sync the templates of every channel with a waba_id (or of {channel_id}) from WhatsApp; templates no longer listed are marked deleted. 502 sync_failed when WhatsApp could not be read.", access: Access::Admin, body: body::<SyncRequest>(), handler: post(sync), doc: super::Doc::ok::<super::wire::SyncReport>().optional_body() },
+        Endpoint { method: "GET", path: "/api/v1/interactions/{id}/templates/{template_id}/preview", summary: "A template as it would be sent in this interaction: header, body, footer, buttons, each variable prefilled from the mapped contact field, the rendered text, and whether it can be sent here.", access: Access::Agent, body: None, handler: get(preview), doc: super::Doc::ok::<super::wire::TemplatePreview>() },
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct ListQuery {
     channel_id: Option<String>,
     status: Option<String>,

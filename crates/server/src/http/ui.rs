@@ -6,9 +6,9 @@
 //! page and assets are read from there on each request, so UI changes show without a rebuild.
 //! Release builds always serve the embedded copy.
 
+use super::Path;
 use super::{Access, Endpoint};
 use crate::error::ApiError;
-use axum::extract::Path;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -27,7 +27,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             summary: "The agent desktop (HTML page).",
             access: Access::Public,
             body: None,
-            handler: get(index),
+            handler: get(index), doc: super::Doc::text(200, "text/html"),
         },
         Endpoint {
             method: "GET",
@@ -35,7 +35,7 @@ pub fn endpoints() -> Vec<Endpoint> {
             summary: "Static assets of the agent desktop (app.js, app.css, crm.js, crm.css); 404 for anything else.",
             access: Access::Public,
             body: None,
-            handler: get(asset),
+            handler: get(asset), doc: super::Doc::text(200, "text/javascript").and(super::Reply::Text(200, "text/css")),
         },
     ]
 }

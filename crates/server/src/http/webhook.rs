@@ -18,12 +18,12 @@ const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/webhooks/whatsapp", summary: "WhatsApp's verification handshake: answers hub.challenge when hub.verify_token matches a channel.", access: Access::Public, body: None, handler: get(verify) },
-        Endpoint { method: "POST", path: "/webhooks/whatsapp", summary: "WhatsApp events (X-Hub-Signature-256 required); 200 once durable.", access: Access::Public, body: None, handler: post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)) },
+        Endpoint { method: "GET", path: "/webhooks/whatsapp", summary: "WhatsApp's verification handshake: answers hub.challenge when hub.verify_token matches a channel.", access: Access::Public, body: None, handler: get(verify), doc: super::Doc::text(200, "text/plain").query::<VerifyQuery>() },
+        Endpoint { method: "POST", path: "/webhooks/whatsapp", summary: "WhatsApp events (X-Hub-Signature-256 required); 200 once durable.", access: Access::Public, body: None, handler: post(receive).layer(DefaultBodyLimit::max(BODY_LIMIT)), doc: super::Doc::ok::<super::wire::WebhookReceived>() },
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct VerifyQuery {
     #[serde(rename = "hub.mode")]
     mode: Option<String>,

@@ -9,9 +9,13 @@ use super::{Access, Endpoint, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::core::Attach;
+use crate::error::ApiError;
 use crate::hub::Frame;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Extension;
@@ -28,11 +32,11 @@ pub fn endpoints() -> Vec<Endpoint> {
         summary: "Websocket of live events ({seq, type, data}); ?since=SEQ replays what was missed; token also as ?token=.",
         access: Access::Agent,
         body: None,
-        handler: get(upgrade),
+        handler: get(upgrade), doc: super::Doc::with(super::Reply::Empty(101)).query::<WsQuery>(),
     }]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 struct WsQuery {
     since: Option<i64>,
     #[allow(dead_code)]
@@ -44,9 +48,24 @@ async fn upgrade(
     State(state): State<AppState>,
     Extension(user): Extension<AuthUser>,
     Query(q): Query<WsQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    ws.on_upgrade(move |socket| session(state, user, q.since, socket))
+    match ws {
+        Ok(ws) => ws.on_upgrade(move |socket| session(state, user, q.since, socket)),
+        // A plain GET (no `Connection: upgrade`, `Upgrade: websocket`, key or version): 426
+        // in the API's error shape, naming the protocol to switch to.
+        Err(r) => {
+            let mut resp = ApiError::new(
+                StatusCode::UPGRADE_REQUIRED,
+                "upgrade_required",
+                format!("this endpoint is a websocket: {}", r.body_text()),
+            )
+            .into_response();
+            resp.headers_mut()
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            resp
+        }
+    }
 }
 
 type Sink = futures_util::stream::SplitSink<WebSocket, Message>;

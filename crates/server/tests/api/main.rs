@@ -4,10 +4,13 @@
 
 mod auth;
 mod concurrency;
+mod conform;
 mod contacts;
 mod crm;
 mod desk;
+mod errors;
 mod flow;
+mod fuzz;
 mod input;
 mod live;
 mod matrix;

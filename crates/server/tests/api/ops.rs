@@ -252,7 +252,12 @@ async fn openapi(db: Db) {
         );
         let params: Vec<&str> = op["parameters"]
             .as_array()
-            .map(|p| p.iter().filter_map(|p| p["name"].as_str()).collect())
+            .map(|p| {
+                p.iter()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect()
+            })
             .unwrap_or_default();
         let in_path: Vec<&str> = path
             .split('/')
@@ -283,6 +288,154 @@ async fn openapi(db: Db) {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     let error: &Value = &doc["components"]["responses"]["Error"];
     assert!(error.is_object(), "the error shape is documented");
+    assert_eq!(
+        doc_problems(&doc),
+        Vec::<String>::new(),
+        "the document describes every answer"
+    );
+
+    // What a client generator needs beyond the paths.
+    let op = |m: &str, p: &str| doc["paths"][p][m].clone();
+    let names = |o: &Value| -> Vec<String> {
+        o["parameters"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let list = op("get", "/api/v1/interactions");
+    assert!(
+        ["all", "state", "queue_id", "limit"]
+            .iter()
+            .all(|n| names(&list).iter().any(|x| x == n)),
+        "{list}"
+    );
+    assert!(names(&op("get", "/api/v1/contacts")).contains(&"phone".to_owned()));
+    assert!(names(&op("get", "/api/v1/ws")).contains(&"since".to_owned()));
+    assert!(names(&op("get", "/webhooks/whatsapp")).contains(&"hub.challenge".to_owned()));
+    for path in [
+        "/api/v1/interactions/{id}/end",
+        "/api/v1/interactions/{id}/wrap-up",
+        "/api/v1/interactions/{id}/case",
+    ] {
+        assert_eq!(
+            op("post", path)["requestBody"]["required"],
+            false,
+            "{path}: the body is optional"
+        );
+    }
+    assert_eq!(
+        op("post", "/api/v1/queues")["requestBody"]["required"],
+        true
+    );
+    let send = op("post", "/api/v1/interactions/{id}/messages");
+    let form = &send["requestBody"]["content"]["multipart/form-data"]["schema"];
+    let form = &schemas[form["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .expect("a form schema")];
+    assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
+    assert!(send["responses"]["201"]["content"]["application/json"]["schema"].is_object());
+    assert!(op("get", "/api/v1/ws")["responses"]["101"].is_object());
+    assert!(op("delete", "/api/v1/queues/{id}")["responses"]["204"].is_object());
+    assert!(op("post", "/api/v1/queues")["responses"]["201"].is_object());
+    // A created queue's id feeds the operations on it.
+    let links = &op("post", "/api/v1/queues")["responses"]["201"]["links"];
+    assert_eq!(
+        links["get_api_v1_queues__id_"]["parameters"]["id"], "$response.body#/id",
+        "{links}"
+    );
+    let links = &op("get", "/api/v1/interactions/{id}")["responses"]["200"]["links"];
+    assert!(
+        links["post_api_v1_interactions__id__accept"].is_object(),
+        "{links}"
+    );
+}
+
+/// Every way the document falls short of describing the API: an operation without a success
+/// answer, a success answer with a body but no schema, a JSON schema without a type, a `$ref`
+/// that leads nowhere.
+fn doc_problems(doc: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (path, methods) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in methods.as_object().into_iter().flatten() {
+            let responses = op["responses"].as_object().cloned().unwrap_or_default();
+            let successes: Vec<(&String, &Value)> = responses
+                .iter()
+                .filter(|(s, _)| s.starts_with('2') || s.as_str() == "101")
+                .collect();
+            if successes.is_empty() {
+                problems.push(format!("{method} {path}: no success answer"));
+            }
+            for (status, r) in successes {
+                match r["content"].as_object() {
+                    None if status == "204" || status == "101" => {}
+                    None => problems.push(format!("{method} {path} {status}: no content")),
+                    Some(types) => {
+                        for (ct, media) in types {
+                            let schema = &media["schema"];
+                            let described = schema
+                                .as_object()
+                                .is_some_and(|o| o.contains_key("$ref") || o.contains_key("type"));
+                            if !described {
+                                problems.push(format!(
+                                    "{method} {path} {status} {ct}: no schema ({schema})"
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                    out.push(r.to_owned());
+                }
+                m.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    // OpenAPI 3.0 has no boolean schemas (`true` for "anything").
+    fn booleans(v: &Value, at: &str, out: &mut Vec<String>) {
+        if let Value::Object(m) = v {
+            for (k, child) in m {
+                let here = format!("{at}/{k}");
+                if k == "properties" {
+                    for (name, s) in child.as_object().into_iter().flatten() {
+                        if s.is_boolean() {
+                            out.push(format!("{here}/{name} is a boolean schema"));
+                        }
+                    }
+                }
+                if matches!(k.as_str(), "items" | "schema") && child.is_boolean() {
+                    out.push(format!("{here} is a boolean schema"));
+                }
+                booleans(child, &here, out);
+            }
+        }
+    }
+    booleans(doc, "#", &mut problems);
+    let mut all = Vec::new();
+    refs(doc, &mut all);
+    for r in all {
+        let mut cur = doc;
+        for part in r.trim_start_matches("#/").split('/') {
+            cur = &cur[part];
+        }
+        if !cur.is_object() {
+            problems.push(format!("{r} leads nowhere"));
+        }
+    }
+    problems
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -274,6 +274,15 @@ impl Drop for Server {
     }
 }
 
+/// The `Content-Type` of an answer ("" without one).
+fn content_type_of(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// A client of the REST API, logged in or not.
 #[derive(Clone)]
 pub struct Api {
@@ -294,12 +303,14 @@ impl Api {
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
+        let content_type = content_type_of(&resp);
         let text = resp.text().await.expect("body");
         let v = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
+        crate::conform::check(method, path, status, &content_type, &v);
         (status, v)
     }
     pub async fn get(&self, path: &str) -> (u16, Value) {
@@ -350,11 +361,11 @@ impl Api {
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
+        let content_type = content_type_of(&resp);
         let text = resp.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        crate::conform::check("POST", path, status, &content_type, &v);
+        (status, v)
     }
 
     /// GET of raw bytes: status, headers and body.
@@ -366,7 +377,14 @@ impl Api {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
+        let content_type = content_type_of(&resp);
         let bytes = resp.bytes().await.expect("body").to_vec();
+        let v = if content_type.starts_with("application/json") {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        crate::conform::check("GET", path, status, &content_type, &v);
         (status, headers, bytes)
     }
 

@@ -1,0 +1,704 @@
+//! The JSON the API answers, as Rust types for the OpenAPI document: one type per shape that
+//! `views.rs`, `contacts.rs`, `templates.rs` and the handlers build, field for field.
+//!
+//! These types only describe: the handlers still build their answers where they did. What keeps
+//! the two the same is the API test suite, which validates every answer it receives against the
+//! document built from these types (`tests/api/support.rs`, `conforms`). A field that may be
+//! `null` but is always present is [`Nullable`]; an `Option` is a field that may be absent.
+#![allow(dead_code)]
+
+use schemars::gen::SchemaGenerator;
+use schemars::schema::{InstanceType, Schema, SchemaObject};
+use schemars::JsonSchema;
+use serde_json::Value;
+use std::marker::PhantomData;
+
+/// A field that is always present and may be `null`.
+pub struct Nullable<T>(PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for Nullable<T> {
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn schema_name() -> String {
+        format!("Nullable_{}", T::schema_name())
+    }
+    fn json_schema(gen: &mut SchemaGenerator) -> Schema {
+        let inner = gen.subschema_for::<T>();
+        let mut o = match inner {
+            // `nullable` beside a `$ref` would be ignored: wrap the reference.
+            Schema::Object(o) if o.reference.is_some() => SchemaObject {
+                subschemas: Some(Box::new(schemars::schema::SubschemaValidation {
+                    all_of: Some(vec![Schema::Object(o)]),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+            other => other.into_object(),
+        };
+        o.extensions.insert("nullable".into(), Value::Bool(true));
+        Schema::Object(o)
+    }
+}
+
+/// An RFC 3339 UTC time with milliseconds (`views::ts`).
+pub struct Time;
+
+impl JsonSchema for Time {
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn schema_name() -> String {
+        "Time".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            format: Some("date-time".into()),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+/// Any JSON object (a free-form map).
+pub type Object = serde_json::Map<String, Value>;
+
+// ------------------------------------------------------------------------------ enumerations
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Agent,
+    Supervisor,
+    Admin,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Offline,
+    Available,
+    OnBreak,
+    Rona,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionState {
+    Queued,
+    Offered,
+    Active,
+    WrapUp,
+    Done,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingPolicy {
+    LongestIdle,
+    LeastBusy,
+    RoundRobin,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantRole {
+    Owner,
+    Conference,
+}
+
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ParticipantState {
+    Active,
+    WrapUp,
+    Done,
+}
+
+// ------------------------------------------------------------------------------------ agents
+
+/// An agent (`views::agent`): `GET /api/v1/me`, the agents of the admin API, `presence.changed`.
+#[derive(JsonSchema)]
+pub struct Agent {
+    pub id: String,
+    pub username: Nullable<String>,
+    pub display_name: String,
+    pub role: Role,
+    pub presence: Presence,
+    pub break_reason: Nullable<String>,
+    pub presence_since: Time,
+    pub stop_new: bool,
+    pub capacity: u32,
+    pub load: u32,
+    pub can_reject: bool,
+    pub queue_ids: Vec<String>,
+    pub connected: bool,
+}
+
+/// A user without an agent record (`views::user_agent`).
+#[derive(JsonSchema)]
+pub struct UserOnly {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+}
+
+/// A user: an agent, or a user the engine does not know as one.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum User {
+    Agent(Agent),
+    UserOnly(UserOnly),
+}
+
+/// `GET /api/v1/me`: the agent with the settings the desktop needs.
+#[derive(JsonSchema)]
+pub struct Me {
+    #[serde(flatten)]
+    pub agent: Agent,
+    pub break_reasons: Vec<String>,
+    pub max_text_message_size: u32,
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(JsonSchema)]
+pub struct Login {
+    /// A bearer token (also set as the session cookie).
+    pub token: String,
+    pub user: User,
+}
+
+#[derive(JsonSchema)]
+pub struct DirectoryQueue {
+    pub id: String,
+    pub name: String,
+    pub waiting: u64,
+}
+
+#[derive(JsonSchema)]
+pub struct DirectoryAgent {
+    pub id: String,
+    pub display_name: String,
+    pub presence: Presence,
+    pub load: u32,
+    pub capacity: u32,
+    pub available: bool,
+}
+
+/// `GET /api/v1/directory`: the queues and the other agents (transfer and conference targets).
+#[derive(JsonSchema)]
+pub struct Directory {
+    pub queues: Vec<DirectoryQueue>,
+    pub agents: Vec<DirectoryAgent>,
+}
+
+// ------------------------------------------------------------------------------------ queues
+
+#[derive(JsonSchema)]
+pub struct Disposition {
+    pub code: String,
+    pub label: String,
+}
+
+/// A queue (`views::queue`).
+#[derive(JsonSchema)]
+pub struct Queue {
+    pub id: String,
+    pub name: String,
+    pub routing_policy: RoutingPolicy,
+    pub priority: u32,
+    pub acceptance_interval_s: u32,
+    pub post_processing_s: u32,
+    pub sla_response_s: u32,
+    pub dispositions: Vec<Disposition>,
+    pub disposition_required: bool,
+    pub sticky: bool,
+    pub sticky_timeout_s: u32,
+    pub waiting: u64,
+}
+
+/// The global settings (`views::settings`).
+#[derive(JsonSchema)]
+pub struct Settings {
+    pub max_text_message_size: u32,
+    pub transcript_interactions_count: u32,
+    /// `rona` or `on_break`.
+    pub after_missed_offer: String,
+    /// `create` or `prompt`.
+    pub new_contact_policy: String,
+    pub offer_exclusion_s: u32,
+    pub disconnect_grace_s: u32,
+    pub break_reasons: Vec<String>,
+}
+
+// ------------------------------------------------------------------------------ interactions
+
+/// An offer (`views::offer_json`).
+#[derive(JsonSchema)]
+pub struct Offer {
+    pub agent_id: String,
+    /// `route`, `sticky`, `transfer` or `conference`.
+    pub kind: String,
+    pub from_agent_id: Nullable<String>,
+    pub from_agent_name: Nullable<String>,
+    pub offered_at: Time,
+    pub deadline: Time,
+}
+
+#[derive(JsonSchema)]
+pub struct Participant {
+    pub agent_id: String,
+    pub display_name: Nullable<String>,
+    pub role: ParticipantRole,
+    pub state: ParticipantState,
+    pub joined_at: Time,
+    pub left_at: Nullable<Time>,
+    pub wrap_up_deadline: Nullable<Time>,
+    pub disposition_code: Nullable<String>,
+    pub wrap_up_note: Nullable<String>,
+    pub wrapped_up_at: Nullable<Time>,
+}
+
+/// A pending conference invitation.
+#[derive(JsonSchema)]
+pub struct Conference {
+    /// Always `requested`.
+    pub status: String,
+    /// `agent` or `queue`.
+    pub target_kind: String,
+    pub target_id: String,
+    pub requested_by: String,
+    pub requested_at: Time,
+    pub offer: Nullable<Offer>,
+}
+
+#[derive(JsonSchema)]
+pub struct IdRef {
+    pub id: String,
+}
+
+#[derive(JsonSchema)]
+pub struct Customer {
+    pub wa_id: String,
+    pub name: Nullable<String>,
+}
+
+/// An interaction (`views::interaction`).
+#[derive(JsonSchema)]
+pub struct Interaction {
+    pub id: String,
+    pub state: InteractionState,
+    pub queue_id: String,
+    pub queue_name: Nullable<String>,
+    pub owner_id: Nullable<String>,
+    pub participants: Vec<Participant>,
+    pub contact: Nullable<IdRef>,
+    pub conversation_id: String,
+    pub customer: Customer,
+    pub customer_display_name: String,
+    pub channel_id: Nullable<String>,
+    pub source_number: Nullable<String>,
+    pub first_message: Nullable<String>,
+    pub created_at: Time,
+    pub waiting_since: Time,
+    pub accepted_at: Nullable<Time>,
+    pub ended_at: Nullable<Time>,
+    pub unread: u32,
+    pub past_sla: bool,
+    pub sla_response_s: u32,
+    pub awaiting_reply_since: Nullable<Time>,
+    pub last_inbound_at: Nullable<Time>,
+    pub window_expires_at: Nullable<Time>,
+    pub last_outbound_failed: bool,
+    pub offer: Nullable<Offer>,
+    pub conference: Nullable<Conference>,
+    /// `none`, `requested` or `active`.
+    pub conference_status: String,
+    pub dispositions: Vec<Disposition>,
+    pub disposition_required: bool,
+}
+
+/// What an action answers when it removed the caller from the interaction (e.g. a rejected offer).
+#[derive(JsonSchema)]
+pub struct NotVisible {
+    pub id: String,
+    /// Always `false`.
+    pub visible: bool,
+}
+
+/// The interaction after an action, or [`NotVisible`] when the caller no longer sees it.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+pub enum AfterAction {
+    Interaction(Box<Interaction>),
+    NotVisible(NotVisible),
+}
+
+/// A stored message (`views::message`).
+#[derive(JsonSchema)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    pub interaction_id: Nullable<String>,
+    /// `in`, `out` or `internal`.
+    pub direction: String,
+    pub author_id: Nullable<String>,
+    /// `text`, `image`, `document`, `template`, `whisper`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub text: Nullable<String>,
+    /// The channel's data of the message (content, media state, WhatsApp's raw payload, …).
+    pub payload: Value,
+    pub wa_message_id: Nullable<String>,
+    /// `received`, `queued`, `sending`, `sent`, `delivered`, `read`, `failed`, …
+    pub status: String,
+    pub error: Value,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// `GET /api/v1/interactions/{id}/messages`: a page, newest last.
+#[derive(JsonSchema)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    /// The `before` of the next (older) page; `null` on the last.
+    pub next_before: Nullable<String>,
+}
+
+/// A private note (`views::note`).
+#[derive(JsonSchema)]
+pub struct Note {
+    pub id: String,
+    pub interaction_id: String,
+    pub author_id: String,
+    pub text: String,
+    pub created_at: Time,
+}
+
+// ---------------------------------------------------------------------------------- contacts
+
+#[derive(JsonSchema)]
+pub struct LastSend {
+    pub status: String,
+    pub error: Value,
+    pub at: Time,
+}
+
+#[derive(JsonSchema)]
+pub struct Phone {
+    /// E.164.
+    pub number: String,
+    pub wa_id: String,
+    /// `ok`, `failed` or `unknown`.
+    pub status: String,
+    pub last_send: Nullable<LastSend>,
+}
+
+/// A contact (`contacts::contact_json`).
+#[derive(JsonSchema)]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    pub first_name: Nullable<String>,
+    pub last_name: Nullable<String>,
+    pub email: Nullable<String>,
+    pub fields: Object,
+    pub phones: Vec<Phone>,
+    pub has_failed_number: bool,
+    pub merged_into: Nullable<String>,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+#[derive(JsonSchema)]
+pub struct HistoryAgent {
+    pub agent_id: String,
+    pub display_name: Nullable<String>,
+    pub role: ParticipantRole,
+    pub disposition_code: Nullable<String>,
+}
+
+/// An interaction in a contact's history: the interaction with its agents, and with
+/// `?transcripts=true` its messages.
+#[derive(JsonSchema)]
+pub struct HistoryEntry {
+    #[serde(flatten)]
+    pub interaction: Interaction,
+    pub agents: Vec<HistoryAgent>,
+    pub messages: Option<Vec<Message>>,
+}
+
+/// `GET /api/v1/contacts/{id}/interactions`.
+#[derive(JsonSchema)]
+pub struct ContactHistory {
+    pub contact: Contact,
+    pub interactions: Vec<HistoryEntry>,
+    pub next_before: Nullable<String>,
+}
+
+/// A case (`contacts::case_json`).
+#[derive(JsonSchema)]
+pub struct Case {
+    pub id: String,
+    /// `open` or `closed`.
+    pub state: String,
+    pub contact_id: Nullable<String>,
+    pub interaction_id: String,
+    pub conversation_id: String,
+    pub queue_id: Nullable<String>,
+    pub subject: Nullable<String>,
+    /// The agents who handled it, with their dispositions and notes.
+    pub agents: Value,
+    pub disposition_code: Nullable<String>,
+    pub initiated_at: Time,
+    pub accepted_at: Nullable<Time>,
+    pub ended_at: Nullable<Time>,
+    pub created_by: Nullable<String>,
+    pub created_at: Time,
+    pub closed_at: Nullable<Time>,
+}
+
+/// `GET /api/v1/cases/{id}`: the case with its transcript and notes.
+#[derive(JsonSchema)]
+pub struct CaseDetail {
+    #[serde(flatten)]
+    pub case: Case,
+    pub transcript: Vec<Message>,
+    pub notes: Vec<Note>,
+}
+
+#[derive(JsonSchema)]
+pub struct Prefill {
+    pub name: Nullable<String>,
+    pub first_name: Nullable<String>,
+    pub last_name: Nullable<String>,
+    pub phones: Vec<String>,
+}
+
+/// The external CRM's lookup: `status` is `not_configured`, `found` (with `contacts`) or
+/// `failed` (with `reason`).
+#[derive(JsonSchema)]
+pub struct ExternalLookup {
+    pub status: String,
+    pub contacts: Option<Value>,
+    pub reason: Option<String>,
+}
+
+/// `GET /api/v1/interactions/{id}/screen-pop`.
+#[derive(JsonSchema)]
+pub struct ScreenPop {
+    pub interaction_id: String,
+    pub phone: Nullable<String>,
+    pub match_count: u64,
+    pub matches: Vec<Contact>,
+    pub contact: Nullable<Contact>,
+    /// `create` or `prompt`.
+    pub new_contact_policy: String,
+    pub show_new_contact_form: bool,
+    pub prefill: Prefill,
+    pub recent_interactions: Vec<HistoryEntry>,
+    pub open_cases: Vec<Case>,
+    pub unassigned_cases: Vec<Case>,
+    pub external: ExternalLookup,
+}
+
+/// A row of the communication list (`GET /api/v1/conversations`).
+#[derive(JsonSchema)]
+pub struct ConversationRow {
+    pub id: String,
+    pub channel_id: Nullable<String>,
+    pub wa_id: String,
+    pub customer_name: Nullable<String>,
+    pub contact_id: Nullable<String>,
+    pub contact_name: Nullable<String>,
+    pub unread: u64,
+    pub last_message: Nullable<Message>,
+    pub last_inbound_at: Nullable<Time>,
+}
+
+/// `GET /api/v1/search`.
+#[derive(JsonSchema)]
+pub struct SearchResult {
+    /// The words searched for.
+    pub query: Vec<String>,
+    pub messages: Vec<Message>,
+}
+
+// ---------------------------------------------------------------------- channels, CRM, ops
+
+/// A WhatsApp number (secrets are never returned, only whether they are set).
+#[derive(JsonSchema)]
+pub struct Channel {
+    pub id: String,
+    /// `whatsapp`.
+    pub kind: String,
+    pub phone_number_id: String,
+    pub display_phone_number: String,
+    pub waba_id: Nullable<String>,
+    pub queue_id: String,
+    pub created_at: Time,
+    pub access_token_set: bool,
+    pub app_secret_set: bool,
+    pub verify_token_set: bool,
+    pub webhook_path: String,
+}
+
+/// An event for the external CRM.
+#[derive(JsonSchema)]
+pub struct CrmEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: Nullable<Time>,
+    pub last_error: Nullable<String>,
+    pub created_at: Time,
+    pub delivered_at: Nullable<Time>,
+    pub data: Value,
+}
+
+/// `GET /healthz`.
+#[derive(JsonSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// `GET /readyz`.
+#[derive(JsonSchema)]
+pub struct Ready {
+    /// `ready`.
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+}
+
+// --------------------------------------------------------------------------------- templates
+
+/// A WhatsApp message template (`templates::view`).
+#[derive(JsonSchema)]
+pub struct Template {
+    pub id: String,
+    pub channel_id: String,
+    pub waba_id: String,
+    pub wa_template_id: String,
+    pub name: String,
+    pub language: String,
+    pub category: String,
+    pub status: String,
+    pub rejected_reason: Nullable<String>,
+    pub deleted: bool,
+    pub sendable: bool,
+    pub parameter_format: String,
+    /// WhatsApp's components, as WhatsApp lists them.
+    pub components: Value,
+    pub header: Nullable<crate::templates::Header>,
+    pub body: Nullable<String>,
+    pub footer: Nullable<String>,
+    pub buttons: Vec<crate::templates::Button>,
+    pub variables: Vec<crate::templates::Variable>,
+    /// Template variable to contact field.
+    pub variable_map: Value,
+    pub synced_at: Time,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// What a sync did for one business account (`templates::AccountSync`).
+#[derive(JsonSchema)]
+pub struct AccountSync {
+    pub channel_id: String,
+    pub waba_id: String,
+    pub ok: bool,
+    pub listed: u64,
+    pub added: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub deleted: u64,
+    pub error: Value,
+}
+
+/// `POST /api/v1/templates/sync`.
+#[derive(JsonSchema)]
+pub struct SyncReport {
+    pub accounts: Vec<AccountSync>,
+}
+
+#[derive(JsonSchema)]
+pub struct NotSendable {
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/v1/interactions/{id}/templates/{template_id}/preview`.
+#[derive(JsonSchema)]
+pub struct TemplatePreview {
+    pub interaction_id: String,
+    pub template: Template,
+    pub sendable: bool,
+    pub not_sendable: Nullable<NotSendable>,
+    pub header: Nullable<crate::templates::Header>,
+    pub body: Nullable<String>,
+    pub footer: Nullable<String>,
+    pub buttons: Vec<crate::templates::Button>,
+    /// `image`, `video` or `document` when the header is a media.
+    pub header_media: Nullable<String>,
+    pub variables: Vec<crate::templates::Prefilled>,
+    pub missing: Vec<String>,
+    pub rendered: crate::templates::Rendered,
+    pub text: Nullable<String>,
+    /// The contact whose fields prefill the variables.
+    pub contact: Value,
+}
+
+// ---------------------------------------------------------------------------------- webhooks
+
+#[derive(JsonSchema)]
+pub struct WebhookCounts {
+    pub messages: u64,
+    pub duplicates: u64,
+    pub statuses: u64,
+    pub kept_raw: u64,
+}
+
+/// `POST /webhooks/whatsapp`: what the delivery held, once it is durable.
+#[derive(JsonSchema)]
+pub struct WebhookReceived {
+    pub received: WebhookCounts,
+}
+
+// ------------------------------------------------------------------------------------ bodies
+
+/// Bytes of a file (a `format: binary` string).
+pub struct Binary;
+
+impl JsonSchema for Binary {
+    fn is_referenceable() -> bool {
+        false
+    }
+    fn schema_name() -> String {
+        "Binary".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            format: Some("binary".into()),
+            ..Default::default()
+        }
+        .into()
+    }
+}
+
+/// `POST /api/v1/interactions/{id}/messages` as `multipart/form-data`: a file to send.
+#[derive(JsonSchema)]
+pub struct UploadForm {
+    /// The file; its content type and name come from the part's headers.
+    pub file: Binary,
+    /// A caption (images, videos and documents).
+    pub caption: Option<String>,
+    /// `image`, `video`, `audio`, `document` or `sticker`; by default from the content type.
+    pub kind: Option<String>,
+}
