@@ -74,6 +74,16 @@ pub enum Role {
     Admin,
 }
 
+/// What an agent is doing (API.md "Supervisor").
+#[derive(JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Idle,
+    Handling,
+    PostProcessing,
+    Full,
+}
+
 #[derive(JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
@@ -157,6 +167,7 @@ pub enum User {
 pub struct Me {
     #[serde(flatten)]
     pub agent: Agent,
+    pub activity: Activity,
     pub break_reasons: Vec<String>,
     pub max_text_message_size: u32,
 }
@@ -244,6 +255,14 @@ pub struct Offer {
     pub from_agent_name: Nullable<String>,
     pub offered_at: Time,
     pub deadline: Time,
+    /// How a transferred interaction came to this agent: `agent` (transferred to them) or
+    /// `queue` (its owner transferred it to the queue); `null` for a first offer.
+    pub transferred_via: Nullable<String>,
+    pub transferred_by_id: Nullable<String>,
+    pub transferred_by_name: Nullable<String>,
+    /// Since when the customer waits: their oldest unanswered message (a transfer does not
+    /// restart it).
+    pub customer_waiting_since: Time,
 }
 
 #[derive(JsonSchema)]
@@ -344,6 +363,8 @@ pub struct Message {
     /// `in`, `out` or `internal`.
     pub direction: String,
     pub author_id: Nullable<String>,
+    /// The display name of the agent who wrote it (transcripts only; absent for customers).
+    pub author_name: Option<String>,
     /// `text`, `image`, `document`, `template`, `whisper`, …
     #[serde(rename = "type")]
     pub kind: String,
