@@ -1,4 +1,4 @@
-// Real-browser tests of the built-in CRM in the agent desktop (crm.js): the screen pop with none,
+// Real-browser tests of the built-in CRM in the agent desktop (crates/server/ui/crm/): the screen pop with none,
 // one and several matches (R-4.1 … ), the history with search, sending
 // a template with an image header outside the 24-hour window and a button tap on a template
 // and starting an outbound conversation. Same fixture as desktop.test.mjs; no

@@ -198,7 +198,7 @@ desktopTest('a dropped websocket catches up on reconnect', ['ann'], async ({ srv
       return window.__wsHeld ? new Real('ws://127.0.0.1:9/held') : new Real(url, protocols);
     };
     window.WebSocket.prototype = Real.prototype;
-    S.ws.close();
+    window.switchboard.socket().close();
   });
   await ann.getByRole('status').filter({ hasText: 'Reconnecting' }).waitFor();
   await customerWrites(srv, '4915110000008', 'Jana Customer', 'Written while you were away');

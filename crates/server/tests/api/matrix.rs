@@ -123,10 +123,19 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         (("GET", "/readyz"), public(B::None)),
         (("GET", "/metrics"), public(B::None)),
         (("GET", "/api/v1/openapi.json"), public(B::None)),
-        // The agent desktop: the page, and its assets (the literal `{file}` is no asset).
+        // The agent desktop: the page, and its assets (the literals `{file}`, `{dir}/{file}` are no asset).
         (("GET", "/"), public(B::None)),
         (
             ("GET", "/assets/{file}"),
+            Case {
+                access: Access::Public,
+                fixture: F::None,
+                body: B::None,
+                answers: [(404, "not_found"); 4],
+            },
+        ),
+        (
+            ("GET", "/assets/{dir}/{file}"),
             Case {
                 access: Access::Public,
                 fixture: F::None,
