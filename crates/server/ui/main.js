@@ -7,6 +7,7 @@
 // CSS, and one row here: `{ path: 'monitor', roles: ['supervisor', 'admin'], screens: () => [...] }`.
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
+import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
 import { socket } from './lib/ws.js';
 
@@ -50,6 +51,17 @@ export function navigate(path) {
 // For the browser's console and the browser tests only (no module reads it): the state and the
 // websocket of the page.
 window.switchboard = { S, socket, navigate };
+
+/** The routes the role `role` may open (for a menu of screens). */
+export function routesFor(role) {
+  return ROUTES.filter((r) => r.roles.includes(role));
+}
+
+// Before login any route shows (the desk holds the login); once the role is known, a route it
+// may not open gives way to the default.
+on('signedIn', () => {
+  if (R.route && !routeFor(R.route.path)) show(DEFAULT);
+});
 
 window.addEventListener('hashchange', () => {
   const p = pathOfHash();

@@ -2,7 +2,6 @@
 import { openHistory } from './history.js';
 import { CRM, PHONE_STATE, contactLabel, enc, phoneItem } from './state.js';
 import { updateTemplateButton } from './templates.js';
-import { A } from '../desk/compose.js';
 import { applyInteraction } from '../desk/events.js';
 import { renderConversation } from '../desk/transcript.js';
 import { api } from '../lib/api.js';

@@ -5,7 +5,6 @@ import { CRM, enc } from './state.js';
 import { openTemplates } from './templates.js';
 import { applyInteraction } from '../desk/events.js';
 import { selectInteraction } from '../desk/list.js';
-import { start } from '../desk/session.js';
 import { renderConversation } from '../desk/transcript.js';
 import { api } from '../lib/api.js';
 import { modalDialog } from '../lib/dialog.js';

@@ -1,13 +1,14 @@
 // The desk: login, logout and the state loaded over REST.
-import { forgetReplay } from '../lib/ws.js';
 import { closeWs, connectWs } from './desk.js';
 import { renderList, selectInteraction } from './list.js';
 import { addOffer, removeOffer } from './offers.js';
 import { renderMe } from './status.js';
 import { T, renderConversation } from './transcript.js';
 import { api } from '../lib/api.js';
+import { emit } from '../lib/bus.js';
 import { $ } from '../lib/dom.js';
 import { S, TOKEN_KEY, customerName, myPart } from '../lib/store.js';
+import { forgetReplay } from '../lib/ws.js';
 
 // ---------- login / logout ----------
 
@@ -75,6 +76,7 @@ export async function start() {
   renderMe();
   await loadState();
   connectWs();
+  emit('signedIn', S.me); // the router checks the route against the role
 }
 
 // ---------- state from REST ----------

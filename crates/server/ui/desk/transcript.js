@@ -1,5 +1,5 @@
 // The desk's conversation: header, buttons, the transcript drawn in place, media.
-import { A, updateCounter } from './compose.js';
+import { updateCounter } from './compose.js';
 import { Panels, tick } from './desk.js';
 import { emit } from '../lib/bus.js';
 import { outsideWindow } from './list.js';

@@ -4,7 +4,7 @@
 // Events of the desk: `offerShown(card, offer)` (an offer card was added), `listItem(button,
 // interaction)` (an item of the interaction list was built), `messageContent(message, interaction,
 // content)` (may change the nodes of a message's bubble), `sessionEnded(message)` (the server
-// refused the token: log in again).
+// refused the token: log in again), `signedIn(me)` (the user and their role are known).
 
 const listeners = new Map(); // name -> Set of functions
 
