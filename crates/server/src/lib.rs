@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod locks;
 pub mod metrics;
 pub mod templates;
 pub mod text;

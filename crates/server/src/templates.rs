@@ -879,7 +879,10 @@ pub async fn sync(state: &AppState, only: Option<&str>) -> Vec<AccountSync> {
         }
         out
     };
-    state.ingest_locks.with("templates:sync", work).await
+    state
+        .locks
+        .with(crate::locks::LockKey::TemplateSync, work)
+        .await
 }
 
 /// The sync service: once at start-up, then every `whatsapp.template_sync_interval_s` (0: only

@@ -19,6 +19,7 @@ use crate::core::Attach;
 use crate::crm::LookupOutcome;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
+use crate::locks::LockKey;
 use crate::views;
 use axum::extract::State;
 use axum::response::Response;
@@ -358,12 +359,12 @@ async fn update_with<F>(state: &AppState, id: &str, change: F) -> Result<Contact
 where
     F: FnOnce(&mut ContactRecord) -> Result<(), ApiError>,
 {
-    let key = format!("contact:{id}");
+    let key = LockKey::Contact(id.to_owned());
     let state2 = state.clone();
     let id = id.to_owned();
     state
-        .ingest_locks
-        .with(&key, async move {
+        .locks
+        .with(key, async move {
             let mut c = state2
                 .store
                 .contact(&id)
@@ -483,12 +484,14 @@ async fn merge(
         ));
     }
     let now = state.clock.now();
-    let mut keys = vec![format!("contact:{id}"), format!("contact:{}", req.from)];
-    keys.sort();
+    let keys = [
+        LockKey::Contact(id.clone()),
+        LockKey::Contact(req.from.clone()),
+    ];
     let state2 = state.clone();
     let from_id = req.from.clone();
     let into = state
-        .ingest_locks
+        .locks
         .with_many(&keys, async move {
             let live = |c: Option<ContactRecord>| c.filter(|c| c.merged_into.is_none());
             let mut into = live(state2.store.contact(&id).await?)

@@ -860,8 +860,8 @@ async fn send_media(
     // a refusal), nobody else stores or uses the same blob.
     let key = media::lock_key(&writer.sha256());
     let stored = state
-        .ingest_locks
-        .with(&key, async {
+        .locks
+        .with(key, async {
             let blob = writer.finish().await.map_err(|e| storage_error(&e))?;
             let result =
                 store_media_message(state, user, it, kind, caption, filename, &file.mime, &blob)

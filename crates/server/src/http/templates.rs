@@ -419,8 +419,8 @@ pub(super) async fn send_template(
         ..
     } = file;
     state
-        .ingest_locks
-        .with(&key, async {
+        .locks
+        .with(key, async {
             let blob = writer.finish().await.map_err(|e| {
                 tracing::error!(error = %e, "templates: cannot write to the blob store");
                 ApiError::unavailable()

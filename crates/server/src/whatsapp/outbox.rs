@@ -17,6 +17,7 @@
 use super::media::Upload;
 use crate::app::AppState;
 use crate::core::Attach;
+use crate::locks::LockKey;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -364,7 +365,7 @@ async fn interaction_of(state: &AppState, message_id: &str) -> Option<Interactio
 
 /// WhatsApp accepted the message: store its wamid, with any statuses that came before.
 async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
-    let key = format!("st:{wamid}");
+    let key = LockKey::Statuses(wamid.to_owned());
     let work = async {
         let now = state.clock.now();
         let early = state
@@ -417,7 +418,7 @@ async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
         });
         store_outcome(state, "an accepted send", &row.message_id, cmd, attach).await;
     };
-    state.ingest_locks.with(&key, work).await;
+    state.locks.with(key, work).await;
     state
         .metrics
         .sends_ok

@@ -12,6 +12,7 @@ use crate::app::{ingest_many, AppState, InboundMessage};
 use crate::core::Attach;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
+use crate::locks::LockKey;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -285,12 +286,12 @@ pub async fn apply_statuses(
             (c, s)
         })
         .collect();
-    let keys: Vec<String> = statuses
+    let keys: Vec<LockKey> = statuses
         .iter()
-        .map(|(_, s)| format!("st:{}", s.id))
+        .map(|(_, s)| LockKey::Statuses(s.id.clone()))
         .collect();
     state
-        .ingest_locks
+        .locks
         .with_many(&keys, apply_locked(state, statuses))
         .await
 }
