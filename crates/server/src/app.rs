@@ -231,40 +231,20 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
         return Ok(());
     }
     let now = state.clock.now();
-    let id = AgentId(new_id("usr", now));
-    let agent = Agent {
-        id: id.clone(),
+    let config = AgentConfig {
+        id: AgentId(new_id("usr", now)),
         display_name: "Administrator".into(),
         role: Role::Admin,
         capacity: DEFAULT_CAPACITY,
         can_reject: true,
         queue_ids: Vec::new(),
-        presence: Presence::Offline,
-        break_reason: None,
-        stop_new: false,
-        presence_since: now,
-        last_idle_at: now,
-        disconnected_since: None,
     };
     let hash = state
         .hasher
         .hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("cannot hash the admin password: {e:?}"))?;
-    state.store.create_user(&agent, "admin", &hash, now).await?;
-    state
-        .core
-        .call(
-            Command::UpsertAgent(AgentConfig {
-                id,
-                display_name: agent.display_name,
-                role: Role::Admin,
-                capacity: agent.capacity,
-                can_reject: true,
-                queue_ids: Vec::new(),
-            }),
-            Attach::default(),
-        )
+    crate::users::create_user(state, config, "admin", &hash, now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!("created the admin user");

@@ -376,7 +376,7 @@ async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
         let mut status = "accepted".to_owned();
         let mut error = None;
         for p in &early {
-            if super::status_advances(&status, &p.status) {
+            if switchboard_channels::status_advances(&status, &p.status) {
                 status = p.status.clone();
                 if status == "failed" {
                     error = p.payload.get("errors").and_then(|e| e.get(0)).cloned();
