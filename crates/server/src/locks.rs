@@ -167,35 +167,25 @@ mod tests {
 
     #[test]
     fn keys_are_taken_in_the_documented_order_whatever_order_the_caller_names_them() {
-        let keys = vec![
-            LockKey::TemplateSync,
-            LockKey::Channel("c".into()),
-            LockKey::Contact("b".into()),
-            LockKey::Contact("a".into()),
-            LockKey::Blob("f00".into()),
-            LockKey::Statuses("wamid.2".into()),
-            LockKey::Conversation("conv".into()),
+        let in_order = vec![
             LockKey::InboundMessage("wamid.1".into()),
+            LockKey::Conversation("conv".into()),
+            LockKey::Statuses("wamid.2".into()),
+            LockKey::Blob("f00".into()),
+            LockKey::Contact("a".into()),
+            LockKey::Contact("b".into()),
+            LockKey::Channel("c".into()),
+            LockKey::TemplateSync,
         ];
+        // Named the other way round.
+        let keys: Vec<LockKey> = in_order.iter().rev().cloned().collect();
         let locks = KeyedLocks::default();
         let mut held = pin!(locks.acquire(&keys));
         let Poll::Ready(held) = poll_once(held.as_mut()) else {
             panic!("free keys are taken at once");
         };
         let taken: Vec<LockKey> = held.locks.iter().map(|(k, _)| k.clone()).collect();
-        assert_eq!(
-            taken,
-            vec![
-                LockKey::InboundMessage("wamid.1".into()),
-                LockKey::Conversation("conv".into()),
-                LockKey::Statuses("wamid.2".into()),
-                LockKey::Blob("f00".into()),
-                LockKey::Contact("a".into()),
-                LockKey::Contact("b".into()),
-                LockKey::Channel("c".into()),
-                LockKey::TemplateSync,
-            ]
-        );
+        assert_eq!(taken, in_order);
     }
 
     #[test]
