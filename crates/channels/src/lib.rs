@@ -21,7 +21,7 @@ pub use send::{
 };
 pub use signature::{sign, verify_signature, verify_subscription, SignatureError};
 pub use webhook::{
-    parse_webhook, parse_webhook_value, ApiErrorInfo, Change, ContactProfile, Content, Context,
-    DeliveryStatus, InboundMessage, Media, MessagesChange, ParseError, Rejected, SharedContact,
-    SharedPhone, StatusUpdate, WebhookBatch,
+    parse_webhook, parse_webhook_value, status_advances, status_rank, ApiErrorInfo, Change,
+    ContactProfile, Content, Context, DeliveryStatus, InboundMessage, Media, MessagesChange,
+    ParseError, Rejected, SharedContact, SharedPhone, StatusUpdate, WebhookBatch, STATUS_ORDER,
 };

@@ -318,6 +318,31 @@ pub struct StatusUpdate {
     pub raw: Value,
 }
 
+/// The statuses of an outbound message as Switchboard stores them, in the order they advance:
+/// `queued` (stored, not sent yet) and `accepted` (WhatsApp took it) are Switchboard's own, the
+/// rest are WhatsApp's delivery statuses. `failed` is not in the list: it ranks above all of them
+/// and is final. This is the one statement of the order: the server applies statuses with
+/// [`status_advances`], and a client that draws them should take its order from here.
+pub const STATUS_ORDER: [&str; 6] = ["queued", "accepted", "sent", "delivered", "read", "played"];
+
+/// The rank of a stored message status in [`STATUS_ORDER`]; `failed` ranks highest, a status
+/// this code does not know ranks with `queued` (never applied over a known one).
+pub fn status_rank(status: &str) -> u8 {
+    if status == "failed" {
+        return u8::MAX;
+    }
+    STATUS_ORDER
+        .iter()
+        .position(|s| *s == status)
+        .map_or(0, |i| i as u8)
+}
+
+/// Whether a message whose status is `current` moves to `new`: a later status never goes back,
+/// and nothing moves a failed message.
+pub fn status_advances(current: &str, new: &str) -> bool {
+    current != "failed" && status_rank(new) > status_rank(current)
+}
+
 /// The delivery state of an outbound message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
@@ -346,15 +371,12 @@ impl DeliveryStatus {
         }
     }
 
-    /// Order for monotonic application: unknown 0 < sent < delivered < read < played < failed.
+    /// Order for monotonic application ([`status_rank`]): unknown 0 < sent < delivered < read <
+    /// played < failed.
     pub fn rank(&self) -> u8 {
         match self {
             DeliveryStatus::Unknown(_) => 0,
-            DeliveryStatus::Sent => 1,
-            DeliveryStatus::Delivered => 2,
-            DeliveryStatus::Read => 3,
-            DeliveryStatus::Played => 4,
-            DeliveryStatus::Failed => u8::MAX,
+            known => status_rank(known.as_str()),
         }
     }
 

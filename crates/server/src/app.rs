@@ -10,6 +10,7 @@ use crate::core::{Attach, Core};
 use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::ids::{conversation_id, new_id};
+use crate::locks::{KeyedLocks, LockKey};
 use crate::metrics::Metrics;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -34,8 +35,8 @@ pub struct AppState {
     pub limiter: Arc<LoginLimiter>,
     /// Every argon2id hash (logins, new and changed passwords) runs here, bounded.
     pub hasher: Arc<PasswordHasher>,
-    /// Serializes ingests of the same channel message id (see [`ingest`]).
-    pub ingest_locks: Arc<KeyedLocks>,
+    /// The server's locks, one per [`LockKey`] (what each protects, and the order rule).
+    pub locks: Arc<KeyedLocks>,
     pub shutdown: watch::Receiver<bool>,
     /// Connected WhatsApp numbers.
     pub channels: Arc<crate::whatsapp::Channels>,
@@ -53,73 +54,6 @@ pub struct AppState {
     pub crm: Arc<crate::crm::Crm>,
     /// Wakes the template sync (a status webhook named a template not known yet).
     pub template_sync_wake: Arc<tokio::sync::Notify>,
-}
-
-/// One async lock per key, created on demand and forgotten when nobody holds or waits for it.
-#[derive(Default)]
-pub struct KeyedLocks {
-    locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl KeyedLocks {
-    /// Runs `f` while holding the locks of all `keys` (taken in sorted order, so two callers
-    /// with overlapping keys cannot deadlock). Released however the call ends, also when the
-    /// caller's future is dropped (a client that hung up): no key is left behind.
-    pub async fn with_many<T>(&self, keys: &[String], f: impl Future<Output = T>) -> T {
-        let mut sorted: Vec<&String> = keys.iter().collect();
-        sorted.sort();
-        sorted.dedup();
-        let mut held = Held {
-            owner: self,
-            locks: Vec::with_capacity(sorted.len()),
-            guards: Vec::with_capacity(sorted.len()),
-        };
-        {
-            let mut map = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-            for k in sorted {
-                let lock = map.entry(k.clone()).or_default().clone();
-                held.locks.push((k.clone(), lock));
-            }
-        }
-        for i in 0..held.locks.len() {
-            let lock = held.locks[i].1.clone();
-            held.guards.push(lock.lock_owned().await);
-        }
-        f.await
-    }
-
-    /// Runs `f` while holding the lock of `key`.
-    pub async fn with<T>(&self, key: &str, f: impl Future<Output = T>) -> T {
-        self.with_many(&[key.to_owned()], f).await
-    }
-
-    /// Keys currently held or waited for.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.locks.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-}
-
-/// The locks of one caller of [`KeyedLocks::with_many`]. Dropping it releases them and forgets
-/// every key that nobody else holds or waits for.
-struct Held<'a> {
-    owner: &'a KeyedLocks,
-    locks: Vec<(String, Arc<tokio::sync::Mutex<()>>)>,
-    guards: Vec<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        self.guards.clear();
-        let mut map = self.owner.locks.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, lock) in self.locks.drain(..) {
-            // Only the map and this caller hold it: nobody else holds or waits for this key.
-            // (New callers clone it only under the map's lock, held here.)
-            if Arc::strong_count(&lock) == 2 {
-                map.remove(&key);
-            }
-        }
-    }
 }
 
 /// A built server, ready to run.
@@ -228,7 +162,7 @@ impl App {
             config: Arc::new(config),
             limiter,
             hasher,
-            ingest_locks: Arc::new(KeyedLocks::default()),
+            locks: Arc::new(KeyedLocks::default()),
             shutdown: shutdown_rx,
         };
         if let Some(pw) = admin_password.filter(|p| !p.is_empty()) {
@@ -297,40 +231,20 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
         return Ok(());
     }
     let now = state.clock.now();
-    let id = AgentId(new_id("usr", now));
-    let agent = Agent {
-        id: id.clone(),
+    let config = AgentConfig {
+        id: AgentId(new_id("usr", now)),
         display_name: "Administrator".into(),
         role: Role::Admin,
         capacity: DEFAULT_CAPACITY,
         can_reject: true,
         queue_ids: Vec::new(),
-        presence: Presence::Offline,
-        break_reason: None,
-        stop_new: false,
-        presence_since: now,
-        last_idle_at: now,
-        disconnected_since: None,
     };
     let hash = state
         .hasher
         .hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("cannot hash the admin password: {e:?}"))?;
-    state.store.create_user(&agent, "admin", &hash, now).await?;
-    state
-        .core
-        .call(
-            Command::UpsertAgent(AgentConfig {
-                id,
-                display_name: agent.display_name,
-                role: Role::Admin,
-                capacity: agent.capacity,
-                can_reject: true,
-                queue_ids: Vec::new(),
-            }),
-            Attach::default(),
-        )
+    crate::users::create_user(state, config, "admin", &hash, now)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!("created the admin user");
@@ -370,17 +284,13 @@ pub async fn ingest_many(
         .collect();
     // Messages are also serialized per conversation, so that a new customer writing twice at
     // once gets one contact, not two.
-    let mut lock_keys = keys.clone();
-    lock_keys.extend(msgs.iter().map(|m| {
-        format!(
-            "conv:{}",
-            conversation_id(m.channel_id.as_deref(), &m.wa_id)
-        )
-    }));
-    lock_keys.sort();
-    lock_keys.dedup();
+    let mut lock_keys: Vec<LockKey> = keys.iter().cloned().map(LockKey::InboundMessage).collect();
+    lock_keys.extend(
+        msgs.iter()
+            .map(|m| LockKey::Conversation(conversation_id(m.channel_id.as_deref(), &m.wa_id))),
+    );
     state
-        .ingest_locks
+        .locks
         .with_many(&lock_keys, ingest_locked(state, msgs, &keys))
         .await
 }
@@ -694,41 +604,5 @@ async fn prune_events(state: AppState) {
             _ = crate::clock::stopped(&mut shutdown) => break,
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::KeyedLocks;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-
-    fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-        f.poll(&mut Context::from_waker(Waker::noop()))
-    }
-
-    #[test]
-    fn a_caller_dropped_while_holding_or_waiting_leaves_no_key_behind() {
-        let locks = KeyedLocks::default();
-        {
-            // Holds "a" and "b", then is dropped mid-way (its client hung up).
-            let keys = ["b".to_owned(), "a".to_owned()];
-            let mut holder = pin!(locks.with_many(&keys, std::future::pending::<()>()));
-            assert!(poll_once(holder.as_mut()).is_pending());
-            assert_eq!(locks.len(), 2);
-            {
-                // Waits for "a" behind the holder, and is dropped while waiting.
-                let mut waiter = pin!(locks.with("a", async { 1 }));
-                assert!(poll_once(waiter.as_mut()).is_pending());
-            }
-            assert_eq!(locks.len(), 2, "the holder still has both keys");
-        }
-        assert_eq!(locks.len(), 0, "nothing held, nothing remembered");
-
-        // The keys work again, and a finished call forgets its key too.
-        let mut again = pin!(locks.with("a", async { 7 }));
-        assert_eq!(poll_once(again.as_mut()), Poll::Ready(7));
-        assert_eq!(locks.len(), 0);
     }
 }

@@ -7,7 +7,7 @@ use crate::ids::new_id;
 use crate::views;
 use serde_json::{json, Value};
 use switchboard_domain::{Engine, Interaction, Timestamp};
-use switchboard_store::{CaseRecord, ContactRecord, LastSend};
+use switchboard_store::{CaseRecord, ContactRecord, LastSend, Store, StoreError};
 
 /// The longest name, email or custom field value a contact keeps.
 pub const TEXT_MAX: usize = 200;
@@ -57,6 +57,35 @@ pub fn e164_of_wa_id(wa_id: &str) -> Option<String> {
         return None;
     }
     normalize_phone(wa_id).ok()
+}
+
+/// How many merges [`live_contact`] follows before it gives up (a chain is one or two hops in
+/// practice; the bound only guards against a loop in the stored data).
+const MERGE_HOPS_MAX: usize = 8;
+
+/// The contact `id` as it lives now: a contact merged into another one is found as that one,
+/// following the chain of merges. `None` when the contact, or one on its chain, does not exist
+/// (or the chain is longer than [`MERGE_HOPS_MAX`]). Endpoints about a contact answer 404 for
+/// `None`; the template prefill falls back to the WhatsApp customer.
+pub async fn live_contact(store: &Store, id: &str) -> Result<Option<ContactRecord>, StoreError> {
+    let mut id = id.to_owned();
+    for _ in 0..MERGE_HOPS_MAX {
+        let Some(c) = store.contact(&id).await? else {
+            return Ok(None);
+        };
+        match &c.merged_into {
+            Some(next) => id = next.clone(),
+            None => return Ok(Some(c)),
+        }
+    }
+    Ok(None)
+}
+
+/// The customer's number, written from their WhatsApp id, where no contact gives one (the
+/// template prefill's `contact.phone`): its E.164 form ([`e164_of_wa_id`], the form contacts
+/// are matched by), or the id as it came when it is not a valid number.
+pub fn customer_number(wa_id: &str) -> String {
+    e164_of_wa_id(wa_id).unwrap_or_else(|| wa_id.to_owned())
 }
 
 /// The WhatsApp id (digits only) of an E.164 number.
@@ -256,6 +285,8 @@ mod tests {
         );
         assert_eq!(e164_of_wa_id("+4915112345678"), None);
         assert_eq!(wa_id_of("+4915112345678"), "4915112345678");
+        assert_eq!(customer_number("4915112345678"), "+4915112345678");
+        assert_eq!(customer_number("not-a-number"), "not-a-number");
     }
 
     #[test]

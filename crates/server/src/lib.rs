@@ -15,9 +15,12 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod interactions;
+pub mod locks;
 pub mod metrics;
 pub mod templates;
 pub mod text;
+pub mod users;
 pub mod views;
 pub mod whatsapp;
 

@@ -711,26 +711,15 @@ pub async fn contact_of(
     interaction: &Interaction,
 ) -> Result<Option<Value>, ApiError> {
     if let Some(id) = &interaction.contact_id {
-        let mut id = id.clone();
-        for _ in 0..8 {
-            match state.store.contact(&id).await? {
-                Some(c) => match c.merged_into.clone() {
-                    Some(next) => id = next,
-                    None => return Ok(Some(crate::contacts::contact_json(&c, &[]))),
-                },
-                None => break,
-            }
+        if let Some(c) = crate::contacts::live_contact(&state.store, id).await? {
+            return Ok(Some(crate::contacts::contact_json(&c, &[])));
         }
     }
     let c = &interaction.customer;
     if c.wa_id.trim().is_empty() && c.name.is_none() {
         return Ok(None);
     }
-    let number = if !c.wa_id.is_empty() && c.wa_id.chars().all(|ch| ch.is_ascii_digit()) {
-        format!("+{}", c.wa_id)
-    } else {
-        c.wa_id.clone()
-    };
+    let number = crate::contacts::customer_number(&c.wa_id);
     let (first, last) = c
         .name
         .as_deref()
@@ -879,7 +868,10 @@ pub async fn sync(state: &AppState, only: Option<&str>) -> Vec<AccountSync> {
         }
         out
     };
-    state.ingest_locks.with("templates:sync", work).await
+    state
+        .locks
+        .with(crate::locks::LockKey::TemplateSync, work)
+        .await
 }
 
 /// The sync service: once at start-up, then every `whatsapp.template_sync_interval_s` (0: only

@@ -854,6 +854,30 @@ fn delivery_status_never_goes_back() {
     );
 }
 
+#[test]
+fn stored_statuses_advance_in_the_one_order() {
+    // Every status of the order moves a message in an earlier one, never back.
+    for (i, earlier) in STATUS_ORDER.iter().enumerate() {
+        for later in &STATUS_ORDER[i + 1..] {
+            assert!(status_advances(earlier, later), "{earlier} -> {later}");
+            assert!(!status_advances(later, earlier), "{later} -> {earlier}");
+        }
+        assert!(!status_advances(earlier, earlier));
+        assert!(status_advances(earlier, "failed"));
+        assert!(!status_advances("failed", earlier), "failed is final");
+    }
+    assert!(!status_advances("sent", "deleted"), "unknown ranks lowest");
+    // The wire statuses rank as their stored names do.
+    for s in [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Read,
+        DeliveryStatus::Failed,
+    ] {
+        assert_eq!(s.rank(), status_rank(s.as_str()));
+    }
+    assert_eq!(DeliveryStatus::Unknown("accepted".into()).rank(), 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Batches and other fields.
 

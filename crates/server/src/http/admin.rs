@@ -18,7 +18,6 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::Value;
 use switchboard_domain::*;
-use switchboard_store::Changeset;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -445,46 +444,7 @@ async fn create_agent(
         Ok(h) => h,
         Err(e) => return Ok(e.into_response()),
     };
-    let agent = Agent {
-        id: id.clone(),
-        display_name: config.display_name.clone(),
-        role,
-        capacity: config.capacity,
-        can_reject: config.can_reject,
-        queue_ids: config.queue_ids.clone(),
-        presence: Presence::Offline,
-        break_reason: None,
-        stop_new: false,
-        presence_since: now,
-        last_idle_at: now,
-        disconnected_since: None,
-    };
-    state
-        .store
-        .create_user(&agent, &username, &hash, now)
-        .await
-        .map_err(|e| match e {
-            switchboard_store::StoreError::Conflict(_) => ApiError::conflict(
-                "username_taken",
-                format!("the username '{username}' is taken"),
-            ),
-            other => other.into(),
-        })?;
-    if let Err(e) = state
-        .core
-        .call(Command::UpsertAgent(config), Attach::default())
-        .await
-    {
-        // The engine refused after all (a queue vanished meanwhile): retire the row again.
-        let _ = state
-            .store
-            .commit(&Changeset {
-                deleted_agents: vec![id],
-                ..Changeset::default()
-            })
-            .await;
-        return Err(e);
-    }
+    crate::users::create_user(&state, config, &username, &hash, now).await?;
     Ok(created(agent_json(&state, &id).await?))
 }
 

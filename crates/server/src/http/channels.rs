@@ -6,6 +6,7 @@ use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ids::new_id;
+use crate::locks::LockKey;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
@@ -236,8 +237,8 @@ async fn patch_channel(
     // once both keep their change, and a channel deleted meanwhile stays deleted (404).
     let key = channel_lock(&id);
     state
-        .ingest_locks
-        .with(&key, async {
+        .locks
+        .with(key, async {
             let mut c = state
                 .channels
                 .get(&id)
@@ -267,9 +268,9 @@ async fn patch_channel(
         .await
 }
 
-/// The key of a channel's lock in [`AppState::ingest_locks`](crate::app::AppState).
-fn channel_lock(id: &str) -> String {
-    format!("channel:{id}")
+/// The key of a channel's lock in [`AppState::locks`](crate::app::AppState).
+fn channel_lock(id: &str) -> LockKey {
+    LockKey::Channel(id.to_owned())
 }
 
 /// `DELETE /api/v1/channels/{id}`
@@ -279,8 +280,8 @@ async fn delete_channel(
 ) -> Result<Response, ApiError> {
     let key = channel_lock(&id);
     state
-        .ingest_locks
-        .with(&key, async {
+        .locks
+        .with(key, async {
             state.store.delete_channel(&id).await.map_err(|e| match e {
                 StoreError::NotFound => ApiError::not_found("channel"),
                 other => other.into(),

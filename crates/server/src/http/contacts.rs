@@ -6,7 +6,7 @@
 //! the customer's history across agents. Search and the communication list show an agent the
 //! conversations of their queues and those they took part in; supervisors see all.
 
-use super::interactions::{send_text, visible};
+use super::interactions::send_text;
 use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
@@ -19,6 +19,8 @@ use crate::core::Attach;
 use crate::crm::LookupOutcome;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
+use crate::interactions::{as_seen, visible, window_open};
+use crate::locks::LockKey;
 use crate::views;
 use axum::extract::State;
 use axum::response::Response;
@@ -179,21 +181,11 @@ async fn render_contact(state: &AppState, c: &ContactRecord) -> Result<Value, Ap
         .unwrap_or(Value::Null))
 }
 
-/// A contact by id, following merges (at most a few hops).
+/// A contact by id, following merges ([`crate::contacts::live_contact`]); 404 without one.
 async fn load_contact(state: &AppState, id: &str) -> Result<ContactRecord, ApiError> {
-    let mut id = id.to_owned();
-    for _ in 0..8 {
-        let c = state
-            .store
-            .contact(&id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("contact"))?;
-        match &c.merged_into {
-            Some(next) => id = next.clone(),
-            None => return Ok(c),
-        }
-    }
-    Err(ApiError::not_found("contact"))
+    crate::contacts::live_contact(&state.store, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("contact"))
 }
 
 fn store_not_found(what: &'static str) -> impl Fn(StoreError) -> ApiError {
@@ -358,12 +350,12 @@ async fn update_with<F>(state: &AppState, id: &str, change: F) -> Result<Contact
 where
     F: FnOnce(&mut ContactRecord) -> Result<(), ApiError>,
 {
-    let key = format!("contact:{id}");
+    let key = LockKey::Contact(id.to_owned());
     let state2 = state.clone();
     let id = id.to_owned();
     state
-        .ingest_locks
-        .with(&key, async move {
+        .locks
+        .with(key, async move {
             let mut c = state2
                 .store
                 .contact(&id)
@@ -483,12 +475,14 @@ async fn merge(
         ));
     }
     let now = state.clock.now();
-    let mut keys = vec![format!("contact:{id}"), format!("contact:{}", req.from)];
-    keys.sort();
+    let keys = [
+        LockKey::Contact(id.clone()),
+        LockKey::Contact(req.from.clone()),
+    ];
     let state2 = state.clone();
     let from_id = req.from.clone();
     let into = state
-        .ingest_locks
+        .locks
         .with_many(&keys, async move {
             let live = |c: Option<ContactRecord>| c.filter(|c| c.merged_into.is_none());
             let mut into = live(state2.store.contact(&id).await?)
@@ -975,15 +969,7 @@ async fn link_contact(
             .relink_finished(&it.id, contact_id.as_deref())
             .await?;
     }
-    let it = visible(&state, &user, &id).await?;
-    let mut v = {
-        let now = state.clock.now();
-        let it2 = it.clone();
-        state
-            .core
-            .read(move |s| views::interaction(&it2, &s.engine, now))
-            .await?
-    };
+    let mut v = as_seen(&state, &user, &id).await?;
     if !live {
         v["contact"] = json!(contact_id.as_ref().map(|c| json!({"id": c})));
     }
@@ -1136,7 +1122,7 @@ async fn start_outbound(
     let last_inbound_at = stored.as_ref().and_then(|c| c.last_inbound_at);
     let now = state.clock.now();
     // A free text outside the 24-hour window is refused before anything opens.
-    if req.text.is_some() && last_inbound_at.is_none_or(|t| now.0 - t.0 >= WINDOW_MS) {
+    if req.text.is_some() && !window_open(last_inbound_at, now) {
         return Err(ApiError::invalid(
             "template_required",
             "the customer has not written in the last 24 hours: start with a template",
@@ -1199,13 +1185,9 @@ async fn start_outbound(
     if let Some(text) = req.text {
         send_text(&state, &user, &it, text).await?;
     }
-    let it = visible(&state, &user, interaction_id.as_str()).await?;
-    let now = state.clock.now();
-    let v = state
-        .core
-        .read(move |s| views::interaction(&it, &s.engine, now))
-        .await?;
-    Ok(created(v))
+    Ok(created(
+        as_seen(&state, &user, interaction_id.as_str()).await?,
+    ))
 }
 
 // ------------------------------------------------------------------------------- history

@@ -12,6 +12,7 @@ use crate::core::Attach;
 use crate::error::from_rejection;
 use crate::error::ApiError;
 use crate::ids::new_id;
+use crate::interactions::{as_seen, render, require_window, visible};
 use crate::views;
 use crate::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
 use axum::body::{Body, Bytes};
@@ -58,49 +59,6 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
     }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::invalid("invalid_body", format!("invalid JSON body: {e}")))
-}
-
-/// The interaction as the caller may see it: from the engine while live, from the store after.
-pub(super) async fn visible(
-    state: &AppState,
-    user: &AuthUser,
-    id: &str,
-) -> Result<Interaction, ApiError> {
-    let iid = InteractionId(id.to_owned());
-    let me = user.id.clone();
-    let key = iid.clone();
-    let live = state
-        .core
-        .read(move |s| {
-            s.engine
-                .interaction(&key)
-                .map(|i| (s.engine.can_see(&me, i), i.clone()))
-        })
-        .await?;
-    match live {
-        Some((true, it)) => Ok(it),
-        Some((false, _)) => Err(ApiError::not_found("interaction")),
-        None => {
-            let it = state
-                .store
-                .interaction(&iid)
-                .await?
-                .ok_or_else(|| ApiError::not_found("interaction"))?;
-            if user.is_supervisor() || state.store.was_participant(&iid, &user.id).await? {
-                Ok(it)
-            } else {
-                Err(ApiError::not_found("interaction"))
-            }
-        }
-    }
-}
-
-async fn render(state: &AppState, it: Interaction) -> Result<Value, ApiError> {
-    let now = state.clock.now();
-    state
-        .core
-        .read(move |s| views::interaction(&it, &s.engine, now))
-        .await
 }
 
 /// The interaction after an action, as the caller now sees it.
@@ -193,8 +151,7 @@ async fn get_one(
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
-    Ok(ok(render(&state, it).await?))
+    Ok(ok(as_seen(&state, &user, &id).await?))
 }
 
 async fn act(
@@ -416,14 +373,8 @@ async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<()
         .with("limit", WHATSAPP_TEXT_LIMIT)
         .with("size", chars));
     }
-    let now = state.clock.now();
     // An outbound start the customer never answered has no window at all.
-    if it.window_expires_at().is_none_or(|t| t <= now) {
-        return Err(ApiError::invalid(
-            "template_required",
-            "more than 24 hours have passed since the customer's last message; only a template can be sent",
-        ));
-    }
+    require_window(it, state.clock.now())?;
     Ok(())
 }
 
@@ -817,14 +768,8 @@ async fn send_media(
         });
         return super::templates::send_template(state, user, it, template, header).await;
     }
-    let now = state.clock.now();
     // An outbound start the customer never answered has no window at all.
-    if it.window_expires_at().is_none_or(|t| t <= now) {
-        return Err(ApiError::invalid(
-            "template_required",
-            "more than 24 hours have passed since the customer's last message; only a template can be sent",
-        ));
-    }
+    require_window(it, state.clock.now())?;
     let Some(file) = file else {
         return Err(ApiError::invalid(
             "missing_file",
@@ -860,8 +805,8 @@ async fn send_media(
     // a refusal), nobody else stores or uses the same blob.
     let key = media::lock_key(&writer.sha256());
     let stored = state
-        .ingest_locks
-        .with(&key, async {
+        .locks
+        .with(key, async {
             let blob = writer.finish().await.map_err(|e| storage_error(&e))?;
             let result =
                 store_media_message(state, user, it, kind, caption, filename, &file.mime, &blob)

@@ -41,7 +41,7 @@ async fn download(
     let Some(interaction) = &m.interaction_id else {
         return Err(hidden());
     };
-    super::interactions::visible(&state, &user, interaction.as_str())
+    crate::interactions::visible(&state, &user, interaction.as_str())
         .await
         .map_err(|e| {
             if e.status == StatusCode::NOT_FOUND {

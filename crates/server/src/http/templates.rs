@@ -6,12 +6,13 @@
 //! and belongs to the business account of the interaction's WhatsApp number; it may be sent
 //! outside the 24-hour window (that is what templates are for).
 
-use super::interactions::{outbound_record, store_outbound, visible};
+use super::interactions::{outbound_record, store_outbound};
 use super::Path;
 use super::{body, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
+use crate::interactions::visible;
 use crate::templates::{self as tpl, Shape};
 use crate::whatsapp::media::{self, BlobWriter, Upload};
 use axum::body::Bytes;
@@ -419,8 +420,8 @@ pub(super) async fn send_template(
         ..
     } = file;
     state
-        .ingest_locks
-        .with(&key, async {
+        .locks
+        .with(key, async {
             let blob = writer.finish().await.map_err(|e| {
                 tracing::error!(error = %e, "templates: cannot write to the blob store");
                 ApiError::unavailable()

@@ -144,10 +144,10 @@ impl Blobs {
     }
 }
 
-/// The key of [`AppState::ingest_locks`] held while a blob is stored and the message naming it
+/// The key of [`AppState::locks`] held while a blob is stored and the message naming it
 /// committed, so a blob deleted after a refused request is never one another message uses.
-pub fn lock_key(sha: &str) -> String {
-    format!("blob:{sha}")
+pub fn lock_key(sha: &str) -> crate::locks::LockKey {
+    crate::locks::LockKey::Blob(sha.to_owned())
 }
 
 fn invalid_name() -> io::Error {
@@ -486,7 +486,7 @@ async fn download(state: &AppState, m: MessageRecord) -> Outcome {
         let media = stored(&sha, &mime, size, filename.as_deref());
         finish(state, &m, Ok(media)).await
     };
-    state.ingest_locks.with(&lock_key(&sha), work).await
+    state.locks.with(lock_key(&sha), work).await
 }
 
 fn limit_failure(e: &LimitError) -> Value {

@@ -61,22 +61,3 @@ impl Channels {
         self.by_id.write().unwrap_or_else(|e| e.into_inner())
     }
 }
-
-/// Our message statuses in order; a status never moves to a lower rank, `failed` is final.
-pub fn status_rank(status: &str) -> u8 {
-    match status {
-        "queued" => 0,
-        "accepted" => 1,
-        "sent" => 2,
-        "delivered" => 3,
-        "read" => 4,
-        "played" => 5,
-        "failed" => 9,
-        _ => 0,
-    }
-}
-
-/// Whether `new` may replace `current`.
-pub fn status_advances(current: &str, new: &str) -> bool {
-    current != "failed" && status_rank(new) > status_rank(current)
-}

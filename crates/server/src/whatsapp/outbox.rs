@@ -17,6 +17,7 @@
 use super::media::Upload;
 use crate::app::AppState;
 use crate::core::Attach;
+use crate::locks::LockKey;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -364,7 +365,7 @@ async fn interaction_of(state: &AppState, message_id: &str) -> Option<Interactio
 
 /// WhatsApp accepted the message: store its wamid, with any statuses that came before.
 async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
-    let key = format!("st:{wamid}");
+    let key = LockKey::Statuses(wamid.to_owned());
     let work = async {
         let now = state.clock.now();
         let early = state
@@ -375,7 +376,7 @@ async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
         let mut status = "accepted".to_owned();
         let mut error = None;
         for p in &early {
-            if super::status_advances(&status, &p.status) {
+            if switchboard_channels::status_advances(&status, &p.status) {
                 status = p.status.clone();
                 if status == "failed" {
                     error = p.payload.get("errors").and_then(|e| e.get(0)).cloned();
@@ -417,7 +418,7 @@ async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
         });
         store_outcome(state, "an accepted send", &row.message_id, cmd, attach).await;
     };
-    state.ingest_locks.with(&key, work).await;
+    state.locks.with(key, work).await;
     state
         .metrics
         .sends_ok

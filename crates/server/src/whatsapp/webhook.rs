@@ -7,11 +7,12 @@
 //! is 200 only once all of it is durable (R-7.1 … ). Customer media is stored with
 //! `payload.media.state = "pending"` and the media service woken to download it.
 
-use super::{status_advances, ChannelRecord};
+use super::ChannelRecord;
 use crate::app::{ingest_many, AppState, InboundMessage};
 use crate::core::Attach;
 use crate::error::ApiError;
 use crate::ids::{conversation_id, new_id};
+use crate::locks::LockKey;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use switchboard_channels::signature::SIGNATURE_HEADER;
 use switchboard_channels::webhook::{
     Change, Content, DeliveryStatus, InboundMessage as WaMessage, StatusUpdate,
 };
-use switchboard_channels::{parse_webhook, verify_signature, ParseError};
+use switchboard_channels::{parse_webhook, status_advances, verify_signature, ParseError};
 use switchboard_domain::{Command, InteractionId};
 use switchboard_store::{MessageStatusUpdate, PendingStatus, RawWebhook};
 
@@ -285,12 +286,12 @@ pub async fn apply_statuses(
             (c, s)
         })
         .collect();
-    let keys: Vec<String> = statuses
+    let keys: Vec<LockKey> = statuses
         .iter()
-        .map(|(_, s)| format!("st:{}", s.id))
+        .map(|(_, s)| LockKey::Statuses(s.id.clone()))
         .collect();
     state
-        .ingest_locks
+        .locks
         .with_many(&keys, apply_locked(state, statuses))
         .await
 }
