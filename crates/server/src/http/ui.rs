@@ -294,4 +294,33 @@ mod tests {
         assert_eq!(resolve("main.js", "./desk/desk.js"), "desk/desk.js");
         assert_eq!(resolve("desk/list.js", "/assets/lib/dom.js"), "lib/dom.js");
     }
+
+    /// The desktop's tick order is the server's delivery-status order (`STATUS_ORDER`, failed
+    /// last and final): the one constant of the UI is checked against the one of the server.
+    #[test]
+    fn the_desktop_ranks_statuses_in_the_servers_order() {
+        let (_, js) = ASSETS
+            .iter()
+            .find(|(p, _)| *p == "desk/transcript.js")
+            .expect("desk/transcript.js is embedded");
+        let line = js
+            .lines()
+            .find(|l| l.starts_with("export const STATUS_RANK = {"))
+            .expect("STATUS_RANK is defined");
+        let body = line
+            .split_once('{')
+            .and_then(|(_, r)| r.split_once('}'))
+            .map(|(b, _)| b)
+            .expect("an object literal");
+        let mut ranked: Vec<(u32, &str)> = body
+            .split(',')
+            .filter_map(|kv| kv.split_once(':'))
+            .map(|(k, v)| (v.trim().parse().expect("a number"), k.trim()))
+            .collect();
+        ranked.sort();
+        let names: Vec<&str> = ranked.iter().map(|(_, k)| *k).collect();
+        let mut want: Vec<&str> = switchboard_channels::STATUS_ORDER.to_vec();
+        want.push("failed");
+        assert_eq!(names, want);
+    }
 }

@@ -328,6 +328,8 @@ export function failureReason(err) {
 }
 
 /** Delivery states in order; a message never moves back (failed is final). */
+// The server's delivery-status order (switchboard_channels::STATUS_ORDER; a unit test of
+// http/ui.rs keeps the two the same): a status only moves forward; failed is final.
 export const STATUS_RANK = { queued: 0, accepted: 1, sent: 2, delivered: 3, read: 4, played: 5, failed: 9 };
 
 export function upsertMessage(m) {
