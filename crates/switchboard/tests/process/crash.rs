@@ -10,11 +10,12 @@ use anyhow::{bail, ensure, Context};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+
+use crate::serve::Serve;
 
 const ADMIN_PASSWORD: &str = "crash-admin-pass-123";
 const APP_SECRET: &str = "crash-app-secret";
@@ -26,79 +27,6 @@ const CUSTOMERS: usize = 100;
 const IN_FLIGHT: usize = 48;
 /// The kill comes once this many webhooks were answered 200.
 const KILL_AFTER: usize = 60;
-
-/// A `switchboard serve` child process, killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(database_url: &str, dir: &Path, name: &str) -> anyhow::Result<Serve> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log = dir.join(format!("{name}.log"));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-        cmd.arg("serve");
-        // Nothing from the caller's environment may change the server under test.
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SWITCHBOARD_") {
-                cmd.env_remove(k);
-            }
-        }
-        let child = cmd
-            .env("SWITCHBOARD_DATABASE__URL", database_url)
-            .env("SWITCHBOARD_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("SWITCHBOARD_MEDIA__DIR", dir.join("media"))
-            .env("SWITCHBOARD_LOG", "warn")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .context("cannot start switchboard serve")?;
-        Ok(Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        })
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Polls `/readyz` (bounded: the process needs a moment to open the database and listen).
-    async fn ready(&mut self, http: &reqwest::Client) -> anyhow::Result<()> {
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("switchboard serve exited with {status}:\n{}", self.log());
-            }
-            if let Ok(r) = http.get(format!("{}/readyz", self.base)).send().await {
-                if r.status().is_success() {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("switchboard serve not ready after 30 s:\n{}", self.log())
-    }
-
-    /// SIGKILL: no shutdown, no flush, nothing in flight finishes.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn random_suffix() -> String {
     format!("{:016x}", rand::random::<u64>())
@@ -229,7 +157,7 @@ async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()>
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(IN_FLIGHT)
         .build()?;
-    let mut first = Serve::start(database_url, dir, "first")?;
+    let mut first = Serve::start(database_url, dir, "first", ADMIN_PASSWORD)?;
     first.ready(&http).await?;
     let token = admin_login(&http, &first.base).await?;
     let queue = api(
@@ -300,7 +228,7 @@ async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()>
     );
 
     // Restart on the same database: every acknowledged message is there, once.
-    let mut second = Serve::start(database_url, dir, "second")?;
+    let mut second = Serve::start(database_url, dir, "second", ADMIN_PASSWORD)?;
     second.ready(&http).await?;
     let stored = stored_wamids(&http, &second.base).await?;
     let twice: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();

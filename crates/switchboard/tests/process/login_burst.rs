@@ -13,86 +13,17 @@
 //! A monitor reads the process's memory every 10 ms during the burst and kills it as soon as
 //! the bound is passed, so a regression fails fast instead of taking the machine's memory.
 
-use anyhow::{bail, Context};
 use serde_json::json;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::serve::Serve;
+
 const ADMIN_PASSWORD: &str = "burst-admin-pass-123";
 const LOGINS: usize = 500;
 const MIB: u64 = 1024 * 1024;
-
-/// A `switchboard serve` child process, killed when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(dir: &Path) -> anyhow::Result<Serve> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log = dir.join("serve.log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
-        cmd.arg("serve");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SWITCHBOARD_") {
-                cmd.env_remove(k);
-            }
-        }
-        let child = cmd
-            .env(
-                "SWITCHBOARD_DATABASE__URL",
-                format!("sqlite://{}/db", dir.display()),
-            )
-            .env("SWITCHBOARD_SERVER__LISTEN", format!("127.0.0.1:{port}"))
-            .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env("SWITCHBOARD_MEDIA__DIR", dir.join("media"))
-            .env("SWITCHBOARD_LOG", "warn")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .context("cannot start switchboard serve")?;
-        Ok(Serve {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        })
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn ready(&mut self, http: &reqwest::Client) -> anyhow::Result<()> {
-        for _ in 0..600 {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("switchboard serve exited with {status}:\n{}", self.log());
-            }
-            if let Ok(r) = http.get(format!("{}/readyz", self.base)).send().await {
-                if r.status().is_success() {
-                    return Ok(());
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("switchboard serve not ready after 30 s:\n{}", self.log())
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A field of /proc/<pid>/status in bytes (`VmRSS`, `VmHWM`).
 fn status_bytes(pid: u32, field: &str) -> Option<u64> {
@@ -107,7 +38,8 @@ async fn a_burst_of_logins_keeps_memory_bounded_and_health_answering() {
     let dir =
         std::env::temp_dir().join(format!("switchboard-burst-{:016x}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut serve = Serve::start(&dir).expect("start");
+    let db = format!("sqlite://{}/db", dir.display());
+    let mut serve = Serve::start(&db, &dir, "serve", ADMIN_PASSWORD).expect("start");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
