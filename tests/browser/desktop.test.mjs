@@ -1129,6 +1129,10 @@ desktopTest('a customer\'s reaction shows on the message it reacts to, not as a 
   await control(srv, '/customers/4915110000068/reaction', { name: 'Bea Customer', message_id: wamid, emoji: '👍' });
   await mine.getByRole('img', { name: 'Customer reacted 👍' }).waitFor();
   assert.equal(await transcript(ann).getByText(/Reacted/).count(), 0, 'no bubble of its own');
+  // A 👍 after the answer is not a question: it neither waits for a reply (no SLA clock) nor is unread.
+  const after = await pageApi(ann, 'GET', `/api/v1/interactions/${id}`);
+  assert.equal(after.data.awaiting_reply_since, null, 'a reaction does not wait for a reply');
+  assert.equal(after.data.past_sla, false);
   assert.equal(await transcript(ann).locator('li.msg:visible').count(), 2);
   // Changed to another emoji: the message shows the new one only.
   await control(srv, '/customers/4915110000068/reaction', { name: 'Bea Customer', message_id: wamid, emoji: '❤️' });

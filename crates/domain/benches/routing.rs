@@ -43,6 +43,7 @@ fn inbound(n: u64, queue: QueueId) -> Command {
         contact_id: None,
         summary: Some("Hello, I have a question about my order".into()),
         last_agent: None,
+        reaction: false,
     })
 }
 

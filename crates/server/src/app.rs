@@ -519,6 +519,7 @@ fn inbound_command(
         contact_id,
         summary,
         last_agent,
+        reaction: msg.kind == "reaction",
     });
     let attach = Attach {
         messages: vec![message],

@@ -107,6 +107,9 @@ pub struct Inbound {
     pub summary: Option<String>,
     /// The agent who last handled this conversation, for sticky queues.
     pub last_agent: Option<AgentId>,
+    /// A reaction to an earlier message: joining an open interaction, it is neither unread
+    /// nor a message that waits for an answer (the SLA clock does not start on it).
+    pub reaction: bool,
 }
 
 /// An outbound start, as the engine needs it.

@@ -11,10 +11,12 @@ impl Engine {
         if let Some(id) = self.open_by_conversation.get(&msg.conversation_id).cloned() {
             self.touch(&id);
             if let Some(it) = self.interactions.get_mut(&id) {
-                it.unread += 1;
                 it.last_inbound_at = Some(now);
-                if it.awaiting_reply_since.is_none() {
-                    it.awaiting_reply_since = Some(now);
+                if !msg.reaction {
+                    it.unread += 1;
+                    if it.awaiting_reply_since.is_none() {
+                        it.awaiting_reply_since = Some(now);
+                    }
                 }
                 if msg.customer.name.is_some() {
                     it.customer.name = msg.customer.name;

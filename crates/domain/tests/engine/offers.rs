@@ -31,6 +31,7 @@ fn r2_6_offer_carries_customer_source_queue_first_message_and_wait() {
             contact_id: Some("contact-7".into()),
             summary: Some("My order is late".into()),
             last_agent: None,
+            reaction: false,
         }),
         s(1),
     );

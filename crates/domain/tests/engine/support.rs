@@ -217,6 +217,7 @@ pub(crate) fn msg(id: &str, conv: &str, queue: &str) -> Inbound {
         contact_id: None,
         summary: Some(format!("hello from {conv}")),
         last_agent: None,
+        reaction: false,
     }
 }
 
