@@ -83,9 +83,16 @@ pub async fn live_contact(store: &Store, id: &str) -> Result<Option<ContactRecor
 
 /// The customer's number, written from their WhatsApp id, where no contact gives one (the
 /// template prefill's `contact.phone`): its E.164 form ([`e164_of_wa_id`], the form contacts
-/// are matched by), or the id as it came when it is not a valid number.
+/// are matched by); an id of digits that is not a valid number is still written with `+` (a
+/// WhatsApp id is the number without it), anything else as it came.
 pub fn customer_number(wa_id: &str) -> String {
-    e164_of_wa_id(wa_id).unwrap_or_else(|| wa_id.to_owned())
+    e164_of_wa_id(wa_id).unwrap_or_else(|| {
+        if !wa_id.is_empty() && wa_id.bytes().all(|b| b.is_ascii_digit()) {
+            format!("+{wa_id}")
+        } else {
+            wa_id.to_owned()
+        }
+    })
 }
 
 /// The WhatsApp id (digits only) of an E.164 number.
@@ -287,6 +294,9 @@ mod tests {
         assert_eq!(wa_id_of("+4915112345678"), "4915112345678");
         assert_eq!(customer_number("4915112345678"), "+4915112345678");
         assert_eq!(customer_number("not-a-number"), "not-a-number");
+        // Digits that are no valid number (a fictional range) keep the `+` the prefill gave them.
+        assert_eq!(e164_of_wa_id("15550100000"), None);
+        assert_eq!(customer_number("15550100000"), "+15550100000");
     }
 
     #[test]
