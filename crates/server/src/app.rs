@@ -375,23 +375,21 @@ async fn ingest_locked(
         }
         slots.push(Slot::New(ops.len()));
         message_ids.push(message_id);
+        let first = attach.messages.first();
         raw_payloads.push((
             attach
                 .conversations
                 .first()
                 .and_then(|c| c.channel_id.clone()),
-            attach
-                .messages
-                .first()
-                .map(|m| m.payload.clone())
-                .unwrap_or_default(),
+            first.and_then(|m| m.wa_message_id.clone()),
+            first.map(|m| m.payload.clone()).unwrap_or_default(),
         ));
         ops.push((Some(cmd), attach));
     }
     let replies = state.core.call_many(ops).await;
     let mut fresh = Vec::with_capacity(replies.len());
     let mut refused = Vec::new();
-    for ((reply, message_id), (channel_id, payload)) in
+    for ((reply, message_id), (channel_id, wamid, payload)) in
         replies.into_iter().zip(message_ids).zip(raw_payloads)
     {
         match reply {
@@ -409,7 +407,7 @@ async fn ingest_locked(
                 tracing::warn!(message = %message_id, "the store refuses a customer message; kept raw");
                 fresh.push(None);
                 refused.push(RawWebhook {
-                    id: new_id("raw", now),
+                    id: refused_raw_id(channel_id.as_deref(), wamid.as_deref(), now),
                     channel_id,
                     reason: format!("message refused by the database: {}", e.message),
                     body: payload,
@@ -452,6 +450,21 @@ async fn ingest_locked(
 /// A customer's message as it can be stored (see [`crate::text`]): never refused, its text
 /// without control characters, its ids bounded to what an index holds (hashed beyond that, so
 /// a redelivery is still found); the payload keeps everything as received.
+/// The id of the raw row kept for a customer message the store refuses: derived from its
+/// channel and WhatsApp id, so a redelivery of the same message finds the row already there
+/// (`ON CONFLICT DO NOTHING`) instead of adding another; a fresh id without a WhatsApp id.
+fn refused_raw_id(channel: Option<&str>, wamid: Option<&str>, now: Timestamp) -> String {
+    use sha2::{Digest, Sha256};
+    let Some(wamid) = wamid else {
+        return new_id("raw", now);
+    };
+    let mut h = Sha256::new();
+    h.update(channel.unwrap_or("").as_bytes());
+    h.update([0u8]);
+    h.update(wamid.as_bytes());
+    format!("raw_refused_{}", hex::encode(&h.finalize()[..16]))
+}
+
 fn storable(mut m: InboundMessage) -> InboundMessage {
     use crate::text;
     m.wa_id = text::key(text::line(&m.wa_id).trim()).into_owned();

@@ -532,6 +532,18 @@ async fn a_refused_message_is_kept_raw(db: Db) {
         .await,
         1
     );
+    // WhatsApp delivers the same webhook again: nothing is stored twice, and the refused
+    // message is still kept raw once.
+    assert_eq!(post_webhook(&wa, &body).await, 200);
+    assert_eq!(all_messages(&wa.admin).await.len(), 2);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM webhook_raw WHERE reason LIKE 'message refused%'"
+        )
+        .await,
+        1
+    );
 }
 
 on_every_backend!(
