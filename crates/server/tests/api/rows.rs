@@ -12,28 +12,6 @@ use switchboard_simulator::{DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_I
 /// The app secret `whatsapp::setup` gives its channel.
 const SECRET: &str = "app-secret-for-tests";
 
-/// Runs `sql` on the test's database, beside the server.
-async fn raw_sql(db: &Db, sql: &str) {
-    use sqlx::Connection;
-    match db {
-        Db::Sqlite(path) => {
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open the SQLite file");
-            sqlx::raw_sql(sql).execute(&mut c).await.expect("sql");
-            c.close().await.expect("close");
-        }
-        Db::Postgres { url, schema } => {
-            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::raw_sql(&format!("SET search_path TO \"{schema}\"; {sql}"))
-                .execute(&mut c)
-                .await
-                .expect("sql");
-            c.close().await.expect("close");
-        }
-    }
-}
-
 /// An agent with an accepted interaction; returns (server, admin, ann, interaction id).
 async fn accepted(db: Db) -> (Server, Api, Api, String) {
     let server = Server::start(db).await;

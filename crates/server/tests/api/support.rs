@@ -666,3 +666,26 @@ macro_rules! on_every_backend {
     };
 }
 pub(crate) use on_every_backend;
+
+/// Runs `sql` on the test's database, beside the server (e.g. a trigger that makes it refuse
+/// writes).
+pub async fn raw_sql(db: &Db, sql: &str) {
+    use sqlx::Connection;
+    match db {
+        Db::Sqlite(path) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open the SQLite file");
+            sqlx::raw_sql(sql).execute(&mut c).await.expect("sql");
+            c.close().await.expect("close");
+        }
+        Db::Postgres { url, schema } => {
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::raw_sql(&format!("SET search_path TO \"{schema}\"; {sql}"))
+                .execute(&mut c)
+                .await
+                .expect("sql");
+            c.close().await.expect("close");
+        }
+    }
+}

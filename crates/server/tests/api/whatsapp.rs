@@ -395,28 +395,6 @@ async fn outbox_survives_an_outage_in_order(db: Db) {
     expect_status(&mut wa.ws, &second, "delivered").await;
 }
 
-/// Runs `sql` on the test's database, beside the server (to make it refuse writes).
-async fn raw_sql(db: &Db, sql: &str) {
-    use sqlx::Connection;
-    match db {
-        Db::Sqlite(path) => {
-            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open the SQLite file");
-            sqlx::raw_sql(sql).execute(&mut c).await.expect("sql");
-            c.close().await.expect("close");
-        }
-        Db::Postgres { url, schema } => {
-            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::raw_sql(&format!("SET search_path TO \"{schema}\"; {sql}"))
-                .execute(&mut c)
-                .await
-                .expect("sql");
-            c.close().await.expect("close");
-        }
-    }
-}
-
 /// WhatsApp accepted a send but the database refuses to store that (a full disk, say): the
 /// outcome is stored once the database recovers, and the customer gets the message once, not
 /// again with every later poll of the outbox.
