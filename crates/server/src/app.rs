@@ -4,14 +4,14 @@
 //! Tests bind port 0 and pass their own shutdown future; the binary passes ctrl-c/SIGTERM.
 
 use crate::auth::{Limits, LoginLimiter, PasswordHasher, TrustedProxies};
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::core::{Attach, Core};
-use crate::error::ApiError;
-use crate::hub::Hub;
-use crate::ids::{conversation_id, new_id};
-use crate::locks::{KeyedLocks, LockKey};
-use crate::metrics::Metrics;
+use crate::runtime::clock::Clock;
+use crate::runtime::error::ApiError;
+use crate::runtime::hub::Hub;
+use crate::runtime::ids::{conversation_id, new_id};
+use crate::runtime::locks::{KeyedLocks, LockKey};
+use crate::runtime::metrics::Metrics;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -265,7 +265,7 @@ pub async fn ingest(state: &AppState, msg: InboundMessage) -> Result<Ingested, A
 
 /// [`ingest`] for the messages of one webhook, in order, sharing one commit. Answers once all
 /// are durable; an `Err` means some may not be (the sender must redeliver, which is safe). A
-/// message whose rows the database refuses even so (see [`crate::text`]) is kept raw
+/// message whose rows the database refuses even so (see [`crate::runtime::text`]) is kept raw
 /// (`webhook_raw`, with the reason) and left out of the answer: redelivering it would not help.
 pub async fn ingest_many(
     state: &AppState,
@@ -447,7 +447,7 @@ async fn ingest_locked(
     Ok(out)
 }
 
-/// A customer's message as it can be stored (see [`crate::text`]): never refused, its text
+/// A customer's message as it can be stored (see [`crate::runtime::text`]): never refused, its text
 /// without control characters, its ids bounded to what an index holds (hashed beyond that, so
 /// a redelivery is still found); the payload keeps everything as received.
 /// The id of the raw row kept for a customer message the store refuses: derived from its
@@ -466,7 +466,7 @@ fn refused_raw_id(channel: Option<&str>, wamid: Option<&str>, now: Timestamp) ->
 }
 
 fn storable(mut m: InboundMessage) -> InboundMessage {
-    use crate::text;
+    use crate::runtime::text;
     m.wa_id = text::key(text::line(&m.wa_id).trim()).into_owned();
     m.customer_name = m.customer_name.as_deref().map(text::name);
     m.wa_message_id = m
@@ -615,7 +615,7 @@ async fn prune_events(state: AppState) {
             Err(e) => tracing::warn!(error = %e, "pruning live events failed"),
         }
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
         }
     }

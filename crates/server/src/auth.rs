@@ -5,7 +5,7 @@
 //! row exists, has not expired and its user is active. Never log a token or a password.
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::runtime::error::ApiError;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
 };

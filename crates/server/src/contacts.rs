@@ -2,9 +2,9 @@
 //! every new customer message (R-4.1 … ), the JSON of a contact with the state of its numbers
 //! and the closed case a wrap-up leaves.
 
-use crate::error::ApiError;
-use crate::ids::new_id;
-use crate::views;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::new_id;
+use crate::runtime::views;
 use serde_json::{json, Value};
 use switchboard_domain::{Engine, Interaction, Timestamp};
 use switchboard_store::{CaseRecord, ContactRecord, LastSend, Store, StoreError};

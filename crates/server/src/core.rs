@@ -11,13 +11,13 @@
 //! Reads ([`Core::read`]) run on the worker after their batch's commit, so they always see
 //! committed state.
 
-use crate::clock::Clock;
 use crate::crm::Crm;
-use crate::error::ApiError;
-use crate::hub::{Frame, Hub};
-use crate::ids::new_id;
-use crate::metrics::Metrics;
-use crate::views;
+use crate::runtime::clock::Clock;
+use crate::runtime::error::ApiError;
+use crate::runtime::hub::{Frame, Hub};
+use crate::runtime::ids::new_id;
+use crate::runtime::metrics::Metrics;
+use crate::runtime::views;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -418,7 +418,7 @@ impl Worker {
                         self.finish(f.pending, outcome, &mut next).await;
                     }
                 }
-                _ = crate::clock::stopped(&mut shutdown), if open && !hold => {
+                _ = crate::runtime::clock::stopped(&mut shutdown), if open && !hold => {
                     rx.close();
                     while let Ok(op) = rx.try_recv() {
                         self.apply_op(op, &mut next);
@@ -725,7 +725,7 @@ impl Worker {
         data: &Value,
         now: Timestamp,
     ) {
-        self.event_encoded(batch, to, kind, crate::hub::encode(data), now);
+        self.event_encoded(batch, to, kind, crate::runtime::hub::encode(data), now);
     }
 
     /// [`event`](Self::event) with `data` already encoded.
@@ -776,7 +776,9 @@ impl Worker {
                         engine
                             .interaction(id)
                             .or_else(|| batch.finished.get(id))
-                            .map(|it| crate::hub::encode(&views::interaction(it, engine, e.at)))
+                            .map(|it| {
+                                crate::runtime::hub::encode(&views::interaction(it, engine, e.at))
+                            })
                     });
                     match view {
                         Some(v) => (v.clone(), Some(id)),
@@ -969,7 +971,7 @@ impl Worker {
         let ready = |to: Vec<AgentId>, kind: &'static str, data: &Value| PendingEvent {
             to,
             kind,
-            data: Data::Ready(crate::hub::encode(data)),
+            data: Data::Ready(crate::runtime::hub::encode(data)),
             at: now,
         };
         for sm in &changes.system_messages {

@@ -3,8 +3,8 @@
 
 use crate::app::AppState;
 use crate::auth::AuthUser;
-use crate::error::ApiError;
-use crate::views;
+use crate::runtime::error::ApiError;
+use crate::runtime::views;
 use serde_json::Value;
 use switchboard_domain::*;
 

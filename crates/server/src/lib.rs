@@ -6,24 +6,17 @@
 
 pub mod app;
 pub mod auth;
-pub mod clock;
 pub mod config;
 pub mod contacts;
 pub mod core;
 pub mod crm;
-pub mod error;
 pub mod http;
-pub mod hub;
-pub mod ids;
 pub mod interactions;
-pub mod locks;
-pub mod metrics;
+pub mod runtime;
 pub mod templates;
-pub mod text;
 pub mod users;
-pub mod views;
 pub mod whatsapp;
 
 pub use app::{App, AppState, InboundMessage, Ingested};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
+pub use runtime::clock::{self, Clock, ManualClock, SystemClock};

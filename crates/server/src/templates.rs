@@ -13,8 +13,8 @@
 //! named ones.
 
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::ids::new_id;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::new_id;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
@@ -697,9 +697,9 @@ pub fn view(t: &TemplateRecord) -> Value {
         "buttons": shape.buttons,
         "variables": shape.variables,
         "variable_map": t.variable_map,
-        "synced_at": crate::views::ts(t.synced_at),
-        "created_at": crate::views::ts(t.created_at),
-        "updated_at": crate::views::ts(t.updated_at),
+        "synced_at": crate::runtime::views::ts(t.synced_at),
+        "created_at": crate::runtime::views::ts(t.created_at),
+        "updated_at": crate::runtime::views::ts(t.updated_at),
     })
 }
 
@@ -870,7 +870,7 @@ pub async fn sync(state: &AppState, only: Option<&str>) -> Vec<AccountSync> {
     };
     state
         .locks
-        .with(crate::locks::LockKey::TemplateSync, work)
+        .with(crate::runtime::locks::LockKey::TemplateSync, work)
         .await
 }
 
@@ -881,12 +881,12 @@ pub async fn run(state: AppState) {
     let mut shutdown = state.shutdown.clone();
     loop {
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             _ = sync(&state, None) => {}
         }
         let next = (interval_ms > 0).then(|| Timestamp(state.clock.now().0 + interval_ms));
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             _ = state.template_sync_wake.notified() => {}
             _ = async {
                 match next {

@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::core::Attach;
-use crate::error::ApiError;
+use crate::runtime::error::ApiError;
 use switchboard_domain::*;
 use switchboard_store::{Changeset, StoreError};
 

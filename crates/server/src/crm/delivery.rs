@@ -19,7 +19,7 @@
 
 use super::Crm;
 use crate::app::AppState;
-use crate::views;
+use crate::runtime::views;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -81,7 +81,7 @@ pub async fn run(state: AppState) {
         }
         let due = until.map(|t| state.clock.sleep_until(t));
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             _ = crm.wake.notified() => {}
             _ = async { match due { Some(f) => f.await, None => std::future::pending().await } } => {}
             // A safety net only: every change that makes an event due wakes the service.

@@ -15,8 +15,8 @@ pub mod lookup;
 pub use lookup::{lookup, CrmContact, LookupFailure, LookupOutcome};
 
 use crate::config::CrmConfig;
-use crate::ids::new_id;
-use crate::views;
+use crate::runtime::ids::new_id;
+use crate::runtime::views;
 use serde_json::{json, Value};
 use switchboard_domain::{Engine, Interaction, Timestamp};
 use switchboard_store::CrmEventRecord;

@@ -8,9 +8,9 @@ use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::core::Attach;
-use crate::error::ApiError;
-use crate::ids::new_id;
-use crate::views;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::new_id;
+use crate::runtime::views;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -624,7 +624,7 @@ async fn patch_settings(
         s.disconnect_grace_s = v;
     }
     if let Some(v) = req.break_reasons {
-        use crate::text::{BREAK_REASONS_MAX, BREAK_REASON_MAX_CHARS};
+        use crate::runtime::text::{BREAK_REASONS_MAX, BREAK_REASON_MAX_CHARS};
         let bad = v.len() > BREAK_REASONS_MAX
             || v.iter().any(|r| {
                 r.chars().count() > BREAK_REASON_MAX_CHARS || r.chars().any(char::is_control)

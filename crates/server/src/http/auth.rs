@@ -3,9 +3,9 @@
 use super::{body, ok, Access, Endpoint, Json};
 use crate::app::AppState;
 use crate::auth::{hash_token, with_retry_after, AuthUser, COOKIE};
-use crate::error::ApiError;
-use crate::ids::new_token;
-use crate::views;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::new_token;
+use crate::runtime::views;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

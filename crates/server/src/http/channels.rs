@@ -4,9 +4,9 @@
 use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::ids::new_id;
-use crate::locks::LockKey;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::new_id;
+use crate::runtime::locks::LockKey;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
@@ -99,7 +99,7 @@ pub fn view(c: &ChannelRecord) -> Value {
         "display_phone_number": c.display_phone_number,
         "waba_id": c.waba_id,
         "queue_id": c.queue_id,
-        "created_at": crate::views::ts(c.created_at),
+        "created_at": crate::runtime::views::ts(c.created_at),
         "access_token_set": !c.access_token.is_empty(),
         "app_secret_set": !c.app_secret.is_empty(),
         "verify_token_set": !c.verify_token.is_empty(),

@@ -17,11 +17,11 @@ use crate::contacts::{
 };
 use crate::core::Attach;
 use crate::crm::LookupOutcome;
-use crate::error::ApiError;
-use crate::ids::{conversation_id, new_id};
 use crate::interactions::{as_seen, visible, window_open};
-use crate::locks::LockKey;
-use crate::views;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::{conversation_id, new_id};
+use crate::runtime::locks::LockKey;
+use crate::runtime::views;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};

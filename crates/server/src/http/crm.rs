@@ -4,8 +4,8 @@
 use super::Path;
 use super::{ok, Access, Endpoint, Query};
 use crate::app::AppState;
-use crate::error::ApiError;
-use crate::views;
+use crate::runtime::error::ApiError;
+use crate::runtime::views;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};

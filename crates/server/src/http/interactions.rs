@@ -9,11 +9,11 @@ use super::{body, created, ok, Access, Endpoint, Json, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::core::Attach;
-use crate::error::from_rejection;
-use crate::error::ApiError;
-use crate::ids::new_id;
 use crate::interactions::{as_seen, render, require_window, visible};
-use crate::views;
+use crate::runtime::error::from_rejection;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::new_id;
+use crate::runtime::views;
 use crate::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError};
@@ -410,7 +410,7 @@ pub(super) async fn send_text(
     it: &Interaction,
     text: String,
 ) -> Result<MessageRecord, ApiError> {
-    let text = crate::text::clean(&text).into_owned();
+    let text = crate::runtime::text::clean(&text).into_owned();
     check_text(state, it, &text).await?;
     let now = state.clock.now();
     let m = outbound_record(it, user, "text", Some(text), json!({}), now);
@@ -778,7 +778,7 @@ async fn send_media(
     };
     let (writer, kind, file) = checked_file(file, kind_field)?;
     let caption = caption
-        .map(|c| crate::text::clean(&c).into_owned())
+        .map(|c| crate::runtime::text::clean(&c).into_owned())
         .filter(|c| !c.trim().is_empty());
     if let Some(c) = &caption {
         if !kind.takes_caption() {
@@ -1017,7 +1017,7 @@ async fn add_note(
             "accept the interaction before adding notes",
         ));
     }
-    let text = crate::text::clean(&req.text).trim().to_owned();
+    let text = crate::runtime::text::clean(&req.text).trim().to_owned();
     if text.is_empty() || text.len() > 10_000 {
         return Err(ApiError::invalid(
             "invalid_note",

@@ -11,7 +11,7 @@ use super::Path;
 use super::{Access, Endpoint};
 use crate::app::AppState;
 use crate::auth::AuthUser;
-use crate::error::ApiError;
+use crate::runtime::error::ApiError;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};

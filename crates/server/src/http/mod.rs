@@ -22,7 +22,7 @@ mod ws;
 
 use crate::app::AppState;
 pub use crate::auth::Access;
-use crate::error::{from_rejection, ApiError};
+use crate::runtime::error::{from_rejection, ApiError};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -239,7 +239,7 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .and_then(|b| String::from_utf8(b.to_vec()).ok());
     parts.headers.remove(axum::http::header::CONTENT_TYPE);
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    let mut answer = crate::error::from_status(status, text).into_response();
+    let mut answer = crate::runtime::error::from_status(status, text).into_response();
     for (name, value) in &parts.headers {
         answer.headers_mut().insert(name.clone(), value.clone());
     }

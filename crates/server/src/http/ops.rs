@@ -2,7 +2,7 @@
 
 use super::{Access, Endpoint};
 use crate::app::AppState;
-use crate::metrics::label;
+use crate::runtime::metrics::label;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -8,7 +8,7 @@
 
 use super::Path;
 use super::{Access, Endpoint};
-use crate::error::ApiError;
+use crate::runtime::error::ApiError;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

@@ -3,7 +3,7 @@
 
 use super::{Access, Endpoint, Query};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::runtime::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};

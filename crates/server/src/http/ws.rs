@@ -9,8 +9,8 @@ use super::{Access, Endpoint, Query};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::core::Attach;
-use crate::error::ApiError;
-use crate::hub::Frame;
+use crate::runtime::error::ApiError;
+use crate::runtime::hub::Frame;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -161,7 +161,7 @@ async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: We
         // "pong" means it holds every event committed before its "ping".
         tokio::select! {
             biased;
-            _ = crate::clock::stopped(&mut shutdown) => {
+            _ = crate::runtime::clock::stopped(&mut shutdown) => {
                 let _ = sink.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
                 break;
             }

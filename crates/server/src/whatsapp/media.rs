@@ -146,8 +146,8 @@ impl Blobs {
 
 /// The key of [`AppState::locks`] held while a blob is stored and the message naming it
 /// committed, so a blob deleted after a refused request is never one another message uses.
-pub fn lock_key(sha: &str) -> crate::locks::LockKey {
-    crate::locks::LockKey::Blob(sha.to_owned())
+pub fn lock_key(sha: &str) -> crate::runtime::locks::LockKey {
+    crate::runtime::locks::LockKey::Blob(sha.to_owned())
 }
 
 fn invalid_name() -> io::Error {
@@ -302,12 +302,12 @@ pub async fn run(state: AppState) {
         }
         let pass = pass(&state, &mut backoff);
         let next_retry = tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             next = pass => next,
         };
         let retry_wait = next_retry.map(|t| state.clock.sleep_until(t));
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             _ = state.media_wake.notified() => {}
             _ = async { match retry_wait { Some(f) => f.await, None => std::future::pending().await } } => {}
         }

@@ -17,7 +17,7 @@
 use super::media::Upload;
 use crate::app::AppState;
 use crate::core::Attach;
-use crate::locks::LockKey;
+use crate::runtime::locks::LockKey;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -198,7 +198,7 @@ pub async fn run(state: AppState) {
             .unwrap_or(Duration::from_secs(30))
             .max(Duration::from_millis(5));
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => break,
+            _ = crate::runtime::clock::stopped(&mut shutdown) => break,
             _ = state.outbox_wake.notified() => {}
             _ = async { match clock_wait { Some(f) => f.await, None => std::future::pending().await } } => {}
             _ = tokio::time::sleep(real_wait) => {}
@@ -543,7 +543,7 @@ async fn store_outcome(
         }
         tracing::error!(error = %e, message = %message_id, retry_in_ms = wait.as_millis() as u64, "outbox: cannot store {what}; trying again");
         tokio::select! {
-            _ = crate::clock::stopped(&mut shutdown) => {}
+            _ = crate::runtime::clock::stopped(&mut shutdown) => {}
             _ = tokio::time::sleep(wait) => {}
         }
         wait = (wait * 2).min(Duration::from_secs(5));

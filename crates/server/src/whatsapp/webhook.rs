@@ -10,9 +10,9 @@
 use super::ChannelRecord;
 use crate::app::{ingest_many, AppState, InboundMessage};
 use crate::core::Attach;
-use crate::error::ApiError;
-use crate::ids::{conversation_id, new_id};
-use crate::locks::LockKey;
+use crate::runtime::error::ApiError;
+use crate::runtime::ids::{conversation_id, new_id};
+use crate::runtime::locks::LockKey;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -275,13 +275,13 @@ pub async fn apply_statuses(
     statuses: Vec<(ChannelRecord, StatusUpdate)>,
 ) -> Result<(), ApiError> {
     // Ids and status values become index keys (messages, pending_statuses): bounded, the
-    // same way as the ids of stored messages (see `crate::text`); the raw status is kept.
+    // same way as the ids of stored messages (see `crate::runtime::text`); the raw status is kept.
     let statuses: Vec<(ChannelRecord, StatusUpdate)> = statuses
         .into_iter()
         .map(|(c, mut s)| {
-            s.id = crate::text::key(&s.id).into_owned();
+            s.id = crate::runtime::text::key(&s.id).into_owned();
             if let DeliveryStatus::Unknown(v) = &s.status {
-                s.status = DeliveryStatus::Unknown(crate::text::key(v).into_owned());
+                s.status = DeliveryStatus::Unknown(crate::runtime::text::key(v).into_owned());
             }
             (c, s)
         })
