@@ -12,6 +12,26 @@ use switchboard_simulator::{DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_I
 /// The app secret `whatsapp::setup` gives its channel.
 const SECRET: &str = "app-secret-for-tests";
 
+/// Makes the test's database refuse every message whose text contains "poison", as a
+/// constraint would (a data refusal, not an outage).
+async fn refuse_poison_messages(db: &Db) {
+    let refuse = match db {
+        Db::Sqlite(_) => {
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON messages \
+             WHEN instr(new.body, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'refused (test)'); END;"
+        }
+        Db::Postgres { .. } => {
+            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF position('poison' in COALESCE(NEW.body, '')) > 0 THEN \
+             RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'check_violation'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW \
+             EXECUTE FUNCTION refuse_poison();"
+        }
+    };
+    raw_sql(db, refuse).await;
+}
+
 /// An agent with an accepted interaction; returns (server, admin, ann, interaction id).
 async fn accepted(db: Db) -> (Server, Api, Api, String) {
     let server = Server::start(db).await;
@@ -347,21 +367,7 @@ on_every_backend!(
 /// and a refused customer's next message opens an interaction as usual.
 async fn refused_commands_among_good_ones(db: Db) {
     let (server, admin, ann, first) = accepted(db.clone()).await;
-    let refuse = match &db {
-        Db::Sqlite(_) => {
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON messages \
-             WHEN instr(new.body, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'refused (test)'); END;"
-        }
-        Db::Postgres { .. } => {
-            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN IF position('poison' in COALESCE(NEW.body, '')) > 0 THEN \
-             RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'check_violation'; END IF; \
-             RETURN NEW; END $$; \
-             CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW \
-             EXECUTE FUNCTION refuse_poison();"
-        }
-    };
-    raw_sql(&db, refuse).await;
+    refuse_poison_messages(&db).await;
     let queue_id = ann.interaction(&first).await["queue_id"]
         .as_str()
         .expect("queue")
@@ -470,21 +476,7 @@ async fn count(db: &Db, sql: &str) -> i64 {
 /// and the refused one is kept raw with the reason, so WhatsApp stops redelivering it.
 async fn a_refused_message_is_kept_raw(db: Db) {
     let wa = setup(db.clone()).await;
-    let refuse = match &db {
-        Db::Sqlite(_) => {
-            "CREATE TRIGGER refuse_poison BEFORE INSERT ON messages \
-             WHEN instr(new.body, 'poison') > 0 BEGIN SELECT RAISE(ABORT, 'refused (test)'); END;"
-        }
-        Db::Postgres { .. } => {
-            "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN IF position('poison' in COALESCE(NEW.body, '')) > 0 THEN \
-             RAISE EXCEPTION 'refused (test)' USING ERRCODE = 'check_violation'; END IF; \
-             RETURN NEW; END $$; \
-             CREATE TRIGGER refuse_poison BEFORE INSERT ON messages FOR EACH ROW \
-             EXECUTE FUNCTION refuse_poison();"
-        }
-    };
-    raw_sql(&db, refuse).await;
+    refuse_poison_messages(&db).await;
     let body = serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
         "messaging_product": "whatsapp", "metadata": {"display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "phone_number_id": DEFAULT_PHONE_NUMBER_ID},
         "contacts": [{"profile": {"name": "Ada"}, "wa_id": "4917201"}, {"profile": {"name": "Bo"}, "wa_id": "4917202"}],
