@@ -5,18 +5,12 @@
 //! [`switchboard_domain::Command`] sent to the [`core::Core`], which persists it before answering.
 
 pub mod app;
-pub mod auth;
-pub mod config;
-pub mod contacts;
-pub mod core;
-pub mod crm;
 pub mod http;
-pub mod interactions;
 pub mod runtime;
-pub mod templates;
-pub mod users;
-pub mod whatsapp;
+pub mod services;
 
-pub use app::{App, AppState, InboundMessage, Ingested};
-pub use config::Config;
+pub use app::App;
+pub use http::AppState;
 pub use runtime::clock::{self, Clock, ManualClock, SystemClock};
+pub use runtime::config::Config;
+pub use services::ingest::{InboundMessage, Ingested};

@@ -126,7 +126,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             text: Some("hello".into()),
             payload: json!({}),
         };
-        switchboard_server::app::ingest(&state, msg)
+        switchboard_server::services::ingest::ingest(&state.ingest(), msg)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }

@@ -424,7 +424,7 @@ async fn offer_of(agent: &Api) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard_server::contacts::normalize_phone;
+    use switchboard_server::services::contacts::normalize_phone;
 
     /// Every number the demo's customers write from is one the CRM can place: it normalizes to
     /// E.164 with the same digits, so screen pop, contacts and search hits work for each.

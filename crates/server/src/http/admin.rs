@@ -3,14 +3,16 @@
 //! Every change goes through the core service like any other state change, so routing sees it
 //! at once and it is durable before the answer.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
-use crate::app::AppState;
-use crate::auth::AuthUser;
-use crate::core::Attach;
+use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use crate::runtime::views;
+use crate::services::auth::AuthUser;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -18,6 +20,18 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::Value;
 use switchboard_domain::*;
+
+feature_state! {
+    /// The admin endpoints' handles.
+    AdminState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    hub: Hub,
+    hasher: Arc<PasswordHasher>,
+    channels: Arc<Channels>,
+    } => base: Base { core, store, clock }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -203,7 +217,7 @@ impl QueueRequest {
     }
 }
 
-async fn queue_json(state: &AppState, id: QueueId) -> Result<Value, ApiError> {
+async fn queue_json(state: &AdminState, id: QueueId) -> Result<Value, ApiError> {
     state
         .core
         .read(move |s| {
@@ -217,7 +231,7 @@ async fn queue_json(state: &AppState, id: QueueId) -> Result<Value, ApiError> {
 
 /// `POST /api/v1/queues`
 async fn create_queue(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Json(req): Json<QueueRequest>,
 ) -> Result<Response, ApiError> {
     if req.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
@@ -234,7 +248,7 @@ async fn create_queue(
 }
 
 /// `GET /api/v1/queues`
-async fn list_queues(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn list_queues(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let mut v = state
         .core
         .read(|s| {
@@ -250,7 +264,7 @@ async fn list_queues(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// `GET /api/v1/queues/{id}`
 async fn get_queue(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(ok(queue_json(&state, QueueId(id)).await?))
@@ -258,7 +272,7 @@ async fn get_queue(
 
 /// `PATCH /api/v1/queues/{id}`
 async fn patch_queue(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Path(id): Path<String>,
     Json(req): Json<QueueRequest>,
 ) -> Result<Response, ApiError> {
@@ -279,7 +293,7 @@ async fn patch_queue(
 
 /// `DELETE /api/v1/queues/{id}`
 async fn delete_queue(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     // A number routing to the queue would have nowhere to put its customers' new conversations:
@@ -357,7 +371,7 @@ fn check_password(p: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn agent_json(state: &AppState, id: &AgentId) -> Result<Value, ApiError> {
+async fn agent_json(state: &AdminState, id: &AgentId) -> Result<Value, ApiError> {
     let user = state
         .store
         .user(id)
@@ -382,7 +396,7 @@ async fn agent_json(state: &AppState, id: &AgentId) -> Result<Value, ApiError> {
 
 /// `POST /api/v1/agents`
 async fn create_agent(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Json(req): Json<AgentRequest>,
 ) -> Result<Response, ApiError> {
     let username = req.username.trim().to_owned();
@@ -444,12 +458,12 @@ async fn create_agent(
         Ok(h) => h,
         Err(e) => return Ok(e.into_response()),
     };
-    crate::users::create_user(&state, config, &username, &hash, now).await?;
+    crate::services::users::create_user(&state.base(), config, &username, &hash, now).await?;
     Ok(created(agent_json(&state, &id).await?))
 }
 
 /// `GET /api/v1/agents`
-async fn list_agents(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn list_agents(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let users = state.store.list_users().await?;
     let agents = state
         .core
@@ -472,7 +486,7 @@ async fn list_agents(State(state): State<AppState>) -> Result<Response, ApiError
 
 /// `GET /api/v1/agents/{id}`
 async fn get_agent(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(ok(agent_json(&state, &AgentId(id)).await?))
@@ -480,7 +494,7 @@ async fn get_agent(
 
 /// `PATCH /api/v1/agents/{id}`
 async fn patch_agent(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<AgentPatch>,
@@ -541,7 +555,7 @@ async fn patch_agent(
 
 /// `DELETE /api/v1/agents/{id}`
 async fn delete_agent(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -576,14 +590,14 @@ pub struct SettingsPatch {
 }
 
 /// `GET /api/v1/settings`
-async fn get_settings(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn get_settings(State(state): State<AdminState>) -> Result<Response, ApiError> {
     let s = state.core.read(|s| s.engine.settings().clone()).await?;
     Ok(ok(views::settings(&s)))
 }
 
 /// `PATCH /api/v1/settings`
 async fn patch_settings(
-    State(state): State<AppState>,
+    State(state): State<AdminState>,
     Json(req): Json<SettingsPatch>,
 ) -> Result<Response, ApiError> {
     let mut s = state.core.read(|s| s.engine.settings().clone()).await?;

@@ -1,11 +1,13 @@
 //! Login and logout.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::{body, ok, Access, Endpoint, Json};
-use crate::app::AppState;
-use crate::auth::{hash_token, with_retry_after, AuthUser, COOKIE};
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_token;
 use crate::runtime::views;
+use crate::services::auth::{hash_token, with_retry_after, AuthUser, COOKIE};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +17,20 @@ use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+
+feature_state! {
+    /// The login endpoints' handles.
+    AuthState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    hub: Hub,
+    config: Arc<Config>,
+    limiter: Arc<LoginLimiter>,
+    metrics: Arc<Metrics>,
+    hasher: Arc<PasswordHasher>,
+    } => base: Base { core, store, clock }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -35,7 +51,7 @@ pub struct LoginRequest {
 /// The login takes its place in the limit (per username and client address) *before* the
 /// password check, so concurrent guesses cannot run more checks than the limit allows.
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     Json(req): Json<LoginRequest>,
@@ -129,7 +145,7 @@ async fn login(
 
 /// `POST /api/v1/auth/logout`
 async fn logout(
-    State(state): State<AppState>,
+    State(state): State<AuthState>,
     Extension(user): Extension<AuthUser>,
 ) -> Result<Response, ApiError> {
     state.store.delete_session(&user.token_hash).await?;

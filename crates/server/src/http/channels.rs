@@ -1,9 +1,11 @@
 //! WhatsApp channels (role admin): connect numbers, each to a queue. Secrets go in and
 //! never come out: answers say only whether each is set.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{body, created, no_content, ok, Access, Endpoint, Json};
-use crate::app::AppState;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use crate::runtime::locks::LockKey;
@@ -14,6 +16,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_domain::QueueId;
 use switchboard_store::{ChannelRecord, StoreError};
+
+feature_state! {
+    /// The channel endpoints' handles.
+    ChannelsState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    channels: Arc<Channels>,
+    locks: Arc<KeyedLocks>,
+    }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -117,7 +130,7 @@ fn check_secret(name: &str, v: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn check(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
+async fn check(state: &ChannelsState, c: &ChannelRecord) -> Result<(), ApiError> {
     let pnid_ok = !c.phone_number_id.is_empty()
         && c.phone_number_id.len() <= 64
         && c.phone_number_id
@@ -167,7 +180,7 @@ async fn check(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn save(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
+async fn save(state: &ChannelsState, c: &ChannelRecord) -> Result<(), ApiError> {
     state.store.upsert_channel(c).await.map_err(|e| match e {
         StoreError::Conflict(_) => ApiError::conflict(
             "phone_number_taken",
@@ -184,7 +197,7 @@ async fn save(state: &AppState, c: &ChannelRecord) -> Result<(), ApiError> {
 
 /// `POST /api/v1/channels`
 async fn create_channel(
-    State(state): State<AppState>,
+    State(state): State<ChannelsState>,
     Json(req): Json<ChannelRequest>,
 ) -> Result<Response, ApiError> {
     if req.kind != "whatsapp" {
@@ -209,7 +222,7 @@ async fn create_channel(
 }
 
 /// `GET /api/v1/channels`
-async fn list_channels(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn list_channels(State(state): State<ChannelsState>) -> Result<Response, ApiError> {
     Ok(ok(Value::Array(
         state.channels.all().iter().map(view).collect(),
     )))
@@ -217,7 +230,7 @@ async fn list_channels(State(state): State<AppState>) -> Result<Response, ApiErr
 
 /// `GET /api/v1/channels/{id}`
 async fn get_channel(
-    State(state): State<AppState>,
+    State(state): State<ChannelsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state
@@ -229,7 +242,7 @@ async fn get_channel(
 
 /// `PATCH /api/v1/channels/{id}`
 async fn patch_channel(
-    State(state): State<AppState>,
+    State(state): State<ChannelsState>,
     Path(id): Path<String>,
     Json(req): Json<ChannelPatch>,
 ) -> Result<Response, ApiError> {
@@ -268,14 +281,14 @@ async fn patch_channel(
         .await
 }
 
-/// The key of a channel's lock in [`AppState::locks`](crate::app::AppState).
+/// The key of a channel's lock in [`ChannelsState::locks`](crate::app::ChannelsState).
 fn channel_lock(id: &str) -> LockKey {
     LockKey::Channel(id.to_owned())
 }
 
 /// `DELETE /api/v1/channels/{id}`
 async fn delete_channel(
-    State(state): State<AppState>,
+    State(state): State<ChannelsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let key = channel_lock(&id);

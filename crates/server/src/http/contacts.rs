@@ -6,22 +6,24 @@
 //! the customer's history across agents. Search and the communication list show an agent the
 //! conversations of their queues and those they took part in; supervisors see all.
 
-use super::interactions::send_text;
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
-use crate::app::AppState;
-use crate::auth::AuthUser;
-use crate::contacts::{
-    case_json, contact_json, normalize_phone, split_name, wa_id_of, FIELDS_MAX, PHONES_MAX,
-    TEXT_MAX,
-};
-use crate::core::Attach;
-use crate::crm::LookupOutcome;
-use crate::interactions::{as_seen, visible, window_open};
+use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::{conversation_id, new_id};
 use crate::runtime::locks::LockKey;
 use crate::runtime::views;
+use crate::services::auth::AuthUser;
+use crate::services::contacts::{
+    case_json, contact_json, normalize_phone, split_name, wa_id_of, FIELDS_MAX, PHONES_MAX,
+    TEXT_MAX,
+};
+use crate::services::crm::LookupOutcome;
+use crate::services::interactions::{as_seen, visible, window_open};
+use crate::services::messaging::send_text;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};
@@ -33,6 +35,21 @@ use switchboard_store::{
     search_words, CaseFilter, CaseRecord, ContactRecord, ConversationRecord, SearchScope,
     StoreError,
 };
+
+feature_state! {
+    /// The contact, case and conversation endpoints' handles.
+    ContactsState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    channels: Arc<Channels>,
+    crm: Arc<Crm>,
+    metrics: Arc<Metrics>,
+    locks: Arc<KeyedLocks>,
+    outbox_wake: Arc<Notify>,
+    blobs: Blobs,
+    } => base: Base { core, store, clock }, messaging: Messaging { core, store, clock, locks, channels, blobs, outbox_wake }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -163,7 +180,10 @@ fn patch_fields(current: &Value, patch: &Map<String, Value>) -> Result<Value, Ap
 }
 
 /// Contacts with their numbers' states.
-async fn render_contacts(state: &AppState, list: &[ContactRecord]) -> Result<Vec<Value>, ApiError> {
+async fn render_contacts(
+    state: &ContactsState,
+    list: &[ContactRecord],
+) -> Result<Vec<Value>, ApiError> {
     let mut wa_ids: Vec<String> = list
         .iter()
         .flat_map(|c| c.phones.iter().map(|p| wa_id_of(p)))
@@ -174,16 +194,16 @@ async fn render_contacts(state: &AppState, list: &[ContactRecord]) -> Result<Vec
     Ok(list.iter().map(|c| contact_json(c, &sends)).collect())
 }
 
-async fn render_contact(state: &AppState, c: &ContactRecord) -> Result<Value, ApiError> {
+async fn render_contact(state: &ContactsState, c: &ContactRecord) -> Result<Value, ApiError> {
     Ok(render_contacts(state, std::slice::from_ref(c))
         .await?
         .pop()
         .unwrap_or(Value::Null))
 }
 
-/// A contact by id, following merges ([`crate::contacts::live_contact`]); 404 without one.
-async fn load_contact(state: &AppState, id: &str) -> Result<ContactRecord, ApiError> {
-    crate::contacts::live_contact(&state.store, id)
+/// A contact by id, following merges ([`crate::services::contacts::live_contact`]); 404 without one.
+async fn load_contact(state: &ContactsState, id: &str) -> Result<ContactRecord, ApiError> {
+    crate::services::contacts::live_contact(&state.store, id)
         .await?
         .ok_or_else(|| ApiError::not_found("contact"))
 }
@@ -206,7 +226,7 @@ struct ListQuery {
 
 /// `GET /api/v1/contacts`
 async fn list_contacts(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let limit = q.limit.unwrap_or(20);
@@ -266,7 +286,7 @@ pub struct ContactInput {
 
 /// `POST /api/v1/contacts`
 async fn create_contact(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Json(req): Json<ContactInput>,
 ) -> Result<Response, ApiError> {
@@ -324,8 +344,8 @@ async fn create_contact(
     state
         .core
         .store(Attach {
-            crm_events: vec![crate::crm::event(
-                crate::crm::CONTACT_CREATED,
+            crm_events: vec![crate::services::crm::event(
+                crate::services::crm::CONTACT_CREATED,
                 json!({"contact": contact_json(&contact, &[])}),
                 now,
             )],
@@ -338,7 +358,7 @@ async fn create_contact(
 
 /// `GET /api/v1/contacts/{id}`
 async fn get_contact(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = load_contact(&state, &id).await?;
@@ -346,7 +366,11 @@ async fn get_contact(
 }
 
 /// Read-modify-write of one contact, serialized per contact.
-async fn update_with<F>(state: &AppState, id: &str, change: F) -> Result<ContactRecord, ApiError>
+async fn update_with<F>(
+    state: &ContactsState,
+    id: &str,
+    change: F,
+) -> Result<ContactRecord, ApiError>
 where
     F: FnOnce(&mut ContactRecord) -> Result<(), ApiError>,
 {
@@ -376,7 +400,7 @@ where
 
 /// `PATCH /api/v1/contacts/{id}`
 async fn patch_contact(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
     Json(req): Json<ContactInput>,
 ) -> Result<Response, ApiError> {
@@ -434,7 +458,7 @@ pub struct PhoneInput {
 
 /// `POST /api/v1/contacts/{id}/phones`
 async fn add_phone(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
     Json(req): Json<PhoneInput>,
 ) -> Result<Response, ApiError> {
@@ -463,7 +487,7 @@ pub struct MergeInput {
 
 /// `POST /api/v1/contacts/{id}/merge`
 async fn merge(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<MergeInput>,
@@ -566,7 +590,7 @@ fn history_entry(it: &Interaction, engine: &Engine, now: Timestamp) -> Value {
 
 /// `GET /api/v1/contacts/{id}/interactions`
 async fn contact_history(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response, ApiError> {
@@ -649,7 +673,7 @@ fn check_case_state(s: Option<&str>) -> Result<(), ApiError> {
 
 /// `GET /api/v1/contacts/{id}/cases`
 async fn contact_cases(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
     Query(q): Query<CasesQuery>,
 ) -> Result<Response, ApiError> {
@@ -665,7 +689,7 @@ async fn contact_cases(
 
 /// `GET /api/v1/cases`
 async fn list_cases(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Query(q): Query<CasesQuery>,
 ) -> Result<Response, ApiError> {
     check_case_state(q.state.as_deref())?;
@@ -700,7 +724,7 @@ async fn list_cases(
 
 /// `GET /api/v1/cases/{id}`
 async fn get_case(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let c = state
@@ -728,7 +752,7 @@ pub struct CasePatch {
 
 /// `PATCH /api/v1/cases/{id}`
 async fn patch_case(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Path(id): Path<String>,
     Json(req): Json<CasePatch>,
 ) -> Result<Response, ApiError> {
@@ -797,12 +821,12 @@ async fn patch_case(
 
 /// `GET /api/v1/interactions/{id}/screen-pop`
 async fn screen_pop(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
-    let phone = crate::contacts::e164_of_wa_id(&it.customer.wa_id);
+    let it = visible(&state.base(), &user, &id).await?;
+    let phone = crate::services::contacts::e164_of_wa_id(&it.customer.wa_id);
     let matches = match &phone {
         Some(p) => state.store.contacts_by_phone(p).await?,
         None => Vec::new(),
@@ -818,7 +842,7 @@ async fn screen_pop(
     // the external CRM's answer beside the local one; on failure the local CRM stands.
     let external = match &phone {
         None => json!({"status": "not_configured"}),
-        Some(p) => match crate::crm::lookup(&state, p).await {
+        Some(p) => match crate::services::crm::lookup(&state.crm, &state.metrics, p).await {
             LookupOutcome::NotConfigured => json!({"status": "not_configured"}),
             LookupOutcome::Found(list) => json!({"status": "found", "contacts": list}),
             LookupOutcome::Failed(reason) => {
@@ -917,12 +941,12 @@ pub struct LinkInput {
 
 /// `PUT /api/v1/interactions/{id}/contact`
 async fn link_contact(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<LinkInput>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     let contact = match &req.contact_id {
         Some(cid) => Some(load_contact(&state, cid).await?),
         None => None,
@@ -969,7 +993,7 @@ async fn link_contact(
             .relink_finished(&it.id, contact_id.as_deref())
             .await?;
     }
-    let mut v = as_seen(&state, &user, &id).await?;
+    let mut v = as_seen(&state.base(), &user, &id).await?;
     if !live {
         v["contact"] = json!(contact_id.as_ref().map(|c| json!({"id": c})));
     }
@@ -984,7 +1008,7 @@ pub struct CaseInput {
 
 /// `POST /api/v1/interactions/{id}/case`
 async fn save_case(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -1001,7 +1025,7 @@ async fn save_case(
         .map(|s| clean_text("subject", s))
         .transpose()?
         .flatten();
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     if it.state == InteractionState::Done {
         return match state.store.case_of_interaction(&it.id).await? {
             Some(c) => Ok(ok(case_json(&c))),
@@ -1035,8 +1059,8 @@ async fn save_case(
         state
             .core
             .store(Attach {
-                crm_events: vec![crate::crm::event(
-                    crate::crm::CASE_CREATED,
+                crm_events: vec![crate::services::crm::event(
+                    crate::services::crm::CASE_CREATED,
                     json!({"case": case_json(&saved)}),
                     now,
                 )],
@@ -1060,7 +1084,7 @@ pub struct StartInput {
 
 /// `POST /api/v1/interactions`
 async fn start_outbound(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Json(req): Json<StartInput>,
 ) -> Result<Response, ApiError> {
@@ -1181,12 +1205,12 @@ async fn start_outbound(
     let Reply::Inbound { interaction_id, .. } = reply else {
         return Err(ApiError::internal());
     };
-    let it = visible(&state, &user, interaction_id.as_str()).await?;
+    let it = visible(&state.base(), &user, interaction_id.as_str()).await?;
     if let Some(text) = req.text {
-        send_text(&state, &user, &it, text).await?;
+        send_text(&state.messaging(), &user, &it, text).await?;
     }
     Ok(created(
-        as_seen(&state, &user, interaction_id.as_str()).await?,
+        as_seen(&state.base(), &user, interaction_id.as_str()).await?,
     ))
 }
 
@@ -1203,7 +1227,7 @@ fn scope_of(user: &AuthUser, queue_ids: Vec<String>) -> SearchScope {
     }
 }
 
-async fn scope(state: &AppState, user: &AuthUser) -> Result<SearchScope, ApiError> {
+async fn scope(state: &ContactsState, user: &AuthUser) -> Result<SearchScope, ApiError> {
     let me = user.id.clone();
     let queues = state
         .core
@@ -1230,7 +1254,7 @@ struct ConversationsQuery {
 
 /// `GET /api/v1/conversations`
 async fn conversations(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Query(q): Query<ConversationsQuery>,
 ) -> Result<Response, ApiError> {
@@ -1274,7 +1298,7 @@ struct SearchQuery {
 
 /// `GET /api/v1/search`
 async fn search(
-    State(state): State<AppState>,
+    State(state): State<ContactsState>,
     Extension(user): Extension<AuthUser>,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, ApiError> {

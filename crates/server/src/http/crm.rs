@@ -1,9 +1,11 @@
 //! The external CRM's event queue, for operators (role admin): what was sent, what waits, what
 //! died and why; a dead event can be put back in the queue.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{ok, Access, Endpoint, Query};
-use crate::app::AppState;
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
 use axum::extract::State;
@@ -12,6 +14,15 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_store::{CrmEventRecord, StoreError};
+
+feature_state! {
+    /// The CRM event endpoints' handles.
+    CrmState {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    crm: Arc<Crm>,
+    }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -60,7 +71,7 @@ struct ListQuery {
 
 /// `GET /api/v1/crm/events`
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let filter = match q.state.as_deref().filter(|s| !s.is_empty()) {
@@ -86,7 +97,7 @@ async fn list(
 
 /// `POST /api/v1/crm/events/{id}/retry`
 async fn retry(
-    State(state): State<AppState>,
+    State(state): State<CrmState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();

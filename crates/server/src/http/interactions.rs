@@ -4,17 +4,20 @@
 //! Visibility: an agent sees an interaction offered to them, owned by them or that they
 //! joined; supervisors see all. Anything else answers 404, exactly like a missing id.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{body, created, ok, Access, Endpoint, Json, Query};
-use crate::app::AppState;
-use crate::auth::AuthUser;
-use crate::core::Attach;
-use crate::interactions::{as_seen, render, require_window, visible};
+use crate::runtime::core::Attach;
 use crate::runtime::error::from_rejection;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use crate::runtime::views;
-use crate::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
+use crate::services::auth::AuthUser;
+use crate::services::interactions::{as_seen, render, require_window, visible};
+use crate::services::messaging::{outbound_record, send_text, store_outbound};
+use crate::services::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError};
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
@@ -32,6 +35,19 @@ use switchboard_channels::send::{MediaSource, OutboundMessage, CAPTION_MAX_CHARS
 use switchboard_channels::MediaKind;
 use switchboard_domain::*;
 use switchboard_store::{InteractionFilter, MessageRecord, NoteRecord};
+
+feature_state! {
+    /// The interaction endpoints' handles.
+    InteractionsState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    channels: Arc<Channels>,
+    blobs: Blobs,
+    outbox_wake: Arc<Notify>,
+    locks: Arc<KeyedLocks>,
+    } => base: Base { core, store, clock }, messaging: Messaging { core, store, clock, locks, channels, blobs, outbox_wake }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -62,9 +78,9 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
 }
 
 /// The interaction after an action, as the caller now sees it.
-async fn after(state: &AppState, user: &AuthUser, id: &str) -> Result<Response, ApiError> {
-    match visible(state, user, id).await {
-        Ok(it) => Ok(ok(render(state, it).await?)),
+async fn after(state: &InteractionsState, user: &AuthUser, id: &str) -> Result<Response, ApiError> {
+    match visible(&state.base(), user, id).await {
+        Ok(it) => Ok(ok(render(&state.base(), it).await?)),
         // The action removed the caller (e.g. a rejected offer): say so without the details.
         Err(_) => Ok(ok(json!({"id": id, "visible": false}))),
     }
@@ -80,7 +96,7 @@ struct ListQuery {
 
 /// `GET /api/v1/interactions`
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
@@ -147,15 +163,15 @@ async fn list(
 
 /// `GET /api/v1/interactions/{id}`
 async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(as_seen(&state, &user, &id).await?))
+    Ok(ok(as_seen(&state.base(), &user, &id).await?))
 }
 
 async fn act(
-    state: &AppState,
+    state: &InteractionsState,
     user: &AuthUser,
     id: &str,
     cmd: Command,
@@ -166,7 +182,7 @@ async fn act(
 
 /// `POST /api/v1/interactions/{id}/accept`
 async fn accept(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -179,7 +195,7 @@ async fn accept(
 
 /// `POST /api/v1/interactions/{id}/reject`
 async fn reject(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -192,7 +208,7 @@ async fn reject(
 
 /// `POST /api/v1/interactions/{id}/read`
 async fn mark_read(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -212,12 +228,12 @@ struct MessagesQuery {
 
 /// `GET /api/v1/interactions/{id}/messages`
 async fn messages(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     Query(q): Query<MessagesQuery>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -263,7 +279,7 @@ async fn messages(
 /// The messages' views, each written by an agent with `author_name`: the transcript names the
 /// agents of earlier interactions too, who are not among the current one's participants.
 async fn with_author_names(
-    state: &AppState,
+    state: &InteractionsState,
     rows: &[MessageRecord],
 ) -> Result<Vec<Value>, ApiError> {
     let authors: Vec<AgentId> = rows.iter().filter_map(|m| m.author_id.clone()).collect();
@@ -294,7 +310,7 @@ async fn with_author_names(
 /// messages a page (the newest of them); an interaction cut by the limit continues on the next
 /// page. Later interactions of the conversation are never included.
 async fn transcript_page(
-    state: &AppState,
+    state: &InteractionsState,
     it: &Interaction,
     before: Option<&str>,
     limit: i64,
@@ -343,128 +359,12 @@ async fn transcript_page(
 #[serde(deny_unknown_fields)]
 pub struct SendRequest {
     pub text: Option<String>,
-    pub template: Option<super::templates::TemplateSend>,
-}
-
-/// Checks an outbound text against and the window of.
-async fn check_text(state: &AppState, it: &Interaction, text: &str) -> Result<(), ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::invalid("empty_message", "the message is empty"));
-    }
-    let limit = state
-        .core
-        .read(|s| s.engine.settings().max_text_message_size)
-        .await?;
-    let size = text.len();
-    if size > limit as usize {
-        return Err(ApiError::invalid(
-            "text_too_long",
-            format!("the message is {size} bytes; the limit is {limit} bytes"),
-        )
-        .with("limit", limit)
-        .with("size", size));
-    }
-    let chars = text.chars().count();
-    if chars > WHATSAPP_TEXT_LIMIT as usize {
-        return Err(ApiError::invalid(
-            "text_too_long",
-            format!("the message is {chars} characters; WhatsApp allows {WHATSAPP_TEXT_LIMIT}"),
-        )
-        .with("limit", WHATSAPP_TEXT_LIMIT)
-        .with("size", chars));
-    }
-    // An outbound start the customer never answered has no window at all.
-    require_window(it, state.clock.now())?;
-    Ok(())
-}
-
-/// A new agent message on the interaction, `queued` until the outbox sends it.
-pub(super) fn outbound_record(
-    it: &Interaction,
-    user: &AuthUser,
-    kind: &str,
-    body: Option<String>,
-    payload: Value,
-    now: Timestamp,
-) -> MessageRecord {
-    MessageRecord {
-        id: new_id("msg", now),
-        conversation_id: it.conversation_id.clone(),
-        interaction_id: Some(it.id.clone()),
-        direction: "out".into(),
-        author_id: Some(user.id.clone()),
-        kind: kind.into(),
-        body,
-        payload,
-        wa_message_id: None,
-        status: "queued".into(),
-        error: None,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-pub(super) async fn send_text(
-    state: &AppState,
-    user: &AuthUser,
-    it: &Interaction,
-    text: String,
-) -> Result<MessageRecord, ApiError> {
-    let text = crate::runtime::text::clean(&text).into_owned();
-    check_text(state, it, &text).await?;
-    let now = state.clock.now();
-    let m = outbound_record(it, user, "text", Some(text), json!({}), now);
-    // Through a connected number, the message goes out via the outbox in the same commit.
-    let outbox: Vec<_> = it
-        .channel_id
-        .as_deref()
-        .and_then(|c| state.channels.get(c))
-        .map(|ch| {
-            let request = switchboard_channels::OutboundMessage::Text {
-                body: m.body.clone().unwrap_or_default(),
-                preview_url: false,
-            };
-            crate::whatsapp::outbox::row(&m.id, &ch.id, &it.customer.wa_id, &request, now)
-        })
-        .into_iter()
-        .collect();
-    store_outbound(state, user, it, &m, outbox).await?;
-    Ok(m)
-}
-
-/// Stores an agent's message (and its outbox row, if the conversation has a connected number)
-/// as a reply on the interaction, then wakes the outbox.
-pub(super) async fn store_outbound(
-    state: &AppState,
-    user: &AuthUser,
-    it: &Interaction,
-    m: &MessageRecord,
-    outbox: Vec<switchboard_store::OutboxRecord>,
-) -> Result<(), ApiError> {
-    let queued = !outbox.is_empty();
-    state
-        .core
-        .call(
-            Command::AgentReply {
-                agent: user.id.clone(),
-                interaction: it.id.clone(),
-            },
-            Attach {
-                messages: vec![m.clone()],
-                outbox,
-                ..Attach::default()
-            },
-        )
-        .await?;
-    if queued {
-        state.outbox_wake.notify_one();
-    }
-    Ok(())
+    pub template: Option<crate::services::messaging::TemplateSend>,
 }
 
 /// `POST /api/v1/interactions/{id}/messages`
 async fn send(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     req: Request,
@@ -478,7 +378,7 @@ async fn send(
         let form = Multipart::from_request(req, &state)
             .await
             .map_err(|r| from_rejection(r.status(), r.body_text()))?;
-        let it = visible(&state, &user, &id).await?;
+        let it = visible(&state.base(), &user, &id).await?;
         let m = send_media(&state, &user, &it, form).await?;
         return Ok(created(views::message(&m)));
     }
@@ -502,11 +402,18 @@ async fn send(
             "send either {\"text\"} or {\"template\": {\"id\", \"variables\"}}",
         ));
     }
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     let m = match (req.text, req.template) {
-        (Some(text), _) => send_text(&state, &user, &it, text).await?,
+        (Some(text), _) => send_text(&state.messaging(), &user, &it, text).await?,
         (None, Some(template)) => {
-            super::templates::send_template(&state, &user, &it, template, None).await?
+            crate::services::messaging::send_template(
+                &state.messaging(),
+                &user,
+                &it,
+                template,
+                None,
+            )
+            .await?
         }
         (None, None) => return Err(ApiError::internal()),
     };
@@ -604,7 +511,7 @@ fn limit_error(e: &LimitError, mime: &str) -> ApiError {
 /// Streams the `file` part into a temporary blob, counting it; stops keeping bytes (but keeps
 /// counting, to report the real size) once it is over `cap`.
 async fn receive_file(
-    state: &AppState,
+    state: &InteractionsState,
     mut field: Field<'_>,
     cap: u64,
 ) -> Result<ReceivedFile, ApiError> {
@@ -692,7 +599,7 @@ fn checked_file(
 /// send) it sends that template instead, the file being its header. A refused request stores
 /// nothing.
 async fn send_media(
-    state: &AppState,
+    state: &InteractionsState,
     user: &AuthUser,
     it: &Interaction,
     mut form: Multipart,
@@ -700,7 +607,7 @@ async fn send_media(
     let mut file: Option<ReceivedFile> = None;
     let mut caption: Option<String> = None;
     let mut kind_field: Option<MediaKind> = None;
-    let mut template: Option<super::templates::TemplateSend> = None;
+    let mut template: Option<crate::services::messaging::TemplateSend> = None;
     while let Some(field) = form.next_field().await.map_err(|e| multipart_error(&e))? {
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
@@ -760,13 +667,20 @@ async fn send_media(
             Some(f) => Some(checked_file(f, kind_field)?),
             None => None,
         };
-        let header = header.map(|(writer, kind, f)| super::templates::HeaderFile {
+        let header = header.map(|(writer, kind, f)| crate::services::messaging::HeaderFile {
             writer,
             kind,
             mime: f.mime,
             filename: f.filename,
         });
-        return super::templates::send_template(state, user, it, template, header).await;
+        return crate::services::messaging::send_template(
+            &state.messaging(),
+            user,
+            it,
+            template,
+            header,
+        )
+        .await;
     }
     // An outbound start the customer never answered has no window at all.
     require_window(it, state.clock.now())?;
@@ -823,7 +737,7 @@ async fn send_media(
 /// Stores the message of an agent's file and, through a connected number, its outbox row.
 #[allow(clippy::too_many_arguments)]
 async fn store_media_message(
-    state: &AppState,
+    state: &InteractionsState,
     user: &AuthUser,
     it: &Interaction,
     kind: MediaKind,
@@ -855,7 +769,7 @@ async fn store_media_message(
                 mime_type: mime.to_owned(),
                 filename: filename.clone(),
             };
-            crate::whatsapp::outbox::media_row(
+            crate::services::whatsapp::outbox::media_row(
                 &m.id,
                 &ch.id,
                 &it.customer.wa_id,
@@ -866,7 +780,7 @@ async fn store_media_message(
         })
         .into_iter()
         .collect();
-    store_outbound(state, user, it, &m, outbox).await?;
+    store_outbound(&state.messaging(), user, it, &m, outbox).await?;
     Ok(m)
 }
 
@@ -892,7 +806,7 @@ impl TargetRequest {
 
 /// `POST /api/v1/interactions/{id}/transfer`
 async fn transfer(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<TargetRequest>,
@@ -908,7 +822,7 @@ async fn transfer(
 
 /// `POST /api/v1/interactions/{id}/conference`
 async fn conference(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<TargetRequest>,
@@ -924,7 +838,7 @@ async fn conference(
 
 /// `POST /api/v1/interactions/{id}/conference/end`
 async fn conference_end(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -944,14 +858,14 @@ pub struct EndRequest {
 
 /// `POST /api/v1/interactions/{id}/end`
 async fn end(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req: EndRequest = optional_json(&body)?;
     if let Some(text) = req.text.filter(|t| !t.trim().is_empty()) {
-        let it = visible(&state, &user, &id).await?;
+        let it = visible(&state.base(), &user, &id).await?;
         // The closing text goes out only if the agent could end the interaction now: one who
         // is not handling it gets the same 409 as for the End itself, and nothing is sent.
         let handling = it
@@ -963,7 +877,7 @@ async fn end(
                 "you are not handling this interaction",
             ));
         }
-        send_text(&state, &user, &it, text).await?;
+        send_text(&state.messaging(), &user, &it, text).await?;
     }
     let cmd = Command::End {
         agent: user.id.clone(),
@@ -981,7 +895,7 @@ pub struct WrapUpRequest {
 
 /// `POST /api/v1/interactions/{id}/wrap-up`
 async fn wrap_up(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     body: Bytes,
@@ -1004,12 +918,12 @@ pub struct NoteRequest {
 
 /// `POST /api/v1/interactions/{id}/notes`
 async fn add_note(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<NoteRequest>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     let is_participant = it.participants.iter().any(|p| p.agent_id == user.id);
     if !is_participant && !user.is_supervisor() {
         return Err(ApiError::conflict(
@@ -1043,11 +957,11 @@ async fn add_note(
 
 /// `GET /api/v1/interactions/{id}/notes`
 async fn notes(
-    State(state): State<AppState>,
+    State(state): State<InteractionsState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     let list: Vec<Value> = state
         .store
         .notes_of(&it.id)

@@ -1,12 +1,14 @@
 //! The calling agent: profile, presence, stop-new, and the directory of queues and
 //! agents used to pick transfer and conference targets.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::{body, ok, Access, Endpoint, Json};
-use crate::app::AppState;
-use crate::auth::AuthUser;
-use crate::core::Attach;
+use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
+use crate::services::auth::AuthUser;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, put};
@@ -14,6 +16,15 @@ use axum::Extension;
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_domain::{Command, Presence};
+
+feature_state! {
+    /// The caller's own endpoints' handles.
+    MeState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    } => base: Base { core, store, clock }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -71,7 +82,7 @@ pub struct StopNewRequest {
     pub stop_new: bool,
 }
 
-async fn me_json(state: &AppState, user: &AuthUser) -> Result<serde_json::Value, ApiError> {
+async fn me_json(state: &MeState, user: &AuthUser) -> Result<serde_json::Value, ApiError> {
     let id = user.id.clone();
     let found = state
         .core
@@ -93,7 +104,7 @@ async fn me_json(state: &AppState, user: &AuthUser) -> Result<serde_json::Value,
 
 /// `GET /api/v1/me`
 async fn me(
-    State(state): State<AppState>,
+    State(state): State<MeState>,
     Extension(user): Extension<AuthUser>,
 ) -> Result<Response, ApiError> {
     Ok(ok(me_json(&state, &user).await?))
@@ -101,7 +112,7 @@ async fn me(
 
 /// `PUT /api/v1/me/presence`
 async fn set_presence(
-    State(state): State<AppState>,
+    State(state): State<MeState>,
     Extension(user): Extension<AuthUser>,
     Json(req): Json<PresenceRequest>,
 ) -> Result<Response, ApiError> {
@@ -130,7 +141,7 @@ async fn set_presence(
 
 /// `PUT /api/v1/me/stop-new`
 async fn set_stop_new(
-    State(state): State<AppState>,
+    State(state): State<MeState>,
     Extension(user): Extension<AuthUser>,
     Json(req): Json<StopNewRequest>,
 ) -> Result<Response, ApiError> {
@@ -149,7 +160,7 @@ async fn set_stop_new(
 
 /// `GET /api/v1/directory`
 async fn directory(
-    State(state): State<AppState>,
+    State(state): State<MeState>,
     Extension(user): Extension<AuthUser>,
 ) -> Result<Response, ApiError> {
     let me = user.id.clone();

@@ -7,11 +7,13 @@
 //! Files are served with `nosniff` and a sandboxing CSP, documents as attachments, so a
 //! customer's file can never run as a page of Switchboard.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{Access, Endpoint};
-use crate::app::AppState;
-use crate::auth::AuthUser;
 use crate::runtime::error::ApiError;
+use crate::services::auth::AuthUser;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -20,6 +22,16 @@ use axum::routing::get;
 use axum::Extension;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
+
+feature_state! {
+    /// The media endpoints' handles.
+    MediaState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    blobs: Blobs,
+    } => base: Base { core, store, clock }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -32,7 +44,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// `GET /api/v1/messages/{id}/media`
 async fn download(
-    State(state): State<AppState>,
+    State(state): State<MediaState>,
     Extension(user): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -41,7 +53,7 @@ async fn download(
     let Some(interaction) = &m.interaction_id else {
         return Err(hidden());
     };
-    crate::interactions::visible(&state, &user, interaction.as_str())
+    crate::services::interactions::visible(&state.base(), &user, interaction.as_str())
         .await
         .map_err(|e| {
             if e.status == StatusCode::NOT_FOUND {

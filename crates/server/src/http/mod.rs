@@ -5,24 +5,27 @@
 //! of the document are Rust types: request bodies and query parameters are the handlers' own
 //! `Deserialize` types, answers are described by [`wire`].
 
+pub use state::AppState;
+
 mod admin;
 mod auth;
 mod channels;
 mod contacts;
 mod crm;
+mod guard;
 mod interactions;
 mod me;
 mod media;
 mod ops;
+mod state;
 mod templates;
 mod ui;
 mod webhook;
 pub mod wire;
 mod ws;
 
-use crate::app::AppState;
-pub use crate::auth::Access;
 use crate::runtime::error::{from_rejection, ApiError};
+pub use crate::services::auth::Access;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -162,7 +165,7 @@ pub fn router(state: AppState) -> Router {
     for ep in endpoints() {
         let guarded = ep.handler.route_layer(middleware::from_fn_with_state(
             (state.clone(), ep.access),
-            crate::auth::require,
+            guard::require,
         ));
         let merged = match by_path.remove(ep.path) {
             Some(existing) => existing.merge(guarded),
@@ -190,7 +193,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Records request latency per route.
 async fn observe(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::State(metrics): axum::extract::State<
+        std::sync::Arc<crate::runtime::metrics::Metrics>,
+    >,
     req: Request,
     next: Next,
 ) -> Response {
@@ -201,7 +206,7 @@ async fn observe(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let resp = next.run(req).await;
-    state.metrics.observe_request(
+    metrics.observe_request(
         &method,
         &route,
         resp.status().as_u16(),
@@ -644,7 +649,7 @@ pub fn openapi() -> Value {
             "schemas": schemas,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE}
+                "cookie": {"type": "apiKey", "in": "cookie", "name": crate::services::auth::COOKIE}
             },
             "responses": {
                 "Error": {

@@ -1,7 +1,9 @@
 //! Operations: liveness, readiness, Prometheus metrics and the OpenAPI document.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::{Access, Endpoint};
-use crate::app::AppState;
 use crate::runtime::metrics::label;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -9,6 +11,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 use switchboard_domain::{InteractionState, Presence};
+
+feature_state! {
+    /// The operations endpoints' handles.
+    OpsState {
+    core: Core,
+    store: Store,
+    metrics: Arc<Metrics>,
+    hasher: Arc<PasswordHasher>,
+    }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -57,7 +69,7 @@ async fn healthz() -> Response {
 }
 
 /// `GET /readyz`
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<OpsState>) -> Response {
     match state.store.ping().await {
         Ok(()) => axum::Json(json!({"status": "ready", "database": state.store.backend()}))
             .into_response(),
@@ -73,7 +85,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// `GET /metrics`
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<OpsState>) -> Response {
     let gauges = state
         .core
         .read(|s| {

@@ -6,15 +6,16 @@
 //! and belongs to the business account of the interaction's WhatsApp number; it may be sent
 //! outside the 24-hour window (that is what templates are for).
 
-use super::interactions::{outbound_record, store_outbound};
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::Path;
 use super::{body, ok, Access, Endpoint, Json, Query};
-use crate::app::AppState;
-use crate::auth::AuthUser;
-use crate::interactions::visible;
 use crate::runtime::error::ApiError;
-use crate::templates::{self as tpl, Shape};
-use crate::whatsapp::media::{self, BlobWriter, Upload};
+use crate::services::auth::AuthUser;
+use crate::services::interactions::visible;
+use crate::services::messaging::{channel_of, not_sendable};
+use crate::services::templates::{self as tpl, Shape};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,11 +23,24 @@ use axum::response::Response;
 use axum::routing::{get, patch, post};
 use axum::Extension;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use switchboard_channels::send::OutboundMessage;
-use switchboard_channels::MediaKind;
-use switchboard_domain::Interaction;
-use switchboard_store::{ChannelRecord, MessageRecord, StoreError, TemplateFilter, TemplateRecord};
+use serde_json::{json, Value};
+use switchboard_store::{StoreError, TemplateFilter, TemplateRecord};
+
+feature_state! {
+    /// The template endpoints' handles.
+    TemplatesState {
+    core: Core,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    channels: Arc<Channels>,
+    graph: switchboard_channels::GraphClient,
+    blobs: Blobs,
+    outbox_wake: Arc<Notify>,
+    template_sync_wake: Arc<Notify>,
+    locks: Arc<KeyedLocks>,
+    shutdown: watch::Receiver<bool>,
+    } => base: Base { core, store, clock }, messaging: Messaging { core, store, clock, locks, channels, blobs, outbox_wake }, template_sync: TemplateSync { store, locks, clock, channels, graph, template_sync_wake, shutdown }
+}
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
@@ -47,7 +61,7 @@ struct ListQuery {
 }
 
 /// The business account of a channel named in a request (unknown: 422).
-fn waba_of_channel(state: &AppState, channel_id: &str) -> Result<Option<String>, ApiError> {
+fn waba_of_channel(state: &TemplatesState, channel_id: &str) -> Result<Option<String>, ApiError> {
     let c = state
         .channels
         .get(channel_id)
@@ -57,7 +71,7 @@ fn waba_of_channel(state: &AppState, channel_id: &str) -> Result<Option<String>,
 
 /// `GET /api/v1/templates`
 async fn list(
-    State(state): State<AppState>,
+    State(state): State<TemplatesState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let waba_ids = match q.channel_id.as_deref().filter(|c| !c.is_empty()) {
@@ -92,7 +106,7 @@ async fn list(
     Ok(ok(Value::Array(list)))
 }
 
-async fn find(state: &AppState, id: &str) -> Result<TemplateRecord, ApiError> {
+async fn find(state: &TemplatesState, id: &str) -> Result<TemplateRecord, ApiError> {
     state
         .store
         .template(id)
@@ -102,7 +116,7 @@ async fn find(state: &AppState, id: &str) -> Result<TemplateRecord, ApiError> {
 
 /// `GET /api/v1/templates/{id}`
 async fn get_one(
-    State(state): State<AppState>,
+    State(state): State<TemplatesState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     Ok(ok(tpl::view(&find(&state, &id).await?)))
@@ -117,7 +131,7 @@ pub struct TemplatePatch {
 
 /// `PATCH /api/v1/templates/{id}`
 async fn patch_template(
-    State(state): State<AppState>,
+    State(state): State<TemplatesState>,
     Path(id): Path<String>,
     Json(req): Json<TemplatePatch>,
 ) -> Result<Response, ApiError> {
@@ -145,7 +159,7 @@ pub struct SyncRequest {
 }
 
 /// `POST /api/v1/templates/sync`
-async fn sync(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn sync(State(state): State<TemplatesState>, body: Bytes) -> Result<Response, ApiError> {
     let req: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()
     } else {
@@ -160,7 +174,7 @@ async fn sync(State(state): State<AppState>, body: Bytes) -> Result<Response, Ap
             ));
         }
     }
-    let reports = tpl::sync(&state, req.channel_id.as_deref()).await;
+    let reports = tpl::sync(&state.template_sync(), req.channel_id.as_deref()).await;
     let failed: Vec<&tpl::AccountSync> = reports.iter().filter(|r| !r.ok).collect();
     let detail = serde_json::to_value(&reports).unwrap_or(Value::Null);
     if let Some(first) = failed.first() {
@@ -185,66 +199,16 @@ async fn sync(State(state): State<AppState>, body: Bytes) -> Result<Response, Ap
 
 // ------------------------------------------------------------------------- in an interaction
 
-/// The WhatsApp number of an interaction, when it has one.
-fn channel_of(state: &AppState, it: &Interaction) -> Option<ChannelRecord> {
-    it.channel_id.as_deref().and_then(|c| state.channels.get(c))
-}
-
-/// Why `t` cannot be sent in `it`, as the API error a send gets.
-fn not_sendable(t: &TemplateRecord, channel: Option<&ChannelRecord>) -> Option<ApiError> {
-    let same_account = channel
-        .and_then(|c| c.waba_id.as_deref())
-        .is_some_and(|w| w == t.waba_id);
-    if !same_account {
-        return Some(ApiError::invalid(
-            "template_wrong_channel",
-            "this template belongs to another WhatsApp Business Account than this conversation's number",
-        ));
-    }
-    if t.deleted {
-        return Some(
-            ApiError::invalid(
-                "template_not_approved",
-                format!(
-                    "template {} ({}) no longer exists in WhatsApp",
-                    t.name, t.language
-                ),
-            )
-            .with("status", "DELETED"),
-        );
-    }
-    if t.status != "APPROVED" {
-        let reason = t
-            .rejected_reason
-            .as_deref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
-        return Some(
-            ApiError::invalid(
-                "template_not_approved",
-                format!(
-                    "template {} ({}) is {}{reason}; only approved templates can be sent",
-                    t.name,
-                    t.language,
-                    t.status.to_ascii_lowercase()
-                ),
-            )
-            .with("status", t.status.as_str()),
-        );
-    }
-    None
-}
-
 /// `GET /api/v1/interactions/{id}/templates/{template_id}/preview`
 async fn preview(
-    State(state): State<AppState>,
+    State(state): State<TemplatesState>,
     Extension(user): Extension<AuthUser>,
     Path((id, template_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let it = visible(&state, &user, &id).await?;
+    let it = visible(&state.base(), &user, &id).await?;
     let t = find(&state, &template_id).await?;
     let shape = Shape::of(&t.parameter_format, &t.components);
-    let contact = tpl::contact_of(&state, &it).await?;
+    let contact = tpl::contact_of(&state.store, &it).await?;
     let prefilled = tpl::prefill(&shape, &t.variable_map, contact.as_ref());
     let values = prefilled
         .iter()
@@ -256,7 +220,7 @@ async fn preview(
         .filter(|p| p.value.is_none())
         .map(|p| p.variable.key.as_str())
         .collect();
-    let blocked = not_sendable(&t, channel_of(&state, &it).as_ref());
+    let blocked = not_sendable(&t, channel_of(&state.messaging(), &it).as_ref());
     Ok(ok(json!({
         "interaction_id": it.id,
         "template": tpl::view(&t),
@@ -273,181 +237,4 @@ async fn preview(
         "text": rendered.body,
         "contact": contact,
     })))
-}
-
-/// The `template` of a send request.
-#[derive(Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateSend {
-    /// The template's id (`GET /api/v1/templates`).
-    pub id: String,
-    /// Variable -> value (`header.1`, `body.1` or `1`, `body.name` or `name`, `button.0`).
-    #[serde(default)]
-    pub variables: Map<String, Value>,
-    /// Send the same template in this language instead (another translation of it).
-    pub language: Option<String>,
-}
-
-/// A header file that passed the media checks, not yet stored.
-pub(super) struct HeaderFile {
-    pub writer: BlobWriter,
-    pub kind: MediaKind,
-    pub mime: String,
-    pub filename: Option<String>,
-}
-
-/// The template a send names, in the language asked for.
-async fn resolve(state: &AppState, req: &TemplateSend) -> Result<TemplateRecord, ApiError> {
-    let unknown = || ApiError::invalid("unknown_template", "there is no template with this id");
-    let t = state
-        .store
-        .template(req.id.trim())
-        .await?
-        .ok_or_else(unknown)?;
-    match req
-        .language
-        .as_deref()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-    {
-        Some(lang) if lang != t.language => state
-            .store
-            .template_by_name(&t.waba_id, &t.name, lang)
-            .await?
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "template_language_unavailable",
-                    format!("template {} has no {lang} translation", t.name),
-                )
-            }),
-        _ => Ok(t),
-    }
-}
-
-/// Sends a template in an interaction: checked (approved, this number's account, every variable
-/// filled in and within WhatsApp's limits, the header media when it needs one), stored as a
-/// message of kind `template` with its rendered header, body, footer and buttons, and queued in
-/// the outbox (the header file uploaded first). A refused request stores nothing.
-pub(super) async fn send_template(
-    state: &AppState,
-    user: &AuthUser,
-    it: &Interaction,
-    req: TemplateSend,
-    file: Option<HeaderFile>,
-) -> Result<MessageRecord, ApiError> {
-    let t = resolve(state, &req).await?;
-    let channel = channel_of(state, it);
-    if let Some(e) = not_sendable(&t, channel.as_ref()) {
-        return Err(e);
-    }
-    let Some(channel) = channel else {
-        return Err(ApiError::internal());
-    };
-    let shape = Shape::of(&t.parameter_format, &t.components);
-    if shape
-        .header
-        .as_ref()
-        .is_some_and(|h| h.format == "LOCATION")
-    {
-        return Err(ApiError::invalid(
-            "template_not_supported",
-            "templates with a location header cannot be sent from Switchboard",
-        ));
-    }
-    let values = tpl::fill(&shape, &req.variables).map_err(|e| e.to_api())?;
-    let wants = shape.header.as_ref().and_then(tpl::Header::media_kind);
-    match (wants, &file) {
-        (Some(kind), None) => {
-            return Err(ApiError::invalid(
-                "template_header_media_required",
-                format!("this template's header is {kind}: send it as multipart with a file part"),
-            )
-            .with("kind", kind))
-        }
-        (Some(kind), Some(f)) if f.kind.as_str() != kind => {
-            return Err(ApiError::invalid(
-                "template_header_media_mismatch",
-                format!(
-                    "this template's header takes {kind}, not {}",
-                    f.kind.as_str()
-                ),
-            )
-            .with("kind", kind))
-        }
-        (None, Some(_)) => {
-            return Err(ApiError::invalid(
-                "template_header_media_unexpected",
-                "this template's header takes no file",
-            ))
-        }
-        _ => {}
-    }
-    let rendered = tpl::render(&shape, &values);
-    let request = OutboundMessage::Template {
-        name: t.name.clone(),
-        language: t.language.clone(),
-        components: tpl::wa_components(&shape, &values),
-    };
-    let payload = json!({
-        "template": {
-            "id": t.id,
-            "wa_template_id": t.wa_template_id,
-            "name": t.name,
-            "language": t.language,
-            "category": t.category,
-        },
-        "header": rendered.header,
-        "body": rendered.body,
-        "footer": rendered.footer,
-        "buttons": rendered.buttons,
-        "variables": values,
-    });
-    tracing::info!(interaction = %it.id, template = %t.id, name = %t.name, "sending a template");
-    let Some(file) = file else {
-        let now = state.clock.now();
-        let m = outbound_record(it, user, "template", rendered.body.clone(), payload, now);
-        let row =
-            crate::whatsapp::outbox::row(&m.id, &channel.id, &it.customer.wa_id, &request, now);
-        store_outbound(state, user, it, &m, vec![row]).await?;
-        return Ok(m);
-    };
-    // The header file: stored as a blob, then named by the message and uploaded by the outbox.
-    let key = media::lock_key(&file.writer.sha256());
-    let HeaderFile {
-        writer,
-        mime,
-        filename,
-        ..
-    } = file;
-    state
-        .locks
-        .with(key, async {
-            let blob = writer.finish().await.map_err(|e| {
-                tracing::error!(error = %e, "templates: cannot write to the blob store");
-                ApiError::unavailable()
-            })?;
-            let now = state.clock.now();
-            let mut payload = payload;
-            payload["media"] = media::stored(&blob.sha256, &mime, blob.size, filename.as_deref());
-            let m = outbound_record(it, user, "template", rendered.body.clone(), payload, now);
-            let upload = Upload {
-                blob: blob.sha256.clone(),
-                mime_type: mime.clone(),
-                filename: filename.clone(),
-            };
-            let row = crate::whatsapp::outbox::media_row(
-                &m.id,
-                &channel.id,
-                &it.customer.wa_id,
-                &request,
-                &upload,
-                now,
-            );
-            let result = store_outbound(state, user, it, &m, vec![row]).await;
-            if result.is_err() && blob.created {
-                state.blobs.remove(&blob.sha256).await;
-            }
-            result.map(|()| m)
-        })
-        .await
 }

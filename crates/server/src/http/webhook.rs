@@ -2,8 +2,9 @@
 //! . Public: authenticated by the verify token and the request signature.
 
 use super::{Access, Endpoint, Query};
-use crate::app::AppState;
 use crate::runtime::error::ApiError;
+use crate::services::whatsapp::webhook::Webhooks;
+use crate::services::whatsapp::Channels;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,6 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// WhatsApp sends up to 3 MB; the parser refuses more with a clear error.
 const BODY_LIMIT: usize = 4 * 1024 * 1024;
@@ -34,8 +36,8 @@ struct VerifyQuery {
 }
 
 /// `GET /webhooks/whatsapp`
-async fn verify(State(state): State<AppState>, Query(q): Query<VerifyQuery>) -> Response {
-    for c in state.channels.all() {
+async fn verify(State(channels): State<Arc<Channels>>, Query(q): Query<VerifyQuery>) -> Response {
+    for c in channels.all() {
         if let Some(challenge) = switchboard_channels::verify_subscription(
             q.mode.as_deref(),
             q.verify_token.as_deref(),
@@ -55,11 +57,11 @@ async fn verify(State(state): State<AppState>, Query(q): Query<VerifyQuery>) -> 
 
 /// `POST /webhooks/whatsapp`
 async fn receive(
-    State(state): State<AppState>,
+    State(state): State<Webhooks>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let outcome = crate::whatsapp::webhook::handle(&state, &headers, &body).await?;
+    let outcome = crate::services::whatsapp::webhook::handle(&state, &headers, &body).await?;
     state.metrics.webhooks_ok.fetch_add(1, Ordering::Relaxed);
     state
         .metrics

@@ -5,12 +5,14 @@
 //! ones. Frames are `{seq, type, data}` with `seq` increasing by one per user. A socket that falls
 //! behind the live channel catches up from the store, so no event is skipped or repeated.
 
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
 use super::{Access, Endpoint, Query};
-use crate::app::AppState;
-use crate::auth::AuthUser;
-use crate::core::Attach;
+use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::hub::Frame;
+use crate::services::auth::AuthUser;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -25,10 +27,20 @@ use serde_json::json;
 use switchboard_domain::Command;
 use tokio::sync::broadcast::error::RecvError;
 
+feature_state! {
+    /// The websocket's handles.
+    WsState {
+    core: Core,
+    store: Store,
+    hub: Hub,
+    shutdown: watch::Receiver<bool>,
+    }
+}
+
 pub fn endpoints() -> Vec<Endpoint> {
     vec![Endpoint {
         method: "GET",
-        path: crate::auth::WEBSOCKET_PATH,
+        path: crate::services::auth::WEBSOCKET_PATH,
         summary: "Websocket of live events ({seq, type, data}); ?since=SEQ replays what was missed; token also as ?token=.",
         access: Access::Agent,
         body: None,
@@ -45,7 +57,7 @@ struct WsQuery {
 
 /// `GET /api/v1/ws`
 async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<WsState>,
     Extension(user): Extension<AuthUser>,
     Query(q): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -76,7 +88,7 @@ async fn send_frame(sink: &mut Sink, f: &Frame) -> bool {
 
 /// Sends stored events after `*cursor` (up to `until`, if given); false if the socket failed.
 async fn replay(
-    state: &AppState,
+    state: &WsState,
     user: &AuthUser,
     sink: &mut Sink,
     cursor: &mut i64,
@@ -111,7 +123,7 @@ async fn replay(
     }
 }
 
-async fn session(state: AppState, user: AuthUser, since: Option<i64>, socket: WebSocket) {
+async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let mut rx = state.hub.subscribe(&user.id);
     let mut revoked = state.hub.revocations();

@@ -115,8 +115,8 @@ async fn racing_redeliveries(db: Db) {
             let state = server_state.clone();
             let (q, wamid, text) = (q.clone(), wa_message_id.clone(), text.to_string());
             set.spawn(async move {
-                switchboard_server::app::ingest(
-                    &state,
+                switchboard_server::services::ingest::ingest(
+                    &state.ingest(),
                     InboundMessage {
                         summary: None,
                         queue_id: QueueId(q),
@@ -397,8 +397,8 @@ async fn load(db: Db) {
                 for (i, (wamid, text)) in msgs.iter().enumerate() {
                     let times = if i == 1 { 2 } else { 1 };
                     for _ in 0..times {
-                        let r = switchboard_server::app::ingest(
-                            &state,
+                        let r = switchboard_server::services::ingest::ingest(
+                            &state.ingest(),
                             InboundMessage {
                                 summary: None,
                                 queue_id: QueueId(q.clone()),

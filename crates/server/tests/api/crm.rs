@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_server::crm::{self, LookupFailure, LookupOutcome};
+use switchboard_server::services::crm::{self, LookupFailure, LookupOutcome};
 use switchboard_server::{Clock, ManualClock, SystemClock};
 use tokio::sync::watch;
 
@@ -606,7 +606,7 @@ async fn nothing_when_not_configured(db: Db) {
     server
         .state
         .core
-        .store(switchboard_server::core::Attach {
+        .store(switchboard_server::runtime::core::Attach {
             crm_events: vec![crm::event(
                 crm::CONTACT_CREATED,
                 json!({"contact": {"id": "c1"}}),
@@ -618,7 +618,7 @@ async fn nothing_when_not_configured(db: Db) {
         .expect("stored");
     assert!(events(&d.admin, "").await.is_empty(), "nothing enqueued");
     assert_eq!(
-        crm::lookup(&server.state, "+4915999999").await,
+        crm::lookup(&server.state.crm, &server.state.metrics, "+4915999999").await,
         LookupOutcome::NotConfigured
     );
 }
@@ -638,7 +638,7 @@ async fn other_kinds_are_delivered(db: Db) {
     server
         .state
         .core
-        .store(switchboard_server::core::Attach {
+        .store(switchboard_server::runtime::core::Attach {
             crm_events: vec![crm::event(
                 crm::CONTACT_CREATED,
                 data.clone(),
@@ -731,7 +731,7 @@ async fn lookups(db: Db) {
     let st = &server.state;
 
     // Found, in the wrapped shape; the number goes with its `+` (percent-encoded on the way).
-    match crm::lookup(st, "+4911").await {
+    match crm::lookup(&st.crm, &st.metrics, "+4911").await {
         LookupOutcome::Found(c) => {
             assert_eq!(c.len(), 1);
             assert_eq!(c[0].id, "17");
@@ -748,7 +748,7 @@ async fn lookups(db: Db) {
         ("+4911".to_owned(), format!("Bearer {LOOKUP_TOKEN}"))
     );
     // A WhatsApp id without `+` is asked for as E.164.
-    match crm::lookup(st, "4922").await {
+    match crm::lookup(&st.crm, &st.metrics, "4922").await {
         LookupOutcome::Found(c) => {
             assert_eq!(
                 c.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
@@ -757,12 +757,15 @@ async fn lookups(db: Db) {
         }
         other => panic!("expected two contacts, got {other:?}"),
     }
-    assert_eq!(crm::lookup(st, "+4933").await, LookupOutcome::Found(vec![]));
+    assert_eq!(
+        crm::lookup(&st.crm, &st.metrics, "+4933").await,
+        LookupOutcome::Found(vec![])
+    );
 
     // Failures, each with its reason, quickly.
     let started = std::time::Instant::now();
     assert_eq!(
-        crm::lookup(st, "+4944").await,
+        crm::lookup(&st.crm, &st.metrics, "+4944").await,
         LookupOutcome::Failed(LookupFailure::Timeout(300))
     );
     assert!(
@@ -770,7 +773,7 @@ async fn lookups(db: Db) {
         "gave up at the timeout"
     );
     for (number, what) in [("+4955", "not JSON"), ("+4966", "a contact without id")] {
-        match crm::lookup(st, number).await {
+        match crm::lookup(&st.crm, &st.metrics, number).await {
             LookupOutcome::Failed(LookupFailure::BadAnswer(reason)) => {
                 assert!(!reason.is_empty(), "{what}")
             }
@@ -778,11 +781,11 @@ async fn lookups(db: Db) {
         }
     }
     assert_eq!(
-        crm::lookup(st, "+4977").await,
+        crm::lookup(&st.crm, &st.metrics, "+4977").await,
         LookupOutcome::Failed(LookupFailure::TooLarge)
     );
     assert_eq!(
-        crm::lookup(st, "+4999").await,
+        crm::lookup(&st.crm, &st.metrics, "+4999").await,
         LookupOutcome::Failed(LookupFailure::Status(503))
     );
 

@@ -545,7 +545,7 @@ impl Ctx {
             }
             Fixture::DeadCrmEvent => {
                 use switchboard_server::Clock;
-                let mut e = switchboard_server::crm::event(
+                let mut e = switchboard_server::services::crm::event(
                     "contact.created",
                     json!({"contact": {"id": format!("c{n}")}}),
                     self.server.clock.now(),

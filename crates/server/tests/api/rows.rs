@@ -390,9 +390,12 @@ async fn refused_commands_among_good_ones(db: Db) {
             let poisoned = i % 5 == 2;
             let text = if poisoned { "poison" } else { "hello" };
             let msg = message(format!("49152000{i:04}"), format!("{text} {i}"));
-            tokio::spawn(
-                async move { (poisoned, switchboard_server::app::ingest(&state, msg).await) },
-            )
+            tokio::spawn(async move {
+                (
+                    poisoned,
+                    switchboard_server::services::ingest::ingest(&state.ingest(), msg).await,
+                )
+            })
         })
         .collect();
     let mut good = HashSet::new();
@@ -426,8 +429,8 @@ async fn refused_commands_among_good_ones(db: Db) {
         .expect("read");
     assert_eq!(live, want, "the engine holds exactly what is stored");
     // A refused customer writes again: a new interaction, stored and live.
-    let again = switchboard_server::app::ingest(
-        &server.state,
+    let again = switchboard_server::services::ingest::ingest(
+        &server.state.ingest(),
         message("491520000002".into(), "hello again".into()),
     )
     .await

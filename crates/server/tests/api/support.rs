@@ -221,8 +221,8 @@ impl Server {
     }
 
     pub async fn ingest(&self, queue: &str, wa_id: &str, name: &str, text: &str) -> Ingested {
-        switchboard_server::app::ingest(
-            &self.state,
+        switchboard_server::services::ingest::ingest(
+            &self.state.ingest(),
             InboundMessage {
                 summary: None,
                 queue_id: QueueId(queue.into()),

@@ -11,12 +11,12 @@
 //! Reads ([`Core::read`]) run on the worker after their batch's commit, so they always see
 //! committed state.
 
-use crate::crm::Crm;
 use crate::runtime::clock::Clock;
 use crate::runtime::error::ApiError;
 use crate::runtime::hub::{Frame, Hub};
 use crate::runtime::ids::new_id;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::records;
 use crate::runtime::views;
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
@@ -46,7 +46,7 @@ pub struct Attach {
     pub raw_webhooks: Vec<RawWebhook>,
     /// Contacts created with the command.
     pub contacts: Vec<ContactRecord>,
-    /// Events for the external CRM (made with [`crate::crm::event`]); dropped when no CRM
+    /// Events for the external CRM (made with [`records::crm_event`]); dropped when no CRM
     /// webhook is configured.
     pub crm_events: Vec<CrmEventRecord>,
 }
@@ -110,6 +110,14 @@ pub struct Core {
 
 const MAX_BATCH: usize = 512;
 
+/// Where the core hands events for the external CRM: whether `crm.webhook_url` is configured
+/// (otherwise events are dropped) and what wakes the delivery service once they are committed.
+#[derive(Clone)]
+pub struct CrmOutlet {
+    pub enabled: bool,
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
 impl Core {
     /// Loads the engine from the store, fires what expired while the server was down, and starts
     /// the worker. The worker stops when `shutdown` turns true (after finishing what is queued).
@@ -118,7 +126,7 @@ impl Core {
         clock: Arc<dyn Clock>,
         hub: Hub,
         metrics: Arc<Metrics>,
-        crm: Arc<Crm>,
+        crm: CrmOutlet,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(Core, tokio::task::JoinHandle<()>)> {
         let directory = Arc::new(Directory::default());
@@ -245,7 +253,7 @@ struct Worker {
     clock: Arc<dyn Clock>,
     hub: Hub,
     metrics: Arc<Metrics>,
-    crm: Arc<Crm>,
+    crm: CrmOutlet,
     directory: Arc<Directory>,
 }
 
@@ -338,8 +346,8 @@ struct Batch {
 
 impl Batch {
     /// Queues an event for the external CRM (only when its webhook is configured).
-    fn crm_event(&mut self, crm: &Crm, event: CrmEventRecord) {
-        if crm.webhooks_enabled() {
+    fn crm_event(&mut self, crm: &CrmOutlet, event: CrmEventRecord) {
+        if crm.enabled {
             self.cs.crm_events.push(event);
             self.crm_queued = true;
         }
@@ -937,12 +945,12 @@ impl Worker {
             });
             // a handled interaction's chat log is saved as a closed case.
             if it.accepted_at.is_some() {
-                let case = crate::contacts::closed_case(it, engine, now);
-                let data = json!({"case": crate::contacts::case_json(&case)});
+                let case = records::closed_case(it, engine, now);
+                let data = json!({"case": records::case_json(&case)});
                 batch.cs.cases.push(case);
                 batch.crm_event(
                     &self.crm,
-                    crate::crm::event(crate::crm::CASE_CREATED, data, now),
+                    records::crm_event(records::CASE_CREATED, data, now),
                 );
             }
         }
@@ -956,10 +964,10 @@ impl Worker {
             .filter(|it| it.ended_at.is_some());
         for it in ended_now {
             if self.state.ended.insert(it.id.clone()) {
-                let data = crate::crm::interaction_ended_data(it, engine);
+                let data = records::interaction_ended_data(it, engine);
                 batch.crm_event(
                     &self.crm,
-                    crate::crm::event(crate::crm::INTERACTION_ENDED, data, now),
+                    records::crm_event(records::INTERACTION_ENDED, data, now),
                 );
             }
         }

@@ -12,14 +12,30 @@
 //! WhatsApp does). `<name>` is `1`, `2`, … in positional templates and the placeholder's name in
 //! named ones.
 
-use crate::app::AppState;
+use crate::runtime::clock::Clock;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use switchboard_domain::{Interaction, Timestamp};
+use switchboard_store::Store;
 use switchboard_store::{TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
+
+/// The template sync service: keeps each business account's templates in the store.
+#[derive(Clone)]
+pub struct TemplateSync {
+    pub store: Store,
+    /// Serializes syncs (one at a time).
+    pub locks: Arc<crate::runtime::locks::KeyedLocks>,
+    pub clock: Arc<dyn Clock>,
+    pub channels: Arc<crate::services::whatsapp::Channels>,
+    pub graph: switchboard_channels::GraphClient,
+    /// Woken when a status webhook named a template not known yet.
+    pub template_sync_wake: Arc<tokio::sync::Notify>,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
 
 /// Longest text header WhatsApp accepts once filled in, in characters.
 pub const HEADER_TEXT_MAX: usize = 60;
@@ -707,23 +723,23 @@ pub fn view(t: &TemplateRecord) -> Value {
 /// contact (following merges) as the API shows it; without one, a contact built from the
 /// WhatsApp customer (the profile name as `name` and `first_name`, the number as the phone).
 pub async fn contact_of(
-    state: &AppState,
+    store: &Store,
     interaction: &Interaction,
 ) -> Result<Option<Value>, ApiError> {
     if let Some(id) = &interaction.contact_id {
-        if let Some(c) = crate::contacts::live_contact(&state.store, id).await? {
-            return Ok(Some(crate::contacts::contact_json(&c, &[])));
+        if let Some(c) = crate::services::contacts::live_contact(store, id).await? {
+            return Ok(Some(crate::services::contacts::contact_json(&c, &[])));
         }
     }
     let c = &interaction.customer;
     if c.wa_id.trim().is_empty() && c.name.is_none() {
         return Ok(None);
     }
-    let number = crate::contacts::customer_number(&c.wa_id);
+    let number = crate::services::contacts::customer_number(&c.wa_id);
     let (first, last) = c
         .name
         .as_deref()
-        .map(crate::contacts::split_name)
+        .map(crate::services::contacts::split_name)
         .unwrap_or((None, None));
     Ok(Some(json!({
         "id": null,
@@ -797,7 +813,7 @@ pub struct AccountSync {
 
 /// Syncs the templates of every channel with a business account (each account once), or of
 /// `only` that channel. One sync runs at a time.
-pub async fn sync(state: &AppState, only: Option<&str>) -> Vec<AccountSync> {
+pub async fn sync(state: &TemplateSync, only: Option<&str>) -> Vec<AccountSync> {
     let mut seen = HashSet::new();
     let channels: Vec<_> = state
         .channels
@@ -876,8 +892,8 @@ pub async fn sync(state: &AppState, only: Option<&str>) -> Vec<AccountSync> {
 
 /// The sync service: once at start-up, then every `whatsapp.template_sync_interval_s` (0: only
 /// at start-up and when woken), and whenever a status webhook names a template not known yet.
-pub async fn run(state: AppState) {
-    let interval_ms = i64::from(state.config.whatsapp.template_sync_interval_s) * 1000;
+pub async fn run(state: TemplateSync, interval_s: u32) {
+    let interval_ms = i64::from(interval_s) * 1000;
     let mut shutdown = state.shutdown.clone();
     loop {
         tokio::select! {

@@ -4,10 +4,11 @@
 
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
+pub use crate::runtime::records::{case_json, closed_case};
 use crate::runtime::views;
 use serde_json::{json, Value};
-use switchboard_domain::{Engine, Interaction, Timestamp};
-use switchboard_store::{CaseRecord, ContactRecord, LastSend, Store, StoreError};
+use switchboard_domain::Timestamp;
+use switchboard_store::{ContactRecord, LastSend, Store, StoreError};
 
 /// The longest name, email or custom field value a contact keeps.
 pub const TEXT_MAX: usize = 200;
@@ -180,70 +181,6 @@ pub fn contact_json(c: &ContactRecord, sends: &[LastSend]) -> Value {
         "created_at": views::ts(c.created_at),
         "updated_at": views::ts(c.updated_at),
     })
-}
-
-/// A case as the API (and the CRM's `case.created`) shows it.
-pub fn case_json(c: &CaseRecord) -> Value {
-    json!({
-        "id": c.id,
-        "state": c.state,
-        "contact_id": c.contact_id,
-        "interaction_id": c.interaction_id,
-        "conversation_id": c.conversation_id,
-        "queue_id": c.queue_id,
-        "subject": c.subject,
-        "agents": c.agents,
-        "disposition_code": c.disposition_code,
-        "initiated_at": views::ts(c.initiated_at),
-        "accepted_at": c.accepted_at.map(views::ts),
-        "ended_at": c.ended_at.map(views::ts),
-        "created_by": c.created_by,
-        "created_at": views::ts(c.created_at),
-        "closed_at": c.closed_at.map(views::ts),
-    })
-}
-
-/// The closed case of a finished interaction. Its transcript is the interaction's
-/// messages and notes, which are kept with it.
-pub fn closed_case(it: &Interaction, engine: &Engine, now: Timestamp) -> CaseRecord {
-    let agents: Vec<Value> = it
-        .participants
-        .iter()
-        .map(|p| {
-            json!({
-                "agent_id": p.agent_id,
-                "display_name": engine.agent(&p.agent_id).map(|a| a.display_name.clone()),
-                "role": p.role,
-                "joined_at": views::ts(p.joined_at),
-                "left_at": p.left_at.map(views::ts),
-                "disposition_code": p.disposition_code,
-                "note": p.wrap_up_note,
-            })
-        })
-        .collect();
-    let disposition = it
-        .participants
-        .iter()
-        .rev()
-        .find_map(|p| p.disposition_code.clone());
-    CaseRecord {
-        id: new_id("case", now),
-        state: "closed".into(),
-        contact_id: it.contact_id.clone(),
-        interaction_id: it.id.clone(),
-        conversation_id: it.conversation_id.clone(),
-        queue_id: Some(it.queue_id.clone()),
-        subject: None,
-        agents: Value::Array(agents),
-        disposition_code: disposition,
-        initiated_at: it.created_at,
-        accepted_at: it.accepted_at,
-        ended_at: it.ended_at,
-        created_by: None,
-        created_at: now,
-        closed_at: Some(now),
-        updated_at: now,
-    }
 }
 
 #[cfg(test)]

@@ -4,15 +4,15 @@
 //! Tokens are random 256-bit values; only their SHA-256 is stored. A session is valid while its
 //! row exists, has not expired and its user is active. Never log a token or a password.
 
-use crate::app::AppState;
 use crate::runtime::error::ApiError;
+use crate::runtime::net::canonical;
+pub use crate::runtime::net::TrustedProxies;
+use crate::services::Base;
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
 };
 use argon2::Argon2;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::middleware::Next;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -483,103 +483,6 @@ fn source_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// `server.trusted_proxies`: the addresses (or networks, `10.0.0.0/8`) of reverse proxies whose
-/// `X-Forwarded-For` is believed. The client address is the peer's, unless the peer is a trusted
-/// proxy: then it is the right-most entry of `X-Forwarded-For` that is not a trusted proxy
-/// (entries further left were written by the client and prove nothing).
-#[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<(IpAddr, u8)>);
-
-impl TrustedProxies {
-    /// Parses a comma-separated list of addresses and networks; the error names the bad entry.
-    pub fn parse(list: &str) -> Result<TrustedProxies, String> {
-        let mut v = Vec::new();
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (addr, bits) = match item.split_once('/') {
-                Some((a, b)) => (a, Some(b)),
-                None => (item, None),
-            };
-            let ip: IpAddr = addr
-                .parse()
-                .map_err(|_| format!("'{item}' is not an address or a network"))?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let bits = match bits {
-                Some(b) => b
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|b| *b <= max)
-                    .ok_or_else(|| format!("'{item}' has a bad prefix length"))?,
-                None => max,
-            };
-            // A mapped IPv4 network is written as an IPv4 one.
-            let (ip, bits) = match (ip, canonical(ip)) {
-                (IpAddr::V6(_), IpAddr::V4(v4)) => (IpAddr::V4(v4), bits.saturating_sub(96)),
-                _ => (ip, bits),
-            };
-            v.push((ip, bits));
-        }
-        Ok(TrustedProxies(v))
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        self.0.iter().any(|(net, bits)| match (net, ip) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(*bits)).unwrap_or(0);
-                u32::from(*n) & mask == u32::from(a) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(*bits)).unwrap_or(0);
-                u128::from(*n) & mask == u128::from(a) & mask
-            }
-            _ => false,
-        })
-    }
-
-    /// The client address of a request that came from `peer` (unknown: 0.0.0.0).
-    pub fn client_address(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> IpAddr {
-        let Some(mut client) = peer.map(|p| canonical(p.ip())) else {
-            return IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        };
-        if !self.contains(client) {
-            return client;
-        }
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        for hop in hops.into_iter().rev() {
-            let Some(ip) = parse_hop(hop) else {
-                break; // not written by a proxy we trust: stop at the last good hop
-            };
-            client = ip;
-            if !self.contains(ip) {
-                break;
-            }
-        }
-        client
-    }
-}
-
-/// One `X-Forwarded-For` entry: an address, possibly with a port (`1.2.3.4:5`, `[::1]:5`).
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    hop.parse::<IpAddr>()
-        .or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip()))
-        .ok()
-        .map(canonical)
-}
-
-/// An IPv4-mapped IPv6 address as the IPv4 address it is.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// The presented token: `Authorization: Bearer`, then `?token=` (when `query` is given: only
 /// for a websocket handshake), then the session cookie. Returns the token and whether it came
 /// from the cookie.
@@ -622,7 +525,7 @@ pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<(Stri
 
 /// Resolves the caller from request headers, or answers 401.
 pub async fn authenticate(
-    state: &AppState,
+    state: &Base,
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<(AuthUser, bool), ApiError> {
@@ -649,75 +552,6 @@ pub async fn authenticate(
         },
         from_cookie,
     ))
-}
-
-/// Middleware enforcing an endpoint's [`Access`]: 401 without a valid session, 403 below the
-/// required role, and a same-origin check for cookie-authenticated writes and websocket
-/// handshakes (CSRF).
-pub async fn require(
-    State((state, access)): State<(AppState, Access)>,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let Some(min) = access.min_role() else {
-        return Ok(next.run(req).await);
-    };
-    // A websocket handshake is a GET, but it opens a stream of the user's data to whatever page
-    // started it (cross-site websocket hijacking): check it like a write.
-    let upgrade = req
-        .headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    // `?token=` only opens the websocket (a browser cannot set headers on one): anywhere else a
-    // token in the URL would end up in access logs, proxies and browser history, whatever
-    // handshake headers the request carries.
-    let ws_route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .is_some_and(|p| p.as_str() == WEBSOCKET_PATH);
-    let query = if upgrade && ws_route {
-        req.uri().query()
-    } else {
-        None
-    };
-    let (user, from_cookie) = authenticate(&state, req.headers(), query).await?;
-    if from_cookie
-        && (upgrade || !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS))
-    {
-        check_same_origin(req.headers())?;
-    }
-    if user.role < min {
-        return Err(ApiError::forbidden(format!(
-            "this needs the {} role",
-            min.as_str()
-        )));
-    }
-    req.extensions_mut().insert(user);
-    Ok(next.run(req).await)
-}
-
-/// A browser sends `Origin` on cross-site writes; it must name this host.
-fn check_same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return Ok(());
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let origin_host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .trim_end_matches('/');
-    if origin_host == host {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "cross-site request refused: the Origin does not match this server",
-        )
-        .with("reason", "csrf"))
-    }
 }
 
 #[cfg(test)]

@@ -1,16 +1,16 @@
 //! Rules about one interaction that handlers and services share: which interaction a caller may
 //! see and how they see it, and WhatsApp's 24-hour window for free-form messages.
 
-use crate::app::AppState;
-use crate::auth::AuthUser;
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
+use crate::services::auth::AuthUser;
+use crate::services::Base;
 use serde_json::Value;
 use switchboard_domain::*;
 
 /// The interaction as the caller may see it: from the engine while live, from the store after.
 /// One they may not see answers 404 exactly like a missing id.
-pub async fn visible(state: &AppState, user: &AuthUser, id: &str) -> Result<Interaction, ApiError> {
+pub async fn visible(state: &Base, user: &AuthUser, id: &str) -> Result<Interaction, ApiError> {
     let iid = InteractionId(id.to_owned());
     let me = user.id.clone();
     let key = iid.clone();
@@ -41,7 +41,7 @@ pub async fn visible(state: &AppState, user: &AuthUser, id: &str) -> Result<Inte
 }
 
 /// The JSON of an interaction (`views::interaction`), with the engine's view of its agents now.
-pub async fn render(state: &AppState, it: Interaction) -> Result<Value, ApiError> {
+pub async fn render(state: &Base, it: Interaction) -> Result<Value, ApiError> {
     let now = state.clock.now();
     state
         .core
@@ -50,7 +50,7 @@ pub async fn render(state: &AppState, it: Interaction) -> Result<Value, ApiError
 }
 
 /// The interaction `id` as the caller sees it: [`visible`], then [`render`].
-pub async fn as_seen(state: &AppState, user: &AuthUser, id: &str) -> Result<Value, ApiError> {
+pub async fn as_seen(state: &Base, user: &AuthUser, id: &str) -> Result<Value, ApiError> {
     render(state, visible(state, user, id).await?).await
 }
 

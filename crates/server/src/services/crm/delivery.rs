@@ -18,13 +18,23 @@
 //! backoff delays with the manual clock); stopped by the shutdown signal.
 
 use super::Crm;
-use crate::app::AppState;
 use crate::runtime::views;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;
 use switchboard_domain::{AgentId, InteractionId, Timestamp};
 use switchboard_store::{CrmEventRecord, CrmEventUpdate};
+
+/// The CRM delivery service: sends the queued events to `crm.webhook_url`, oldest first.
+#[derive(Clone)]
+pub struct Delivery {
+    pub core: crate::runtime::core::Core,
+    pub store: switchboard_store::Store,
+    pub clock: std::sync::Arc<dyn crate::runtime::clock::Clock>,
+    pub metrics: std::sync::Arc<crate::runtime::metrics::Metrics>,
+    pub crm: std::sync::Arc<Crm>,
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
 
 pub const SIGNATURE_HEADER: &str = "X-Switchboard-Signature-256";
 pub const EVENT_HEADER: &str = "X-Switchboard-Event";
@@ -52,7 +62,7 @@ enum Outcome {
 }
 
 /// Runs until shutdown. Does nothing when no webhook is configured.
-pub async fn run(state: AppState) {
+pub async fn run(state: Delivery) {
     if !state.crm.webhooks_enabled() {
         return;
     }
@@ -92,7 +102,7 @@ pub async fn run(state: AppState) {
 }
 
 /// One attempt of the oldest pending event; `false` when its outcome could not be stored.
-async fn attempt(state: &AppState, crm: &Crm, ev: CrmEventRecord) -> bool {
+async fn attempt(state: &Delivery, crm: &Crm, ev: CrmEventRecord) -> bool {
     let (Some(url), Some(secret)) = (&crm.config.webhook_url, &crm.config.webhook_secret) else {
         return false;
     };
@@ -260,7 +270,7 @@ pub fn backoff_ms(attempts: i64, jitter: f64) -> i64 {
 
 /// The body as sent: `{"id", "type", "created_at", "data"}`. An `interaction.ended` event's data
 /// gets the interaction's transcript.
-async fn build_body(state: &AppState, ev: &CrmEventRecord) -> anyhow::Result<String> {
+async fn build_body(state: &Delivery, ev: &CrmEventRecord) -> anyhow::Result<String> {
     let mut data = ev.payload.clone();
     if ev.kind == super::INTERACTION_ENDED {
         let id = data["interaction"]["id"].as_str().map(str::to_owned);
@@ -285,7 +295,7 @@ async fn build_body(state: &AppState, ev: &CrmEventRecord) -> anyhow::Result<Str
 /// The interaction's messages, oldest first (at most [`MAX_TRANSCRIPT`], the latest), and whether
 /// older ones were left out.
 async fn transcript(
-    state: &AppState,
+    state: &Delivery,
     id: &InteractionId,
     customer_name: Value,
 ) -> anyhow::Result<(Vec<Value>, bool)> {

@@ -15,17 +15,41 @@
 //!   nothing is lost or sent twice across a restart.
 
 use super::media::Upload;
-use crate::app::AppState;
-use crate::core::Attach;
+use crate::runtime::clock::Clock;
+use crate::runtime::core::Attach;
+use crate::runtime::core::Core;
+use crate::runtime::locks::KeyedLocks;
 use crate::runtime::locks::LockKey;
+use crate::services::whatsapp::Channels;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_channels::send::{ErrorClass, MediaSource, OutboundMessage, SendError};
 use switchboard_domain::{Command, InteractionId, Timestamp};
+use switchboard_store::Store;
 use switchboard_store::{MessageStatusUpdate, OutboxRecord, OutboxUpdate};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+
+/// The outbox service: sends queued messages in order, within WhatsApp's rates.
+#[derive(Clone)]
+pub struct Outbox {
+    pub core: Core,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub locks: Arc<KeyedLocks>,
+    pub channels: Arc<Channels>,
+    pub graph: switchboard_channels::GraphClient,
+    pub blobs: super::media::Blobs,
+    pub whatsapp: crate::runtime::config::WhatsappConfig,
+    pub metrics: Arc<crate::runtime::metrics::Metrics>,
+    /// Woken when a message was queued.
+    pub outbox_wake: Arc<Notify>,
+    /// Counts send attempts whose outcome is stored.
+    pub outbox_attempts: Arc<watch::Sender<u64>>,
+    pub shutdown: watch::Receiver<bool>,
+}
 
 /// Gives up retrying a message after this long.
 const GIVE_UP_MS: i64 = 24 * 3600 * 1000;
@@ -127,8 +151,8 @@ impl Limiter {
 }
 
 /// Runs until shutdown.
-pub async fn run(state: AppState) {
-    let cfg = &state.config.whatsapp;
+pub async fn run(state: Outbox) {
+    let cfg = &state.whatsapp;
     let limiter = Arc::new(Mutex::new(Limiter {
         per_number: f64::from(cfg.rate_per_second.max(1)),
         pair_burst: f64::from(cfg.pair_burst.max(1)),
@@ -209,7 +233,7 @@ pub async fn run(state: AppState) {
 
 /// Sends one recipient's due rows in order. Returns how long to wait when rate-limited.
 async fn send_group(
-    state: AppState,
+    state: Outbox,
     limiter: Arc<Mutex<Limiter>>,
     rows: Vec<OutboxRecord>,
 ) -> Option<Duration> {
@@ -287,7 +311,7 @@ fn upload_of(row: &OutboxRecord) -> Option<Upload> {
 /// Uploads the blob of a media message and returns the message to send by the new media id.
 /// A retried row uploads again (WhatsApp keeps uploads for 30 days, so nothing goes stale).
 async fn with_uploaded(
-    state: &AppState,
+    state: &Outbox,
     channel: &switchboard_store::ChannelRecord,
     request: OutboundMessage,
     upload: &Upload,
@@ -326,7 +350,7 @@ async fn with_uploaded(
         } => OutboundMessage::Template {
             name,
             language,
-            components: crate::templates::with_header_media_id(components, &id),
+            components: crate::services::templates::with_header_media_id(components, &id),
         },
         other => other,
     })
@@ -353,7 +377,7 @@ fn error_json(e: &SendError) -> Value {
     })
 }
 
-async fn interaction_of(state: &AppState, message_id: &str) -> Option<InteractionId> {
+async fn interaction_of(state: &Outbox, message_id: &str) -> Option<InteractionId> {
     state
         .store
         .message(message_id)
@@ -364,7 +388,7 @@ async fn interaction_of(state: &AppState, message_id: &str) -> Option<Interactio
 }
 
 /// WhatsApp accepted the message: store its wamid, with any statuses that came before.
-async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
+async fn accepted(state: &Outbox, row: &OutboxRecord, wamid: &str) {
     let key = LockKey::Statuses(wamid.to_owned());
     let work = async {
         let now = state.clock.now();
@@ -426,7 +450,7 @@ async fn accepted(state: &AppState, row: &OutboxRecord, wamid: &str) {
 }
 
 /// A transient error: try again later, or give up after a day.
-async fn retry(state: &AppState, row: &OutboxRecord, e: &SendError) {
+async fn retry(state: &Outbox, row: &OutboxRecord, e: &SendError) {
     let now = state.clock.now();
     state
         .metrics
@@ -461,7 +485,7 @@ async fn retry(state: &AppState, row: &OutboxRecord, e: &SendError) {
 }
 
 /// A permanent error: the message failed, with the reason shown to the agent.
-async fn fail(state: &AppState, row: &OutboxRecord, error: Value) {
+async fn fail(state: &Outbox, row: &OutboxRecord, error: Value) {
     let now = state.clock.now();
     state
         .metrics
@@ -507,7 +531,7 @@ async fn fail(state: &AppState, row: &OutboxRecord, error: Value) {
 /// data, not an outage), only the outbox row's new state is stored, so the message is neither
 /// sent again nor holds up the outbox, and the error is logged.
 async fn store_outcome(
-    state: &AppState,
+    state: &Outbox,
     what: &str,
     message_id: &str,
     cmd: Option<Command>,

@@ -8,8 +8,9 @@
 //! [`LookupOutcome::Failed`] with the reason, for the caller to fall back to the local CRM. This
 //! never panics and never retries.
 
-use crate::app::AppState;
-use crate::config::CrmConfig;
+use crate::runtime::config::CrmConfig;
+use crate::runtime::metrics::Metrics;
+use crate::services::crm::Crm;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -85,14 +86,14 @@ fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 }
 
 /// Looks the customer with number `e164` up in the external CRM (see the module docs).
-pub async fn lookup(state: &AppState, e164: &str) -> LookupOutcome {
-    let outcome = lookup_with(state.crm.http(), &state.config.crm, e164).await;
+pub async fn lookup(crm: &Crm, metrics: &Metrics, e164: &str) -> LookupOutcome {
+    let outcome = lookup_with(crm.http(), &crm.config, e164).await;
     let counter = match &outcome {
         LookupOutcome::NotConfigured => None,
-        LookupOutcome::Found(_) => Some(&state.metrics.crm_lookups),
+        LookupOutcome::Found(_) => Some(&metrics.crm_lookups),
         LookupOutcome::Failed(reason) => {
             tracing::warn!(reason = %reason, "CRM lookup failed; the local CRM is used");
-            Some(&state.metrics.crm_lookup_failures)
+            Some(&metrics.crm_lookup_failures)
         }
     };
     if let Some(c) = counter {

@@ -16,8 +16,10 @@
 //! "size", "filename", "error"}`. This module never changes a message's status or text, and a
 //! message never points at a blob that is not durable.
 
-use crate::app::AppState;
-use crate::core::Attach;
+use crate::runtime::clock::Clock;
+use crate::runtime::core::Attach;
+use crate::runtime::core::Core;
+use crate::runtime::locks::KeyedLocks;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -31,9 +33,26 @@ use switchboard_channels::media::{check_media, media_limit, HumanSize, LimitErro
 use switchboard_channels::send::{ErrorOrigin, SendError};
 use switchboard_channels::MediaKind;
 use switchboard_domain::Timestamp;
+use switchboard_store::Store;
 use switchboard_store::{MessageRecord, MessageStatusUpdate};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
+
+/// The media service: downloads customers' media into the blob store.
+#[derive(Clone)]
+pub struct MediaService {
+    pub core: Core,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub locks: Arc<KeyedLocks>,
+    pub channels: Arc<crate::services::whatsapp::Channels>,
+    pub graph: switchboard_channels::GraphClient,
+    pub blobs: Blobs,
+    /// Woken when the webhook stored customer media.
+    pub media_wake: Arc<Notify>,
+    pub shutdown: watch::Receiver<bool>,
+}
 
 /// Messages read from the store per page.
 const PAGE: i64 = 200;
@@ -144,7 +163,7 @@ impl Blobs {
     }
 }
 
-/// The key of [`AppState::locks`] held while a blob is stored and the message naming it
+/// The key of [`MediaService::locks`] held while a blob is stored and the message naming it
 /// committed, so a blob deleted after a refused request is never one another message uses.
 pub fn lock_key(sha: &str) -> crate::runtime::locks::LockKey {
     crate::runtime::locks::LockKey::Blob(sha.to_owned())
@@ -290,9 +309,9 @@ struct Backoff {
     next_at: Timestamp,
 }
 
-/// The media service: runs until shutdown. Woken by [`AppState::media_wake`] when the webhook
+/// The media service: runs until shutdown. Woken by [`MediaService::media_wake`] when the webhook
 /// stored customer media, and by its own retry deadlines.
-pub async fn run(state: AppState) {
+pub async fn run(state: MediaService) {
     let mut shutdown = state.shutdown.clone();
     state.blobs.clean_temp().await;
     let mut backoff: HashMap<String, Backoff> = HashMap::new();
@@ -316,7 +335,7 @@ pub async fn run(state: AppState) {
 }
 
 /// Downloads every pending media that is due; returns when the next retry is due, if any.
-async fn pass(state: &AppState, backoff: &mut HashMap<String, Backoff>) -> Option<Timestamp> {
+async fn pass(state: &MediaService, backoff: &mut HashMap<String, Backoff>) -> Option<Timestamp> {
     let now = state.clock.now();
     let mut after: Option<String> = None;
     let mut seen = HashSet::new();
@@ -391,7 +410,7 @@ fn failure(code: &str, message: impl Into<String>) -> Value {
 
 /// Fetches one message's media and records the outcome on the message.
 #[tracing::instrument(name = "media.download", skip_all, fields(message = %m.id))]
-async fn download(state: &AppState, m: MessageRecord) -> Outcome {
+async fn download(state: &MediaService, m: MessageRecord) -> Outcome {
     let content = m.payload.get("content").cloned().unwrap_or(Value::Null);
     let text = |k: &str| {
         content
@@ -523,7 +542,7 @@ fn fetch_failure(kind: MediaKind, cap: u64, e: &SendError) -> Value {
 }
 
 /// Stores the outcome in the message's payload through the core (`message.updated`).
-async fn finish(state: &AppState, m: &MessageRecord, result: Result<Value, Value>) -> Outcome {
+async fn finish(state: &MediaService, m: &MessageRecord, result: Result<Value, Value>) -> Outcome {
     let mut payload = m.payload.clone();
     let previous = payload.get("media").cloned().unwrap_or(Value::Null);
     let media = match result {

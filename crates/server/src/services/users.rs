@@ -1,9 +1,9 @@
 //! Users: creating one (the first admin at start-up and `POST /api/v1/agents` go through the
 //! same steps).
 
-use crate::app::AppState;
-use crate::core::Attach;
+use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
+use crate::services::Base;
 use switchboard_domain::*;
 use switchboard_store::{Changeset, StoreError};
 
@@ -13,7 +13,7 @@ use switchboard_store::{Changeset, StoreError};
 /// meanwhile), the row is retired again and the engine's refusal returned, so a refused
 /// creation leaves no user behind.
 pub async fn create_user(
-    state: &AppState,
+    state: &Base,
     config: AgentConfig,
     username: &str,
     hash: &str,

@@ -342,7 +342,7 @@ impl Config {
                 "server.login_max_failures and server.login_window_s must be at least 1".into(),
             ));
         }
-        if let Err(e) = crate::auth::TrustedProxies::parse(&self.server.trusted_proxies) {
+        if let Err(e) = crate::runtime::net::TrustedProxies::parse(&self.server.trusted_proxies) {
             return Err(ConfigError::Invalid(format!("server.trusted_proxies: {e}")));
         }
         if self.server.password_hash_wait_ms == 0 {

@@ -8,21 +8,55 @@
 //! `payload.media.state = "pending"` and the media service woken to download it.
 
 use super::ChannelRecord;
-use crate::app::{ingest_many, AppState, InboundMessage};
-use crate::core::Attach;
+use crate::runtime::clock::Clock;
+use crate::runtime::core::Attach;
+use crate::runtime::core::Core;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::{conversation_id, new_id};
+use crate::runtime::locks::KeyedLocks;
 use crate::runtime::locks::LockKey;
+use crate::services::ingest::{ingest_many, InboundMessage, Ingest};
+use crate::services::whatsapp::Channels;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 use switchboard_channels::signature::SIGNATURE_HEADER;
 use switchboard_channels::webhook::{
     Change, Content, DeliveryStatus, InboundMessage as WaMessage, StatusUpdate,
 };
 use switchboard_channels::{parse_webhook, status_advances, verify_signature, ParseError};
 use switchboard_domain::{Command, InteractionId};
+use switchboard_store::Store;
 use switchboard_store::{MessageStatusUpdate, PendingStatus, RawWebhook};
+use tokio::sync::Notify;
+
+/// The webhook service: verifies, parses and stores what WhatsApp posts.
+#[derive(Clone)]
+pub struct Webhooks {
+    pub core: Core,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub locks: Arc<KeyedLocks>,
+    pub metrics: Arc<crate::runtime::metrics::Metrics>,
+    pub channels: Arc<Channels>,
+    /// Woken when customer media was stored.
+    pub media_wake: Arc<Notify>,
+    /// Woken when a status named a template not known yet.
+    pub template_sync_wake: Arc<Notify>,
+}
+
+impl Webhooks {
+    /// The ingest service these handles make.
+    pub fn ingest(&self) -> Ingest {
+        Ingest {
+            core: self.core.clone(),
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            locks: self.locks.clone(),
+        }
+    }
+}
 
 /// What one webhook carried.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -35,7 +69,7 @@ pub struct WebhookOutcome {
 
 /// Verifies, parses and stores one webhook POST.
 pub async fn handle(
-    state: &AppState,
+    state: &Webhooks,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<WebhookOutcome, ApiError> {
@@ -149,7 +183,7 @@ pub async fn handle(
                             })
                         });
                     if let Some(change) =
-                        ours.and_then(|w| crate::templates::status_change(w, &value))
+                        ours.and_then(|w| crate::services::templates::status_change(w, &value))
                     {
                         template_changes.push(change);
                     }
@@ -172,7 +206,7 @@ pub async fn handle(
     };
     if !inbound.is_empty() {
         link_replies(state, &mut inbound).await?;
-        let done = ingest_many(state, inbound).await?;
+        let done = ingest_many(&state.ingest(), inbound).await?;
         outcome.messages = done.len();
         outcome.duplicates = done.iter().filter(|d| d.duplicate).count();
         if has_media {
@@ -207,7 +241,7 @@ pub async fn handle(
 /// Gives each message that replies to one of its conversation's stored messages (`context.id`:
 /// a quote, or the tap of a template's quick-reply button) a `reply_to` naming that message, so
 /// the transcript can show what it answers: `{id, type, text, template?}`.
-async fn link_replies(state: &AppState, inbound: &mut [InboundMessage]) -> Result<(), ApiError> {
+async fn link_replies(state: &Webhooks, inbound: &mut [InboundMessage]) -> Result<(), ApiError> {
     let context_id = |m: &InboundMessage| {
         m.payload
             .pointer("/context/id")
@@ -271,7 +305,7 @@ pub fn status_error(s: &StatusUpdate) -> Option<Value> {
 /// Applies status webhooks: a status moves a message forward only; one for a WhatsApp
 /// id not known yet is kept and applied when the send's answer names it.
 pub async fn apply_statuses(
-    state: &AppState,
+    state: &Webhooks,
     statuses: Vec<(ChannelRecord, StatusUpdate)>,
 ) -> Result<(), ApiError> {
     // Ids and status values become index keys (messages, pending_statuses): bounded, the
@@ -297,7 +331,7 @@ pub async fn apply_statuses(
 }
 
 async fn apply_locked(
-    state: &AppState,
+    state: &Webhooks,
     statuses: Vec<(ChannelRecord, StatusUpdate)>,
 ) -> Result<(), ApiError> {
     let now = state.clock.now();
