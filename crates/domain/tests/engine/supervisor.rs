@@ -564,3 +564,40 @@ fn r8_8_reassign_refusals() {
         "not_active",
     );
 }
+
+/// with: a take-over above capacity survives a restart as it was: the supervisor's
+/// load counts it, and the router still offers them nothing while it keeps them above capacity.
+#[test]
+fn r8_8_a_take_over_above_capacity_survives_a_restart() {
+    fn roundtrip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
+        serde_json::from_value(serde_json::to_value(v).unwrap()).unwrap()
+    }
+    let mut cc = two_queues_with_owner();
+    add_sue(&mut cc, &["q1"], 1);
+    cc.available("s1", s(4));
+    cc.inbound("i5", "c5", "q1", s(5));
+    cc.accept("s1", "i5", s(6));
+    cc.apply(take_over("s1", "i1"), s(10));
+    assert_eq!(cc.load("s1"), 2);
+
+    let (e, _) = Engine::load(
+        Settings::default(),
+        cc.e.agents().map(roundtrip).collect(),
+        cc.e.queues().map(roundtrip).collect(),
+        cc.e.interactions().map(roundtrip).collect(),
+        s(20),
+    );
+    let mut cc = Cc { e };
+    cc.tick(s(20));
+    assert_eq!(cc.it("i1").owner_id, Some(aid("s1")));
+    assert_eq!((cc.load("s1"), cc.load("a1")), (2, 1));
+    cc.apply(Command::Connected { agent: aid("s1") }, s(21));
+    cc.apply(Command::Connected { agent: aid("a1") }, s(21));
+    let c = cc.inbound("i7", "c7", "q1", s(22));
+    assert!(c.offers.is_empty(), "Sue is above capacity, Ann wraps up");
+    assert_eq!(cc.waiting("q1"), ids(&["i7"]));
+    cc.check(s(22));
+    let c = cc.wrap_up("a1", "i1", None, s(23));
+    assert_eq!(offers(&c), vec![offer("i7", "a1")]);
+    cc.check(s(23));
+}
