@@ -14,7 +14,8 @@
 //! The engine is one type, [`Engine`], whose rules are spread over files by concern: the command
 //! and result types (`command.rs`), admin commands (`admin.rs`), agent presence and connections
 //! (`presence.rs`), offers (`offers.rs`), handling an accepted interaction (`handling.rs`:
-//! transfer, conference, end, wrap-up), customer messages and outbound starts (`inbound.rs`),
+//! transfer, conference, end, wrap-up), a supervisor acting on others' work (`supervisor.rs`:
+//! an agent's presence, take-over), customer messages and outbound starts (`inbound.rs`),
 //! slot and waiting-list bookkeeping (`slots.rs`), the router (`routing.rs`), deadlines
 //! (`timers.rs`) and the invariant checks (`invariants.rs`). This file holds the state, the
 //! queries and the step: [`Engine::apply`] and [`Engine::tick`], the dispatch of commands, and
@@ -34,6 +35,7 @@ mod offers;
 mod presence;
 mod routing;
 mod slots;
+mod supervisor;
 mod timers;
 
 pub use admin::{validate_queue, validate_settings};
@@ -489,6 +491,27 @@ impl Engine {
                 contact_id,
             } => self
                 .set_contact(&by, &interaction, contact_id)
+                .map(|_| Reply::Done),
+            Command::SetAgentPresence {
+                supervisor,
+                agent,
+                presence,
+                reason,
+            } => self
+                .cmd_set_agent_presence(&supervisor, &agent, presence, reason, now)
+                .map(|_| Reply::Done),
+            Command::TakeOver {
+                supervisor,
+                interaction,
+            } => self
+                .take_over(&supervisor, &interaction, now)
+                .map(|_| Reply::Done),
+            Command::Reassign {
+                supervisor,
+                interaction,
+                target,
+            } => self
+                .reassign(&supervisor, &interaction, target, now)
                 .map(|_| Reply::Done),
             Command::Connected { agent } => self.connected(&agent).map(|_| Reply::Done),
             Command::Disconnected { agent } => self.disconnected(&agent, now).map(|_| Reply::Done),

@@ -26,6 +26,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
         7,
         include_str!("../migrations/sqlite/0007_unassigned_cases.sql"),
     ),
+    (9, include_str!("../migrations/sqlite/0009_audit.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -46,6 +47,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         8,
         include_str!("../migrations/postgres/0008_bounded_search.sql"),
     ),
+    (9, include_str!("../migrations/postgres/0009_audit.sql")),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).

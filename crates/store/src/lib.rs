@@ -37,6 +37,7 @@ macro_rules! dispatch_commit {
     };
 }
 
+mod audit;
 mod connect;
 mod contacts;
 mod crm;
@@ -47,6 +48,7 @@ mod rows;
 mod templates;
 mod whatsapp;
 
+pub use audit::{AuditCursor, AuditFilter, AuditPage, AuditRecord};
 pub use contacts::{search_words, CaseFilter, SearchScope};
 pub use error::{Result, StoreError};
 pub use records::{

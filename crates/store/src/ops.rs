@@ -337,7 +337,7 @@ impl Store {
     /// login data untouched), then agent deletions (and their sessions); conversation upserts
     /// (known fields are never erased, `last_inbound_at` only moves forward); interaction upserts
     /// with their participants; message inserts (skipped when the id or WhatsApp id exists);
-    /// message status updates; notes; CRM events (in order); events.
+    /// message status updates; notes; CRM events (in order); audit entries; events.
     ///
     /// A unique violation (e.g. an event `(user_id, seq)` stored twice) is
     /// [`StoreError::Conflict`], and nothing of the changeset is applied.
@@ -428,6 +428,11 @@ impl Store {
             .crm_events
             .iter()
             .map(|e| to_json(&e.payload))
+            .collect::<Result<Vec<_>>>()?;
+        let audit_json = changes
+            .audit
+            .iter()
+            .map(crate::audit::encode_values)
             .collect::<Result<Vec<_>>>()?;
         let event_data = changes
             .events
@@ -834,6 +839,21 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+            }
+            for (a, (before, after)) in changes.audit.iter().zip(&audit_json) {
+                sqlx::query(crate::audit::INSERT_AUDIT)
+                    .bind(a.id.as_str())
+                    .bind(a.at.0)
+                    .bind(a.actor_id.as_ref().map(AgentId::as_str))
+                    .bind(a.actor_name.as_deref())
+                    .bind(a.action.as_str())
+                    .bind(a.target_type.as_str())
+                    .bind(a.target_id.as_str())
+                    .bind(before.as_deref())
+                    .bind(after.as_deref())
+                    .bind(a.client_addr.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
             }
             for chunk in chunks(&events) {
                 let mut qb = sqlx::QueryBuilder::new(

@@ -244,6 +244,9 @@ pub struct Changeset {
     pub cases: Vec<CaseRecord>,
     /// Events for the external CRM, queued with the change they report.
     pub crm_events: Vec<CrmEventRecord>,
+    /// Audit log entries of the changes in this changeset; an id already stored is left
+    /// as it is.
+    pub audit: Vec<crate::AuditRecord>,
 }
 
 impl Changeset {
@@ -269,6 +272,7 @@ impl Changeset {
             && self.contacts.is_empty()
             && self.cases.is_empty()
             && self.crm_events.is_empty()
+            && self.audit.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -295,10 +299,12 @@ impl Changeset {
             contacts,
             cases,
             crm_events,
+            audit,
         } = other;
         self.contacts.extend(contacts);
         self.cases.extend(cases);
         self.crm_events.extend(crm_events);
+        self.audit.extend(audit);
         self.outbox.extend(outbox);
         self.outbox_updates.extend(outbox_updates);
         self.pending_statuses.extend(pending_statuses);

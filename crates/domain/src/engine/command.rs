@@ -4,7 +4,7 @@
 use crate::error::DomainError;
 use crate::model::*;
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Something the engine is asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +81,31 @@ pub enum Command {
         by: AgentId,
         interaction: InteractionId,
         contact_id: Option<String>,
+    },
+    /// a supervisor (or admin) sets another agent's presence, e.g. offline for an agent
+    /// who left without logging out. The agent's own rules apply (see [`Command::SetPresence`]);
+    /// `offline` withdraws the agent's pending offers (re-routed), their accepted interactions
+    /// stay theirs. Who did it is in [`Changes::presence_set_by`]. Only `offline` can be set for
+    /// an agent whose connection is gone beyond the grace period (`agent_disconnected`).
+    SetAgentPresence {
+        supervisor: AgentId,
+        agent: AgentId,
+        presence: Presence,
+        reason: Option<String>,
+    },
+    /// a supervisor (or admin) becomes the owner of an active interaction, whatever
+    /// their capacity; the previous owner goes to wrap-up, conference participants stay, the
+    /// customer notices nothing.
+    TakeOver {
+        supervisor: AgentId,
+        interaction: InteractionId,
+    },
+    /// a supervisor (or admin) transfers any active interaction to an agent or a queue,
+    /// as its owner could with [`Command::Transfer`] (same checks of the target, same effects).
+    Reassign {
+        supervisor: AgentId,
+        interaction: InteractionId,
+        target: Target,
     },
     /// A live connection (websocket) of the agent opened.
     Connected {
@@ -216,6 +241,10 @@ pub struct Changes {
     /// Offers made in this step, in order (interaction, agent).
     pub offers: Vec<(InteractionId, AgentId)>,
     pub counters: Counters,
+    /// agents whose presence a supervisor set in this step, with the supervisor: the
+    /// `PresenceChanged` notice about such an agent is to say who changed it (`changed_by`).
+    /// An agent missing here changed their own presence (or the router did: RONA, grace).
+    pub presence_set_by: BTreeMap<AgentId, AgentId>,
 }
 
 #[cfg(any(test, feature = "test-support"))]
@@ -231,6 +260,7 @@ impl Changes {
             && !self.settings_changed
             && self.notices.is_empty()
             && self.system_messages.is_empty()
+            && self.presence_set_by.is_empty()
     }
 }
 

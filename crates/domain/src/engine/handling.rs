@@ -36,24 +36,66 @@ impl Engine {
                 "only the agent who owns the interaction can transfer it",
             ));
         }
-        match &target {
-            Target::Queue(q) => {
-                if !self.queues.contains_key(q) {
-                    return Err(DomainError::invalid(
-                        "unknown_queue",
-                        "the queue does not exist",
-                    ));
-                }
+        if matches!(&target, Target::Agent(a) if a == agent) {
+            return Err(DomainError::invalid(
+                "transfer_to_self",
+                "you cannot transfer an interaction to yourself",
+            ));
+        }
+        self.move_active(agent, id, target, now)
+    }
+
+    /// a supervisor transfers any active interaction, whoever owns it, to an agent or a
+    /// queue, exactly as its owner would (the owner and every active participant go to wrap-up;
+    /// the customer notices nothing but the conversation continuing). Transferring it to
+    /// themselves makes the supervisor an offer like any other agent (see
+    /// [`Command::TakeOver`](super::Command::TakeOver) to take it at once).
+    pub(super) fn reassign(
+        &mut self,
+        supervisor: &AgentId,
+        id: &InteractionId,
+        target: Target,
+        now: Timestamp,
+    ) -> Result<(), DomainError> {
+        self.require_supervisor(supervisor)?;
+        match self.interactions.get(id) {
+            None => return Err(DomainError::not_found("interaction")),
+            Some(it) if it.state != InteractionState::Active => {
+                return Err(DomainError::conflict(
+                    "not_active",
+                    "only an active interaction can be transferred",
+                ))
             }
-            Target::Agent(a) => {
-                if a == agent {
-                    return Err(DomainError::invalid(
-                        "transfer_to_self",
-                        "you cannot transfer an interaction to yourself",
-                    ));
-                }
-                self.check_can_take(a, id)?;
-            }
+            Some(_) => {}
+        }
+        self.move_active(supervisor, id, target, now)
+    }
+
+    /// Whether the queue a transfer targets exists (an agent target is checked by
+    /// `check_can_take`).
+    fn queue_of_target(&self, target: &Target) -> Result<(), DomainError> {
+        match target {
+            Target::Queue(q) if !self.queues.contains_key(q) => Err(DomainError::invalid(
+                "unknown_queue",
+                "the queue does not exist",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Transfers an active interaction on behalf of `agent` (its owner or a supervisor): checks
+    /// the target, then every active participant goes to wrap-up and the interaction is
+    /// offered to the target agent or queued at the tail of the target queue.
+    fn move_active(
+        &mut self,
+        agent: &AgentId,
+        id: &InteractionId,
+        target: Target,
+        now: Timestamp,
+    ) -> Result<(), DomainError> {
+        self.queue_of_target(&target)?;
+        if let Target::Agent(a) = &target {
+            self.check_can_take(a, id)?;
         }
         let conv = self.interactions.get(id).map(|i| i.conversation_id.clone());
         self.cancel_conference(id);
@@ -379,14 +421,20 @@ impl Engine {
         Ok(())
     }
 
-    fn post_processing_of(&self, id: &InteractionId) -> u32 {
+    pub(super) fn post_processing_of(&self, id: &InteractionId) -> u32 {
         self.interactions
             .get(id)
             .and_then(|i| self.queue(&i.queue_id))
             .map_or(DEFAULT_POST_PROCESSING_S, |q| q.post_processing_s)
     }
 
-    fn begin_wrap_up(&mut self, id: &InteractionId, agent: &AgentId, pp: u32, now: Timestamp) {
+    pub(super) fn begin_wrap_up(
+        &mut self,
+        id: &InteractionId,
+        agent: &AgentId,
+        pp: u32,
+        now: Timestamp,
+    ) {
         self.touch(id);
         if let Some(p) = self
             .interactions

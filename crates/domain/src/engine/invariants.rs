@@ -13,8 +13,10 @@ impl Engine {
     /// Checks every invariant; returns the first violation found.
     pub fn check_invariants(&self, now: Timestamp) -> Result<(), String> {
         self.holders_consistent()?;
-        // Loads: recount slots held per agent; never above capacity.
+        // Loads: recount slots held per agent; never above capacity by an offer (only a
+        // supervisor's take-over may go beyond it, and then they hold no offer).
         let mut load: HashMap<&AgentId, u32> = HashMap::new();
+        let mut offered: BTreeSet<&AgentId> = BTreeSet::new();
         let mut routed_offers: HashMap<&InteractionId, usize> = HashMap::new();
         for it in self.interactions.values() {
             for a in self.agents.keys() {
@@ -24,6 +26,7 @@ impl Engine {
             }
             routed_offers.insert(&it.id, usize::from(it.offer.is_some()));
             for a in it.offered_agents() {
+                offered.insert(a);
                 if !self.agents.contains_key(a) {
                     return Err(format!("{} offered to unknown agent {a}", it.id));
                 }
@@ -50,9 +53,9 @@ impl Engine {
                     slot.load
                 ));
             }
-            if slot.load > slot.agent.capacity {
+            if slot.load > slot.agent.capacity && offered.contains(id) {
                 return Err(format!(
-                    "agent {id}: load {} over capacity {}",
+                    "agent {id}: load {} over capacity {} with an offer pending",
                     slot.load, slot.agent.capacity
                 ));
             }

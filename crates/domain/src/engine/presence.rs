@@ -16,7 +16,31 @@ impl Engine {
         if !self.agents.contains_key(agent) {
             return Err(DomainError::not_found("agent"));
         }
-        let reason = match presence {
+        let reason = self.chosen_presence(presence, reason)?;
+        // The agent acted, so they are reachable: a disconnected agent who chooses a presence
+        // other than offline gets a fresh grace period to reconnect (otherwise an agent whose
+        // grace ran out long ago would be set offline again the moment they become available).
+        if presence != Presence::Offline {
+            if let Some(slot) = self.agents.get_mut(agent) {
+                if slot.agent.disconnected_since.is_some_and(|d| d < now) {
+                    slot.agent.disconnected_since = Some(now);
+                    self.changes.agents.insert(agent.clone());
+                    self.touched_agents.insert(agent.clone());
+                }
+            }
+        }
+        self.set_presence(agent, presence, reason, now);
+        Ok(())
+    }
+
+    /// The presence a person may choose: `rona` is the router's alone, and a break
+    /// needs one of the configured reasons. Returns the break reason to store.
+    pub(super) fn chosen_presence(
+        &self,
+        presence: Presence,
+        reason: Option<String>,
+    ) -> Result<Option<String>, DomainError> {
+        Ok(match presence {
             Presence::Rona => {
                 return Err(DomainError::invalid(
                     "invalid_presence",
@@ -51,21 +75,7 @@ impl Engine {
                 }
             }
             _ => None,
-        };
-        // The agent acted, so they are reachable: a disconnected agent who chooses a presence
-        // other than offline gets a fresh grace period to reconnect (otherwise an agent whose
-        // grace ran out long ago would be set offline again the moment they become available).
-        if presence != Presence::Offline {
-            if let Some(slot) = self.agents.get_mut(agent) {
-                if slot.agent.disconnected_since.is_some_and(|d| d < now) {
-                    slot.agent.disconnected_since = Some(now);
-                    self.changes.agents.insert(agent.clone());
-                    self.touched_agents.insert(agent.clone());
-                }
-            }
-        }
-        self.set_presence(agent, presence, reason, now);
-        Ok(())
+        })
     }
 
     pub(super) fn cmd_stop_new(
@@ -85,18 +95,19 @@ impl Engine {
     }
 
     /// Sets presence; leaving `available` withdraws the agent's pending offers.
+    /// Returns whether anything changed.
     pub(super) fn set_presence(
         &mut self,
         agent: &AgentId,
         presence: Presence,
         reason: Option<String>,
         now: Timestamp,
-    ) {
+    ) -> bool {
         let Some(slot) = self.agents.get_mut(agent) else {
-            return;
+            return false;
         };
         if slot.agent.presence == presence && slot.agent.break_reason == reason {
-            return;
+            return false;
         }
         if slot.agent.presence != presence {
             slot.agent.presence_since = now;
@@ -108,9 +119,12 @@ impl Engine {
         if presence != Presence::Available {
             self.withdraw_offers_of(agent, WithdrawReason::AgentUnavailable);
         }
+        true
     }
 
-    fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason) {
+    /// Withdraws every pending offer to the agent (routed and conference); a routed one goes
+    /// back to the head of its queue.
+    pub(super) fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason) {
         // Offers held since earlier steps are indexed; this step's are among the touched.
         let mut ids: BTreeSet<&InteractionId> =
             self.held.get(agent).into_iter().flatten().collect();

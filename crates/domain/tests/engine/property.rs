@@ -95,6 +95,24 @@ enum Op {
         policy: RoutingPolicy,
         priority: u32,
     },
+    /// A supervisor (or not: then refused) takes over an active interaction.
+    TakeOver {
+        pick: u16,
+        by: u8,
+    },
+    /// A supervisor (or not) transfers an active interaction they may not handle.
+    Reassign {
+        pick: u16,
+        by: u8,
+        to_queue: bool,
+        target: u8,
+    },
+    /// A supervisor (or not) sets another agent's presence.
+    AgentPresence {
+        by: u8,
+        agent: u8,
+        presence: u8,
+    },
     /// The admin changes the global settings.
     Settings {
         after_missed: bool,
@@ -187,6 +205,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(agent, queues, can_reject)| Op::Membership { agent, queues, can_reject }),
         1 => (any::<u8>(), policy(), 1..=5u32)
             .prop_map(|(queue, policy, priority)| Op::QueueConfig { queue, policy, priority }),
+        2 => (any::<u16>(), any::<u8>()).prop_map(|(pick, by)| Op::TakeOver { pick, by }),
+        1 => (any::<u16>(), any::<u8>(), any::<bool>(), any::<u8>())
+            .prop_map(|(pick, by, to_queue, target)| Op::Reassign { pick, by, to_queue, target }),
+        2 => (any::<u8>(), any::<u8>(), 0..8u8)
+            .prop_map(|(by, agent, presence)| Op::AgentPresence { by, agent, presence }),
         1 => (any::<bool>(), prop_oneof![Just(0u32), 1..=120u32], prop_oneof![Just(0u32), 1..=90u32])
             .prop_map(|(after_missed, exclusion_s, grace_s)| Op::Settings { after_missed, exclusion_s, grace_s }),
     ]
@@ -201,6 +224,8 @@ struct Model {
     routed: HashMap<InteractionId, AgentId>,
     /// Every interaction ever created and not yet finished.
     open: BTreeSet<InteractionId>,
+    /// Take-overs (interaction, supervisor): the only slots that may exceed a capacity.
+    taken: BTreeSet<(InteractionId, AgentId)>,
     next_id: u64,
 }
 
@@ -289,6 +314,10 @@ impl Model {
         }
         Ok(())
     }
+}
+
+fn e_is_supervisor(e: &Engine, a: &AgentId) -> bool {
+    e.agent(a).is_some_and(|x| x.role >= Role::Supervisor)
 }
 
 struct World {
@@ -387,6 +416,27 @@ fn participations(
     v
 }
 
+/// A presence someone may choose (the last one is refused for its unknown break reason).
+fn presence_choice(n: u8) -> (Presence, Option<String>) {
+    match n {
+        0..=3 => (Presence::Available, None),
+        4 | 5 => (Presence::OnBreak, Some("Lunch".to_owned())),
+        6 => (Presence::Offline, None),
+        _ => (Presence::OnBreak, Some("Not a reason".to_owned())),
+    }
+}
+
+/// Active interactions, in a stable order.
+fn active(e: &Engine) -> Vec<InteractionId> {
+    let mut v: Vec<InteractionId> = e
+        .interactions()
+        .filter(|i| i.state == InteractionState::Active)
+        .map(|i| i.id.clone())
+        .collect();
+    v.sort();
+    v
+}
+
 fn pick<T: Clone>(v: &[T], n: u16) -> Option<T> {
     (!v.is_empty()).then(|| v[usize::from(n) % v.len()].clone())
 }
@@ -394,6 +444,19 @@ fn pick<T: Clone>(v: &[T], n: u16) -> Option<T> {
 impl World {
     fn agent(&self, n: u8) -> AgentId {
         self.agents[usize::from(n) % self.agents.len()].clone()
+    }
+    /// Mostly a supervisor (when there is one), sometimes anyone (then refused if no supervisor).
+    fn boss(&self, n: u8) -> AgentId {
+        let bosses: Vec<&AgentId> = self
+            .agents
+            .iter()
+            .filter(|a| e_is_supervisor(&self.e, a))
+            .collect();
+        if n.is_multiple_of(4) || bosses.is_empty() {
+            self.agent(n / 4)
+        } else {
+            bosses[usize::from(n) % bosses.len()].clone()
+        }
     }
     fn queue(&self, n: u8) -> QueueId {
         self.queues[usize::from(n) % self.queues.len()].clone()
@@ -415,12 +478,7 @@ impl World {
                 Command::Inbound(m)
             }
             Op::Presence { agent, presence } => {
-                let (presence, reason) = match presence {
-                    0..=3 => (Presence::Available, None),
-                    4 | 5 => (Presence::OnBreak, Some("Lunch".to_owned())),
-                    6 => (Presence::Offline, None),
-                    _ => (Presence::OnBreak, Some("Not a reason".to_owned())),
-                };
+                let (presence, reason) = presence_choice(presence);
                 Command::SetPresence {
                     agent: self.agent(agent),
                     presence,
@@ -501,6 +559,37 @@ impl World {
             Op::Disconnected { agent } => Command::Disconnected {
                 agent: self.agent(agent),
             },
+            Op::TakeOver { pick: n, by } => Command::TakeOver {
+                supervisor: self.boss(by),
+                interaction: pick(&active(e), n)?,
+            },
+            Op::Reassign {
+                pick: n,
+                by,
+                to_queue,
+                target,
+            } => Command::Reassign {
+                supervisor: self.boss(by),
+                interaction: pick(&active(e), n)?,
+                target: if to_queue {
+                    Target::Queue(self.queue(target))
+                } else {
+                    Target::Agent(self.agent(target))
+                },
+            },
+            Op::AgentPresence {
+                by,
+                agent,
+                presence,
+            } => {
+                let (presence, reason) = presence_choice(presence);
+                Command::SetAgentPresence {
+                    supervisor: self.boss(by),
+                    agent: self.agent(agent),
+                    presence,
+                    reason,
+                }
+            }
             Op::Advance { .. } => return None,
             Op::Membership {
                 agent,
@@ -595,9 +684,27 @@ impl World {
                             interaction,
                             target: Target::Queue(_),
                             ..
+                        }
+                        | Command::Reassign {
+                            interaction,
+                            target: Target::Queue(_),
+                            ..
                         },
                         _,
                     ) => Some(interaction.clone()),
+                    (
+                        Command::TakeOver {
+                            supervisor,
+                            interaction,
+                        },
+                        _,
+                    ) => {
+                        prop_assert!(e_is_supervisor(&self.e, supervisor));
+                        self.model
+                            .taken
+                            .insert((interaction.clone(), supervisor.clone()));
+                        None
+                    }
                     _ => None,
                 };
                 self.model.follow(&self.e, &o.changes, tail)?;
@@ -614,12 +721,23 @@ impl World {
                 self.now
             )));
         }
-        // No agent over capacity; the load is what they visibly hold.
+        // No agent over capacity but by the take-overs they still hold; the load is what
+        // they visibly hold.
         for a in &self.agents {
             let agent = e.agent(a).unwrap();
             let held = e.interactions_of(a).len();
             prop_assert_eq!(e.load_of(a) as usize, held, "load of {}", a);
-            prop_assert!(e.load_of(a) <= agent.capacity, "{} over capacity", a);
+            let taken = self
+                .model
+                .taken
+                .iter()
+                .filter(|(i, s)| s == a && e.interaction(i).is_some_and(|it| it.holds_slot(a)))
+                .count() as u32;
+            prop_assert!(
+                e.load_of(a) <= agent.capacity + taken,
+                "{} over capacity",
+                a
+            );
         }
         // Each interaction in exactly one state, and where that state says it is.
         let mut queued_in: HashMap<InteractionId, usize> = HashMap::new();
