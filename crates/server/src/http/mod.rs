@@ -667,3 +667,22 @@ pub fn openapi() -> Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// The layering rule (ARCHITECTURE.md, "Layers"): `http` stands on `services` and `runtime`
+    /// and never names `app`, which only wires the layers together; and no module but `lib.rs`
+    /// names `app` at all.
+    #[test]
+    fn http_imports_no_app_and_nothing_imports_app() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let checked = crate::runtime::tests::check_imports(
+            &src.join("http"),
+            &["runtime", "services", "http"],
+        );
+        assert!(checked >= 20, "only {checked} files of src/http were read");
+        for layer in ["runtime", "services"] {
+            crate::runtime::tests::check_imports(&src.join(layer), &["runtime", "services"]);
+        }
+    }
+}
