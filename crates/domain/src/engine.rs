@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 mod admin;
 mod command;
+mod facts;
 mod handling;
 mod inbound;
 #[cfg(any(test, feature = "test-support"))]
@@ -41,6 +42,7 @@ pub use command::{
     Changes, Command, Counters, Event, Inbound, Notice, Outbound, Outcome, Reply, SystemMessage,
     WithdrawReason,
 };
+pub use facts::{Fact, FactKind, OfferOutcome, OfferSource};
 pub use timers::Timer;
 
 #[derive(Debug, Clone)]

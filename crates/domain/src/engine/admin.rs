@@ -1,5 +1,6 @@
 //! Admin commands: queues, agents and settings, and the checks of their configuration.
 
+use super::facts::FactKind;
 use super::{AgentSlot, Engine, QueueSlot};
 use crate::error::DomainError;
 use crate::model::*;
@@ -104,6 +105,15 @@ impl Engine {
                         last_idle_at: now,
                         disconnected_since: None,
                     }),
+                );
+                // A new agent's timeline starts offline.
+                self.fact(
+                    now,
+                    FactKind::Presence {
+                        agent: c.id.clone(),
+                        presence: Presence::Offline,
+                        reason: None,
+                    },
                 );
                 Vec::new()
             }

@@ -1,6 +1,7 @@
 //! What the engine is asked to do ([`Command`]) and what it answers: the reply, and the
 //! [`Changes`] a step caused (entities to persist, notices to push, system messages to store).
 
+use super::Fact;
 use crate::error::DomainError;
 use crate::model::*;
 use serde::Serialize;
@@ -216,6 +217,8 @@ pub struct Changes {
     /// Offers made in this step, in order (interaction, agent).
     pub offers: Vec<(InteractionId, AgentId)>,
     pub counters: Counters,
+    /// What reports need to know about this step, in the order it happened (see [`Fact`]).
+    pub facts: Vec<Fact>,
 }
 
 #[cfg(any(test, feature = "test-support"))]
@@ -231,6 +234,7 @@ impl Changes {
             && !self.settings_changed
             && self.notices.is_empty()
             && self.system_messages.is_empty()
+            && self.facts.is_empty()
     }
 }
 
