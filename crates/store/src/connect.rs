@@ -26,6 +26,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         7,
         include_str!("../migrations/sqlite/0007_unassigned_cases.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_report_facts.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -45,6 +49,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (
         8,
         include_str!("../migrations/postgres/0008_bounded_search.sql"),
+    ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_report_facts.sql"),
     ),
 ];
 

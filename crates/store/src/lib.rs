@@ -43,6 +43,7 @@ mod crm;
 mod error;
 mod ops;
 mod records;
+mod reports;
 mod rows;
 mod templates;
 mod whatsapp;
@@ -54,6 +55,10 @@ pub use records::{
     CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter, LastSend, LoadedState,
     MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
     RawWebhook, UserRecord,
+};
+pub use reports::{
+    PresenceInterval, ReportFilter, ReportGroup, ReportInteraction, Summary, SummaryQuery,
+    SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE,
 };
 pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 

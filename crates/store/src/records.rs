@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use std::sync::Arc;
+use switchboard_domain::engine::Fact;
 use switchboard_domain::model::{
     Agent, AgentId, ConversationId, Interaction, InteractionId, InteractionState, Queue, QueueId,
     Role, Settings, Timestamp,
@@ -244,6 +245,9 @@ pub struct Changeset {
     pub cases: Vec<CaseRecord>,
     /// Events for the external CRM, queued with the change they report.
     pub crm_events: Vec<CrmEventRecord>,
+    /// What reports need, the engine's `Changes::facts` in order; written to the report
+    /// tables after every other row.
+    pub facts: Vec<Fact>,
 }
 
 impl Changeset {
@@ -269,6 +273,7 @@ impl Changeset {
             && self.contacts.is_empty()
             && self.cases.is_empty()
             && self.crm_events.is_empty()
+            && self.facts.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -295,7 +300,9 @@ impl Changeset {
             contacts,
             cases,
             crm_events,
+            facts,
         } = other;
+        self.facts.extend(facts);
         self.contacts.extend(contacts);
         self.cases.extend(cases);
         self.crm_events.extend(crm_events);
