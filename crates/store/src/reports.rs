@@ -321,18 +321,33 @@ pub struct SummaryQuery {
 /// One line of the summary (or its total). Averages are `None` when nothing was measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct SummaryRow {
+    /// Queue, agent or channel id; `YYYY-MM-DD` for a local day, `YYYY-MM-DDTHH:00` for an hour;
+    /// `total` for the total.
     pub key: String,
+    /// The queue's or agent's name, the channel's number, the local day or hour.
     pub label: String,
+    /// Inbound interactions that arrived (per agent: offers made to them).
     pub offered: i64,
+    /// Inbound interactions accepted at least once (per agent: offers they accepted).
     pub accepted: i64,
+    /// Offers whose acceptance interval ran out, one per offer.
     pub missed: i64,
+    /// Offers rejected, one per offer.
     pub rejected: i64,
+    /// Interactions whose every wrap-up is done (per agent: completed participations).
     pub handled: i64,
+    /// Interactions transferred at least once (per agent: their participations ended by one).
     pub transferred: i64,
+    /// Accept to end of own wrap-up, summed over an interaction's participations.
     pub avg_handle_s: Option<f64>,
+    /// First accept minus arrival.
     pub avg_speed_of_answer_s: Option<f64>,
+    /// First agent message minus arrival.
     pub avg_first_response_s: Option<f64>,
+    /// First agent message within the queue's `sla_response_s`, of those decided.
     pub sla_met_pct: Option<f64>,
+    /// Handled interactions (per agent: their wrap-ups) by code, [`DISPOSITION_BY_COUNTDOWN`]
+    /// and [`DISPOSITION_NO_CODE`].
     pub dispositions: BTreeMap<String, i64>,
 }
 

@@ -724,3 +724,21 @@ async fn a_scripted_day_gives_every_figure_exactly() {
         .await
         .unwrap();
 }
+
+#[test]
+fn facts_make_a_changeset_non_empty_and_extend_in_order() {
+    let mut facts = script().into_iter();
+    let (first, second) = (facts.next().unwrap(), facts.next().unwrap());
+    let mut a = Changeset::default();
+    assert!(a.is_empty());
+    a.extend(Changeset {
+        facts: vec![first.clone()],
+        ..Changeset::default()
+    });
+    assert!(!a.is_empty(), "facts alone are something to commit");
+    a.extend(Changeset {
+        facts: vec![second.clone()],
+        ..Changeset::default()
+    });
+    assert_eq!(a.facts, vec![first, second]);
+}

@@ -392,3 +392,102 @@ fn a_refused_command_and_a_restart_emit_no_facts() {
     );
     assert!(changes.facts.is_empty());
 }
+
+/// A conference: the invitee's offer and participation are facts, their wrap-up is not the
+/// closing one; a transfer to a queue routes a new offer from there.
+#[test]
+fn a_conference_and_a_transfer_to_a_queue() {
+    let mut cc = two_queues_with_owner();
+    cc.available("a2", s(4));
+    let c = cc.apply(
+        Command::ConferenceInvite {
+            agent: aid("a1"),
+            interaction: iid("i1"),
+            target: Target::Agent(aid("a2")),
+        },
+        s(10),
+    );
+    assert_eq!(
+        c.facts,
+        vec![f(s(10), offer_made("i1", "a2", OfferSource::Conference))]
+    );
+    let c = cc.accept("a2", "i1", s(11));
+    assert_eq!(
+        c.facts,
+        vec![
+            f(s(11), offer_ended("i1", "a2", OfferOutcome::Accepted)),
+            f(
+                s(11),
+                FactKind::Joined {
+                    interaction: iid("i1"),
+                    agent: aid("a2"),
+                    role: ParticipantRole::Conference,
+                }
+            ),
+        ]
+    );
+    // "End conference": Bob goes to wrap-up; his code is his own, not the interaction's.
+    cc.apply(
+        Command::ConferenceEnd {
+            agent: aid("a1"),
+            interaction: iid("i1"),
+        },
+        s(12),
+    );
+    let c = cc.wrap_up("a2", "i1", None, s(13));
+    assert_eq!(
+        c.facts,
+        vec![f(
+            s(13),
+            FactKind::WrappedUp {
+                interaction: iid("i1"),
+                agent: aid("a2"),
+                disposition: None,
+                by_countdown: false,
+                closing: false,
+            }
+        )]
+    );
+    // Ann transfers to Sales, where Cid is offered it by the router.
+    cc.available("a3", s(14));
+    let c = cc.apply(
+        Command::Transfer {
+            agent: aid("a1"),
+            interaction: iid("i1"),
+            target: Target::Queue(qid("q2")),
+        },
+        s(20),
+    );
+    assert_eq!(
+        c.facts,
+        vec![
+            f(
+                s(20),
+                FactKind::Transferred {
+                    interaction: iid("i1"),
+                    from: aid("a1"),
+                    to: Target::Queue(qid("q2")),
+                }
+            ),
+            f(s(20), offer_made("i1", "a3", OfferSource::Route)),
+        ]
+    );
+}
+
+/// A customer who comes back is offered to their last agent first: a sticky offer.
+#[test]
+fn a_sticky_offer_says_so() {
+    let mut cc = Cc::new();
+    let mut q = queue("q1");
+    q.sticky = true;
+    cc.queue(q, T0);
+    cc.agent("a1", "Ann", &["q1"], 1, false, T0);
+    cc.available("a1", s(1));
+    let mut m = msg("i1", "c1", "q1");
+    m.last_agent = Some(aid("a1"));
+    let c = cc.apply(Command::Inbound(m), s(2));
+    assert_eq!(
+        c.facts[1],
+        f(s(2), offer_made("i1", "a1", OfferSource::Sticky))
+    );
+}
