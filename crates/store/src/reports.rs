@@ -676,16 +676,12 @@ impl Store {
             self.agent_figures(q, &offsets, q.group_by, &mut rows)
                 .await?;
         } else {
-            self.interaction_figures(q, &offsets, Some(q.group_by), None, &mut rows)
-                .await?;
-            self.interaction_dispositions(q, &offsets, Some(q.group_by), &mut rows)
+            self.interaction_figures(q, &offsets, Some(q.group_by), false, &mut rows)
                 .await?;
         }
         let total = if q.group_by == ReportGroup::Agent && f.agent_id.is_none() {
             let mut all = HashMap::new();
-            self.interaction_figures(q, &offsets, None, None, &mut all)
-                .await?;
-            self.interaction_dispositions(q, &offsets, None, &mut all)
+            self.interaction_figures(q, &offsets, None, false, &mut all)
                 .await?;
             all.remove("").unwrap_or_default()
         } else {
@@ -751,27 +747,34 @@ impl Store {
         q: &SummaryQuery,
         offsets: &Offsets,
         group: Option<ReportGroup>,
-        first_agent: Option<()>,
+        first_agent: bool,
         rows: &mut HashMap<String, Acc>,
     ) -> Result<()> {
         let cols = Cols {
             agent: "first_agent_id",
         };
         let key = group.map_or_else(|| "''".to_owned(), |g| key_sql(g, &cols, offsets));
-        let (agent_col, extra) = if first_agent.is_some() {
+        let (agent_col, extra) = if first_agent {
             (Some("first_agent_id"), " AND first_agent_id IS NOT NULL")
         } else {
             (None, "")
         };
         let (cond, args) = where_sql(&q.filter, 2, agent_col, extra);
+        // Dispositions come from the same scan: grouped by them too, summed up here.
+        let d = if first_agent {
+            "NULL".to_owned()
+        } else {
+            format!("CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END")
+        };
         let sql = cast_sums(&format!(
-            "SELECT {key} AS k, {SUM_INTERACTIONS} FROM report_interactions WHERE {cond} GROUP BY 1"
+            "SELECT {key} AS k, {d} AS d, {SUM_INTERACTIONS} FROM report_interactions \
+             WHERE {cond} GROUP BY 1, 2"
         ));
         dispatch!(self, pool => {
             let query = bind_all!(sqlx::query(&sql).bind(q.now.0), &args);
             for r in query.fetch_all(pool).await? {
                 let acc = rows.entry(r.text("k")?).or_default();
-                if first_agent.is_some() {
+                if first_agent {
                     // An agent's speed figures: only what they answered first.
                     acc.answered += r.int("accepted")?;
                     acc.answer_ms += r.int("answer_ms")?;
@@ -793,42 +796,10 @@ impl Store {
                     acc.response_ms += r.int("response_ms")?;
                     acc.sla_met += r.int("sla_met")?;
                     acc.sla_missed += r.int("sla_missed")?;
+                    if let Some(d) = r.opt_text("d")? {
+                        *acc.dispositions.entry(d).or_default() += r.int("handled")?;
+                    }
                 }
-            }
-            Ok::<_, StoreError>(())
-        })
-    }
-
-    async fn interaction_dispositions(
-        &self,
-        q: &SummaryQuery,
-        offsets: &Offsets,
-        group: Option<ReportGroup>,
-        rows: &mut HashMap<String, Acc>,
-    ) -> Result<()> {
-        let cols = Cols {
-            agent: "first_agent_id",
-        };
-        let key = group.map_or_else(|| "''".to_owned(), |g| key_sql(g, &cols, offsets));
-        let (cond, args) = where_sql(&q.filter, 1, None, " AND wrapped_up_at IS NOT NULL");
-        let sql = format!(
-            "SELECT {key} AS k, {DISPOSITION_SQL} AS d, COUNT(*) AS n \
-             FROM report_interactions WHERE {cond} GROUP BY 1, 2"
-        );
-        self.add_dispositions(&sql, &args, rows).await
-    }
-
-    async fn add_dispositions(
-        &self,
-        sql: &str,
-        args: &[Arg],
-        rows: &mut HashMap<String, Acc>,
-    ) -> Result<()> {
-        dispatch!(self, pool => {
-            let query = bind_all!(sqlx::query(sql), args);
-            for r in query.fetch_all(pool).await? {
-                let acc = rows.entry(r.text("k")?).or_default();
-                *acc.dispositions.entry(r.text("d")?).or_default() += r.int("n")?;
             }
             Ok::<_, StoreError>(())
         })
@@ -855,11 +826,12 @@ impl Store {
         );
         let legs = format!(
             "SELECT {key} AS k, \
+             CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END AS d, \
              COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
              COALESCE(SUM(transferred), 0) AS transferred, \
              COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL \
                  THEN wrapped_up_at - joined_at ELSE 0 END), 0) AS handle_ms \
-             FROM report_legs WHERE {cond} GROUP BY 1"
+             FROM report_legs WHERE {cond} GROUP BY 1, 2"
         );
         let (offers, legs) = (cast_sums(&offers), cast_sums(&legs));
         dispatch!(self, pool => {
@@ -875,21 +847,13 @@ impl Store {
                 acc.handled += r.int("handled")?;
                 acc.transferred += r.int("transferred")?;
                 acc.handle_ms += r.int("handle_ms")?;
+                if let Some(d) = r.opt_text("d")? {
+                    *acc.dispositions.entry(d).or_default() += r.int("handled")?;
+                }
             }
             Ok::<_, StoreError>(())
         })?;
-        let (dcond, dargs) = where_sql(
-            &q.filter,
-            1,
-            Some("agent_id"),
-            " AND wrapped_up_at IS NOT NULL",
-        );
-        let dsql = format!(
-            "SELECT {key} AS k, {DISPOSITION_SQL} AS d, COUNT(*) AS n \
-             FROM report_legs WHERE {dcond} GROUP BY 1, 2"
-        );
-        self.add_dispositions(&dsql, &dargs, rows).await?;
-        self.interaction_figures(q, offsets, Some(group), Some(()), rows)
+        self.interaction_figures(q, offsets, Some(group), true, rows)
             .await
     }
 
