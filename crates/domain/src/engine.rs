@@ -419,7 +419,7 @@ impl Engine {
             Command::UpsertQueue(q) => self.upsert_queue(q).map(|_| Reply::Done),
             Command::DeleteQueue(id) => self.delete_queue(&id).map(|_| Reply::Done),
             Command::UpsertAgent(c) => self.upsert_agent(c, now).map(|_| Reply::Done),
-            Command::DeleteAgent(id) => self.delete_agent(&id).map(|_| Reply::Done),
+            Command::DeleteAgent(id) => self.delete_agent(&id, now).map(|_| Reply::Done),
             Command::UpdateSettings(s) => self.update_settings(s).map(|_| Reply::Done),
             Command::SetPresence {
                 agent,

@@ -372,6 +372,7 @@ pub struct ReportInteraction {
     pub channel_id: Option<String>,
     pub customer_wa_id: String,
     pub customer_name: Option<String>,
+    /// The contact it is linked to now (after a re-link or a merge), else the one at arrival.
     pub contact_id: Option<String>,
     /// Agents who accepted it, in the order they joined.
     pub agents: Vec<AgentId>,
@@ -914,8 +915,10 @@ impl Store {
             args.push(text(b.as_str()));
         }
         let sql = format!(
-            "SELECT r.*, q.name AS queue_name, {DISPOSITION_SQL_R} AS dkey \
+            "SELECT r.*, q.name AS queue_name, {DISPOSITION_SQL_R} AS dkey, \
+             COALESCE(i.contact_id, r.contact_id) AS linked_contact_id \
              FROM report_interactions r LEFT JOIN queues q ON q.id = r.queue_id \
+             LEFT JOIN interactions i ON i.id = r.id \
              WHERE {cond} ORDER BY r.created_at DESC, r.id DESC LIMIT {}",
             p()
         );
@@ -938,7 +941,8 @@ impl Store {
                         channel_id: r.opt_text("channel_id")?,
                         customer_wa_id: r.text("customer_wa_id")?,
                         customer_name: r.opt_text("customer_name")?,
-                        contact_id: r.opt_text("contact_id")?,
+                        // The link as it is now (re-linked, merged), else the one at arrival.
+                        contact_id: r.opt_text("linked_contact_id")?,
                         agents: Vec::new(),
                         outbound,
                         created_at: Timestamp(created),

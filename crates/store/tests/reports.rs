@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use sqlx::Connection;
 use switchboard_domain::engine::{Fact, FactKind, OfferOutcome, OfferSource};
 use switchboard_domain::model::{
-    Agent, AgentId, Customer, InteractionId, ParticipantRole, Presence, Queue, QueueId, Role,
-    Target, Timestamp,
+    Agent, AgentId, ConversationId, Customer, Interaction, InteractionId, InteractionState,
+    ParticipantRole, Presence, Queue, QueueId, Role, Target, Timestamp,
 };
 use switchboard_store::{
     Changeset, ReportFilter, ReportGroup, Store, SummaryQuery, SummaryRow,
@@ -254,6 +254,37 @@ fn script() -> Vec<Fact> {
     // Committed in the order they happened, one step at a time.
     s.facts.sort_by_key(|f| f.at);
     s.facts
+}
+
+/// A stored interaction (done), as the core worker commits it beside the facts.
+fn interaction_row(id: &str) -> Interaction {
+    Interaction {
+        id: iid(id),
+        state: InteractionState::Done,
+        queue_id: QueueId::from("q1"),
+        conversation_id: ConversationId::from(format!("conv-{id}")),
+        channel_id: Some("ch1".into()),
+        customer: Customer::default(),
+        source_number: None,
+        first_message: None,
+        contact_id: None,
+        created_at: at(10, 0, 0),
+        waiting_since: at(10, 0, 0),
+        queue_key: 1,
+        accepted_at: None,
+        ended_at: None,
+        owner_id: None,
+        participants: vec![],
+        offer: None,
+        conference: None,
+        exclusions: vec![],
+        sticky: None,
+        unread: 0,
+        last_inbound_at: None,
+        last_agent_reply_at: None,
+        awaiting_reply_since: None,
+        last_outbound_failed: false,
+    }
 }
 
 fn user(id: &str, name: &str) -> Agent {
@@ -555,6 +586,29 @@ async fn scenario(store: &Store) {
     let o1 = &all[2];
     assert!(o1.outbound);
     assert_eq!((o1.speed_of_answer_s, o1.first_response_s), (None, None));
+
+    // A re-link (or a merge) after the fact shows in the drill-down: the contact as it is now.
+    let mut relinked = interaction_row("i2");
+    relinked.contact_id = Some("k-new".into());
+    store
+        .commit(&Changeset {
+            interactions: vec![relinked],
+            ..Changeset::default()
+        })
+        .await
+        .unwrap();
+    let all = store.report_interactions(&range(), 10, None).await.unwrap();
+    let contacts: Vec<Option<&str>> = all.iter().map(|r| r.contact_id.as_deref()).collect();
+    assert_eq!(
+        contacts,
+        [
+            Some("k-i4"),
+            Some("k-i3"),
+            Some("k-o1"),
+            Some("k-new"),
+            Some("k-i1")
+        ]
+    );
 
     // Paging, and the filters behind the figures.
     let page = store.report_interactions(&range(), 2, None).await.unwrap();

@@ -141,7 +141,7 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn delete_agent(&mut self, id: &AgentId) -> Result<(), DomainError> {
+    pub(super) fn delete_agent(&mut self, id: &AgentId, now: Timestamp) -> Result<(), DomainError> {
         let Some(slot) = self.agents.get(id) else {
             return Err(DomainError::not_found("agent"));
         };
@@ -154,6 +154,17 @@ impl Engine {
         self.unindex_agent(id);
         self.supervisors.remove(id);
         if let Some(slot) = self.agents.remove(id) {
+            // The agent's timeline ends: offline from now on.
+            if slot.agent.presence != Presence::Offline {
+                self.fact(
+                    now,
+                    FactKind::Presence {
+                        agent: id.clone(),
+                        presence: Presence::Offline,
+                        reason: None,
+                    },
+                );
+            }
             for q in slot.agent.queue_ids {
                 if let Some(qs) = self.queues.get_mut(&q) {
                     qs.members.remove(id);

@@ -491,3 +491,17 @@ fn a_sticky_offer_says_so() {
         f(s(2), offer_made("i1", "a1", OfferSource::Sticky))
     );
 }
+
+/// A deleted agent's timeline ends: they are offline from then on.
+#[test]
+fn deleting_an_available_agent_ends_their_timeline() {
+    let mut cc = Cc::new();
+    cc.queue(queue("q1"), T0);
+    cc.agent("a1", "Ann", &["q1"], 1, false, T0);
+    cc.available("a1", s(1));
+    let c = cc.apply(Command::DeleteAgent(aid("a1")), s(5));
+    assert_eq!(
+        c.facts,
+        vec![f(s(5), presence("a1", Presence::Offline, None))]
+    );
+}
