@@ -78,6 +78,8 @@ CREATE TABLE presence_intervals (
     reason   TEXT,
     PRIMARY KEY (agent_id, from_at)
 );
+-- The agent's current interval, closed by their next change.
+CREATE INDEX presence_intervals_open ON presence_intervals (agent_id) WHERE to_at IS NULL;
 
 -- Existing agents' timelines start with the presence they have now.
 INSERT INTO presence_intervals (agent_id, from_at, to_at, presence, reason)
