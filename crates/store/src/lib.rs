@@ -58,7 +58,8 @@ pub use records::{
 };
 pub use reports::{
     PresenceInterval, ReportFilter, ReportGroup, ReportInteraction, Summary, SummaryQuery,
-    SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE,
+    SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS,
+    MAX_RANGE_DAYS,
 };
 pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 

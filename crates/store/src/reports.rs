@@ -478,6 +478,10 @@ impl Acc {
 struct Offsets(Vec<(i64, i64)>);
 
 const DAY_MS: i64 = 86_400_000;
+/// The longest range a summary covers, in days (about ten years).
+pub const MAX_RANGE_DAYS: i64 = 3_660;
+/// The longest range a summary by hour covers, in days.
+pub const MAX_HOUR_RANGE_DAYS: i64 = 366;
 const HOUR_MS: i64 = 3_600_000;
 
 impl Offsets {
@@ -669,6 +673,17 @@ impl Store {
         let f = &q.filter;
         if f.to.0 <= f.from.0 {
             return Err(StoreError::Invalid("the range is empty: to <= from".into()));
+        }
+        // Time groups list every bucket of the range: bound how many there can be.
+        let longest = match q.group_by {
+            ReportGroup::Hour => MAX_HOUR_RANGE_DAYS,
+            _ => MAX_RANGE_DAYS,
+        };
+        if f.to.0 - f.from.0 > longest * DAY_MS {
+            return Err(StoreError::Invalid(format!(
+                "the range is longer than {longest} days (for group_by={})",
+                q.group_by.as_str()
+            )));
         }
         let offsets = Offsets::of(&q.tz, f.from, f.to)?;
         let agent_mode = q.group_by == ReportGroup::Agent || f.agent_id.is_some();

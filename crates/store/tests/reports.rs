@@ -698,6 +698,15 @@ async fn scenario(store: &Store) {
         .await
         .unwrap_err();
     assert!(matches!(err, switchboard_store::StoreError::Invalid(_)));
+    // So is an empty range, or one too long for its rows.
+    let mut q = query(ReportGroup::Day, BERLIN);
+    q.filter.to = q.filter.from;
+    let err = store.report_summary(&q).await.unwrap_err();
+    assert!(matches!(err, switchboard_store::StoreError::Invalid(_)));
+    let mut q = query(ReportGroup::Hour, BERLIN);
+    q.filter.to = Timestamp(q.filter.from.0 + 367 * 86_400_000);
+    let err = store.report_summary(&q).await.unwrap_err();
+    assert!(matches!(err, switchboard_store::StoreError::Invalid(_)));
 }
 
 /// 2026-03-29, when Berlin moves from UTC+1 to UTC+2 at 01:00 UTC: the local day has 23 hours.
