@@ -57,9 +57,9 @@ pub use records::{
     RawWebhook, UserRecord,
 };
 pub use reports::{
-    PresenceInterval, ReportFilter, ReportGroup, ReportInteraction, Summary, SummaryQuery,
-    SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS,
-    MAX_RANGE_DAYS,
+    report_bucket_range, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,
+    ReportInteraction, Summary, SummaryQuery, SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN,
+    DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
 };
 pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 

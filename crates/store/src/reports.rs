@@ -290,6 +290,115 @@ impl ReportGroup {
     }
 }
 
+/// A count of the summary, to list the interactions behind it (the drill-down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFigure {
+    Offered,
+    Accepted,
+    Missed,
+    Rejected,
+    Handled,
+    Transferred,
+}
+
+impl ReportFigure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFigure::Offered => "offered",
+            ReportFigure::Accepted => "accepted",
+            ReportFigure::Missed => "missed",
+            ReportFigure::Rejected => "rejected",
+            ReportFigure::Handled => "handled",
+            ReportFigure::Transferred => "transferred",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReportFigure> {
+        [
+            ReportFigure::Offered,
+            ReportFigure::Accepted,
+            ReportFigure::Missed,
+            ReportFigure::Rejected,
+            ReportFigure::Handled,
+            ReportFigure::Transferred,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+    /// The condition on `report_interactions r` of the interactions behind this figure.
+    fn interaction_sql(self) -> &'static str {
+        match self {
+            ReportFigure::Offered => "r.outbound = 0",
+            ReportFigure::Accepted => "r.outbound = 0 AND r.accepted_at IS NOT NULL",
+            ReportFigure::Missed => "r.missed_offers > 0",
+            ReportFigure::Rejected => "r.rejected_offers > 0",
+            ReportFigure::Handled => "r.wrapped_up_at IS NOT NULL",
+            ReportFigure::Transferred => "r.transfers > 0",
+        }
+    }
+    /// With an agent filter: the agent's own offers or participations behind this figure
+    /// (`{a}` is the agent's placeholder).
+    fn agent_sql(self, a: &str) -> String {
+        let offers = |outcome: &str| {
+            format!(
+                "r.id IN (SELECT interaction_id FROM report_offers WHERE agent_id = {a}{outcome})"
+            )
+        };
+        let legs = |cond: &str| {
+            format!(
+                "r.id IN (SELECT interaction_id FROM report_legs WHERE agent_id = {a} AND {cond})"
+            )
+        };
+        match self {
+            ReportFigure::Offered => offers(""),
+            ReportFigure::Accepted => offers(" AND outcome = 'accepted'"),
+            ReportFigure::Missed => offers(" AND outcome = 'missed'"),
+            ReportFigure::Rejected => offers(" AND outcome = 'rejected'"),
+            ReportFigure::Handled => legs("wrapped_up_at IS NOT NULL"),
+            ReportFigure::Transferred => legs("transferred = 1"),
+        }
+    }
+}
+
+/// The instants `[from, to)` of a summary row's local day (`YYYY-MM-DD`) or hour
+/// (`YYYY-MM-DDTHH:00`) in the IANA zone `tz`, to list the interactions behind it. An hour that
+/// the autumn change repeats covers both of its occurrences, as its row does.
+pub fn report_bucket_range(key: &str, tz: &str) -> Result<(Timestamp, Timestamp)> {
+    let bad = || StoreError::Invalid(format!("not a day or an hour of a report: {key:?}"));
+    let zone = jiff::tz::TimeZone::get(tz)
+        .map_err(|_| StoreError::Invalid(format!("unknown time zone {tz:?}")))?;
+    let num = |a: usize, b: usize| key.get(a..b).and_then(|x| x.parse::<i16>().ok());
+    let date = match (num(0, 4), num(5, 7), num(8, 10)) {
+        (Some(y), Some(m), Some(d)) if key.get(4..5) == Some("-") && key.get(7..8) == Some("-") => {
+            jiff::civil::Date::new(y, m as i8, d as i8).map_err(|_| bad())?
+        }
+        _ => return Err(bad()),
+    };
+    let ms = |z: std::result::Result<jiff::Zoned, jiff::Error>| {
+        z.map(|z| Timestamp(z.timestamp().as_millisecond()))
+            .map_err(|_| bad())
+    };
+    match key.len() {
+        10 => {
+            let next = date.tomorrow().map_err(|_| bad())?;
+            Ok((ms(date.to_zoned(zone.clone()))?, ms(next.to_zoned(zone))?))
+        }
+        16 if key.get(10..11) == Some("T") && key.get(13..16) == Some(":00") => {
+            let hour = num(11, 13)
+                .filter(|h| (0..24).contains(h))
+                .ok_or_else(bad)?;
+            let start = ms(date.at(hour as i8, 0, 0, 0).to_zoned(zone.clone()))?;
+            let end = if hour == 23 {
+                ms(date.tomorrow().map_err(|_| bad())?.to_zoned(zone))?
+            } else {
+                ms(date.at(hour as i8 + 1, 0, 0, 0).to_zoned(zone))?
+            };
+            Ok((start, Timestamp(end.0.max(start.0 + HOUR_MS))))
+        }
+        _ => Err(bad()),
+    }
+}
+
 /// What a report covers: interactions that arrived in `[from, to)`, narrowed by the filters.
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {
@@ -304,6 +413,9 @@ pub struct ReportFilter {
     /// Drill-down only: the interaction's disposition key (a code, [`DISPOSITION_BY_COUNTDOWN`]
     /// or [`DISPOSITION_NO_CODE`]).
     pub disposition: Option<String>,
+    /// Drill-down only: the interactions behind one count (with `agent_id`: behind that agent's
+    /// count).
+    pub figure: Option<ReportFigure>,
 }
 
 /// [`Store::report_summary`]'s question.
@@ -904,13 +1016,22 @@ impl Store {
             n += 1;
             format!("${n}")
         };
-        if let Some(a) = &filter.agent_id {
-            let ph = p();
-            cond += &format!(
-                " AND (r.id IN (SELECT interaction_id FROM report_legs WHERE agent_id = {ph}) \
-                 OR r.id IN (SELECT interaction_id FROM report_offers WHERE agent_id = {ph}))"
-            );
-            args.push(text(a.as_str()));
+        match (&filter.agent_id, filter.figure) {
+            (Some(a), Some(figure)) => {
+                let ph = p();
+                cond += &format!(" AND {}", figure.agent_sql(&ph));
+                args.push(text(a.as_str()));
+            }
+            (Some(a), None) => {
+                let ph = p();
+                cond += &format!(
+                    " AND (r.id IN (SELECT interaction_id FROM report_legs WHERE agent_id = {ph}) \
+                     OR r.id IN (SELECT interaction_id FROM report_offers WHERE agent_id = {ph}))"
+                );
+                args.push(text(a.as_str()));
+            }
+            (None, Some(figure)) => cond += &format!(" AND {}", figure.interaction_sql()),
+            (None, None) => {}
         }
         if let Some(d) = &filter.disposition {
             cond += &format!(

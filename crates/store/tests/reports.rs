@@ -14,8 +14,8 @@ use switchboard_domain::model::{
     ParticipantRole, Presence, Queue, QueueId, Role, Target, Timestamp,
 };
 use switchboard_store::{
-    Changeset, ReportFilter, ReportGroup, Store, SummaryQuery, SummaryRow,
-    DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE,
+    report_bucket_range, Changeset, ReportFigure, ReportFilter, ReportGroup, ReportInteraction,
+    Store, SummaryQuery, SummaryRow, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE,
 };
 
 fn random_hex() -> String {
@@ -644,6 +644,87 @@ async fn scenario(store: &Store) {
         .collect();
     assert_eq!(ids, ["i3", "o1", "i1"]);
 
+    // Every count drills down to the interactions behind it: as many as it counts (missed and
+    // rejected count offers: the interactions listed carry them).
+    let total = store
+        .report_summary(&query(ReportGroup::Day, BERLIN))
+        .await
+        .unwrap()
+        .total;
+    let behind = |agent: Option<&str>, figure: ReportFigure| {
+        let f = ReportFilter {
+            agent_id: agent.map(aid),
+            figure: Some(figure),
+            ..range()
+        };
+        async move { store.report_interactions(&f, 100, None).await.unwrap() }
+    };
+    let ids = |v: &[ReportInteraction]| v.iter().map(|r| r.id.0.clone()).collect::<Vec<_>>();
+    let offered = behind(None, ReportFigure::Offered).await;
+    assert_eq!(ids(&offered), ["i4", "i3", "i2", "i1"]);
+    assert_eq!(offered.len() as i64, total.offered);
+    let accepted = behind(None, ReportFigure::Accepted).await;
+    assert_eq!(ids(&accepted), ["i3", "i2", "i1"]);
+    assert_eq!(accepted.len() as i64, total.accepted);
+    let missed = behind(None, ReportFigure::Missed).await;
+    assert_eq!(ids(&missed), ["i4", "i1"]);
+    assert_eq!(
+        missed.iter().map(|r| r.missed_offers).sum::<i64>(),
+        total.missed
+    );
+    let rejected = behind(None, ReportFigure::Rejected).await;
+    assert_eq!(ids(&rejected), ["i1"]);
+    assert_eq!(
+        rejected.iter().map(|r| r.rejected_offers).sum::<i64>(),
+        total.rejected
+    );
+    let handled = behind(None, ReportFigure::Handled).await;
+    assert_eq!(ids(&handled), ["i3", "o1", "i2", "i1"]);
+    assert_eq!(handled.len() as i64, total.handled);
+    let transferred = behind(None, ReportFigure::Transferred).await;
+    assert_eq!(ids(&transferred), ["i1"]);
+    assert_eq!(transferred.len() as i64, total.transferred);
+    // An agent's counts: the interactions of their offers and participations behind them.
+    assert_eq!(
+        ids(&behind(Some("a2"), ReportFigure::Offered).await),
+        ["i4", "i2", "i1"]
+    );
+    assert_eq!(
+        ids(&behind(Some("a2"), ReportFigure::Missed).await),
+        ["i4", "i1"]
+    );
+    assert_eq!(
+        ids(&behind(Some("a2"), ReportFigure::Accepted).await),
+        ["i2", "i1"]
+    );
+    assert_eq!(
+        ids(&behind(Some("a2"), ReportFigure::Handled).await),
+        ["i2", "i1"]
+    );
+    assert_eq!(
+        ids(&behind(Some("a1"), ReportFigure::Rejected).await),
+        ["i1"]
+    );
+    assert_eq!(
+        ids(&behind(Some("a1"), ReportFigure::Transferred).await),
+        ["i1"]
+    );
+    // A row's day or hour gives the range of its drill-down.
+    let (from, to) = report_bucket_range("2026-01-15", BERLIN).unwrap();
+    assert_eq!((from, to), (at(24, 0, 0), at(48, 0, 0)));
+    let f = ReportFilter {
+        from,
+        to,
+        figure: Some(ReportFigure::Offered),
+        ..ReportFilter::default()
+    };
+    let day = store.report_interactions(&f, 100, None).await.unwrap();
+    assert_eq!(ids(&day), ["i4"]);
+    assert_eq!(
+        report_bucket_range("2026-01-14T09:00", BERLIN).unwrap(),
+        (at(9, 0, 0), at(10, 0, 0))
+    );
+
     // Ann's timeline on the 14th: intervals tile the day, totals add up to 86,400 s.
     let tl = store
         .agent_timeline(&aid("a1"), at(0, 0, 0), at(24, 0, 0), at(36, 0, 0))
@@ -786,6 +867,28 @@ async fn a_scripted_day_gives_every_figure_exactly() {
         .execute(&mut conn)
         .await
         .unwrap();
+}
+
+#[test]
+fn days_and_hours_of_rows_are_ranges_of_instants() {
+    // Berlin's spring change: a 23-hour day; the autumn one repeats 02:00, whose row covers both.
+    let (from, to) = report_bucket_range("2026-03-29", BERLIN).unwrap();
+    assert_eq!(to.0 - from.0, 23 * 3_600_000);
+    let (from, to) = report_bucket_range("2026-10-25T02:00", BERLIN).unwrap();
+    assert_eq!(from, Timestamp(1_792_886_400_000)); // 00:00 UTC
+    assert_eq!(to.0 - from.0, 2 * 3_600_000);
+    let (from, to) = report_bucket_range("2026-01-14T23:00", "UTC").unwrap();
+    assert_eq!(to.0 - from.0, 3_600_000);
+    for bad in [
+        "2026-1-14",
+        "2026-01-14T24:00",
+        "2026-02-30",
+        "yesterday",
+        "",
+    ] {
+        assert!(report_bucket_range(bad, BERLIN).is_err(), "{bad}");
+    }
+    assert!(report_bucket_range("2026-01-14", "Mars/Olympus").is_err());
 }
 
 #[test]
