@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 mod admin;
 mod command;
+mod facts;
 mod handling;
 mod inbound;
 #[cfg(any(test, feature = "test-support"))]
@@ -43,6 +44,7 @@ pub use command::{
     Changes, Command, Counters, Event, Inbound, Notice, Outbound, Outcome, Reply, SystemMessage,
     WithdrawReason,
 };
+pub use facts::{Fact, FactKind, OfferOutcome, OfferSource};
 pub use timers::Timer;
 
 #[derive(Debug, Clone)]
@@ -419,7 +421,7 @@ impl Engine {
             Command::UpsertQueue(q) => self.upsert_queue(q).map(|_| Reply::Done),
             Command::DeleteQueue(id) => self.delete_queue(&id).map(|_| Reply::Done),
             Command::UpsertAgent(c) => self.upsert_agent(c, now).map(|_| Reply::Done),
-            Command::DeleteAgent(id) => self.delete_agent(&id).map(|_| Reply::Done),
+            Command::DeleteAgent(id) => self.delete_agent(&id, now).map(|_| Reply::Done),
             Command::UpdateSettings(s) => self.update_settings(s).map(|_| Reply::Done),
             Command::SetPresence {
                 agent,

@@ -9,7 +9,8 @@ pub mod error;
 pub mod model;
 
 pub use engine::{
-    Changes, Command, Engine, Event, Inbound, Notice, Outbound, Outcome, Reply, WithdrawReason,
+    Changes, Command, Engine, Event, Fact, FactKind, Inbound, Notice, OfferOutcome, OfferSource,
+    Outbound, Outcome, Reply, WithdrawReason,
 };
 pub use error::DomainError;
 pub use model::*;

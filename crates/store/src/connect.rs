@@ -27,6 +27,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         include_str!("../migrations/sqlite/0007_unassigned_cases.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_audit.sql")),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_report_facts.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -48,6 +52,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         include_str!("../migrations/postgres/0008_bounded_search.sql"),
     ),
     (9, include_str!("../migrations/postgres/0009_audit.sql")),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_report_facts.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).

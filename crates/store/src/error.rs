@@ -9,6 +9,9 @@ pub enum StoreError {
     /// The row to change does not exist.
     #[error("not found")]
     NotFound,
+    /// The question itself is wrong (an unknown time zone, an empty range): the caller's input.
+    #[error("invalid: {0}")]
+    Invalid(String),
     /// A stored row could not be decoded into its domain type.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -36,7 +39,7 @@ impl StoreError {
     pub fn is_data_fault(&self) -> bool {
         match self {
             StoreError::Conflict(_) => true,
-            StoreError::NotFound | StoreError::Corrupt(_) => false,
+            StoreError::NotFound | StoreError::Corrupt(_) | StoreError::Invalid(_) => false,
             StoreError::Database(e) => is_data_error(e),
         }
     }

@@ -44,6 +44,7 @@ mod crm;
 mod error;
 mod ops;
 mod records;
+mod reports;
 mod rows;
 mod templates;
 mod whatsapp;
@@ -56,6 +57,11 @@ pub use records::{
     CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter, LastSend, LoadedState,
     MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
     RawWebhook, UserRecord,
+};
+pub use reports::{
+    report_bucket_range, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,
+    ReportInteraction, Summary, SummaryQuery, SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN,
+    DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
 };
 pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 

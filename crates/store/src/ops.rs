@@ -483,6 +483,7 @@ impl Store {
                 )
             }))
             .collect();
+        let fact_statements = crate::reports::fact_statements(&changes.facts);
         let begin = self.begin_write();
 
         let result: Result<(), sqlx::Error> = dispatch_commit!(self, pool => async {
@@ -867,6 +868,17 @@ impl Store {
                         .push_bind(at);
                 });
                 qb.build().execute(&mut *tx).await?;
+            }
+            // Report facts, in the order they happened (an offer's row before its outcome).
+            for st in &fact_statements {
+                let mut query = sqlx::query(st.sql);
+                for arg in &st.args {
+                    query = match arg {
+                        crate::reports::Arg::Text(t) => query.bind(t.as_deref()),
+                        crate::reports::Arg::Int(i) => query.bind(*i),
+                    };
+                }
+                query.execute(&mut *tx).await?;
             }
 
             tx.commit().await

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use std::sync::Arc;
+use switchboard_domain::engine::Fact;
 use switchboard_domain::model::{
     Agent, AgentId, ConversationId, Interaction, InteractionId, InteractionState, Queue, QueueId,
     Role, Settings, Timestamp,
@@ -247,6 +248,9 @@ pub struct Changeset {
     /// Audit log entries of the changes in this changeset; an id already stored is left
     /// as it is.
     pub audit: Vec<crate::AuditRecord>,
+    /// What reports need, the engine's `Changes::facts` in order; written to the report
+    /// tables after every other row.
+    pub facts: Vec<Fact>,
 }
 
 impl Changeset {
@@ -273,6 +277,7 @@ impl Changeset {
             && self.cases.is_empty()
             && self.crm_events.is_empty()
             && self.audit.is_empty()
+            && self.facts.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -300,7 +305,9 @@ impl Changeset {
             cases,
             crm_events,
             audit,
+            facts,
         } = other;
+        self.facts.extend(facts);
         self.contacts.extend(contacts);
         self.cases.extend(cases);
         self.crm_events.extend(crm_events);

@@ -1,5 +1,6 @@
 //! Admin commands: queues, agents and settings, and the checks of their configuration.
 
+use super::facts::FactKind;
 use super::{AgentSlot, Engine, QueueSlot};
 use crate::error::DomainError;
 use crate::model::*;
@@ -105,6 +106,15 @@ impl Engine {
                         disconnected_since: None,
                     }),
                 );
+                // A new agent's timeline starts offline.
+                self.fact(
+                    now,
+                    FactKind::Presence {
+                        agent: c.id.clone(),
+                        presence: Presence::Offline,
+                        reason: None,
+                    },
+                );
                 Vec::new()
             }
         };
@@ -131,7 +141,7 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn delete_agent(&mut self, id: &AgentId) -> Result<(), DomainError> {
+    pub(super) fn delete_agent(&mut self, id: &AgentId, now: Timestamp) -> Result<(), DomainError> {
         let Some(slot) = self.agents.get(id) else {
             return Err(DomainError::not_found("agent"));
         };
@@ -144,6 +154,17 @@ impl Engine {
         self.unindex_agent(id);
         self.supervisors.remove(id);
         if let Some(slot) = self.agents.remove(id) {
+            // The agent's timeline ends: offline from now on.
+            if slot.agent.presence != Presence::Offline {
+                self.fact(
+                    now,
+                    FactKind::Presence {
+                        agent: id.clone(),
+                        presence: Presence::Offline,
+                        reason: None,
+                    },
+                );
+            }
             for q in slot.agent.queue_ids {
                 if let Some(qs) = self.queues.get_mut(&q) {
                     qs.members.remove(id);

@@ -1,6 +1,7 @@
 //! What the engine is asked to do ([`Command`]) and what it answers: the reply, and the
 //! [`Changes`] a step caused (entities to persist, notices to push, system messages to store).
 
+use super::Fact;
 use crate::error::DomainError;
 use crate::model::*;
 use serde::Serialize;
@@ -245,6 +246,8 @@ pub struct Changes {
     /// `PresenceChanged` notice about such an agent is to say who changed it (`changed_by`).
     /// An agent missing here changed their own presence (or the router did: RONA, grace).
     pub presence_set_by: BTreeMap<AgentId, AgentId>,
+    /// What reports need to know about this step, in the order it happened (see [`Fact`]).
+    pub facts: Vec<Fact>,
 }
 
 #[cfg(any(test, feature = "test-support"))]
@@ -261,6 +264,7 @@ impl Changes {
             && self.notices.is_empty()
             && self.system_messages.is_empty()
             && self.presence_set_by.is_empty()
+            && self.facts.is_empty()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Handling an accepted interaction: transfer, conference, end,
 //! wrap-up, replies and read marks.
 
+use super::facts::FactKind;
 use super::Engine;
 use crate::error::DomainError;
 use crate::model::*;
@@ -98,8 +99,16 @@ impl Engine {
             self.check_can_take(a, id)?;
         }
         let conv = self.interactions.get(id).map(|i| i.conversation_id.clone());
-        self.cancel_conference(id);
+        self.cancel_conference(id, now);
         self.touch(id);
+        self.fact(
+            now,
+            FactKind::Transferred {
+                interaction: id.clone(),
+                from: agent.clone(),
+                to: target.clone(),
+            },
+        );
         let pp = self.post_processing_of(id);
         let leaving: Vec<AgentId> = self
             .interactions
@@ -270,7 +279,7 @@ impl Engine {
                     ));
                 }
                 let conv = it.conversation_id.clone();
-                self.cancel_conference(id);
+                self.cancel_conference(id, now);
                 for a in invited {
                     self.begin_wrap_up(id, &a, pp, now);
                     let name = self.display_name(&a);
@@ -303,8 +312,15 @@ impl Engine {
             self.leave(id, agent, pp, now);
             return Ok(());
         }
-        self.cancel_conference(id);
+        self.cancel_conference(id, now);
         self.touch(id);
+        self.fact(
+            now,
+            FactKind::Ended {
+                interaction: id.clone(),
+                by: agent.clone(),
+            },
+        );
         let (active, conv) = match self.interactions.get_mut(id) {
             Some(it) => {
                 it.state = InteractionState::WrapUp;
@@ -376,7 +392,7 @@ impl Engine {
                 "the wrap-up note is longer than 10000 bytes",
             ));
         }
-        self.finish_wrap_up(id, agent, disposition_code, note, now);
+        self.finish_wrap_up(id, agent, disposition_code, note, false, now);
         self.changes.counters.wrap_ups += 1;
         Ok(())
     }
@@ -389,6 +405,26 @@ impl Engine {
     ) -> Result<(), DomainError> {
         self.active_participant(agent, id)?;
         self.touch(id);
+        let first = self
+            .interactions
+            .get(id)
+            .is_some_and(|i| i.last_agent_reply_at.is_none());
+        if first {
+            self.fact(
+                now,
+                FactKind::FirstResponse {
+                    interaction: id.clone(),
+                    agent: agent.clone(),
+                },
+            );
+        }
+        self.fact(
+            now,
+            FactKind::MessageOut {
+                interaction: id.clone(),
+                agent: agent.clone(),
+            },
+        );
         if let Some(it) = self.interactions.get_mut(id) {
             it.unread = 0;
             it.awaiting_reply_since = None;
@@ -454,29 +490,47 @@ impl Engine {
         agent: &AgentId,
         disposition_code: Option<String>,
         note: Option<String>,
+        by_countdown: bool,
         now: Timestamp,
     ) {
         self.touch(id);
-        if let Some(p) = self
-            .interactions
-            .get_mut(id)
-            .and_then(|i| i.participant_mut(agent))
-        {
-            p.state = ParticipantState::Done;
-            p.wrap_up_deadline = None;
-            p.wrapped_up_at = Some(now);
-            p.disposition_code = disposition_code;
-            p.wrap_up_note = note;
+        let mut closing = None;
+        if let Some(it) = self.interactions.get_mut(id) {
+            let ended_at = it.ended_at;
+            if let Some(p) = it.participant_mut(agent) {
+                p.state = ParticipantState::Done;
+                p.wrap_up_deadline = None;
+                p.wrapped_up_at = Some(now);
+                p.disposition_code = disposition_code.clone();
+                p.wrap_up_note = note;
+                // The owner whose participation ended with the interaction: not one who
+                // transferred it away, nor an invited agent.
+                closing = Some(
+                    p.role == ParticipantRole::Owner && ended_at.is_some() && p.left_at == ended_at,
+                );
+            }
+        }
+        if let Some(closing) = closing {
+            self.fact(
+                now,
+                FactKind::WrappedUp {
+                    interaction: id.clone(),
+                    agent: agent.clone(),
+                    disposition: disposition_code,
+                    by_countdown,
+                    closing,
+                },
+            );
         }
         self.free_slot(agent);
         if let Some(slot) = self.agents.get_mut(agent) {
             slot.agent.last_idle_at = now;
         }
-        self.maybe_done(id);
+        self.maybe_done(id, now);
     }
 
     /// An ended interaction whose every participant finished wrap-up is done.
-    fn maybe_done(&mut self, id: &InteractionId) {
+    fn maybe_done(&mut self, id: &InteractionId, now: Timestamp) {
         let done = self.interactions.get(id).is_some_and(|i| {
             i.state == InteractionState::WrapUp
                 && i.offer.is_none()
@@ -490,6 +544,12 @@ impl Engine {
             if let Some(it) = self.interactions.get_mut(id) {
                 it.state = InteractionState::Done;
             }
+            self.fact(
+                now,
+                FactKind::Completed {
+                    interaction: id.clone(),
+                },
+            );
         }
     }
 }

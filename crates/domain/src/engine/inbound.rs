@@ -1,6 +1,7 @@
 //! Customer conversations entering the engine: inbound messages (a new interaction or a message
 //! joining the open one), outbound starts and the contact an interaction is linked to.
 
+use super::facts::FactKind;
 use super::handling::new_participant;
 use super::{Engine, Inbound, Outbound, Reply};
 use crate::error::DomainError;
@@ -22,6 +23,12 @@ impl Engine {
                     it.customer.name = msg.customer.name;
                 }
             }
+            self.fact(
+                now,
+                FactKind::MessageIn {
+                    interaction: id.clone(),
+                },
+            );
             return Ok(Reply::Inbound {
                 interaction_id: id,
                 created: false,
@@ -47,6 +54,19 @@ impl Engine {
             _ => None,
         };
         let id = msg.new_interaction_id.clone();
+        let sla_response_s = queue.sla_response_s;
+        self.fact(
+            now,
+            FactKind::Arrived {
+                interaction: id.clone(),
+                queue: msg.queue_id.clone(),
+                channel: msg.channel_id.clone(),
+                customer: msg.customer.clone(),
+                contact_id: msg.contact_id.clone(),
+                outbound: false,
+                sla_response_s,
+            },
+        );
         self.tail_key += 1;
         let it = Interaction {
             id: id.clone(),
@@ -142,6 +162,27 @@ impl Engine {
             ));
         }
         let id = o.new_interaction_id.clone();
+        let sla_response_s = self.queue(&o.queue_id).map_or(0, |q| q.sla_response_s);
+        self.fact(
+            now,
+            FactKind::Arrived {
+                interaction: id.clone(),
+                queue: o.queue_id.clone(),
+                channel: o.channel_id.clone(),
+                customer: o.customer.clone(),
+                contact_id: o.contact_id.clone(),
+                outbound: true,
+                sla_response_s,
+            },
+        );
+        self.fact(
+            now,
+            FactKind::Joined {
+                interaction: id.clone(),
+                agent: o.agent.clone(),
+                role: ParticipantRole::Owner,
+            },
+        );
         self.tail_key += 1;
         let it = Interaction {
             id: id.clone(),

@@ -1,6 +1,7 @@
 //! Offers: making them, accepting and rejecting them, missing and withdrawing them (R-2.6 … ),
 //! routed and conference offers alike.
 
+use super::facts::{FactKind, OfferOutcome, OfferSource};
 use super::handling::new_participant;
 use super::{Engine, Event, Notice, WithdrawReason};
 use crate::error::DomainError;
@@ -37,21 +38,40 @@ impl Engine {
             .cloned();
         if let Some(offer) = routed {
             self.touch(id);
-            let conv = {
+            let (conv, first) = {
                 let Some(it) = self.interactions.get_mut(id) else {
                     return Err(DomainError::not_found("interaction"));
                 };
                 it.offer = None;
                 it.state = InteractionState::Active;
                 it.owner_id = Some(agent.clone());
-                if it.accepted_at.is_none() {
+                let first = it.accepted_at.is_none();
+                if first {
                     it.accepted_at = Some(now);
                 }
                 it.exclusions.retain(|e| &e.agent_id != agent);
                 it.participants
                     .push(new_participant(agent, ParticipantRole::Owner, now));
-                it.conversation_id.clone()
+                (it.conversation_id.clone(), first)
             };
+            self.offer_ended(id, agent, OfferOutcome::Accepted, now);
+            if first {
+                self.fact(
+                    now,
+                    FactKind::Answered {
+                        interaction: id.clone(),
+                        agent: agent.clone(),
+                    },
+                );
+            }
+            self.fact(
+                now,
+                FactKind::Joined {
+                    interaction: id.clone(),
+                    agent: agent.clone(),
+                    role: ParticipantRole::Owner,
+                },
+            );
             self.clear_sticky(id);
             self.changes.counters.accepts += 1;
             if let OfferKind::Transfer { from } = &offer.kind {
@@ -76,6 +96,15 @@ impl Engine {
                     .push(new_participant(agent, ParticipantRole::Conference, now));
                 it.conversation_id.clone()
             };
+            self.offer_ended(id, agent, OfferOutcome::Accepted, now);
+            self.fact(
+                now,
+                FactKind::Joined {
+                    interaction: id.clone(),
+                    agent: agent.clone(),
+                    role: ParticipantRole::Conference,
+                },
+            );
             self.conference_waiting.remove(id);
             self.changes.counters.accepts += 1;
             self.changes.counters.conferences += 1;
@@ -133,7 +162,7 @@ impl Engine {
         reason: WithdrawReason,
         now: Timestamp,
     ) {
-        let Some(offer) = self.withdraw_offer(id, reason) else {
+        let Some(offer) = self.withdraw_offer(id, reason, now) else {
             return;
         };
         self.clear_sticky(id);
@@ -192,7 +221,7 @@ impl Engine {
             .and_then(|c| c.offer.as_ref())
             .map(|o| o.agent_id.clone());
         let Some(agent) = agent else { return };
-        self.withdraw_conference_offer(id, reason, true);
+        self.withdraw_conference_offer(id, reason, true, now);
         let exclusion_s = self.settings.offer_exclusion_s;
         if let Some(it) = self.interactions.get_mut(id) {
             exclude(it, &agent, exclusion_s, now);
@@ -209,8 +238,10 @@ impl Engine {
         &mut self,
         id: &InteractionId,
         reason: WithdrawReason,
+        now: Timestamp,
     ) -> Option<Offer> {
         let offer = self.interactions.get(id)?.offer.clone()?;
+        self.offer_ended(id, &offer.agent_id, outcome_of(reason), now);
         self.touch(id);
         if let Some(it) = self.interactions.get_mut(id) {
             it.offer = None;
@@ -234,6 +265,7 @@ impl Engine {
         id: &InteractionId,
         reason: WithdrawReason,
         missed: bool,
+        now: Timestamp,
     ) {
         let Some(it) = self.interactions.get(id) else {
             return;
@@ -245,6 +277,7 @@ impl Engine {
             return;
         };
         let conv = it.conversation_id.clone();
+        self.offer_ended(id, &offer.agent_id, outcome_of(reason), now);
         self.touch(id);
         let to_queue = matches!(conf.target, Target::Queue(_));
         if let Some(it) = self.interactions.get_mut(id) {
@@ -275,7 +308,7 @@ impl Engine {
     }
 
     /// Cancels a pending conference request entirely (owner's "End conference", end, transfer).
-    pub(super) fn cancel_conference(&mut self, id: &InteractionId) {
+    pub(super) fn cancel_conference(&mut self, id: &InteractionId, now: Timestamp) {
         let has = self
             .interactions
             .get(id)
@@ -283,7 +316,7 @@ impl Engine {
         if !has {
             return;
         }
-        self.withdraw_conference_offer(id, WithdrawReason::Cancelled, false);
+        self.withdraw_conference_offer(id, WithdrawReason::Cancelled, false, now);
         self.touch(id);
         if let Some(it) = self.interactions.get_mut(id) {
             it.conference = None;
@@ -299,6 +332,20 @@ impl Engine {
         now: Timestamp,
     ) {
         let deadline = now.plus_secs(self.acceptance_interval_of(id));
+        let source = match &kind {
+            OfferKind::Route => OfferSource::Route,
+            OfferKind::Sticky => OfferSource::Sticky,
+            OfferKind::Transfer { .. } => OfferSource::Transfer,
+            OfferKind::Conference { .. } => OfferSource::Conference,
+        };
+        self.fact(
+            now,
+            FactKind::OfferMade {
+                interaction: id.clone(),
+                agent: agent.clone(),
+                source,
+            },
+        );
         self.remove_waiting(id);
         self.touch(id);
         if let Some(it) = self.interactions.get_mut(id) {
@@ -330,6 +377,14 @@ impl Engine {
         now: Timestamp,
     ) {
         let deadline = now.plus_secs(self.acceptance_interval_of(id));
+        self.fact(
+            now,
+            FactKind::OfferMade {
+                interaction: id.clone(),
+                agent: agent.clone(),
+                source: OfferSource::Conference,
+            },
+        );
         self.touch(id);
         if let Some(c) = self
             .interactions
@@ -356,11 +411,37 @@ impl Engine {
         });
     }
 
+    fn offer_ended(
+        &mut self,
+        id: &InteractionId,
+        agent: &AgentId,
+        outcome: OfferOutcome,
+        now: Timestamp,
+    ) {
+        self.fact(
+            now,
+            FactKind::OfferEnded {
+                interaction: id.clone(),
+                agent: agent.clone(),
+                outcome,
+            },
+        );
+    }
+
     fn acceptance_interval_of(&self, id: &InteractionId) -> u32 {
         self.interactions
             .get(id)
             .and_then(|i| self.queue(&i.queue_id))
             .map_or(DEFAULT_ACCEPTANCE_INTERVAL_S, |q| q.acceptance_interval_s)
+    }
+}
+
+/// How an offer withdrawn for `reason` ended, for reports.
+fn outcome_of(reason: WithdrawReason) -> OfferOutcome {
+    match reason {
+        WithdrawReason::Rejected => OfferOutcome::Rejected,
+        WithdrawReason::Timeout => OfferOutcome::Missed,
+        WithdrawReason::AgentUnavailable | WithdrawReason::Cancelled => OfferOutcome::Withdrawn,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Agent state: presence, stop-new, live connections.
 
+use super::facts::FactKind;
 use super::{Engine, Event, Notice, WithdrawReason};
 use crate::error::DomainError;
 use crate::model::*;
@@ -113,18 +114,31 @@ impl Engine {
             slot.agent.presence_since = now;
         }
         slot.agent.presence = presence;
-        slot.agent.break_reason = reason;
+        slot.agent.break_reason = reason.clone();
+        self.fact(
+            now,
+            FactKind::Presence {
+                agent: agent.clone(),
+                presence,
+                reason,
+            },
+        );
         self.agent_changed(agent);
         self.push_presence(agent);
         if presence != Presence::Available {
-            self.withdraw_offers_of(agent, WithdrawReason::AgentUnavailable);
+            self.withdraw_offers_of(agent, WithdrawReason::AgentUnavailable, now);
         }
         true
     }
 
     /// Withdraws every pending offer to the agent (routed and conference); a routed one goes
     /// back to the head of its queue.
-    pub(super) fn withdraw_offers_of(&mut self, agent: &AgentId, reason: WithdrawReason) {
+    pub(super) fn withdraw_offers_of(
+        &mut self,
+        agent: &AgentId,
+        reason: WithdrawReason,
+        now: Timestamp,
+    ) {
         // Offers held since earlier steps are indexed; this step's are among the touched.
         let mut ids: BTreeSet<&InteractionId> =
             self.held.get(agent).into_iter().flatten().collect();
@@ -144,11 +158,11 @@ impl Engine {
                 .get(&id)
                 .is_some_and(|i| i.offer.as_ref().is_some_and(|o| &o.agent_id == agent));
             if routed {
-                if self.withdraw_offer(&id, reason).is_some() {
+                if self.withdraw_offer(&id, reason, now).is_some() {
                     self.requeue_head(&id);
                 }
             } else {
-                self.withdraw_conference_offer(&id, reason, false);
+                self.withdraw_conference_offer(&id, reason, false, now);
             }
         }
     }

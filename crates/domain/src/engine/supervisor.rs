@@ -6,7 +6,7 @@
 //! `not_supervisor` and nothing changes.
 
 use super::handling::new_participant;
-use super::{Engine, WithdrawReason};
+use super::{Engine, FactKind, WithdrawReason};
 use crate::error::DomainError;
 use crate::model::*;
 
@@ -115,7 +115,7 @@ impl Engine {
         let previous = it.owner_id.clone();
         let conv = it.conversation_id.clone();
         // The previous owner's invitation goes with them (also one offered to the supervisor).
-        self.cancel_conference(id);
+        self.cancel_conference(id, now);
         self.touch(id);
         let pp = self.post_processing_of(id);
         if let Some(prev) = &previous {
@@ -135,13 +135,22 @@ impl Engine {
             self.agent_changed(supervisor);
         } else {
             self.take_slot(supervisor, now);
+            // Reports: the supervisor's own participation (and handle time) begins here.
+            self.fact(
+                now,
+                FactKind::Joined {
+                    interaction: id.clone(),
+                    agent: supervisor.clone(),
+                    role: ParticipantRole::Owner,
+                },
+            );
         }
         let over = self
             .agents
             .get(supervisor)
             .is_some_and(|s| s.load > s.agent.capacity);
         if over {
-            self.withdraw_offers_of(supervisor, WithdrawReason::AgentUnavailable);
+            self.withdraw_offers_of(supervisor, WithdrawReason::AgentUnavailable, now);
         }
         let name = self.display_name(supervisor);
         let text = match &previous {

@@ -202,7 +202,7 @@ impl Engine {
                             })
                     });
                     if due {
-                        self.finish_wrap_up(id, agent, None, None, now);
+                        self.finish_wrap_up(id, agent, None, None, true, now);
                         self.changes.counters.auto_wrap_ups += 1;
                     }
                 }

@@ -14,6 +14,7 @@ mod outbound;
 mod presence;
 mod property;
 mod refused;
+mod reports;
 mod restart;
 mod routing;
 mod supervisor;

@@ -892,7 +892,9 @@ impl Worker {
     }
 
     /// Turns engine changes into rows and events.
-    fn collect(&mut self, changes: Changes, now: Timestamp, batch: &mut Batch) {
+    fn collect(&mut self, mut changes: Changes, now: Timestamp, batch: &mut Batch) {
+        // Reports: the step's facts, in order, committed with the change they describe.
+        batch.cs.facts.append(&mut changes.facts);
         let engine = &self.state.engine;
         if !changes.agents.is_empty() || !changes.deleted_agents.is_empty() {
             batch.agents_changed = true;

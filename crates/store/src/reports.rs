@@ -1,0 +1,1238 @@
+//! Reports (R-8.4): the report tables written from the engine's facts in each commit, and the
+//! queries over them: the summary by queue, agent, channel, day or hour; one row per interaction
+//! (the drill-down); an agent's presence timeline.
+//!
+//! The figures are defined in ARCHITECTURE.md, "Report definitions"; this file computes them
+//! exactly so and never from anything but the report tables (`report_interactions`,
+//! `report_offers`, `report_legs`, `presence_intervals`), so no report scans messages or events.
+//!
+//! Time zones: a day or an hour is a local one of the IANA zone asked for. The UTC offsets in
+//! force over the range are looked up once in Rust (`jiff`, with its own copy of the tz
+//! database, so the host's needs none) and handed to the SQL as a `CASE` over the transitions in
+//! the range, so both backends bucket the same way without time-zone support of their own.
+
+use crate::error::{Result, StoreError};
+use crate::rows::RowExt;
+use crate::Store;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use switchboard_domain::engine::{Fact, FactKind};
+use switchboard_domain::model::{AgentId, InteractionId, Presence, QueueId, Timestamp};
+
+/// The disposition key of an interaction (or participation) completed by the wrap-up countdown.
+pub const DISPOSITION_BY_COUNTDOWN: &str = "(none)";
+/// The disposition key of a wrap-up submitted without a code.
+pub const DISPOSITION_NO_CODE: &str = "(no code)";
+
+/// A value bound to a statement of the facts' writes.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+}
+
+/// One statement writing a fact, built before the transaction opens.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    pub(crate) sql: &'static str,
+    pub(crate) args: Vec<Arg>,
+}
+
+fn text(s: &str) -> Arg {
+    Arg::Text(Some(s.to_owned()))
+}
+fn opt_text(s: Option<&str>) -> Arg {
+    Arg::Text(s.map(str::to_owned))
+}
+fn int(i: i64) -> Arg {
+    Arg::Int(Some(i))
+}
+
+/// The statements that record `facts`, in their order.
+pub(crate) fn fact_statements(facts: &[Fact]) -> Vec<Stmt> {
+    let mut out = Vec::with_capacity(facts.len() * 2);
+    for fact in facts {
+        let at = fact.at.0;
+        match &fact.kind {
+            FactKind::Arrived {
+                interaction,
+                queue,
+                channel,
+                customer,
+                contact_id,
+                outbound,
+                sla_response_s,
+            } => out.push(Stmt {
+                sql: "INSERT INTO report_interactions (id, queue_id, channel_id, customer_wa_id, \
+                      customer_name, contact_id, outbound, sla_ms, created_at, messages_in) \
+                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING",
+                args: vec![
+                    text(interaction.as_str()),
+                    text(queue.as_str()),
+                    opt_text(channel.as_deref()),
+                    text(&customer.wa_id),
+                    opt_text(customer.name.as_deref()),
+                    opt_text(contact_id.as_deref()),
+                    int(i64::from(*outbound)),
+                    int(i64::from(*sla_response_s) * 1000),
+                    int(at),
+                    int(i64::from(!*outbound)),
+                ],
+            }),
+            FactKind::OfferMade {
+                interaction,
+                agent,
+                source,
+            } => {
+                out.push(Stmt {
+                    sql:
+                        "INSERT INTO report_offers (interaction_id, agent_id, offered_at, source, \
+                          created_at, queue_id, channel_id) \
+                          SELECT id, $1, $2, $3, created_at, queue_id, channel_id \
+                          FROM report_interactions WHERE id = $4 ON CONFLICT DO NOTHING",
+                    args: vec![
+                        text(agent.as_str()),
+                        int(at),
+                        text(source.as_str()),
+                        text(interaction.as_str()),
+                    ],
+                });
+            }
+            FactKind::OfferEnded {
+                interaction,
+                agent,
+                outcome,
+            } => {
+                out.push(Stmt {
+                    sql: "UPDATE report_offers SET outcome = $1, ended_at = $2 \
+                          WHERE interaction_id = $3 AND agent_id = $4 AND outcome IS NULL",
+                    args: vec![
+                        text(outcome.as_str()),
+                        int(at),
+                        text(interaction.as_str()),
+                        text(agent.as_str()),
+                    ],
+                });
+                let counter = match outcome {
+                    switchboard_domain::OfferOutcome::Missed => Some(
+                        "UPDATE report_interactions SET missed_offers = missed_offers + 1 \
+                         WHERE id = $1",
+                    ),
+                    switchboard_domain::OfferOutcome::Rejected => Some(
+                        "UPDATE report_interactions SET rejected_offers = rejected_offers + 1 \
+                         WHERE id = $1",
+                    ),
+                    _ => None,
+                };
+                if let Some(sql) = counter {
+                    out.push(Stmt {
+                        sql,
+                        args: vec![text(interaction.as_str())],
+                    });
+                }
+            }
+            FactKind::Answered { interaction, agent } => out.push(Stmt {
+                sql: "UPDATE report_interactions SET accepted_at = $1, first_agent_id = $2 \
+                      WHERE id = $3 AND accepted_at IS NULL",
+                args: vec![int(at), text(agent.as_str()), text(interaction.as_str())],
+            }),
+            FactKind::Joined {
+                interaction,
+                agent,
+                role,
+            } => out.push(Stmt {
+                sql: "INSERT INTO report_legs (interaction_id, agent_id, joined_at, role, \
+                      created_at, queue_id, channel_id) \
+                      SELECT id, $1, $2, $3, created_at, queue_id, channel_id \
+                      FROM report_interactions WHERE id = $4 ON CONFLICT DO NOTHING",
+                args: vec![
+                    text(agent.as_str()),
+                    int(at),
+                    text(match role {
+                        switchboard_domain::ParticipantRole::Owner => "owner",
+                        switchboard_domain::ParticipantRole::Conference => "conference",
+                    }),
+                    text(interaction.as_str()),
+                ],
+            }),
+            FactKind::MessageIn { interaction } => out.push(Stmt {
+                sql: "UPDATE report_interactions SET messages_in = messages_in + 1 WHERE id = $1",
+                args: vec![text(interaction.as_str())],
+            }),
+            FactKind::MessageOut { interaction, .. } => out.push(Stmt {
+                sql: "UPDATE report_interactions SET messages_out = messages_out + 1 \
+                      WHERE id = $1",
+                args: vec![text(interaction.as_str())],
+            }),
+            FactKind::FirstResponse { interaction, agent } => out.push(Stmt {
+                sql: "UPDATE report_interactions SET first_response_at = $1, \
+                      first_response_agent_id = $2 WHERE id = $3 AND first_response_at IS NULL",
+                args: vec![int(at), text(agent.as_str()), text(interaction.as_str())],
+            }),
+            FactKind::Transferred {
+                interaction, from, ..
+            } => {
+                out.push(Stmt {
+                    sql: "UPDATE report_interactions SET transfers = transfers + 1 WHERE id = $1",
+                    args: vec![text(interaction.as_str())],
+                });
+                out.push(Stmt {
+                    sql: "UPDATE report_legs SET transferred = 1 \
+                          WHERE interaction_id = $1 AND agent_id = $2 AND wrapped_up_at IS NULL",
+                    args: vec![text(interaction.as_str()), text(from.as_str())],
+                });
+            }
+            FactKind::Ended { interaction, by } => out.push(Stmt {
+                sql: "UPDATE report_interactions SET ended_at = $1, ended_by = $2 WHERE id = $3",
+                args: vec![int(at), text(by.as_str()), text(interaction.as_str())],
+            }),
+            FactKind::WrappedUp {
+                interaction,
+                agent,
+                disposition,
+                by_countdown,
+                closing,
+            } => {
+                out.push(Stmt {
+                    sql: "UPDATE report_legs SET wrapped_up_at = $1, disposition = $2, \
+                          by_countdown = $3 \
+                          WHERE interaction_id = $4 AND agent_id = $5 AND wrapped_up_at IS NULL",
+                    args: vec![
+                        int(at),
+                        opt_text(disposition.as_deref()),
+                        int(i64::from(*by_countdown)),
+                        text(interaction.as_str()),
+                        text(agent.as_str()),
+                    ],
+                });
+                if *closing {
+                    out.push(Stmt {
+                        sql: "UPDATE report_interactions SET disposition = $1, by_countdown = $2 \
+                              WHERE id = $3",
+                        args: vec![
+                            opt_text(disposition.as_deref()),
+                            int(i64::from(*by_countdown)),
+                            text(interaction.as_str()),
+                        ],
+                    });
+                }
+            }
+            FactKind::Completed { interaction } => out.push(Stmt {
+                sql: "UPDATE report_interactions SET wrapped_up_at = $1, handle_ms = \
+                      (SELECT COALESCE(SUM(wrapped_up_at - joined_at), 0) FROM report_legs \
+                       WHERE interaction_id = $2 AND wrapped_up_at IS NOT NULL) \
+                      WHERE id = $2",
+                args: vec![int(at), text(interaction.as_str())],
+            }),
+            FactKind::Presence {
+                agent,
+                presence,
+                reason,
+            } => {
+                out.push(Stmt {
+                    sql: "UPDATE presence_intervals SET to_at = $1 \
+                          WHERE agent_id = $2 AND to_at IS NULL AND from_at < $1",
+                    args: vec![int(at), text(agent.as_str())],
+                });
+                // Two changes within one millisecond: the later one is the interval.
+                out.push(Stmt {
+                    sql: "INSERT INTO presence_intervals (agent_id, from_at, to_at, presence, \
+                          reason) VALUES ($1, $2, NULL, $3, $4) ON CONFLICT (agent_id, from_at) \
+                          DO UPDATE SET to_at = NULL, presence = excluded.presence, \
+                          reason = excluded.reason",
+                    args: vec![
+                        text(agent.as_str()),
+                        int(at),
+                        text(presence.as_str()),
+                        opt_text(reason.as_deref()),
+                    ],
+                });
+            }
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------ queries
+
+/// How the summary's rows are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportGroup {
+    Queue,
+    Agent,
+    Channel,
+    /// Local days of the report's time zone.
+    Day,
+    /// Local hours of the report's time zone.
+    Hour,
+}
+
+impl ReportGroup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportGroup::Queue => "queue",
+            ReportGroup::Agent => "agent",
+            ReportGroup::Channel => "channel",
+            ReportGroup::Day => "day",
+            ReportGroup::Hour => "hour",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReportGroup> {
+        match s {
+            "queue" => Some(ReportGroup::Queue),
+            "agent" => Some(ReportGroup::Agent),
+            "channel" => Some(ReportGroup::Channel),
+            "day" => Some(ReportGroup::Day),
+            "hour" => Some(ReportGroup::Hour),
+            _ => None,
+        }
+    }
+}
+
+/// A count of the summary, to list the interactions behind it (the drill-down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportFigure {
+    Offered,
+    Accepted,
+    Missed,
+    Rejected,
+    Handled,
+    Transferred,
+}
+
+impl ReportFigure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFigure::Offered => "offered",
+            ReportFigure::Accepted => "accepted",
+            ReportFigure::Missed => "missed",
+            ReportFigure::Rejected => "rejected",
+            ReportFigure::Handled => "handled",
+            ReportFigure::Transferred => "transferred",
+        }
+    }
+    pub fn parse(s: &str) -> Option<ReportFigure> {
+        [
+            ReportFigure::Offered,
+            ReportFigure::Accepted,
+            ReportFigure::Missed,
+            ReportFigure::Rejected,
+            ReportFigure::Handled,
+            ReportFigure::Transferred,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+    }
+    /// The condition on `report_interactions r` of the interactions behind this figure.
+    fn interaction_sql(self) -> &'static str {
+        match self {
+            ReportFigure::Offered => "r.outbound = 0",
+            ReportFigure::Accepted => "r.outbound = 0 AND r.accepted_at IS NOT NULL",
+            ReportFigure::Missed => "r.missed_offers > 0",
+            ReportFigure::Rejected => "r.rejected_offers > 0",
+            ReportFigure::Handled => "r.wrapped_up_at IS NOT NULL",
+            ReportFigure::Transferred => "r.transfers > 0",
+        }
+    }
+    /// With an agent filter: the agent's own offers or participations behind this figure
+    /// (`{a}` is the agent's placeholder).
+    fn agent_sql(self, a: &str) -> String {
+        let offers = |outcome: &str| {
+            format!(
+                "r.id IN (SELECT interaction_id FROM report_offers WHERE agent_id = {a}{outcome})"
+            )
+        };
+        let legs = |cond: &str| {
+            format!(
+                "r.id IN (SELECT interaction_id FROM report_legs WHERE agent_id = {a} AND {cond})"
+            )
+        };
+        match self {
+            ReportFigure::Offered => offers(""),
+            ReportFigure::Accepted => offers(" AND outcome = 'accepted'"),
+            ReportFigure::Missed => offers(" AND outcome = 'missed'"),
+            ReportFigure::Rejected => offers(" AND outcome = 'rejected'"),
+            ReportFigure::Handled => legs("wrapped_up_at IS NOT NULL"),
+            ReportFigure::Transferred => legs("transferred = 1"),
+        }
+    }
+}
+
+/// The instants `[from, to)` of a summary row's local day (`YYYY-MM-DD`) or hour
+/// (`YYYY-MM-DDTHH:00`) in the IANA zone `tz`, to list the interactions behind it. An hour that
+/// the autumn change repeats covers both of its occurrences, as its row does.
+pub fn report_bucket_range(key: &str, tz: &str) -> Result<(Timestamp, Timestamp)> {
+    let bad = || StoreError::Invalid(format!("not a day or an hour of a report: {key:?}"));
+    let zone = jiff::tz::TimeZone::get(tz)
+        .map_err(|_| StoreError::Invalid(format!("unknown time zone {tz:?}")))?;
+    let num = |a: usize, b: usize| key.get(a..b).and_then(|x| x.parse::<i16>().ok());
+    let date = match (num(0, 4), num(5, 7), num(8, 10)) {
+        (Some(y), Some(m), Some(d)) if key.get(4..5) == Some("-") && key.get(7..8) == Some("-") => {
+            jiff::civil::Date::new(y, m as i8, d as i8).map_err(|_| bad())?
+        }
+        _ => return Err(bad()),
+    };
+    let ms = |z: std::result::Result<jiff::Zoned, jiff::Error>| {
+        z.map(|z| Timestamp(z.timestamp().as_millisecond()))
+            .map_err(|_| bad())
+    };
+    match key.len() {
+        10 => {
+            let next = date.tomorrow().map_err(|_| bad())?;
+            Ok((ms(date.to_zoned(zone.clone()))?, ms(next.to_zoned(zone))?))
+        }
+        16 if key.get(10..11) == Some("T") && key.get(13..16) == Some(":00") => {
+            let hour = num(11, 13)
+                .filter(|h| (0..24).contains(h))
+                .ok_or_else(bad)?;
+            let start = ms(date.at(hour as i8, 0, 0, 0).to_zoned(zone.clone()))?;
+            let end = if hour == 23 {
+                ms(date.tomorrow().map_err(|_| bad())?.to_zoned(zone))?
+            } else {
+                ms(date.at(hour as i8 + 1, 0, 0, 0).to_zoned(zone))?
+            };
+            Ok((start, Timestamp(end.0.max(start.0 + HOUR_MS))))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// What a report covers: interactions that arrived in `[from, to)`, narrowed by the filters.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// The queue the interactions arrived in.
+    pub queue_id: Option<QueueId>,
+    /// This agent's own figures (their offers, participations, and the interactions they
+    /// answered first); in the drill-down, the interactions offered to or handled by them.
+    pub agent_id: Option<AgentId>,
+    pub channel_id: Option<String>,
+    /// Drill-down only: the interaction's disposition key (a code, [`DISPOSITION_BY_COUNTDOWN`]
+    /// or [`DISPOSITION_NO_CODE`]).
+    pub disposition: Option<String>,
+    /// Drill-down only: the interactions behind one count (with `agent_id`: behind that agent's
+    /// count).
+    pub figure: Option<ReportFigure>,
+}
+
+/// [`Store::report_summary`]'s question.
+#[derive(Debug, Clone)]
+pub struct SummaryQuery {
+    pub filter: ReportFilter,
+    pub group_by: ReportGroup,
+    /// IANA time zone name of the days and hours (e.g. `Europe/Berlin`, `UTC`).
+    pub tz: String,
+    /// The time of asking: an interaction unanswered past its SLA target by then counts as not
+    /// met; one still within it counts for neither side yet.
+    pub now: Timestamp,
+}
+
+/// One line of the summary (or its total). Averages are `None` when nothing was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct SummaryRow {
+    /// Queue, agent or channel id; `YYYY-MM-DD` for a local day, `YYYY-MM-DDTHH:00` for an hour;
+    /// `total` for the total.
+    pub key: String,
+    /// The queue's or agent's name, the channel's number, the local day or hour.
+    pub label: String,
+    /// Inbound interactions that arrived (per agent: offers made to them).
+    pub offered: i64,
+    /// Inbound interactions accepted at least once (per agent: offers they accepted).
+    pub accepted: i64,
+    /// Offers whose acceptance interval ran out, one per offer.
+    pub missed: i64,
+    /// Offers rejected, one per offer.
+    pub rejected: i64,
+    /// Interactions whose every wrap-up is done (per agent: completed participations).
+    pub handled: i64,
+    /// Interactions transferred at least once (per agent: their participations ended by one).
+    pub transferred: i64,
+    /// Accept to end of own wrap-up, summed over an interaction's participations.
+    pub avg_handle_s: Option<f64>,
+    /// First accept minus arrival.
+    pub avg_speed_of_answer_s: Option<f64>,
+    /// First agent message minus arrival.
+    pub avg_first_response_s: Option<f64>,
+    /// First agent message within the queue's `sla_response_s`, of those decided.
+    pub sla_met_pct: Option<f64>,
+    /// Handled interactions (per agent: their wrap-ups) by code, [`DISPOSITION_BY_COUNTDOWN`]
+    /// and [`DISPOSITION_NO_CODE`].
+    pub dispositions: BTreeMap<String, i64>,
+}
+
+/// The summary: rows and their total.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub group_by: ReportGroup,
+    pub rows: Vec<SummaryRow>,
+    /// Every interaction of the range and filters once. For `group_by=agent` without an agent
+    /// filter it is not the sum of the rows: an interaction two agents worked on is in both rows.
+    pub total: SummaryRow,
+}
+
+/// One interaction in the drill-down.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportInteraction {
+    pub id: InteractionId,
+    pub queue_id: QueueId,
+    pub queue: String,
+    pub channel_id: Option<String>,
+    pub customer_wa_id: String,
+    pub customer_name: Option<String>,
+    /// The contact it is linked to now (after a re-link or a merge), else the one at arrival.
+    pub contact_id: Option<String>,
+    /// Agents who accepted it, in the order they joined.
+    pub agents: Vec<AgentId>,
+    pub outbound: bool,
+    pub created_at: Timestamp,
+    pub accepted_at: Option<Timestamp>,
+    pub first_response_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub wrapped_up_at: Option<Timestamp>,
+    /// The disposition key once it is done (see [`ReportFilter::disposition`]).
+    pub disposition: Option<String>,
+    pub handle_s: Option<f64>,
+    pub speed_of_answer_s: Option<f64>,
+    pub first_response_s: Option<f64>,
+    pub transfers: i64,
+    pub missed_offers: i64,
+    pub rejected_offers: i64,
+    pub messages_in: i64,
+    pub messages_out: i64,
+}
+
+/// One stretch of an agent's timeline, clipped to the range asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PresenceInterval {
+    pub presence: Presence,
+    pub reason: Option<String>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+/// An agent's presence over a range: intervals that tile it, and seconds per presence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeline {
+    pub intervals: Vec<PresenceInterval>,
+    /// Seconds per presence (`available`, `on_break`, `rona`, `offline`); they add up to the
+    /// range's length.
+    pub totals: BTreeMap<String, f64>,
+    /// Seconds on break per reason.
+    pub break_totals: BTreeMap<String, f64>,
+}
+
+/// Sums of one row, before averages.
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    offered: i64,
+    accepted: i64,
+    missed: i64,
+    rejected: i64,
+    handled: i64,
+    transferred: i64,
+    handle_ms: i64,
+    answered: i64,
+    answer_ms: i64,
+    responded: i64,
+    response_ms: i64,
+    sla_met: i64,
+    sla_missed: i64,
+    dispositions: BTreeMap<String, i64>,
+}
+
+impl Acc {
+    fn add(&mut self, o: &Acc) {
+        self.offered += o.offered;
+        self.accepted += o.accepted;
+        self.missed += o.missed;
+        self.rejected += o.rejected;
+        self.handled += o.handled;
+        self.transferred += o.transferred;
+        self.handle_ms += o.handle_ms;
+        self.answered += o.answered;
+        self.answer_ms += o.answer_ms;
+        self.responded += o.responded;
+        self.response_ms += o.response_ms;
+        self.sla_met += o.sla_met;
+        self.sla_missed += o.sla_missed;
+        for (k, n) in &o.dispositions {
+            *self.dispositions.entry(k.clone()).or_default() += n;
+        }
+    }
+    fn row(&self, key: String, label: String) -> SummaryRow {
+        let avg = |ms: i64, n: i64| (n > 0).then(|| ms as f64 / n as f64 / 1000.0);
+        let decided = self.sla_met + self.sla_missed;
+        SummaryRow {
+            key,
+            label,
+            offered: self.offered,
+            accepted: self.accepted,
+            missed: self.missed,
+            rejected: self.rejected,
+            handled: self.handled,
+            transferred: self.transferred,
+            avg_handle_s: avg(self.handle_ms, self.handled),
+            avg_speed_of_answer_s: avg(self.answer_ms, self.answered),
+            avg_first_response_s: avg(self.response_ms, self.responded),
+            sla_met_pct: (decided > 0).then(|| self.sla_met as f64 * 100.0 / decided as f64),
+            dispositions: self.dispositions.clone(),
+        }
+    }
+}
+
+/// The UTC offsets in force over a range: `(from_ms, offset_ms)`, ascending.
+#[derive(Debug, Clone)]
+struct Offsets(Vec<(i64, i64)>);
+
+const DAY_MS: i64 = 86_400_000;
+/// The longest range a summary covers, in days (about ten years).
+pub const MAX_RANGE_DAYS: i64 = 3_660;
+/// The longest range a summary by hour covers, in days.
+pub const MAX_HOUR_RANGE_DAYS: i64 = 366;
+const HOUR_MS: i64 = 3_600_000;
+
+impl Offsets {
+    fn of(tz: &str, from: Timestamp, to: Timestamp) -> Result<Offsets> {
+        let zone = jiff::tz::TimeZone::get(tz)
+            .map_err(|_| StoreError::Invalid(format!("unknown time zone {tz:?}")))?;
+        let start = jiff::Timestamp::from_millisecond(from.0)
+            .map_err(|e| StoreError::Invalid(format!("from: {e}")))?;
+        let mut v = vec![(from.0, i64::from(zone.to_offset(start).seconds()) * 1000)];
+        for tr in zone.following(start) {
+            let at = tr.timestamp().as_millisecond();
+            if at >= to.0 {
+                break;
+            }
+            v.push((at, i64::from(tr.offset().seconds()) * 1000));
+        }
+        Ok(Offsets(v))
+    }
+    fn at(&self, t: i64) -> i64 {
+        self.0
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= t)
+            .or(self.0.first())
+            .map_or(0, |(_, o)| *o)
+    }
+    /// SQL for `col` shifted to local time (milliseconds).
+    fn local_sql(&self, col: &str) -> String {
+        if self.0.len() == 1 {
+            return format!("({col} + {})", self.0[0].1);
+        }
+        let mut s = format!("({col} + CASE");
+        for w in self.0.windows(2) {
+            s += &format!(" WHEN {col} < {} THEN {}", w[1].0, w[0].1);
+        }
+        let last = self.0.last().map_or(0, |(_, o)| *o);
+        s += &format!(" ELSE {last} END)");
+        s
+    }
+}
+
+/// `(year, month, day)` of a day number since 1970-01-01 (proleptic Gregorian).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn day_key(day: i64) -> String {
+    let (y, m, d) = civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn hour_key(hour: i64) -> String {
+    format!(
+        "{}T{:02}:00",
+        day_key(hour.div_euclid(24)),
+        hour.rem_euclid(24)
+    )
+}
+
+/// The columns a grouping reads, per table.
+struct Cols {
+    agent: &'static str,
+}
+
+fn key_sql(group: ReportGroup, cols: &Cols, offsets: &Offsets) -> String {
+    match group {
+        ReportGroup::Queue => "queue_id".into(),
+        ReportGroup::Channel => "COALESCE(channel_id, '')".into(),
+        ReportGroup::Agent => format!("COALESCE({}, '')", cols.agent),
+        ReportGroup::Day => format!(
+            "CAST({} / {DAY_MS} AS TEXT)",
+            offsets.local_sql("created_at")
+        ),
+        ReportGroup::Hour => format!(
+            "CAST({} / {HOUR_MS} AS TEXT)",
+            offsets.local_sql("created_at")
+        ),
+    }
+}
+
+/// The disposition key of a completed row, in SQL.
+const DISPOSITION_SQL: &str =
+    "CASE WHEN by_countdown = 1 THEN '(none)' ELSE COALESCE(disposition, '(no code)') END";
+
+/// [`DISPOSITION_SQL`] of the table aliased `r`.
+const DISPOSITION_SQL_R: &str =
+    "CASE WHEN r.by_countdown = 1 THEN '(none)' ELSE COALESCE(r.disposition, '(no code)') END";
+
+/// A WHERE clause over `[from, to)` and the filters, with placeholders from `$first` on, and the
+/// values to bind in order.
+fn where_sql(
+    f: &ReportFilter,
+    first: usize,
+    agent_col: Option<&str>,
+    extra: &str,
+) -> (String, Vec<Arg>) {
+    where_in("", f, first, agent_col, extra)
+}
+
+/// [`where_sql`] with the table's columns named `{prefix}column`.
+fn where_in(
+    prefix: &str,
+    f: &ReportFilter,
+    first: usize,
+    agent_col: Option<&str>,
+    extra: &str,
+) -> (String, Vec<Arg>) {
+    let mut n = first - 1;
+    let mut p = || {
+        n += 1;
+        format!("${n}")
+    };
+    let mut sql = format!(
+        "{prefix}created_at >= {} AND {prefix}created_at < {}",
+        p(),
+        p()
+    );
+    let mut args = vec![int(f.from.0), int(f.to.0)];
+    if let Some(q) = &f.queue_id {
+        sql += &format!(" AND {prefix}queue_id = {}", p());
+        args.push(text(q.as_str()));
+    }
+    if let Some(c) = &f.channel_id {
+        sql += &format!(" AND {prefix}channel_id = {}", p());
+        args.push(text(c));
+    }
+    if let (Some(a), Some(col)) = (&f.agent_id, agent_col) {
+        sql += &format!(" AND {col} = {}", p());
+        args.push(text(a.as_str()));
+    }
+    sql += extra;
+    (sql, args)
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.clone()),
+                Arg::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
+const SUM_INTERACTIONS: &str = "\
+    COUNT(*) AS n, \
+    COALESCE(SUM(CASE WHEN outbound = 0 THEN 1 ELSE 0 END), 0) AS offered, \
+    COALESCE(SUM(CASE WHEN outbound = 0 AND accepted_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS accepted, \
+    COALESCE(SUM(missed_offers), 0) AS missed, \
+    COALESCE(SUM(rejected_offers), 0) AS rejected, \
+    COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
+    COALESCE(SUM(CASE WHEN transfers > 0 THEN 1 ELSE 0 END), 0) AS transferred, \
+    COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN handle_ms ELSE 0 END), 0) AS handle_ms, \
+    COALESCE(SUM(CASE WHEN outbound = 0 AND accepted_at IS NOT NULL \
+        THEN accepted_at - created_at ELSE 0 END), 0) AS answer_ms, \
+    COALESCE(SUM(CASE WHEN outbound = 0 AND first_response_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+        AS responded, \
+    COALESCE(SUM(CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
+        THEN first_response_at - created_at ELSE 0 END), 0) AS response_ms, \
+    COALESCE(SUM(CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
+        AND first_response_at - created_at <= sla_ms THEN 1 ELSE 0 END), 0) AS sla_met, \
+    COALESCE(SUM(CASE WHEN outbound = 0 AND ((first_response_at IS NOT NULL \
+        AND first_response_at - created_at > sla_ms) \
+        OR (first_response_at IS NULL AND created_at + sla_ms <= $1)) THEN 1 ELSE 0 END), 0) \
+        AS sla_missed";
+
+/// PostgreSQL's SUM of BIGINT is NUMERIC: every sum is read through this cast.
+fn cast_sums(sql: &str) -> String {
+    sql.replace("COALESCE(SUM(", "CAST(COALESCE(SUM(")
+        .replace("), 0) AS ", "), 0) AS BIGINT) AS ")
+}
+
+impl Store {
+    /// Figures of the interactions that arrived in the range, grouped (see ARCHITECTURE.md,
+    /// "Report definitions"). Time groups list every local day or hour of the range, also empty
+    /// ones; other groups list what has figures.
+    pub async fn report_summary(&self, q: &SummaryQuery) -> Result<Summary> {
+        let f = &q.filter;
+        if f.to.0 <= f.from.0 {
+            return Err(StoreError::Invalid("the range is empty: to <= from".into()));
+        }
+        // Time groups list every bucket of the range: bound how many there can be.
+        let longest = match q.group_by {
+            ReportGroup::Hour => MAX_HOUR_RANGE_DAYS,
+            _ => MAX_RANGE_DAYS,
+        };
+        if f.to.0 - f.from.0 > longest * DAY_MS {
+            return Err(StoreError::Invalid(format!(
+                "the range is longer than {longest} days (for group_by={})",
+                q.group_by.as_str()
+            )));
+        }
+        let offsets = Offsets::of(&q.tz, f.from, f.to)?;
+        let agent_mode = q.group_by == ReportGroup::Agent || f.agent_id.is_some();
+        let mut rows: HashMap<String, Acc> = HashMap::new();
+        if agent_mode {
+            self.agent_figures(q, &offsets, q.group_by, &mut rows)
+                .await?;
+        } else {
+            self.interaction_figures(q, &offsets, Some(q.group_by), false, &mut rows)
+                .await?;
+        }
+        let total = if q.group_by == ReportGroup::Agent && f.agent_id.is_none() {
+            let mut all = HashMap::new();
+            self.interaction_figures(q, &offsets, None, false, &mut all)
+                .await?;
+            all.remove("").unwrap_or_default()
+        } else {
+            let mut t = Acc::default();
+            for acc in rows.values() {
+                t.add(acc);
+            }
+            t
+        };
+        if matches!(q.group_by, ReportGroup::Day | ReportGroup::Hour) {
+            let step = if q.group_by == ReportGroup::Day {
+                DAY_MS
+            } else {
+                HOUR_MS
+            };
+            // Every local bucket the range touches (offsets change on quarter hours at most).
+            let mut t = f.from.0;
+            while t < f.to.0 {
+                let b = (t + offsets.at(t)).div_euclid(step);
+                rows.entry(b.to_string()).or_default();
+                t += 15 * 60 * 1000;
+            }
+        }
+        let labels = self.report_labels(q.group_by).await?;
+        let mut out: Vec<SummaryRow> = rows
+            .into_iter()
+            .map(|(k, acc)| {
+                let (key, label) = match q.group_by {
+                    ReportGroup::Day | ReportGroup::Hour => {
+                        let b: i64 = k.parse().unwrap_or_default();
+                        let key = if q.group_by == ReportGroup::Day {
+                            day_key(b)
+                        } else {
+                            hour_key(b)
+                        };
+                        (key.clone(), key.replace('T', " "))
+                    }
+                    _ => {
+                        let label = labels.get(&k).cloned().unwrap_or_else(|| k.clone());
+                        (k, label)
+                    }
+                };
+                acc.row(key, label)
+            })
+            .collect();
+        match q.group_by {
+            ReportGroup::Day | ReportGroup::Hour => out.sort_by(|a, b| a.key.cmp(&b.key)),
+            _ => out.sort_by(|a, b| a.label.cmp(&b.label).then(a.key.cmp(&b.key))),
+        }
+        Ok(Summary {
+            from: f.from,
+            to: f.to,
+            group_by: q.group_by,
+            rows: out,
+            total: total.row("total".into(), "Total".into()),
+        })
+    }
+
+    /// Per-interaction figures into `rows` (key `""` when `group` is `None`). `first_agent`
+    /// keeps only interactions first answered by an agent, grouped by that agent.
+    async fn interaction_figures(
+        &self,
+        q: &SummaryQuery,
+        offsets: &Offsets,
+        group: Option<ReportGroup>,
+        first_agent: bool,
+        rows: &mut HashMap<String, Acc>,
+    ) -> Result<()> {
+        let cols = Cols {
+            agent: "first_agent_id",
+        };
+        let key = group.map_or_else(|| "''".to_owned(), |g| key_sql(g, &cols, offsets));
+        let (agent_col, extra) = if first_agent {
+            (Some("first_agent_id"), " AND first_agent_id IS NOT NULL")
+        } else {
+            (None, "")
+        };
+        let (cond, args) = where_sql(&q.filter, 2, agent_col, extra);
+        // Dispositions come from the same scan: grouped by them too, summed up here.
+        let d = if first_agent {
+            "NULL".to_owned()
+        } else {
+            format!("CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END")
+        };
+        let sql = cast_sums(&format!(
+            "SELECT {key} AS k, {d} AS d, {SUM_INTERACTIONS} FROM report_interactions \
+             WHERE {cond} GROUP BY 1, 2"
+        ));
+        dispatch!(self, pool => {
+            let query = bind_all!(sqlx::query(&sql).bind(q.now.0), &args);
+            for r in query.fetch_all(pool).await? {
+                let acc = rows.entry(r.text("k")?).or_default();
+                if first_agent {
+                    // An agent's speed figures: only what they answered first.
+                    acc.answered += r.int("accepted")?;
+                    acc.answer_ms += r.int("answer_ms")?;
+                    acc.responded += r.int("responded")?;
+                    acc.response_ms += r.int("response_ms")?;
+                    acc.sla_met += r.int("sla_met")?;
+                    acc.sla_missed += r.int("sla_missed")?;
+                } else {
+                    acc.offered += r.int("offered")?;
+                    acc.accepted += r.int("accepted")?;
+                    acc.answered += r.int("accepted")?;
+                    acc.missed += r.int("missed")?;
+                    acc.rejected += r.int("rejected")?;
+                    acc.handled += r.int("handled")?;
+                    acc.transferred += r.int("transferred")?;
+                    acc.handle_ms += r.int("handle_ms")?;
+                    acc.answer_ms += r.int("answer_ms")?;
+                    acc.responded += r.int("responded")?;
+                    acc.response_ms += r.int("response_ms")?;
+                    acc.sla_met += r.int("sla_met")?;
+                    acc.sla_missed += r.int("sla_missed")?;
+                    if let Some(d) = r.opt_text("d")? {
+                        *acc.dispositions.entry(d).or_default() += r.int("handled")?;
+                    }
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
+    }
+
+    /// An agent's own figures (or every agent's, grouped by agent): their offers, their
+    /// participations, and the speed figures of the interactions they answered first.
+    async fn agent_figures(
+        &self,
+        q: &SummaryQuery,
+        offsets: &Offsets,
+        group: ReportGroup,
+        rows: &mut HashMap<String, Acc>,
+    ) -> Result<()> {
+        let cols = Cols { agent: "agent_id" };
+        let key = key_sql(group, &cols, offsets);
+        let (cond, args) = where_sql(&q.filter, 1, Some("agent_id"), "");
+        let offers = format!(
+            "SELECT {key} AS k, COUNT(*) AS offered, \
+             COALESCE(SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END), 0) AS accepted, \
+             COALESCE(SUM(CASE WHEN outcome = 'missed' THEN 1 ELSE 0 END), 0) AS missed, \
+             COALESCE(SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected \
+             FROM report_offers WHERE {cond} GROUP BY 1"
+        );
+        let legs = format!(
+            "SELECT {key} AS k, \
+             CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END AS d, \
+             COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
+             COALESCE(SUM(transferred), 0) AS transferred, \
+             COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL \
+                 THEN wrapped_up_at - joined_at ELSE 0 END), 0) AS handle_ms \
+             FROM report_legs WHERE {cond} GROUP BY 1, 2"
+        );
+        let (offers, legs) = (cast_sums(&offers), cast_sums(&legs));
+        dispatch!(self, pool => {
+            for r in bind_all!(sqlx::query(&offers), &args).fetch_all(pool).await? {
+                let acc = rows.entry(r.text("k")?).or_default();
+                acc.offered += r.int("offered")?;
+                acc.accepted += r.int("accepted")?;
+                acc.missed += r.int("missed")?;
+                acc.rejected += r.int("rejected")?;
+            }
+            for r in bind_all!(sqlx::query(&legs), &args).fetch_all(pool).await? {
+                let acc = rows.entry(r.text("k")?).or_default();
+                acc.handled += r.int("handled")?;
+                acc.transferred += r.int("transferred")?;
+                acc.handle_ms += r.int("handle_ms")?;
+                if let Some(d) = r.opt_text("d")? {
+                    *acc.dispositions.entry(d).or_default() += r.int("handled")?;
+                }
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        self.interaction_figures(q, offsets, Some(group), true, rows)
+            .await
+    }
+
+    /// Names of queues, agents or channels by id, for row labels.
+    async fn report_labels(&self, group: ReportGroup) -> Result<HashMap<String, String>> {
+        let sql = match group {
+            ReportGroup::Queue => "SELECT id, name AS label FROM queues",
+            ReportGroup::Agent => "SELECT id, display_name AS label FROM users",
+            ReportGroup::Channel => "SELECT id, display_phone_number AS label FROM channels",
+            ReportGroup::Day | ReportGroup::Hour => return Ok(HashMap::new()),
+        };
+        dispatch!(self, pool => {
+            let rows = sqlx::query(sql).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.text("id")?, r.text("label")?)))
+                .collect::<Result<HashMap<_, _>>>()
+        })
+    }
+
+    /// The interactions behind the figures (the drill-down): those that arrived in the range and
+    /// match the filters, newest first, at most `limit`, after the interaction `before` (the
+    /// last one of the previous page) when given.
+    pub async fn report_interactions(
+        &self,
+        filter: &ReportFilter,
+        limit: i64,
+        before: Option<&InteractionId>,
+    ) -> Result<Vec<ReportInteraction>> {
+        let (mut cond, mut args) = where_in("r.", filter, 1, None, "");
+        let mut n = args.len();
+        let mut p = || {
+            n += 1;
+            format!("${n}")
+        };
+        match (&filter.agent_id, filter.figure) {
+            (Some(a), Some(figure)) => {
+                let ph = p();
+                cond += &format!(" AND {}", figure.agent_sql(&ph));
+                args.push(text(a.as_str()));
+            }
+            (Some(a), None) => {
+                let ph = p();
+                cond += &format!(
+                    " AND (r.id IN (SELECT interaction_id FROM report_legs WHERE agent_id = {ph}) \
+                     OR r.id IN (SELECT interaction_id FROM report_offers WHERE agent_id = {ph}))"
+                );
+                args.push(text(a.as_str()));
+            }
+            (None, Some(figure)) => cond += &format!(" AND {}", figure.interaction_sql()),
+            (None, None) => {}
+        }
+        if let Some(d) = &filter.disposition {
+            cond += &format!(
+                " AND r.wrapped_up_at IS NOT NULL AND {} = {}",
+                DISPOSITION_SQL_R,
+                p()
+            );
+            args.push(text(d));
+        }
+        if let Some(b) = before {
+            let ph = p();
+            cond += &format!(
+                " AND (r.created_at < (SELECT created_at FROM report_interactions WHERE id = {ph}) \
+                 OR (r.created_at = (SELECT created_at FROM report_interactions WHERE id = {ph}) \
+                 AND r.id < {ph}))"
+            );
+            args.push(text(b.as_str()));
+        }
+        let sql = format!(
+            "SELECT r.*, q.name AS queue_name, {DISPOSITION_SQL_R} AS dkey, \
+             COALESCE(i.contact_id, r.contact_id) AS linked_contact_id \
+             FROM report_interactions r LEFT JOIN queues q ON q.id = r.queue_id \
+             LEFT JOIN interactions i ON i.id = r.id \
+             WHERE {cond} ORDER BY r.created_at DESC, r.id DESC LIMIT {}",
+            p()
+        );
+        args.push(int(limit.max(0)));
+        let mut out = dispatch!(self, pool => {
+            let rows = bind_all!(sqlx::query(&sql), &args).fetch_all(pool).await?;
+            rows.iter()
+                .map(|r| {
+                    let created = r.int("created_at")?;
+                    let accepted = r.opt_int("accepted_at")?;
+                    let first = r.opt_int("first_response_at")?;
+                    let wrapped = r.opt_int("wrapped_up_at")?;
+                    let outbound = r.int("outbound")? != 0;
+                    let secs = |ms: i64| ms as f64 / 1000.0;
+                    let queue_id = r.text("queue_id")?;
+                    Ok(ReportInteraction {
+                        id: InteractionId(r.text("id")?),
+                        queue: r.opt_text("queue_name")?.unwrap_or_else(|| queue_id.clone()),
+                        queue_id: QueueId(queue_id),
+                        channel_id: r.opt_text("channel_id")?,
+                        customer_wa_id: r.text("customer_wa_id")?,
+                        customer_name: r.opt_text("customer_name")?,
+                        // The link as it is now (re-linked, merged), else the one at arrival.
+                        contact_id: r.opt_text("linked_contact_id")?,
+                        agents: Vec::new(),
+                        outbound,
+                        created_at: Timestamp(created),
+                        accepted_at: accepted.map(Timestamp),
+                        first_response_at: first.map(Timestamp),
+                        ended_at: r.opt_ts("ended_at")?,
+                        wrapped_up_at: wrapped.map(Timestamp),
+                        disposition: if wrapped.is_some() { Some(r.text("dkey")?) } else { None },
+                        handle_s: if wrapped.is_some() {
+                            r.opt_int("handle_ms")?.map(secs)
+                        } else {
+                            None
+                        },
+                        speed_of_answer_s: accepted
+                            .filter(|_| !outbound)
+                            .map(|a| secs(a - created)),
+                        first_response_s: first.filter(|_| !outbound).map(|f| secs(f - created)),
+                        transfers: r.int("transfers")?,
+                        missed_offers: r.int("missed_offers")?,
+                        rejected_offers: r.int("rejected_offers")?,
+                        messages_in: r.int("messages_in")?,
+                        messages_out: r.int("messages_out")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let placeholders: Vec<String> = (1..=out.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT interaction_id, agent_id FROM report_legs WHERE interaction_id IN ({}) \
+             ORDER BY joined_at, agent_id",
+            placeholders.join(", ")
+        );
+        let mut agents: HashMap<String, Vec<AgentId>> = HashMap::new();
+        dispatch!(self, pool => {
+            let mut query = sqlx::query(&sql);
+            for it in &out {
+                query = query.bind(it.id.as_str());
+            }
+            for r in query.fetch_all(pool).await? {
+                let list = agents.entry(r.text("interaction_id")?).or_default();
+                let a = AgentId(r.text("agent_id")?);
+                if !list.contains(&a) {
+                    list.push(a);
+                }
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        for it in &mut out {
+            it.agents = agents.remove(it.id.as_str()).unwrap_or_default();
+        }
+        Ok(out)
+    }
+
+    /// An agent's presence over `[from, to)`, clipped to it and to `now` (what lies after `now`
+    /// has not happened). Time before the agent's first recorded interval counts as offline.
+    pub async fn agent_timeline(
+        &self,
+        agent: &AgentId,
+        from: Timestamp,
+        to: Timestamp,
+        now: Timestamp,
+    ) -> Result<Timeline> {
+        let end = to.min(now);
+        let mut intervals = Vec::new();
+        let mut totals: BTreeMap<String, f64> = BTreeMap::new();
+        let mut break_totals: BTreeMap<String, f64> = BTreeMap::new();
+        if end <= from {
+            return Ok(Timeline {
+                intervals,
+                totals,
+                break_totals,
+            });
+        }
+        let rows: Vec<(i64, Option<i64>, String, Option<String>)> = dispatch!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT from_at, to_at, presence, reason FROM presence_intervals \
+                 WHERE agent_id = $1 AND from_at < $2 AND (to_at IS NULL OR to_at > $3) \
+                 ORDER BY from_at",
+            )
+            .bind(agent.as_str())
+            .bind(end.0)
+            .bind(from.0)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok((
+                        r.int("from_at")?,
+                        r.opt_int("to_at")?,
+                        r.text("presence")?,
+                        r.opt_text("reason")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let mut cursor = from.0;
+        let mut push = |p: Presence, reason: Option<String>, a: i64, b: i64| {
+            if b <= a {
+                return;
+            }
+            let secs = (b - a) as f64 / 1000.0;
+            *totals.entry(p.as_str().to_owned()).or_default() += secs;
+            if let (Presence::OnBreak, Some(r)) = (p, &reason) {
+                *break_totals.entry(r.clone()).or_default() += secs;
+            }
+            intervals.push(PresenceInterval {
+                presence: p,
+                reason,
+                from: Timestamp(a),
+                to: Timestamp(b),
+            });
+        };
+        for (a, b, p, reason) in rows {
+            let presence = Presence::parse(&p)
+                .ok_or_else(|| StoreError::Corrupt(format!("presence: {p:?}")))?;
+            let a = a.max(from.0);
+            let b = b.unwrap_or(end.0).min(end.0);
+            if a > cursor {
+                push(Presence::Offline, None, cursor, a);
+            }
+            push(presence, reason, a.max(cursor), b);
+            cursor = cursor.max(b);
+        }
+        if cursor < end.0 {
+            push(Presence::Offline, None, cursor, end.0);
+        }
+        Ok(Timeline {
+            intervals,
+            totals,
+            break_totals,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_and_offsets() {
+        assert_eq!(day_key(0), "1970-01-01");
+        assert_eq!(day_key(19_875), "2024-06-01");
+        assert_eq!(hour_key(24 * 19_875 + 23), "2024-06-01T23:00");
+        // Berlin, around the spring change of 2024-03-31 01:00 UTC.
+        let from = Timestamp(1_711_836_000_000); // 2024-03-30 22:00 UTC
+        let to = Timestamp(from.0 + DAY_MS);
+        let o = Offsets::of("Europe/Berlin", from, to).expect("zone");
+        assert_eq!(
+            o.0,
+            vec![(from.0, HOUR_MS), (1_711_846_800_000, 2 * HOUR_MS)]
+        );
+        assert!(Offsets::of("Mars/Olympus", from, to).is_err());
+    }
+}
