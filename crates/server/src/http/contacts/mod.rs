@@ -52,14 +52,14 @@ feature_state! {
 }
 
 mod cases;
-mod contacts;
+mod contact;
 mod outbound;
 mod screen_pop;
 mod search;
 #[allow(unused_imports)]
 use cases::*;
 #[allow(unused_imports)]
-use contacts::*;
+use contact::*;
 #[allow(unused_imports)]
 use outbound::*;
 #[allow(unused_imports)]
