@@ -47,6 +47,15 @@ pub use command::{
 pub use facts::{Fact, FactKind, OfferOutcome, OfferSource};
 pub use timers::Timer;
 
+/// What [`Engine::queue_load`] says of a queue now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLoad {
+    pub waiting: usize,
+    /// The arrival of the longest-waiting interaction, if any waits.
+    pub oldest_waiting_since: Option<Timestamp>,
+    pub available_agents: usize,
+}
+
 #[derive(Debug, Clone)]
 struct AgentSlot {
     agent: Agent,
@@ -309,6 +318,23 @@ impl Engine {
             .get(queue)
             .map(|q| q.waiting.values().cloned().collect())
             .unwrap_or_default()
+    }
+    /// A queue on the supervisor's board: how many wait, since when the longest has
+    /// waited (its arrival), and how many members could take an offer now (available, not
+    /// stop-new, below capacity). `None` for an unknown queue.
+    pub fn queue_load(&self, queue: &QueueId) -> Option<QueueLoad> {
+        let q = self.queues.get(queue)?;
+        let oldest = q
+            .waiting
+            .values()
+            .filter_map(|id| self.interactions.get(id))
+            .map(|i| i.created_at)
+            .min();
+        Some(QueueLoad {
+            waiting: q.waiting.len(),
+            oldest_waiting_since: oldest,
+            available_agents: q.ready.len(),
+        })
     }
     pub fn interaction(&self, id: &InteractionId) -> Option<&Interaction> {
         self.interactions.get(id)

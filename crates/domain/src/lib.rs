@@ -10,7 +10,7 @@ pub mod model;
 
 pub use engine::{
     Changes, Command, Engine, Event, Fact, FactKind, Inbound, Notice, OfferOutcome, OfferSource,
-    Outbound, Outcome, Reply, WithdrawReason,
+    Outbound, Outcome, QueueLoad, Reply, WithdrawReason,
 };
 pub use error::DomainError;
 pub use model::*;

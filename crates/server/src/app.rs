@@ -12,9 +12,10 @@ use crate::runtime::hub::Hub;
 use crate::runtime::ids::new_id;
 use crate::runtime::locks::KeyedLocks;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::monitor::Today;
 use crate::services::auth::{Limits, LoginLimiter, PasswordHasher, TrustedProxies};
 use crate::services::ingest::{InboundMessage, Ingest, Ingested};
-use crate::services::{crm, maintenance, templates, whatsapp, Base};
+use crate::services::{crm, maintenance, monitor, templates, whatsapp, Base};
 use axum::extract::FromRef;
 use std::future::Future;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ impl App {
         let hub = Hub::default();
         let metrics = Arc::new(Metrics::default());
         let crm = Arc::new(crm::Crm::new(config.crm.clone())?);
+        let today = Today::default();
         let (core, core_task) = Core::start(
             store.clone(),
             clock.clone(),
@@ -62,6 +64,7 @@ impl App {
                 enabled: crm.webhooks_enabled(),
                 wake: crm.wake.clone(),
             },
+            today.clone(),
             shutdown_rx.clone(),
         )
         .await?;
@@ -93,6 +96,7 @@ impl App {
             blobs: whatsapp::media::Blobs::new(&config.media.dir),
             media_wake: Arc::new(tokio::sync::Notify::new()),
             crm,
+            today,
             template_sync_wake: Arc::new(tokio::sync::Notify::new()),
             core,
             store,
@@ -147,6 +151,10 @@ impl App {
         services.spawn(whatsapp::outbox::run(FromRef::from_ref(&state)));
         services.spawn(whatsapp::media::run(FromRef::from_ref(&state)));
         services.spawn(crm::delivery::run(FromRef::from_ref(&state)));
+        services.spawn(monitor::run(
+            FromRef::from_ref(&state),
+            state.shutdown.clone(),
+        ));
         services.spawn(templates::run(
             FromRef::from_ref(&state),
             state.config.whatsapp.template_sync_interval_s,

@@ -31,6 +31,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
         10,
         include_str!("../migrations/sqlite/0010_report_facts.sql"),
     ),
+    (11, include_str!("../migrations/sqlite/0011_event_seq.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -55,6 +56,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (
         10,
         include_str!("../migrations/postgres/0010_report_facts.sql"),
+    ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_event_seq.sql"),
     ),
 ];
 

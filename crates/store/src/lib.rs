@@ -59,7 +59,7 @@ pub use records::{
     RawWebhook, UserRecord,
 };
 pub use reports::{
-    report_bucket_range, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,
+    report_bucket_range, report_day_of, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,
     ReportInteraction, Summary, SummaryQuery, SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN,
     DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
 };

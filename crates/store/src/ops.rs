@@ -1199,13 +1199,53 @@ impl Store {
         })
     }
 
-    /// Deletes events created before `older_than`, except each user's newest event (so the
+    /// The oldest sequence number still stored in any stream. Numbers are given from one
+    /// counter, so every number between this and the newest belongs to a kept event, and a
+    /// reader whose cursor is below it may have missed pruned ones.
+    pub async fn min_event_seq_any(&self) -> Result<Option<i64>> {
+        dispatch!(self, pool => {
+            let row = sqlx::query("SELECT MIN(seq) AS seq FROM events")
+                .fetch_one(pool)
+                .await?;
+            row.opt_int("seq")
+        })
+    }
+
+    /// The events of any of `streams` (user ids, or a shared stream's id) with
+    /// `seq > since_seq`, ascending, at most `limit`: one reader's merged streams, each event's
+    /// `data` as stored (JSON text).
+    pub async fn encoded_events_of_streams(
+        &self,
+        streams: &[AgentId],
+        since_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<EventRecord<String>>> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (0..streams.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 AND user_id IN ({}) \
+             ORDER BY seq LIMIT $2",
+            marks.join(", ")
+        );
+        dispatch!(self, pool => {
+            let mut q = sqlx::query(&sql).bind(since_seq).bind(limit.max(0));
+            for s in streams {
+                q = q.bind(s.as_str());
+            }
+            let rows = q.fetch_all(pool).await?;
+            decode_all(&rows, rows::encoded_event)
+        })
+    }
+
+    /// Deletes events created before `older_than`, except the newest event of all (so the
     /// sequence numbering survives a restart). Returns the number of rows deleted.
     pub async fn prune_events(&self, older_than: Timestamp) -> Result<u64> {
         let deleted = dispatch!(self, pool => {
             sqlx::query(
                 "DELETE FROM events WHERE created_at < $1 \
-                 AND seq < (SELECT MAX(e.seq) FROM events e WHERE e.user_id = events.user_id)",
+                 AND seq < (SELECT MAX(e.seq) FROM events e)",
             )
             .bind(older_than.0)
             .execute(pool)

@@ -399,6 +399,18 @@ pub fn report_bucket_range(key: &str, tz: &str) -> Result<(Timestamp, Timestamp)
     }
 }
 
+/// The local day (`YYYY-MM-DD`) of the instant `at` in the IANA zone `tz`, with its instants
+/// `[from, to)`: "today" of the supervisor's board.
+pub fn report_day_of(at: Timestamp, tz: &str) -> Result<(String, Timestamp, Timestamp)> {
+    let zone = jiff::tz::TimeZone::get(tz)
+        .map_err(|_| StoreError::Invalid(format!("unknown time zone {tz:?}")))?;
+    let instant = jiff::Timestamp::from_millisecond(at.0)
+        .map_err(|_| StoreError::Invalid(format!("not an instant: {}", at.0)))?;
+    let key = instant.to_zoned(zone).date().to_string();
+    let (from, to) = report_bucket_range(&key, tz)?;
+    Ok((key, from, to))
+}
+
 /// What a report covers: interactions that arrived in `[from, to)`, narrowed by the filters.
 #[derive(Debug, Clone, Default)]
 pub struct ReportFilter {

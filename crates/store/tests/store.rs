@@ -836,9 +836,19 @@ async fn events_replay_and_prune() {
         let store = &db.store;
         let u1 = AgentId::from("u1");
         let u2 = AgentId::from("u2");
-        let mut events: Vec<EventRecord> = (1..=5).map(|s| event("u1", s, s * 1_000)).collect();
-        events.push(event("u2", 1, 1_000));
-        events.push(event("u2", 2, 2_000));
+        // One counter for every stream, in commit order.
+        let events: Vec<EventRecord> = [
+            ("u1", 1, 1_000),
+            ("u2", 2, 1_000),
+            ("u1", 3, 2_000),
+            ("u2", 4, 2_000),
+            ("u1", 5, 3_000),
+            ("u1", 6, 4_000),
+            ("u1", 7, 5_000),
+        ]
+        .into_iter()
+        .map(|(u, s, t)| event(u, s, t))
+        .collect();
         store
             .commit(&Changeset {
                 events: events.clone(),
@@ -847,28 +857,42 @@ async fn events_replay_and_prune() {
             .await
             .expect("commit");
 
-        let since = store.events_since(&u1, 2, 10).await.expect("since");
-        assert_eq!(since, events[2..5].to_vec());
-        let since = store.events_since(&u1, 2, 2).await.expect("since");
-        assert_eq!(since.iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 4]);
+        let since = store.events_since(&u1, 3, 10).await.expect("since");
+        assert_eq!(since, events[4..7].to_vec());
+        let since = store.events_since(&u1, 3, 2).await.expect("since");
+        assert_eq!(since.iter().map(|e| e.seq).collect::<Vec<_>>(), [5, 6]);
         assert!(store
-            .events_since(&u1, 5, 10)
+            .events_since(&u1, 7, 10)
             .await
             .expect("since")
             .is_empty());
+        // A reader of two streams gets them merged in one order.
+        let merged = store
+            .encoded_events_of_streams(&[u1.clone(), u2.clone()], 1, 4)
+            .await
+            .expect("streams");
+        assert_eq!(
+            merged
+                .iter()
+                .map(|e| (e.user_id.as_str(), e.seq))
+                .collect::<Vec<_>>(),
+            [("u2", 2), ("u1", 3), ("u2", 4), ("u1", 5)]
+        );
         assert_eq!(store.min_event_seq(&u1).await.expect("min"), Some(1));
         assert_eq!(store.min_event_seq(&"u3".into()).await.expect("min"), None);
+        assert_eq!(store.min_event_seq_any().await.expect("min"), Some(1));
         let state = store.load_state().await.expect("load");
-        assert_eq!(state.event_seqs, vec![(u1.clone(), 5), (u2.clone(), 2)]);
+        assert_eq!(state.event_seqs, vec![(u1.clone(), 7), (u2.clone(), 4)]);
 
-        // Older than 3.5 s: u1's 1..=3 and u2's 1 go; u2's 2 is its newest and stays.
+        // Older than 3.5 s: 1 ..= 5 go.
         assert_eq!(
             store.prune_events(Timestamp(3_500)).await.expect("prune"),
-            4
+            5
         );
-        assert_eq!(store.min_event_seq(&u1).await.expect("min"), Some(4));
-        assert_eq!(store.min_event_seq(&u2).await.expect("min"), Some(2));
-        // Pruning everything still keeps each user's newest event, so numbering survives.
+        assert_eq!(store.min_event_seq(&u1).await.expect("min"), Some(6));
+        assert_eq!(store.min_event_seq(&u2).await.expect("min"), None);
+        assert_eq!(store.min_event_seq_any().await.expect("min"), Some(6));
+        // Pruning everything still keeps the newest event of all, so numbering survives.
         assert_eq!(
             store
                 .prune_events(Timestamp(i64::MAX))
@@ -876,9 +900,9 @@ async fn events_replay_and_prune() {
                 .expect("prune"),
             1
         );
-        assert_eq!(store.min_event_seq(&u1).await.expect("min"), Some(5));
+        assert_eq!(store.min_event_seq_any().await.expect("min"), Some(7));
         let state = store.load_state().await.expect("load");
-        assert_eq!(state.event_seqs, vec![(u1, 5), (u2, 2)]);
+        assert_eq!(state.event_seqs, vec![(u1, 7)]);
     })
     .await;
 }

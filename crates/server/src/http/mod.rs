@@ -16,6 +16,7 @@ mod guard;
 mod interactions;
 mod me;
 mod media;
+mod monitor;
 mod ops;
 mod state;
 mod templates;
@@ -140,6 +141,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(auth::endpoints());
     v.extend(me::endpoints());
     v.extend(admin::endpoints());
+    v.extend(monitor::endpoints());
     v.extend(interactions::endpoints());
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());

@@ -7,12 +7,14 @@ use crate::runtime::core::Core;
 use crate::runtime::hub::Hub;
 use crate::runtime::locks::KeyedLocks;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::monitor::Today;
 use crate::services::auth::{LoginLimiter, PasswordHasher};
 use crate::services::crm::delivery::Delivery;
 use crate::services::crm::Crm;
 use crate::services::ingest::Ingest;
 use crate::services::maintenance::Maintenance;
 use crate::services::messaging::Messaging;
+use crate::services::monitor::Monitor;
 use crate::services::templates::TemplateSync;
 use crate::services::whatsapp::media::{Blobs, MediaService};
 use crate::services::whatsapp::outbox::Outbox;
@@ -55,6 +57,8 @@ pub struct AppState {
     pub media_wake: Arc<Notify>,
     /// The external CRM: lookup client, webhook configuration, the delivery service's wake-up.
     pub crm: Arc<Crm>,
+    /// Today's figures per queue on the supervisor's board.
+    pub today: Today,
     /// Wakes the template sync (a status webhook named a template not known yet).
     pub template_sync_wake: Arc<Notify>,
 }
@@ -152,6 +156,18 @@ impl FromRef<AppState> for TemplateSync {
             graph: s.graph.clone(),
             template_sync_wake: s.template_sync_wake.clone(),
             shutdown: s.shutdown.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for Monitor {
+    fn from_ref(s: &AppState) -> Monitor {
+        Monitor {
+            core: s.core.clone(),
+            store: s.store.clone(),
+            clock: s.clock.clone(),
+            today: s.today.clone(),
+            timezone: s.config.reports.timezone.clone(),
         }
     }
 }

@@ -146,6 +146,45 @@ pub struct Agent {
     pub connected: bool,
 }
 
+/// An agent on the supervisor's board (`runtime::monitor::agent`): `GET /api/v1/monitor` and
+/// `monitor.agent` events.
+#[derive(JsonSchema)]
+pub struct MonitorAgent {
+    #[serde(flatten)]
+    pub agent: Agent,
+    pub activity: Activity,
+    /// The interactions the agent holds (offered, active, in wrap-up).
+    pub interaction_ids: Vec<String>,
+}
+
+/// A queue on the supervisor's board (`runtime::monitor::queue`): `GET /api/v1/monitor` and
+/// `monitor.queue` events. The figures cover the current day in `reports.timezone`.
+#[derive(JsonSchema)]
+pub struct MonitorQueue {
+    pub id: String,
+    pub name: String,
+    pub waiting: u64,
+    pub longest_wait_s: i64,
+    /// The arrival of the longest-waiting interaction (for the board's clock).
+    pub oldest_waiting_since: Nullable<Time>,
+    pub available_agents: u64,
+    pub sla_response_s: u32,
+    pub offered: i64,
+    pub accepted: i64,
+    pub missed: i64,
+    pub handled: i64,
+    /// `null` while no interaction of the day is decided against the SLA.
+    pub sla_met_pct: Nullable<f64>,
+}
+
+/// `GET /api/v1/monitor`.
+#[derive(JsonSchema)]
+pub struct Monitor {
+    pub agents: Vec<MonitorAgent>,
+    pub queues: Vec<MonitorQueue>,
+    pub at: Time,
+}
+
 /// A user without an agent record (`views::user_agent`).
 #[derive(JsonSchema)]
 pub struct UserOnly {

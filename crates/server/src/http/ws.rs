@@ -2,8 +2,11 @@
 //!
 //! On connect the server sends `{"seq": LAST, "type": "hello", …}`; with `since` it first replays
 //! every stored event after `since` (or sends `resync` when those were pruned), then streams new
-//! ones. Frames are `{seq, type, data}` with `seq` increasing by one per user. A socket that falls
-//! behind the live channel catches up from the store, so no event is skipped or repeated.
+//! ones. Frames are `{seq, type, data}` with `seq` increasing per socket: numbers come from one
+//! counter for every stream, so a user's own stream has gaps where others' events were numbered.
+//! A supervisor's socket reads their own stream and the shared floor stream (`hub::FLOOR`),
+//! merged in that one order. A socket that falls behind the live channel catches up from the
+//! store, so no event is skipped or repeated.
 
 use super::state::feature_state;
 #[allow(unused_imports)]
@@ -11,7 +14,7 @@ use super::state::prelude::*;
 use super::{Access, Endpoint, Query};
 use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
-use crate::runtime::hub::Frame;
+use crate::runtime::hub::{Frame, FLOOR};
 use crate::services::auth::AuthUser;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -24,7 +27,7 @@ use axum::Extension;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
-use switchboard_domain::Command;
+use switchboard_domain::{AgentId, Command};
 use tokio::sync::broadcast::error::RecvError;
 
 feature_state! {
@@ -86,18 +89,12 @@ async fn send_frame(sink: &mut Sink, f: &Frame) -> bool {
     sink.send(Message::Text(f.text())).await.is_ok()
 }
 
-/// Sends stored events after `*cursor` (up to `until`, if given); false if the socket failed.
-async fn replay(
-    state: &WsState,
-    user: &AuthUser,
-    sink: &mut Sink,
-    cursor: &mut i64,
-    until: Option<i64>,
-) -> bool {
+/// Sends the stored events of the socket's streams after `*cursor`; false if the socket failed.
+async fn replay(state: &WsState, user: &AuthUser, sink: &mut Sink, cursor: &mut i64) -> bool {
     loop {
         let rows = match state
             .store
-            .encoded_events_since(&user.id, *cursor, 500)
+            .encoded_events_of_streams(&streams_of(user), *cursor, 500)
             .await
         {
             Ok(r) => r,
@@ -110,9 +107,6 @@ async fn replay(
             return true;
         }
         for r in rows {
-            if until.is_some_and(|u| r.seq > u) {
-                return true;
-            }
             // The stored text: the same bytes the live stream sent.
             let f = Frame::new(r.seq, r.kind, r.data.into());
             if !send_frame(sink, &f).await {
@@ -123,9 +117,18 @@ async fn replay(
     }
 }
 
+/// The streams a user's socket reads: their own, and for supervisors the shared floor.
+fn streams_of(user: &AuthUser) -> Vec<AgentId> {
+    let mut v = vec![user.id.clone()];
+    if user.is_supervisor() {
+        v.push(AgentId(FLOOR.to_owned()));
+    }
+    v
+}
+
 async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
-    let mut rx = state.hub.subscribe(&user.id);
+    let mut rx = state.hub.subscribe(&user.id, user.is_supervisor());
     let mut revoked = state.hub.revocations();
     let agent = user.id.clone();
     if state
@@ -141,10 +144,16 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
     {
         return;
     }
-    let id = user.id.clone();
+    let streams = streams_of(&user);
     let last = state
         .core
-        .read(move |s| s.seqs.get(&id).copied().unwrap_or(0))
+        .read(move |s| {
+            streams
+                .iter()
+                .filter_map(|id| s.stream_last.get(id).copied())
+                .max()
+                .unwrap_or(0)
+        })
         .await
         .unwrap_or(0);
     let hello = Frame::from_value(
@@ -156,7 +165,9 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
     let mut cursor = last;
     if let (true, Some(since)) = (ok, since) {
         cursor = since.max(0);
-        let oldest = state.store.min_event_seq(&user.id).await.ok().flatten();
+        // One counter numbers every stream: below the oldest number kept anywhere, events of
+        // this socket's streams may have been pruned.
+        let oldest = state.store.min_event_seq_any().await.ok().flatten();
         if oldest.is_some_and(|o| o > cursor + 1) || cursor > last {
             // What the client missed is no longer kept (or it is from another life of the
             // database): tell it to reload its state.
@@ -164,7 +175,7 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
             ok = send_frame(&mut sink, &f).await;
             cursor = last;
         } else {
-            ok = replay(&state, &user, &mut sink, &mut cursor, None).await;
+            ok = replay(&state, &user, &mut sink, &mut cursor).await;
         }
     }
     let mut shutdown = state.shutdown.clone();
@@ -194,15 +205,11 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
                     if f.seq <= cursor {
                         continue;
                     }
-                    if f.seq > cursor + 1 {
-                        ok = replay(&state, &user, &mut sink, &mut cursor, Some(f.seq - 1)).await;
-                        if !ok { break; }
-                    }
                     ok = send_frame(&mut sink, &f).await;
                     cursor = f.seq;
                 }
                 Err(RecvError::Lagged(_)) => {
-                    ok = replay(&state, &user, &mut sink, &mut cursor, None).await;
+                    ok = replay(&state, &user, &mut sink, &mut cursor).await;
                 }
                 Err(RecvError::Closed) => break,
             },

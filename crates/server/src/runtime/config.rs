@@ -14,6 +14,24 @@ pub struct Config {
     pub whatsapp: WhatsappConfig,
     pub media: MediaConfig,
     pub crm: CrmConfig,
+    pub reports: ReportsConfig,
+}
+
+/// `[reports]`: how reports and the supervisor's board count days.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// The IANA time zone of report days and hours and of the board's "today" (`UTC`,
+    /// `Europe/Berlin`, …).
+    pub timezone: String,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> ReportsConfig {
+        ReportsConfig {
+            timezone: "UTC".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -354,6 +372,17 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "server.session_ttl_hours must be at least 1".into(),
             ));
+        }
+        if switchboard_store::report_day_of(
+            switchboard_domain::Timestamp(0),
+            &self.reports.timezone,
+        )
+        .is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "reports.timezone '{}' is not a time zone name like UTC or Europe/Berlin",
+                self.reports.timezone
+            )));
         }
         self.crm.validate()
     }

@@ -13,13 +13,14 @@
 
 use crate::runtime::clock::Clock;
 use crate::runtime::error::ApiError;
-use crate::runtime::hub::{Frame, Hub};
+use crate::runtime::hub::{Frame, Hub, FLOOR};
 use crate::runtime::ids::new_id;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::monitor::{self, Today};
 use crate::runtime::records;
 use crate::runtime::views;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use switchboard_domain::engine::{Changes, Event, Notice};
 use switchboard_domain::*;
@@ -49,6 +50,9 @@ pub struct Attach {
     /// Events for the external CRM (made with [`records::crm_event`]); dropped when no CRM
     /// webhook is configured.
     pub crm_events: Vec<CrmEventRecord>,
+    /// Queues whose board figures changed without a routing change (today's figures were
+    /// recounted): a `monitor.queue` event each.
+    pub monitor_queues: Vec<QueueId>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -72,8 +76,13 @@ enum Op {
 #[derive(Clone)]
 pub struct CoreState {
     pub engine: Engine,
-    /// Last event sequence number per user.
-    pub seqs: HashMap<AgentId, i64>,
+    /// The last event sequence number given. One counter for every stream (each user's and the
+    /// supervisors' shared [`FLOOR`](crate::runtime::hub::FLOOR)), so a supervisor's socket
+    /// reads both streams merged in one order; a user's numbers increase, with gaps.
+    pub last_seq: i64,
+    /// The last sequence number of each stream (a user's, or the floor's): where a new socket
+    /// starts (`hello`).
+    pub stream_last: HashMap<AgentId, i64>,
     /// Interactions in the engine that have ended (and were reported to the CRM as such).
     ended: HashSet<InteractionId>,
 }
@@ -127,6 +136,7 @@ impl Core {
         hub: Hub,
         metrics: Arc<Metrics>,
         crm: CrmOutlet,
+        today: Today,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(Core, tokio::task::JoinHandle<()>)> {
         let directory = Arc::new(Directory::default());
@@ -138,6 +148,7 @@ impl Core {
             hub,
             metrics,
             crm,
+            today,
             directory: directory.clone(),
         };
         worker.startup(load_changes, settings_missing).await?;
@@ -229,7 +240,8 @@ async fn load_state(store: &Store, now: Timestamp) -> anyhow::Result<(CoreState,
         loaded.interactions,
         now,
     );
-    let seqs = loaded.event_seqs.into_iter().collect();
+    let last_seq = loaded.event_seqs.iter().map(|(_, s)| *s).max().unwrap_or(0);
+    let stream_last = loaded.event_seqs.into_iter().collect();
     // Whatever ended before this load was reported when it ended.
     let ended = engine
         .interactions()
@@ -239,7 +251,8 @@ async fn load_state(store: &Store, now: Timestamp) -> anyhow::Result<(CoreState,
     Ok((
         CoreState {
             engine,
-            seqs,
+            last_seq,
+            stream_last,
             ended,
         },
         changes,
@@ -254,6 +267,8 @@ struct Worker {
     hub: Hub,
     metrics: Arc<Metrics>,
     crm: CrmOutlet,
+    /// Today's figures per queue, for `monitor.queue` events.
+    today: Today,
     directory: Arc<Directory>,
 }
 
@@ -307,6 +322,27 @@ impl Committed {
     }
 }
 
+/// The kinds of events whose audience includes every supervisor (the engine's `audience` and
+/// `presence_audience`): their supervisors' copies are one row of the shared stream instead.
+/// Offers are personal and never shared.
+const SHARED_KINDS: [&str; 5] = [
+    "interaction.updated",
+    "message.created",
+    "message.updated",
+    "note.created",
+    "presence.changed",
+];
+
+/// Replaces the supervisors among `to` by the shared [`FLOOR`] stream: one stored row and one
+/// frame fanned out in memory to every supervisor's sockets, however many there are.
+fn to_floor(engine: &Engine, to: &mut Vec<AgentId>) {
+    let before = to.len();
+    to.retain(|a| !engine.is_supervisor(a));
+    if to.len() != before {
+        to.push(AgentId(FLOOR.to_owned()));
+    }
+}
+
 /// The `data` of an event still to be numbered.
 enum Data {
     /// Encoded when the event was made.
@@ -314,6 +350,10 @@ enum Data {
     /// `interaction.updated`: the interaction's view, made when the batch is sealed from its
     /// state at the end of the batch (once for all recipients).
     Interaction(InteractionId),
+    /// `monitor.agent` / `monitor.queue`: like `Interaction`, only the last of each agent or
+    /// queue in a batch is kept, made from the state the batch left.
+    MonitorAgent(AgentId),
+    MonitorQueue(QueueId),
 }
 
 /// An event of the batch, numbered per recipient when the batch is sealed.
@@ -761,16 +801,32 @@ impl Worker {
     /// the batch left it, its view made and encoded once), then every event is numbered per
     /// recipient and becomes a stored row and a frame, both sharing the encoded `data`.
     fn seal(&mut self, batch: &mut Batch) {
-        let events = std::mem::take(&mut batch.events);
+        let mut events = std::mem::take(&mut batch.events);
         if events.is_empty() {
             return;
         }
+        // What every supervisor sees is stored once, in the shared stream (see `to_floor`).
+        for e in &mut events {
+            if SHARED_KINDS.contains(&e.kind) {
+                to_floor(&self.state.engine, &mut e.to);
+            }
+        }
         let mut last: HashMap<(&InteractionId, &AgentId), usize> = HashMap::new();
+        let mut last_monitor: HashMap<(&'static str, &str), usize> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
-            if let Data::Interaction(id) = &e.data {
-                for user in &e.to {
-                    last.insert((id, user), i);
+            match &e.data {
+                Data::Interaction(id) => {
+                    for user in &e.to {
+                        last.insert((id, user), i);
+                    }
                 }
+                Data::MonitorAgent(id) => {
+                    last_monitor.insert((e.kind, id.as_str()), i);
+                }
+                Data::MonitorQueue(id) => {
+                    last_monitor.insert((e.kind, id.as_str()), i);
+                }
+                Data::Ready(_) => {}
             }
         }
         let mut views: HashMap<&InteractionId, Option<Arc<str>>> = HashMap::new();
@@ -793,6 +849,35 @@ impl Worker {
                         None => continue,
                     }
                 }
+                Data::MonitorAgent(id) => {
+                    if last_monitor.get(&(e.kind, id.as_str())) != Some(&i) {
+                        continue;
+                    }
+                    match engine.agent(id) {
+                        Some(a) => (
+                            crate::runtime::hub::encode(&monitor::agent(engine, a)),
+                            None,
+                        ),
+                        None => continue,
+                    }
+                }
+                Data::MonitorQueue(id) => {
+                    if last_monitor.get(&(e.kind, id.as_str())) != Some(&i) {
+                        continue;
+                    }
+                    match engine.queue(id) {
+                        Some(q) => (
+                            crate::runtime::hub::encode(&monitor::queue(
+                                engine,
+                                q,
+                                self.today.get(id),
+                                e.at,
+                            )),
+                            None,
+                        ),
+                        None => continue,
+                    }
+                }
             };
             for user in &e.to {
                 if only_last.is_some_and(|id| last.get(&(id, user)) != Some(&i)) {
@@ -804,16 +889,9 @@ impl Worker {
         batch.cs.encoded_events.reserve(rows.len());
         batch.frames.reserve(rows.len());
         for (user, kind, data, at) in rows {
-            let seq = match self.state.seqs.get_mut(user) {
-                Some(s) => {
-                    *s += 1;
-                    *s
-                }
-                None => {
-                    self.state.seqs.insert(user.clone(), 1);
-                    1
-                }
-            };
+            self.state.last_seq += 1;
+            let seq = self.state.last_seq;
+            self.state.stream_last.insert(user.clone(), seq);
             batch.cs.encoded_events.push(EventRecord {
                 user_id: user.clone(),
                 seq,
@@ -838,6 +916,14 @@ impl Worker {
         batch.cs.contacts.extend(attach.contacts);
         for e in attach.crm_events {
             batch.crm_event(&self.crm, e);
+        }
+        for q in attach.monitor_queues {
+            batch.events.push(PendingEvent {
+                to: vec![AgentId(FLOOR.to_owned())],
+                kind: "monitor.queue",
+                data: Data::MonitorQueue(q),
+                at: now,
+            });
         }
         for (u, interaction) in attach.message_updates {
             let to = interaction
@@ -1042,6 +1128,41 @@ impl Worker {
                 }
             };
             events.push(ready(to.clone(), kind, &data));
+        }
+        // The board: every agent whose state changed, and every queue whose waiting
+        // list, available agents or figures may have changed with it.
+        let mut agents: BTreeSet<&AgentId> = changes.agents.iter().collect();
+        let mut queues: BTreeSet<QueueId> = changes.queues.iter().cloned().collect();
+        for id in &changes.interactions {
+            if let Some(it) = engine.interaction(id) {
+                queues.insert(it.queue_id.clone());
+                agents.extend(it.participants.iter().map(|p| &p.agent_id));
+            }
+        }
+        for it in &changes.finished {
+            queues.insert(it.queue_id.clone());
+        }
+        for a in &agents {
+            if let Some(agent) = engine.agent(a) {
+                queues.extend(agent.queue_ids.iter().cloned());
+            }
+        }
+        let floor = || vec![AgentId(FLOOR.to_owned())];
+        for a in agents {
+            events.push(PendingEvent {
+                to: floor(),
+                kind: "monitor.agent",
+                data: Data::MonitorAgent(a.clone()),
+                at: now,
+            });
+        }
+        for q in queues {
+            events.push(PendingEvent {
+                to: floor(),
+                kind: "monitor.queue",
+                data: Data::MonitorQueue(q),
+                at: now,
+            });
         }
         batch
             .events

@@ -71,16 +71,28 @@ pub struct Revocation {
     pub token_hash: Option<String>,
 }
 
+/// The stream every supervisor reads beside their own: events about the whole floor (every
+/// interaction, every agent's presence, the monitor) stored once, not once per supervisor.
+/// Not a user id (those never start with `*`).
+pub const FLOOR: &str = "*floor";
+
+#[derive(Default)]
+struct Channels {
+    users: HashMap<AgentId, broadcast::Sender<Arc<Frame>>>,
+    /// Users whose sockets also receive the [`FLOOR`] stream.
+    floor: std::collections::HashSet<AgentId>,
+}
+
 #[derive(Clone)]
 pub struct Hub {
-    users: Arc<Mutex<HashMap<AgentId, broadcast::Sender<Arc<Frame>>>>>,
+    channels: Arc<Mutex<Channels>>,
     revocations: broadcast::Sender<Revocation>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
         Hub {
-            users: Arc::default(),
+            channels: Arc::default(),
             revocations: broadcast::channel(256).0,
         }
     }
@@ -99,20 +111,40 @@ impl Hub {
         self.revocations.subscribe()
     }
 
-    pub fn subscribe(&self, user: &AgentId) -> broadcast::Receiver<Arc<Frame>> {
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
-        users
+    /// The live frames of `user` (and, with `floor`, of the shared [`FLOOR`] stream, in the one
+    /// order they were committed).
+    pub fn subscribe(&self, user: &AgentId, floor: bool) -> broadcast::Receiver<Arc<Frame>> {
+        let mut c = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if floor {
+            c.floor.insert(user.clone());
+        }
+        c.users
             .entry(user.clone())
             .or_insert_with(|| broadcast::channel(1024).0)
             .subscribe()
     }
 
+    /// Sends a committed frame to the sockets of `user`, or of every floor reader for
+    /// [`FLOOR`]. Frames are published in sequence order by the one core worker, so each
+    /// socket's channel holds its frames in order.
     pub fn publish(&self, user: &AgentId, frame: Arc<Frame>) {
-        let mut users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        let mut c = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        let Channels { users, floor } = &mut *c;
+        if user.as_str() == FLOOR {
+            floor.retain(|u| match users.get(u) {
+                Some(tx) if tx.send(frame.clone()).is_ok() => true,
+                _ => {
+                    // No receiver left: forget the channel.
+                    users.remove(u);
+                    false
+                }
+            });
+            return;
+        }
         if let Some(tx) = users.get(user) {
             if tx.send(frame).is_err() {
-                // No receiver left: forget the channel.
                 users.remove(user);
+                floor.remove(user);
             }
         }
     }

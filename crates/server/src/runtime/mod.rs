@@ -13,6 +13,7 @@ pub mod hub;
 pub mod ids;
 pub mod locks;
 pub mod metrics;
+pub mod monitor;
 pub mod net;
 pub mod records;
 pub mod text;

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod interactions;
 pub mod maintenance;
 pub mod messaging;
+pub mod monitor;
 pub mod templates;
 pub mod users;
 pub mod whatsapp;

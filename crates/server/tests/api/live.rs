@@ -1,4 +1,4 @@
-//! the live event stream: per-user sequence numbers from 1 without gaps,
+//! the live event stream: sequence numbers that only increase per socket,
 //! replay after `since=N` identical to what a socket that never left received, events missed
 //! while away delivered once on reconnect, no events about other agents' interactions, and the
 //! disconnect grace period that withdraws offers and sets presence offline (but keeps active
@@ -57,11 +57,14 @@ async fn sequences_and_replay(db: Db) {
     );
     ann.available().await;
     let first = a.expect_presence(&ann_id, "available").await;
-    assert_eq!(first.seq, 1);
+    assert!(first.seq >= 1);
 
-    // A second socket leaves at seq 1 while things happen.
+    // A second socket leaves at the first event while things happen.
     let b = ann.ws(None).await;
-    assert_eq!(b.hello.seq, 1, "hello carries the last sequence number");
+    assert_eq!(
+        b.hello.seq, first.seq,
+        "hello carries the last sequence number"
+    );
     b.close().await;
     let c1 = server
         .ingest(&q, "4916000001", "Cleo", "one")
@@ -89,7 +92,7 @@ async fn sequences_and_replay(db: Db) {
         .await;
     assert_eq!(s, 200, "{v}");
     let seen = a.drain().await;
-    assert_eq!(seen.first().map(|f| f.seq), Some(2), "{seen:#?}");
+    assert!(seen.first().is_some_and(|f| f.seq > first.seq), "{seen:#?}");
     assert_eq!(count(&seen, "offer.created", &c1), 1);
     assert_eq!(count(&seen, "offer.created", &c2), 1);
     assert_eq!(count(&seen, "offer.withdrawn", &c2), 1);
@@ -100,8 +103,8 @@ async fn sequences_and_replay(db: Db) {
         .iter()
         .any(|f| f.kind == "presence.changed" && f.data["presence"] == "on_break"));
 
-    // Reconnecting with since=1 replays exactly what the other socket got after 1.
-    let mut b = ann.ws(Some(1)).await;
+    // Reconnecting with since=N replays exactly what the other socket got after N.
+    let mut b = ann.ws(Some(first.seq)).await;
     let replayed = b.drain().await;
     assert_eq!(
         view(&replayed),
@@ -120,7 +123,7 @@ async fn sequences_and_replay(db: Db) {
     let fa = a.expect_presence(&ann_id, "available").await;
     let fb = b.expect_presence(&ann_id, "available").await;
     assert_eq!(fa.seq, fb.seq);
-    assert_eq!(fa.seq, seen.last().expect("events").seq + 1);
+    assert!(fa.seq > seen.last().expect("events").seq);
     a.expect_kind("offer.created", &c2).await;
     b.expect_kind("offer.created", &c2).await;
     let (ra, rb) = (a.drain().await, b.drain().await);
@@ -140,7 +143,7 @@ async fn sequences_and_replay(db: Db) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sequence_numbers_are_contiguous_and_replay_equals_the_live_stream() {
+async fn sequence_numbers_increase_and_replay_equals_the_live_stream() {
     for db in backends() {
         eprintln!("backend: {}", db.name());
         sequences_and_replay(db).await;
@@ -192,16 +195,15 @@ async fn missed_while_away(db: Db) {
         1
     );
     let seqs: Vec<i64> = got.iter().map(|f| f.seq).collect();
-    assert_eq!(
-        seqs,
-        ((n + 1)..=(n + got.len() as i64)).collect::<Vec<_>>(),
-        "contiguous, no duplicates"
+    assert!(
+        seqs.first().is_some_and(|s| *s > n) && seqs.windows(2).all(|w| w[0] < w[1]),
+        "after {n}, increasing, no duplicates: {seqs:?}"
     );
 
     // Live again: new events follow on, nothing is sent twice.
     ann.available().await;
     let f = b.expect_presence(&ann_id, "available").await;
-    assert_eq!(f.seq, n + got.len() as i64 + 1);
+    assert!(seqs.last().is_some_and(|s| f.seq > *s));
     b.expect_kind("offer.created", &c).await;
     let more = b.drain().await;
     let mut all: Vec<i64> = seqs;

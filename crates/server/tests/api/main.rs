@@ -15,6 +15,7 @@ mod input;
 mod live;
 mod matrix;
 mod media;
+mod monitor;
 mod ops;
 mod restart;
 mod rows;

@@ -109,6 +109,12 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         body,
         answers: [FORBIDDEN, FORBIDDEN, FORBIDDEN, ok],
     };
+    let supervisor = |fixture, body, ok| Case {
+        access: Access::Supervisor,
+        fixture,
+        body,
+        answers: [FORBIDDEN, FORBIDDEN, ok, ok],
+    };
     // Supervisors and admins see every interaction but act only where they take part.
     let interaction = |fixture, body, owner, watcher| Case {
         access: Access::Agent,
@@ -162,8 +168,12 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("POST", "/api/v1/queues"),
             admin(F::None, B::NewQueue, CREATED),
         ),
-        (("GET", "/api/v1/queues"), admin(F::None, B::None, OK)),
-        (("GET", "/api/v1/queues/{id}"), admin(F::Queue, B::None, OK)),
+        // Supervisors read queues and agents for the board; only admins change them.
+        (("GET", "/api/v1/queues"), supervisor(F::None, B::None, OK)),
+        (
+            ("GET", "/api/v1/queues/{id}"),
+            supervisor(F::Queue, B::None, OK),
+        ),
         (
             ("PATCH", "/api/v1/queues/{id}"),
             admin(F::Queue, B::QueuePatch, OK),
@@ -176,8 +186,12 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("POST", "/api/v1/agents"),
             admin(F::None, B::NewAgent, CREATED),
         ),
-        (("GET", "/api/v1/agents"), admin(F::None, B::None, OK)),
-        (("GET", "/api/v1/agents/{id}"), admin(F::User, B::None, OK)),
+        (("GET", "/api/v1/agents"), supervisor(F::None, B::None, OK)),
+        (
+            ("GET", "/api/v1/agents/{id}"),
+            supervisor(F::User, B::None, OK),
+        ),
+        (("GET", "/api/v1/monitor"), supervisor(F::None, B::None, OK)),
         (
             ("PATCH", "/api/v1/agents/{id}"),
             admin(F::User, B::AgentPatch, OK),
