@@ -8,6 +8,7 @@
 pub use state::AppState;
 
 mod admin;
+mod audit;
 mod auth;
 mod channels;
 mod contacts;
@@ -18,6 +19,7 @@ mod me;
 mod media;
 mod ops;
 mod state;
+mod supervision;
 mod templates;
 mod ui;
 mod webhook;
@@ -141,6 +143,8 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(me::endpoints());
     v.extend(admin::endpoints());
     v.extend(interactions::endpoints());
+    v.extend(supervision::endpoints());
+    v.extend(audit::endpoints());
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());
     v.extend(templates::endpoints());

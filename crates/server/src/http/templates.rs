@@ -132,6 +132,7 @@ pub struct TemplatePatch {
 /// `PATCH /api/v1/templates/{id}`
 async fn patch_template(
     State(state): State<TemplatesState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<TemplatePatch>,
 ) -> Result<Response, ApiError> {
@@ -148,7 +149,18 @@ async fn patch_template(
             StoreError::NotFound => ApiError::not_found("template"),
             other => other.into(),
         })?;
-    Ok(ok(tpl::view(&find(&state, &id).await?)))
+    let changed = find(&state, &id).await?;
+    // The map is written by the store alone (no routing depends on it), so is its entry.
+    let entry = crate::services::audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        crate::services::audit::TEMPLATE_UPDATED,
+        ("template", t.id.as_str()),
+        Some(crate::services::audit::template_value(&t)),
+        Some(crate::services::audit::template_value(&changed)),
+    );
+    crate::services::audit::append(&state.core, &state.store, vec![entry]).await?;
+    Ok(ok(tpl::view(&changed)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema, Default)]

@@ -24,8 +24,9 @@ use std::sync::{Arc, RwLock};
 use switchboard_domain::engine::{Changes, Event, Notice};
 use switchboard_domain::*;
 use switchboard_store::{
-    Changeset, ContactRecord, ConversationRecord, CrmEventRecord, EventRecord, MessageRecord,
-    MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
+    AuditRecord, Changeset, ContactRecord, ConversationRecord, CrmEventRecord, EventRecord,
+    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
+    RawWebhook, Store,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -49,6 +50,9 @@ pub struct Attach {
     /// Events for the external CRM (made with [`records::crm_event`]); dropped when no CRM
     /// webhook is configured.
     pub crm_events: Vec<CrmEventRecord>,
+    /// Audit log entries of the change, stored only if it succeeds; an entry without
+    /// `actor_name` gets the actor's display name as the engine knows it.
+    pub audit: Vec<AuditRecord>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -839,6 +843,16 @@ impl Worker {
         for e in attach.crm_events {
             batch.crm_event(&self.crm, e);
         }
+        for mut a in attach.audit {
+            if a.actor_name.is_none() {
+                a.actor_name = a
+                    .actor_id
+                    .as_ref()
+                    .and_then(|id| self.state.engine.agent(id))
+                    .map(|x| x.display_name.clone());
+            }
+            batch.cs.audit.push(a);
+        }
         for (u, interaction) in attach.message_updates {
             let to = interaction
                 .as_ref()
@@ -868,12 +882,18 @@ impl Worker {
                     m.interaction_id = Some(interaction_id.clone());
                 }
             }
-            let to = m
+            let mut to = m
                 .interaction_id
                 .as_ref()
                 .and_then(|i| self.state.engine.interaction(i))
                 .map(|i| self.state.engine.audience(i))
                 .unwrap_or_default();
+            // A whisper also reaches the supervisor who wrote it.
+            if let Some(author) = m.author_id.as_ref().filter(|_| m.kind == "whisper") {
+                if !to.contains(author) {
+                    to.push(author.clone());
+                }
+            }
             let data = Arc::from(views::message_event_json(&m));
             self.event_encoded(batch, to, "message.created", data, now);
             batch.cs.messages.push(m);
@@ -1036,7 +1056,15 @@ impl Worker {
                     let Some(a) = engine.agent(agent) else {
                         continue;
                     };
-                    ("presence.changed", views::agent_now(engine, a, None))
+                    let mut data = views::agent_now(engine, a, None);
+                    // set by someone else (a supervisor): the agent's desktop says who.
+                    if let Some(by) = changes.presence_set_by.get(agent) {
+                        data["changed_by"] = json!({
+                            "id": by,
+                            "name": engine.agent(by).map(|b| b.display_name.clone()),
+                        });
+                    }
+                    ("presence.changed", data)
                 }
             };
             events.push(ready(to.clone(), kind, &data));

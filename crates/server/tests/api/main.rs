@@ -2,6 +2,7 @@
 //! `SWITCHBOARD_TEST_POSTGRES_URL` is set).
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod auth;
 mod concurrency;
 mod conform;
@@ -18,6 +19,7 @@ mod media;
 mod ops;
 mod restart;
 mod rows;
+mod supervisor;
 mod support;
 mod templates;
 mod transcript;
