@@ -31,6 +31,10 @@ pub const CHANNEL_UPDATED: &str = "channel.updated";
 pub const CHANNEL_DELETED: &str = "channel.deleted";
 /// A template's variable map changed.
 pub const TEMPLATE_UPDATED: &str = "template.updated";
+/// An admin put a dead event for the external CRM back in the queue.
+pub const CRM_EVENT_RETRIED: &str = "crm_event.retried";
+/// An admin asked for the templates to be read from WhatsApp again.
+pub const TEMPLATES_SYNCED: &str = "templates.synced";
 pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
 /// A wrong username or password; the actor is the user when the username exists.
 pub const LOGIN_FAILED: &str = "login.failed";

@@ -270,3 +270,38 @@ async fn retention(db: Db) {
     assert_eq!(items(&left)[0]["after"]["name"], "Late");
 }
 on_every_backend!(entries_older_than_the_retention_are_pruned, retention);
+
+async fn crm_retry(db: Db) {
+    use switchboard_server::Clock;
+    let server = Server::start(db).await;
+    let admin = server.admin().await;
+    let mut e = switchboard_server::services::crm::event(
+        "contact.created",
+        json!({"contact": {"id": "c1"}}),
+        server.clock.now(),
+    );
+    e.state = "dead".into();
+    e.attempts = 3;
+    e.last_error = Some("HTTP 400: refused".into());
+    let id = e.id.clone();
+    server
+        .state
+        .store
+        .commit(&switchboard_store::Changeset {
+            crm_events: vec![e],
+            ..Default::default()
+        })
+        .await
+        .expect("a dead CRM event stored");
+    admin
+        .ok(&format!("/api/v1/crm/events/{id}/retry"), json!({}))
+        .await;
+    let logged = items(&page(&admin, &format!("target_id={id}")).await);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert_eq!(logged[0]["action"], "crm_event.retried");
+    assert_eq!(logged[0]["target"], json!({"type": "crm_event", "id": id}));
+    assert_eq!(logged[0]["before"]["state"], "dead");
+    assert_eq!(logged[0]["before"]["last_error"], "HTTP 400: refused");
+    assert_eq!(logged[0]["after"]["state"], "pending");
+}
+on_every_backend!(a_retried_crm_event_is_logged, crm_retry);

@@ -428,3 +428,53 @@ async fn whisper(db: Db) {
     assert_eq!(items[1]["after"]["text"], "Offer her the express refund");
 }
 on_every_backend!(a_supervisor_whispers_to_the_agents_only, whisper);
+
+async fn whisper_never_reaches_whatsapp(db: Db) {
+    use crate::whatsapp::{conversation, expect_status, say, setup};
+    let mut wa = setup(db).await;
+    let id = conversation(&mut wa, "4915111111111", "Olga").await;
+    wa.admin
+        .ok(
+            "/api/v1/agents",
+            json!({"username": "sue", "password": PASSWORD, "display_name": "Sue", "role": "supervisor"}),
+        )
+        .await;
+    let sue = wa.server.login("sue", PASSWORD).await;
+    let (s, m) = sue
+        .post(
+            &format!("/api/v1/interactions/{id}/whisper"),
+            json!({"text": "Coaching only"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{m}");
+    assert_eq!(m["status"], "stored");
+    // Ann answers after the whisper; messages to one customer leave in order, so once hers is
+    // delivered, a whisper queued before it would have been sent first.
+    let reply = say(&wa, &id, "Your parcel leaves today").await;
+    expect_status(&mut wa.ws, &reply, "delivered").await;
+    let sent: Vec<String> = wa
+        .sim
+        .accepted_messages()
+        .iter()
+        .filter_map(|x| x.text().map(str::to_owned))
+        .collect();
+    assert_eq!(sent, ["Your parcel leaves today"]);
+    // The whisper itself never changes status: nothing was sent.
+    let page = wa
+        .ann
+        .ok_get(&format!("/api/v1/interactions/{id}/messages"))
+        .await;
+    let whisper = page["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|x| x["type"] == "whisper")
+        .cloned()
+        .expect("the whisper is listed");
+    assert_eq!(whisper["status"], "stored");
+    assert!(whisper["wa_message_id"].is_null(), "{whisper}");
+}
+on_every_backend!(
+    a_whisper_never_reaches_whatsapp,
+    whisper_never_reaches_whatsapp
+);
