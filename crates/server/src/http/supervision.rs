@@ -185,8 +185,13 @@ async fn whisper(
     }
     let text = crate::runtime::text::clean(&req.text).into_owned();
     check_size(&state.core, &text).await?;
+    let me = user.id.clone();
+    let name = state
+        .core
+        .read(move |s| s.engine.agent(&me).map(|a| a.display_name.clone()))
+        .await?;
     let now = state.clock.now();
-    let m = whisper_record(&it, &user, text, now);
+    let m = whisper_record(&it, &user, name.clone(), text, now);
     let entry = audit::entry(
         now,
         Some(&user.id),
@@ -204,12 +209,7 @@ async fn whisper(
         })
         .await?;
     let mut v = views::message(&m);
-    let me = user.id.clone();
-    if let Some(name) = state
-        .core
-        .read(move |s| s.engine.agent(&me).map(|a| a.display_name.clone()))
-        .await?
-    {
+    if let Some(name) = name {
         v["author_name"] = json!(name);
     }
     Ok(created(v))

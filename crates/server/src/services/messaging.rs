@@ -75,10 +75,12 @@ pub async fn check_size(core: &Core, text: &str) -> Result<(), ApiError> {
 }
 
 /// a supervisor's whisper on the interaction: a message to its agents only
-/// (`kind: "whisper"`, `direction: "internal"`), never in the outbox, never a reply.
+/// (`kind: "whisper"`, `direction: "internal"`), never in the outbox, never a reply. The
+/// supervisor's display name is kept in its payload (`author_name`), so live events name them.
 pub fn whisper_record(
     it: &Interaction,
     user: &AuthUser,
+    author_name: Option<String>,
     text: String,
     now: Timestamp,
 ) -> MessageRecord {
@@ -90,7 +92,7 @@ pub fn whisper_record(
         author_id: Some(user.id.clone()),
         kind: "whisper".into(),
         body: Some(text),
-        payload: json!({}),
+        payload: json!({"author_name": author_name}),
         wa_message_id: None,
         status: "stored".into(),
         error: None,

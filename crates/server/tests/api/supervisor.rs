@@ -361,6 +361,10 @@ async fn whisper(db: Db) {
             })
             .await;
         assert_eq!(fr.data["type"], "whisper");
+        assert_eq!(
+            fr.data["payload"]["author_name"], "Sue",
+            "live events name the supervisor"
+        );
     }
 
     // Not a reply: the customer still waits, nothing unread changed; not a customer message.

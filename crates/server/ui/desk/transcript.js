@@ -141,7 +141,7 @@ export function messageNode(m, it, ctx = null) {
 function whisperNode(m, it) {
   const mine = S.me && m.author_id === S.me.id;
   const p = it && it.participants && it.participants.find((x) => x.agent_id === m.author_id);
-  const name = (p && p.display_name) || m.author_name || 'a supervisor';
+  const name = (p && p.display_name) || m.author_name || (m.payload && m.payload.author_name) || 'a supervisor';
   return el('li', { class: 'msg whisper', dataset: { id: m.id } },
     el('div', { class: 'bubble' },
       el('span', { class: 'author' }, mine ? 'Your whisper to the agents' : `Whisper from ${name}`),
