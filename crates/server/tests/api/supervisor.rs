@@ -405,6 +405,41 @@ async fn whisper(db: Db) {
         "{detail}"
     );
 
+    // And in the contact's history, with the transcripts.
+    let contact = f.ann.ok("/api/v1/contacts", json!({"name": "Mia"})).await["id"]
+        .as_str()
+        .expect("contact id")
+        .to_owned();
+    let (s, v) = f
+        .ann
+        .put(
+            &format!("/api/v1/interactions/{id}/contact"),
+            json!({"contact_id": contact}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let history = f
+        .ann
+        .ok_get(&format!(
+            "/api/v1/contacts/{contact}/interactions?transcripts=true"
+        ))
+        .await;
+    let entry = history["interactions"]
+        .as_array()
+        .expect("interactions")
+        .iter()
+        .find(|e| e["id"] == id.as_str())
+        .cloned()
+        .expect("the interaction is in the history");
+    assert!(
+        entry["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .any(|x| x["id"] == mid.as_str() && x["type"] == "whisper"),
+        "{entry}"
+    );
+
     // Also in wrap-up; not once the interaction is done.
     f.ann
         .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
