@@ -374,6 +374,7 @@ impl Worker {
         }
         self.collect(load_changes, now, &mut batch);
         let changes = self.state.engine.tick(now);
+        self.audit_presence(&changes, now, &mut batch);
         self.collect(changes, now, &mut batch);
         self.seal(&mut batch);
         if let Err(e) = self.store.commit(&batch.cs).await {
@@ -454,6 +455,7 @@ impl Worker {
                 _ = timer, if !hold => {
                     let now = self.clock.now();
                     let changes = self.state.engine.tick(now);
+                    self.audit_presence(&changes, now, &mut next.batch);
                     self.collect(changes, now, &mut next.batch);
                 }
             }
@@ -487,13 +489,41 @@ impl Worker {
             self.attach(attach, &Reply::Done, now, batch);
             return Ok(Reply::Done);
         };
+        // A user's own presence or stop-new change is audited by its handler, with `before`.
+        let by_user = matches!(
+            cmd,
+            Command::SetPresence { .. }
+                | Command::SetAgentPresence { .. }
+                | Command::SetStopNew { .. }
+        );
         let out = self.state.engine.apply(cmd, now);
         let result = out.result.map_err(ApiError::from);
         if let Ok(r) = &result {
             self.attach(attach, r, now, batch);
         }
+        if !by_user {
+            self.audit_presence(&out.changes, now, batch);
+        }
         self.collect(out.changes, now, batch);
         result
+    }
+
+    /// the presence changes the engine made itself (a missed or rejected offer, a lost
+    /// connection's grace period running out) are audited in the commit that makes them.
+    fn audit_presence(&self, changes: &Changes, now: Timestamp, batch: &mut Batch) {
+        let mut seen = HashSet::new();
+        for n in &changes.notices {
+            if let Event::PresenceChanged { agent } = &n.event {
+                if let Some(a) = self
+                    .state
+                    .engine
+                    .agent(agent)
+                    .filter(|_| seen.insert(agent))
+                {
+                    batch.cs.audit.push(records::system_presence_audit(a, now));
+                }
+            }
+        }
     }
 
     /// Starts committing a batch on its own task; a batch with nothing to write is finished at

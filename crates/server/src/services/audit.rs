@@ -38,8 +38,9 @@ pub const TEMPLATES_SYNCED: &str = "templates.synced";
 pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
 /// A wrong username or password; the actor is the user when the username exists.
 pub const LOGIN_FAILED: &str = "login.failed";
-/// An agent's presence changed by their own choice or by a supervisor.
-pub const PRESENCE_CHANGED: &str = "presence.changed";
+/// An agent's presence changed by their own choice, by a supervisor, or by the engine
+/// (no actor: RONA, offline after a lost connection; written by the core).
+pub use crate::runtime::records::PRESENCE_CHANGED;
 pub const STOP_NEW_CHANGED: &str = "stop_new.changed";
 /// A supervisor became the owner of an active interaction.
 pub const INTERACTION_TAKEN_OVER: &str = "interaction.taken_over";
@@ -179,9 +180,7 @@ pub fn template_value(t: &TemplateRecord) -> Value {
 }
 
 /// An agent's presence (and break reason, stop-new) as the log keeps it.
-pub fn presence_value(a: &Agent) -> Value {
-    json!({"presence": a.presence, "break_reason": a.break_reason, "stop_new": a.stop_new})
-}
+pub use crate::runtime::records::presence_value;
 
 /// The entry of `actor` setting `agent`'s presence (their own, or by a supervisor), read
 /// against the agent's presence now; none when nothing would change or the agent is unknown

@@ -305,3 +305,46 @@ async fn crm_retry(db: Db) {
     assert_eq!(logged[0]["after"]["state"], "pending");
 }
 on_every_backend!(a_retried_crm_event_is_logged, crm_retry);
+
+async fn engine_presence(db: Db) {
+    let server = Server::start(db).await;
+    let admin = server.admin().await;
+    let q = queue(
+        &admin,
+        json!({"name": "Support", "acceptance_interval_s": 30}),
+    )
+    .await;
+    let ann_id = agent(&admin, "ann", 2, true, &[&q]).await;
+    let ann = server.login("ann", PASSWORD).await;
+    let mut ws = ann.ws(None).await;
+    ann.available().await;
+    let (s, v) = ann
+        .put("/api/v1/me/stop-new", json!({"stop_new": false}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    server.ingest(&q, "4917099999", "Mia", "hello").await;
+    ws.expect("the offer", |f| f.kind == "offer.created").await;
+
+    // Ann lets the offer time out: the engine puts her in RONA, and that is logged too.
+    server.clock.advance_secs(31);
+    ws.expect_presence(&ann_id, "rona").await;
+    let logged = items(
+        &page(
+            &admin,
+            &format!("action=presence.changed&target_id={ann_id}"),
+        )
+        .await,
+    );
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    assert_eq!(logged[0]["actor"], Value::Null, "nobody chose it");
+    assert_eq!(logged[0]["after"]["presence"], "rona");
+    assert_eq!(logged[0]["after"]["break_reason"], "Missed offer");
+    assert_eq!(logged[1]["actor"]["id"], ann_id.as_str());
+    assert_eq!(logged[1]["after"]["presence"], "available");
+    // Stop-new unchanged: nothing logged for it.
+    assert!(items(&page(&admin, "action=stop_new.changed").await).is_empty());
+}
+on_every_backend!(
+    presence_changes_the_engine_makes_are_logged,
+    engine_presence
+);
