@@ -196,7 +196,15 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
         .hash(password)
         .await
         .map_err(|e| anyhow::anyhow!("cannot hash the admin password: {e:?}"))?;
-    crate::services::users::create_user(&Base::from_ref(state), config, "admin", &hash, now)
+    let audit = vec![crate::services::audit::entry(
+        now,
+        None,
+        crate::services::audit::AGENT_CREATED,
+        ("agent", config.id.as_str()),
+        None,
+        Some(crate::services::audit::agent_value(&config, Some("admin"))),
+    )];
+    crate::services::users::create_user(&Base::from_ref(state), config, "admin", &hash, now, audit)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!("created the admin user");

@@ -12,6 +12,7 @@ use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use crate::runtime::views;
+use crate::services::audit;
 use crate::services::auth::AuthUser;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -229,9 +230,18 @@ async fn queue_json(state: &AdminState, id: QueueId) -> Result<Value, ApiError> 
         .ok_or_else(|| ApiError::not_found("queue"))
 }
 
+/// The rows of an admin change: its audit entry.
+fn audited(entry: switchboard_store::AuditRecord) -> Attach {
+    Attach {
+        audit: vec![entry],
+        ..Attach::default()
+    }
+}
+
 /// `POST /api/v1/queues`
 async fn create_queue(
     State(state): State<AdminState>,
+    Extension(me): Extension<AuthUser>,
     Json(req): Json<QueueRequest>,
 ) -> Result<Response, ApiError> {
     if req.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
@@ -240,9 +250,17 @@ async fn create_queue(
     let id = QueueId(new_id("que", state.clock.now()));
     let mut q = Queue::new(id.clone(), "");
     req.apply(&mut q)?;
+    let entry = audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        audit::QUEUE_CREATED,
+        ("queue", id.as_str()),
+        None,
+        Some(audit::queue_value(&q)),
+    );
     state
         .core
-        .call(Command::UpsertQueue(q), Attach::default())
+        .call(Command::UpsertQueue(q), audited(entry))
         .await?;
     Ok(created(queue_json(&state, id).await?))
 }
@@ -273,6 +291,7 @@ async fn get_queue(
 /// `PATCH /api/v1/queues/{id}`
 async fn patch_queue(
     State(state): State<AdminState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<QueueRequest>,
 ) -> Result<Response, ApiError> {
@@ -283,10 +302,19 @@ async fn patch_queue(
         .read(move |s| s.engine.queue(&qid).cloned())
         .await?
         .ok_or_else(|| ApiError::not_found("queue"))?;
+    let before = audit::queue_value(&q);
     req.apply(&mut q)?;
+    let entry = audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        audit::QUEUE_UPDATED,
+        ("queue", id.as_str()),
+        Some(before),
+        Some(audit::queue_value(&q)),
+    );
     state
         .core
-        .call(Command::UpsertQueue(q), Attach::default())
+        .call(Command::UpsertQueue(q), audited(entry))
         .await?;
     Ok(ok(queue_json(&state, id).await?))
 }
@@ -294,6 +322,7 @@ async fn patch_queue(
 /// `DELETE /api/v1/queues/{id}`
 async fn delete_queue(
     State(state): State<AdminState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     // A number routing to the queue would have nowhere to put its customers' new conversations:
@@ -308,9 +337,22 @@ async fn delete_queue(
         )
         .with("channel_id", c.id.clone()));
     }
+    let qid = QueueId(id.clone());
+    let before = state
+        .core
+        .read(move |s| s.engine.queue(&qid).map(audit::queue_value))
+        .await?;
+    let entry = audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        audit::QUEUE_DELETED,
+        ("queue", &id),
+        before,
+        None,
+    );
     state
         .core
-        .call(Command::DeleteQueue(QueueId(id)), Attach::default())
+        .call(Command::DeleteQueue(QueueId(id)), audited(entry))
         .await?;
     Ok(no_content())
 }
@@ -397,6 +439,7 @@ async fn agent_json(state: &AdminState, id: &AgentId) -> Result<Value, ApiError>
 /// `POST /api/v1/agents`
 async fn create_agent(
     State(state): State<AdminState>,
+    Extension(me): Extension<AuthUser>,
     Json(req): Json<AgentRequest>,
 ) -> Result<Response, ApiError> {
     let username = req.username.trim().to_owned();
@@ -458,7 +501,16 @@ async fn create_agent(
         Ok(h) => h,
         Err(e) => return Ok(e.into_response()),
     };
-    crate::services::users::create_user(&state.base(), config, &username, &hash, now).await?;
+    let entry = audit::entry(
+        now,
+        Some(&me.id),
+        audit::AGENT_CREATED,
+        ("agent", id.as_str()),
+        None,
+        Some(audit::agent_value(&config, Some(&username))),
+    );
+    crate::services::users::create_user(&state.base(), config, &username, &hash, now, vec![entry])
+        .await?;
     Ok(created(agent_json(&state, &id).await?))
 }
 
@@ -529,6 +581,7 @@ async fn patch_agent(
         }
         None => None,
     };
+    let before = audit::agent_value(&audit::agent_config(&current), None);
     let config = AgentConfig {
         id: id.clone(),
         display_name: req
@@ -543,12 +596,36 @@ async fn patch_agent(
             .map(|q| q.into_iter().map(QueueId).collect())
             .unwrap_or(current.queue_ids),
     };
+    let after = audit::agent_value(&config, None);
+    let now = state.clock.now();
+    let attach = if before == after {
+        Attach::default()
+    } else {
+        audited(audit::entry(
+            now,
+            Some(&me.id),
+            audit::AGENT_UPDATED,
+            ("agent", id.as_str()),
+            Some(before),
+            Some(after),
+        ))
+    };
     state
         .core
-        .call(Command::UpsertAgent(config), Attach::default())
+        .call(Command::UpsertAgent(config), attach)
         .await?;
     if let Some(h) = hash {
         state.store.set_password(&id, &h).await?;
+        // The hash is written on its own (see ARCHITECTURE.md), so is its entry.
+        let entry = audit::entry(
+            now,
+            Some(&me.id),
+            audit::AGENT_PASSWORD_RESET,
+            ("agent", id.as_str()),
+            None,
+            None,
+        );
+        audit::append(&state.core, &state.store, vec![entry]).await?;
     }
     Ok(ok(agent_json(&state, &id).await?))
 }
@@ -566,9 +643,26 @@ async fn delete_agent(
             "you cannot delete yourself",
         ));
     }
+    let aid = id.clone();
+    let before = state
+        .core
+        .read(move |s| {
+            s.engine
+                .agent(&aid)
+                .map(|a| audit::agent_value(&audit::agent_config(a), None))
+        })
+        .await?;
+    let entry = audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        audit::AGENT_DELETED,
+        ("agent", id.as_str()),
+        before,
+        None,
+    );
     state
         .core
-        .call(Command::DeleteAgent(id.clone()), Attach::default())
+        .call(Command::DeleteAgent(id.clone()), audited(entry))
         .await?;
     state.store.delete_sessions_of(&id).await?;
     state.hub.revoke(&id, None);
@@ -598,9 +692,11 @@ async fn get_settings(State(state): State<AdminState>) -> Result<Response, ApiEr
 /// `PATCH /api/v1/settings`
 async fn patch_settings(
     State(state): State<AdminState>,
+    Extension(me): Extension<AuthUser>,
     Json(req): Json<SettingsPatch>,
 ) -> Result<Response, ApiError> {
     let mut s = state.core.read(|s| s.engine.settings().clone()).await?;
+    let before = audit::settings_value(&s);
     if let Some(v) = req.max_text_message_size {
         s.max_text_message_size = v;
     }
@@ -651,9 +747,17 @@ async fn patch_settings(
         }
         s.break_reasons = v.into_iter().map(|r| r.trim().to_owned()).collect();
     }
+    let entry = audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        audit::SETTINGS_UPDATED,
+        ("settings", "global"),
+        Some(before),
+        Some(audit::settings_value(&s)),
+    );
     state
         .core
-        .call(Command::UpdateSettings(s), Attach::default())
+        .call(Command::UpdateSettings(s), audited(entry))
         .await?;
     let s = state.core.read(|s| s.engine.settings().clone()).await?;
     Ok(ok(views::settings(&s)))

@@ -7,6 +7,7 @@ use super::{body, ok, Access, Endpoint, Json};
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_token;
 use crate::runtime::views;
+use crate::services::audit;
 use crate::services::auth::{hash_token, with_retry_after, AuthUser, COOKIE};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -95,9 +96,22 @@ async fn login(
             return Ok(busy.into_response());
         }
     };
+    let known = user.as_ref().filter(|u| !u.deleted).map(|u| u.id.clone());
     let Some(user) = user.filter(|_| valid) else {
         attempt.failed(now);
         state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
+        // a failure is logged with the address it came from (and the user, if the
+        // username exists); the answer does not depend on whether the entry could be stored.
+        let entry = audit::login(
+            &state.clock,
+            audit::LOGIN_FAILED,
+            known.as_ref(),
+            &username,
+            Some(client.to_string()),
+        );
+        if let Err(e) = audit::append(&state.core, &state.store, vec![entry]).await {
+            tracing::warn!(error = %e.message, "cannot log a failed login");
+        }
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
@@ -116,6 +130,14 @@ async fn login(
             switchboard_domain::Timestamp(now.0 + ttl_ms),
         )
         .await?;
+    let entry = audit::login(
+        &state.clock,
+        audit::LOGIN_SUCCEEDED,
+        Some(&user.id),
+        &user.username,
+        Some(client.to_string()),
+    );
+    audit::append(&state.core, &state.store, vec![entry]).await?;
     let id = user.id.clone();
     let agent = state
         .core

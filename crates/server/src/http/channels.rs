@@ -9,9 +9,12 @@ use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use crate::runtime::locks::LockKey;
+use crate::services::audit;
+use crate::services::auth::AuthUser;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_domain::QueueId;
@@ -195,9 +198,43 @@ async fn save(state: &ChannelsState, c: &ChannelRecord) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// Logs a change of a channel. Channels are written by the store alone (see
+/// ARCHITECTURE.md, "Invariants"), so the entry follows the write at once.
+async fn log(
+    state: &ChannelsState,
+    me: &AuthUser,
+    action: &str,
+    id: &str,
+    before: Option<&ChannelRecord>,
+    after: Option<&ChannelRecord>,
+) -> Result<(), ApiError> {
+    let mut after_value = after.map(audit::channel_value);
+    if let (Some(b), Some(a), Some(v)) = (before, after, after_value.as_mut()) {
+        let replaced: Vec<&str> = [
+            ("access_token", b.access_token != a.access_token),
+            ("app_secret", b.app_secret != a.app_secret),
+            ("verify_token", b.verify_token != a.verify_token),
+        ]
+        .into_iter()
+        .filter_map(|(name, changed)| changed.then_some(name))
+        .collect();
+        v["secrets_replaced"] = json!(replaced);
+    }
+    let entry = audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        action,
+        ("channel", id),
+        before.map(audit::channel_value),
+        after_value,
+    );
+    audit::append(&state.core, &state.store, vec![entry]).await
+}
+
 /// `POST /api/v1/channels`
 async fn create_channel(
     State(state): State<ChannelsState>,
+    Extension(me): Extension<AuthUser>,
     Json(req): Json<ChannelRequest>,
 ) -> Result<Response, ApiError> {
     if req.kind != "whatsapp" {
@@ -217,6 +254,7 @@ async fn create_channel(
     };
     check(&state, &c).await?;
     save(&state, &c).await?;
+    log(&state, &me, audit::CHANNEL_CREATED, &c.id, None, Some(&c)).await?;
     tracing::info!(channel = %c.id, phone_number_id = %c.phone_number_id, "channel connected");
     Ok(created(view(&c)))
 }
@@ -243,6 +281,7 @@ async fn get_channel(
 /// `PATCH /api/v1/channels/{id}`
 async fn patch_channel(
     State(state): State<ChannelsState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<ChannelPatch>,
 ) -> Result<Response, ApiError> {
@@ -256,6 +295,7 @@ async fn patch_channel(
                 .channels
                 .get(&id)
                 .ok_or_else(|| ApiError::not_found("channel"))?;
+            let before = c.clone();
             if let Some(v) = req.display_phone_number {
                 c.display_phone_number = v.trim().to_owned();
             }
@@ -276,6 +316,15 @@ async fn patch_channel(
             }
             check(&state, &c).await?;
             save(&state, &c).await?;
+            log(
+                &state,
+                &me,
+                audit::CHANNEL_UPDATED,
+                &id,
+                Some(&before),
+                Some(&c),
+            )
+            .await?;
             Ok(ok(view(&c)))
         })
         .await
@@ -289,17 +338,28 @@ fn channel_lock(id: &str) -> LockKey {
 /// `DELETE /api/v1/channels/{id}`
 async fn delete_channel(
     State(state): State<ChannelsState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let key = channel_lock(&id);
     state
         .locks
         .with(key, async {
+            let before = state.channels.get(&id);
             state.store.delete_channel(&id).await.map_err(|e| match e {
                 StoreError::NotFound => ApiError::not_found("channel"),
                 other => other.into(),
             })?;
             state.channels.remove(&id);
+            log(
+                &state,
+                &me,
+                audit::CHANNEL_DELETED,
+                &id,
+                before.as_ref(),
+                None,
+            )
+            .await?;
             Ok(no_content())
         })
         .await

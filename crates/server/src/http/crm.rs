@@ -8,9 +8,12 @@ use super::Path;
 use super::{ok, Access, Endpoint, Query};
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
+use crate::services::audit;
+use crate::services::auth::AuthUser;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_store::{CrmEventRecord, StoreError};
@@ -18,6 +21,7 @@ use switchboard_store::{CrmEventRecord, StoreError};
 feature_state! {
     /// The CRM event endpoints' handles.
     CrmState {
+    core: Core,
     store: Store,
     clock: Arc<dyn Clock>,
     crm: Arc<Crm>,
@@ -98,12 +102,24 @@ async fn list(
 /// `POST /api/v1/crm/events/{id}/retry`
 async fn retry(
     State(state): State<CrmState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
+    let before = state.store.crm_event(&id).await?;
     match state.store.retry_crm_event(&id, now).await {
         Ok(event) => {
             tracing::info!(event = %id, "crm: a dead event was put back in the queue");
+            // Put back by the store alone, so its entry follows at once.
+            let entry = audit::entry(
+                now,
+                Some(&me.id),
+                audit::CRM_EVENT_RETRIED,
+                ("crm_event", &id),
+                before.map(|b| json!({"state": b.state, "attempts": b.attempts, "last_error": b.last_error})),
+                Some(json!({"state": event.state, "attempts": event.attempts})),
+            );
+            audit::append(&state.core, &state.store, vec![entry]).await?;
             state.crm.wake.notify_one();
             Ok(ok(view(&event)))
         }

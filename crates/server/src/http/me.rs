@@ -8,6 +8,7 @@ use super::{body, ok, Access, Endpoint, Json};
 use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
+use crate::services::audit;
 use crate::services::auth::AuthUser;
 use axum::extract::State;
 use axum::response::Response;
@@ -125,6 +126,18 @@ async fn set_presence(
             ))
         }
     };
+    let attach = Attach {
+        audit: audit::presence_change(
+            &state.core,
+            state.clock.now(),
+            &user.id,
+            &user.id,
+            presence,
+            req.reason.as_deref(),
+        )
+        .await?,
+        ..Attach::default()
+    };
     state
         .core
         .call(
@@ -133,7 +146,7 @@ async fn set_presence(
                 presence,
                 reason: req.reason,
             },
-            Attach::default(),
+            attach,
         )
         .await?;
     Ok(ok(me_json(&state, &user).await?))
@@ -145,6 +158,25 @@ async fn set_stop_new(
     Extension(user): Extension<AuthUser>,
     Json(req): Json<StopNewRequest>,
 ) -> Result<Response, ApiError> {
+    let id = user.id.clone();
+    let before = state
+        .core
+        .read(move |s| s.engine.agent(&id).map(|a| a.stop_new))
+        .await?;
+    let attach = match before {
+        Some(b) if b != req.stop_new => Attach {
+            audit: vec![audit::entry(
+                state.clock.now(),
+                Some(&user.id),
+                audit::STOP_NEW_CHANGED,
+                ("agent", user.id.as_str()),
+                Some(json!({"stop_new": b})),
+                Some(json!({"stop_new": req.stop_new})),
+            )],
+            ..Attach::default()
+        },
+        _ => Attach::default(),
+    };
     state
         .core
         .call(
@@ -152,7 +184,7 @@ async fn set_stop_new(
                 agent: user.id.clone(),
                 stop_new: req.stop_new,
             },
-            Attach::default(),
+            attach,
         )
         .await?;
     Ok(ok(me_json(&state, &user).await?))

@@ -8,6 +8,7 @@
 pub use state::AppState;
 
 mod admin;
+mod audit;
 mod auth;
 mod channels;
 mod contacts;
@@ -19,6 +20,7 @@ mod media;
 mod monitor;
 mod ops;
 mod state;
+mod supervision;
 mod templates;
 mod ui;
 mod webhook;
@@ -143,6 +145,8 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(admin::endpoints());
     v.extend(monitor::endpoints());
     v.extend(interactions::endpoints());
+    v.extend(supervision::endpoints());
+    v.extend(audit::endpoints());
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());
     v.extend(templates::endpoints());

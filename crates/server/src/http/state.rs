@@ -178,6 +178,7 @@ impl FromRef<AppState> for Maintenance {
             store: s.store.clone(),
             clock: s.clock.clone(),
             event_retention_hours: s.config.server.event_retention_hours,
+            audit_retention_days: s.config.server.audit_retention_days,
             shutdown: s.shutdown.clone(),
         }
     }

@@ -132,6 +132,7 @@ pub struct TemplatePatch {
 /// `PATCH /api/v1/templates/{id}`
 async fn patch_template(
     State(state): State<TemplatesState>,
+    Extension(me): Extension<AuthUser>,
     Path(id): Path<String>,
     Json(req): Json<TemplatePatch>,
 ) -> Result<Response, ApiError> {
@@ -148,7 +149,18 @@ async fn patch_template(
             StoreError::NotFound => ApiError::not_found("template"),
             other => other.into(),
         })?;
-    Ok(ok(tpl::view(&find(&state, &id).await?)))
+    let changed = find(&state, &id).await?;
+    // The map is written by the store alone (no routing depends on it), so is its entry.
+    let entry = crate::services::audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        crate::services::audit::TEMPLATE_UPDATED,
+        ("template", t.id.as_str()),
+        Some(crate::services::audit::template_value(&t)),
+        Some(crate::services::audit::template_value(&changed)),
+    );
+    crate::services::audit::append(&state.core, &state.store, vec![entry]).await?;
+    Ok(ok(tpl::view(&changed)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema, Default)]
@@ -159,7 +171,11 @@ pub struct SyncRequest {
 }
 
 /// `POST /api/v1/templates/sync`
-async fn sync(State(state): State<TemplatesState>, body: Bytes) -> Result<Response, ApiError> {
+async fn sync(
+    State(state): State<TemplatesState>,
+    Extension(me): Extension<AuthUser>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let req: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()
     } else {
@@ -177,6 +193,15 @@ async fn sync(State(state): State<TemplatesState>, body: Bytes) -> Result<Respon
     let reports = tpl::sync(&state.template_sync(), req.channel_id.as_deref()).await;
     let failed: Vec<&tpl::AccountSync> = reports.iter().filter(|r| !r.ok).collect();
     let detail = serde_json::to_value(&reports).unwrap_or(Value::Null);
+    let entry = crate::services::audit::entry(
+        state.clock.now(),
+        Some(&me.id),
+        crate::services::audit::TEMPLATES_SYNCED,
+        ("channel", req.channel_id.as_deref().unwrap_or("all")),
+        None,
+        Some(json!({"accounts": detail})),
+    );
+    crate::services::audit::append(&state.core, &state.store, vec![entry]).await?;
     if let Some(first) = failed.first() {
         let reason = first
             .error

@@ -211,6 +211,14 @@ pub struct Me {
     pub max_text_message_size: u32,
 }
 
+/// An agent as a supervisor sees them now (`views::agent_now`): `PUT /api/v1/agents/{id}/presence`.
+#[derive(JsonSchema)]
+pub struct AgentNow {
+    #[serde(flatten)]
+    pub agent: Agent,
+    pub activity: Activity,
+}
+
 /// `POST /api/v1/auth/login`.
 #[derive(JsonSchema)]
 pub struct Login {
@@ -761,4 +769,48 @@ pub struct UploadForm {
     pub caption: Option<String>,
     /// `image`, `video`, `audio`, `document` or `sticker`; by default from the content type.
     pub kind: Option<String>,
+}
+
+// ------------------------------------------------------------------------------- audit log
+
+/// Who did it: a user, with their display name when it happened.
+#[derive(JsonSchema)]
+pub struct AuditActor {
+    pub id: String,
+    pub name: Nullable<String>,
+}
+
+/// What was acted on.
+#[derive(JsonSchema)]
+pub struct AuditTarget {
+    /// `queue`, `agent`, `settings`, `channel`, `template`, `user`, `interaction`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+/// One entry of the audit log.
+#[derive(JsonSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: Time,
+    /// `null` for the system or an unknown user (a failed login).
+    pub actor: Nullable<AuditActor>,
+    /// Dotted: `queue.created`, `agent.updated`, `presence.changed`, `login.failed`, …
+    pub action: String,
+    pub target: AuditTarget,
+    /// The target's value before (`null` for a creation or when it does not apply).
+    pub before: Value,
+    /// The target's value after (`null` for a deletion or when it does not apply).
+    pub after: Value,
+    /// The client's address (logins).
+    pub client_addr: Nullable<String>,
+}
+
+/// `GET /api/v1/audit`: a page, newest first.
+#[derive(JsonSchema)]
+pub struct AuditLog {
+    pub items: Vec<AuditEntry>,
+    /// The `before` of the next (older) page; `null` on the last.
+    pub next: Nullable<String>,
 }

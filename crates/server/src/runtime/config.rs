@@ -61,6 +61,8 @@ pub struct ServerConfig {
     pub password_hash_wait_ms: u32,
     /// How long live events are kept for replay, in hours.
     pub event_retention_hours: u32,
+    /// How long audit log entries are kept, in days.
+    pub audit_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -241,6 +243,7 @@ impl Default for ServerConfig {
             password_hash_queue: 32,
             password_hash_wait_ms: 5000,
             event_retention_hours: 24,
+            audit_retention_days: 365,
         }
     }
 }

@@ -25,8 +25,9 @@ use std::sync::{Arc, RwLock};
 use switchboard_domain::engine::{Changes, Event, Notice};
 use switchboard_domain::*;
 use switchboard_store::{
-    Changeset, ContactRecord, ConversationRecord, CrmEventRecord, EventRecord, MessageRecord,
-    MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus, RawWebhook, Store,
+    AuditRecord, Changeset, ContactRecord, ConversationRecord, CrmEventRecord, EventRecord,
+    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
+    RawWebhook, Store,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -53,6 +54,9 @@ pub struct Attach {
     /// Queues whose board figures changed without a routing change (today's figures were
     /// recounted): a `monitor.queue` event each.
     pub monitor_queues: Vec<QueueId>,
+    /// Audit log entries of the change, stored only if it succeeds; an entry without
+    /// `actor_name` gets the actor's display name as the engine knows it.
+    pub audit: Vec<AuditRecord>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -410,6 +414,7 @@ impl Worker {
         }
         self.collect(load_changes, now, &mut batch);
         let changes = self.state.engine.tick(now);
+        self.audit_presence(&changes, now, &mut batch);
         self.collect(changes, now, &mut batch);
         self.seal(&mut batch);
         if let Err(e) = self.store.commit(&batch.cs).await {
@@ -490,6 +495,7 @@ impl Worker {
                 _ = timer, if !hold => {
                     let now = self.clock.now();
                     let changes = self.state.engine.tick(now);
+                    self.audit_presence(&changes, now, &mut next.batch);
                     self.collect(changes, now, &mut next.batch);
                 }
             }
@@ -523,13 +529,41 @@ impl Worker {
             self.attach(attach, &Reply::Done, now, batch);
             return Ok(Reply::Done);
         };
+        // A user's own presence or stop-new change is audited by its handler, with `before`.
+        let by_user = matches!(
+            cmd,
+            Command::SetPresence { .. }
+                | Command::SetAgentPresence { .. }
+                | Command::SetStopNew { .. }
+        );
         let out = self.state.engine.apply(cmd, now);
         let result = out.result.map_err(ApiError::from);
         if let Ok(r) = &result {
             self.attach(attach, r, now, batch);
         }
+        if !by_user {
+            self.audit_presence(&out.changes, now, batch);
+        }
         self.collect(out.changes, now, batch);
         result
+    }
+
+    /// the presence changes the engine made itself (a missed or rejected offer, a lost
+    /// connection's grace period running out) are audited in the commit that makes them.
+    fn audit_presence(&self, changes: &Changes, now: Timestamp, batch: &mut Batch) {
+        let mut seen = HashSet::new();
+        for n in &changes.notices {
+            if let Event::PresenceChanged { agent } = &n.event {
+                if let Some(a) = self
+                    .state
+                    .engine
+                    .agent(agent)
+                    .filter(|_| seen.insert(agent))
+                {
+                    batch.cs.audit.push(records::system_presence_audit(a, now));
+                }
+            }
+        }
     }
 
     /// Starts committing a batch on its own task; a batch with nothing to write is finished at
@@ -925,6 +959,16 @@ impl Worker {
                 at: now,
             });
         }
+        for mut a in attach.audit {
+            if a.actor_name.is_none() {
+                a.actor_name = a
+                    .actor_id
+                    .as_ref()
+                    .and_then(|id| self.state.engine.agent(id))
+                    .map(|x| x.display_name.clone());
+            }
+            batch.cs.audit.push(a);
+        }
         for (u, interaction) in attach.message_updates {
             let to = interaction
                 .as_ref()
@@ -954,12 +998,18 @@ impl Worker {
                     m.interaction_id = Some(interaction_id.clone());
                 }
             }
-            let to = m
+            let mut to = m
                 .interaction_id
                 .as_ref()
                 .and_then(|i| self.state.engine.interaction(i))
                 .map(|i| self.state.engine.audience(i))
                 .unwrap_or_default();
+            // A whisper also reaches the supervisor who wrote it.
+            if let Some(author) = m.author_id.as_ref().filter(|_| m.kind == "whisper") {
+                if !to.contains(author) {
+                    to.push(author.clone());
+                }
+            }
             let data = Arc::from(views::message_event_json(&m));
             self.event_encoded(batch, to, "message.created", data, now);
             batch.cs.messages.push(m);
@@ -1124,7 +1174,15 @@ impl Worker {
                     let Some(a) = engine.agent(agent) else {
                         continue;
                     };
-                    ("presence.changed", views::agent_now(engine, a, None))
+                    let mut data = views::agent_now(engine, a, None);
+                    // set by someone else (a supervisor): the agent's desktop says who.
+                    if let Some(by) = changes.presence_set_by.get(agent) {
+                        data["changed_by"] = json!({
+                            "id": by,
+                            "name": engine.agent(by).map(|b| b.display_name.clone()),
+                        });
+                    }
+                    ("presence.changed", data)
                 }
             };
             events.push(ready(to.clone(), kind, &data));

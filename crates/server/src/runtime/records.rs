@@ -1,11 +1,12 @@
 //! Rows the core worker writes beside the engine's changes, in the same commit: the closed case
-//! of a handled interaction and the events for the external CRM.
+//! of a handled interaction, the events for the external CRM and the audit
+//! entries of presence changes the engine makes itself.
 
 use crate::runtime::ids::new_id;
 use crate::runtime::views;
 use serde_json::{json, Value};
-use switchboard_domain::{Engine, Interaction, Timestamp};
-use switchboard_store::{CaseRecord, CrmEventRecord};
+use switchboard_domain::{Agent, Engine, Interaction, Timestamp};
+use switchboard_store::{AuditRecord, CaseRecord, CrmEventRecord};
 
 /// An interaction left `active` because it ended; with its transcript.
 pub const INTERACTION_ENDED: &str = "interaction.ended";
@@ -13,6 +14,32 @@ pub const INTERACTION_ENDED: &str = "interaction.ended";
 pub const CONTACT_CREATED: &str = "contact.created";
 /// A case (chat log) was saved.
 pub const CASE_CREATED: &str = "case.created";
+
+/// The audit action of a presence change (`services::audit` names every other action).
+pub const PRESENCE_CHANGED: &str = "presence.changed";
+
+/// An agent's presence (and break reason, stop-new) as the audit log keeps it.
+pub fn presence_value(a: &Agent) -> Value {
+    json!({"presence": a.presence, "break_reason": a.break_reason, "stop_new": a.stop_new})
+}
+
+/// The audit entry of a presence change the engine made itself, with no user behind it: a
+/// missed or rejected offer (RONA, with its reason), offline when a lost connection's grace
+/// period ran out. No actor; `after` is the agent's presence now.
+pub fn system_presence_audit(a: &Agent, now: Timestamp) -> AuditRecord {
+    AuditRecord {
+        id: new_id("aud", now),
+        at: now,
+        actor_id: None,
+        actor_name: None,
+        action: PRESENCE_CHANGED.to_owned(),
+        target_type: "agent".into(),
+        target_id: a.id.as_str().to_owned(),
+        before: None,
+        after: Some(presence_value(a)),
+        client_addr: None,
+    }
+}
 
 /// A new event for the external CRM, pending from `now`. Put it in
 /// [`crate::runtime::core::Attach::crm_events`] of the change it reports, so both commit together (it

@@ -37,11 +37,20 @@ pub struct Messaging {
 
 /// Checks an outbound text against and the window of.
 pub async fn check_text(state: &Messaging, it: &Interaction, text: &str) -> Result<(), ApiError> {
+    check_size(&state.core, text).await?;
+    // An outbound start the customer never answered has no window at all.
+    require_window(it, state.clock.now())?;
+    Ok(())
+}
+
+/// Checks a text an agent or supervisor writes against: not empty, at most
+/// `max_text_message_size` bytes and WhatsApp's character limit (also for whispers, which a
+/// supervisor may want to forward as they are).
+pub async fn check_size(core: &Core, text: &str) -> Result<(), ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::invalid("empty_message", "the message is empty"));
     }
-    let limit = state
-        .core
+    let limit = core
         .read(|s| s.engine.settings().max_text_message_size)
         .await?;
     let size = text.len();
@@ -62,9 +71,34 @@ pub async fn check_text(state: &Messaging, it: &Interaction, text: &str) -> Resu
         .with("limit", WHATSAPP_TEXT_LIMIT)
         .with("size", chars));
     }
-    // An outbound start the customer never answered has no window at all.
-    require_window(it, state.clock.now())?;
     Ok(())
+}
+
+/// a supervisor's whisper on the interaction: a message to its agents only
+/// (`kind: "whisper"`, `direction: "internal"`), never in the outbox, never a reply. The
+/// supervisor's display name is kept in its payload (`author_name`), so live events name them.
+pub fn whisper_record(
+    it: &Interaction,
+    user: &AuthUser,
+    author_name: Option<String>,
+    text: String,
+    now: Timestamp,
+) -> MessageRecord {
+    MessageRecord {
+        id: new_id("msg", now),
+        conversation_id: it.conversation_id.clone(),
+        interaction_id: Some(it.id.clone()),
+        direction: "internal".into(),
+        author_id: Some(user.id.clone()),
+        kind: "whisper".into(),
+        body: Some(text),
+        payload: json!({"author_name": author_name}),
+        wa_message_id: None,
+        status: "stored".into(),
+        error: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 /// A new agent message on the interaction, `queued` until the outbox sends it.

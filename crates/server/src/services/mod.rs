@@ -7,6 +7,7 @@
 //! Field names are the same in every service (`core`, `store`, `clock`, `locks`, …), so a
 //! function moves from one service to a wider one without changing its body.
 
+pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod crm;

@@ -5,19 +5,20 @@ use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::services::Base;
 use switchboard_domain::*;
-use switchboard_store::{Changeset, StoreError};
+use switchboard_store::{AuditRecord, Changeset, StoreError};
 
 /// Creates the user `username` with the password hash `hash` as the agent `config` (offline,
 /// since `now`): the user row first, then the agent in the engine. A username already taken
 /// answers 409 `username_taken`. If the engine refuses the agent after all (a queue vanished
 /// meanwhile), the row is retired again and the engine's refusal returned, so a refused
-/// creation leaves no user behind.
+/// creation leaves no user behind. `audit` is committed with the engine's agent.
 pub async fn create_user(
     state: &Base,
     config: AgentConfig,
     username: &str,
     hash: &str,
     now: Timestamp,
+    audit: Vec<AuditRecord>,
 ) -> Result<(), ApiError> {
     let agent = Agent {
         id: config.id.clone(),
@@ -46,7 +47,13 @@ pub async fn create_user(
         })?;
     if let Err(e) = state
         .core
-        .call(Command::UpsertAgent(config), Attach::default())
+        .call(
+            Command::UpsertAgent(config),
+            Attach {
+                audit,
+                ..Attach::default()
+            },
+        )
         .await
     {
         // The engine refused after all: retire the row again.

@@ -2,6 +2,7 @@
 //! `SWITCHBOARD_TEST_POSTGRES_URL` is set).
 #![allow(clippy::unwrap_used)]
 
+mod audit;
 mod auth;
 mod concurrency;
 mod conform;
@@ -19,6 +20,7 @@ mod monitor;
 mod ops;
 mod restart;
 mod rows;
+mod supervisor;
 mod support;
 mod templates;
 mod transcript;

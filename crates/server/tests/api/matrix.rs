@@ -109,6 +109,7 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         body,
         answers: [FORBIDDEN, FORBIDDEN, FORBIDDEN, ok],
     };
+    // Supervisors' actions on others' work (R-8.5, R-8.7 … ): agents are refused.
     let supervisor = |fixture, body, ok| Case {
         access: Access::Supervisor,
         fixture,
@@ -272,10 +273,30 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("POST", "/api/v1/interactions/{id}/read"),
             interaction(F::Active, B::Empty, OK, NOT_ACTIVE),
         ),
+        // A supervisor who does not own it reassigns it; after that the owner is in
+        // wrap-up and the admin finds it queued, not active.
         (
             ("POST", "/api/v1/interactions/{id}/transfer"),
-            interaction(F::Active, B::ToQueue, OK, NOT_ACTIVE),
+            Case {
+                access: Access::Agent,
+                fixture: F::Active,
+                body: B::ToQueue,
+                answers: [NOT_ACTIVE, HIDDEN, OK, NOT_ACTIVE],
+            },
         ),
+        (
+            ("POST", "/api/v1/interactions/{id}/take-over"),
+            supervisor(F::Active, B::Empty, OK),
+        ),
+        (
+            ("POST", "/api/v1/interactions/{id}/whisper"),
+            supervisor(F::Active, B::Text, CREATED),
+        ),
+        (
+            ("PUT", "/api/v1/agents/{id}/presence"),
+            supervisor(F::User, B::Presence, OK),
+        ),
+        (("GET", "/api/v1/audit"), supervisor(F::None, B::None, OK)),
         (
             ("POST", "/api/v1/interactions/{id}/conference"),
             interaction(F::Active, B::ToCarl, OK, NOT_ACTIVE),

@@ -178,7 +178,7 @@ export async function runSearch() {
     u.hits.replaceChildren(...r.messages.map((m) => el('li', null, el('button', {
       type: 'button', class: 'crm-hit', onclick: () => showHit(m),
     },
-    el('span', { class: 'crm-hit-meta small' }, `${fmtDateTime(m.created_at)} · ${m.direction === 'in' ? 'Customer' : m.direction === 'out' ? 'Agent' : 'System'}${u.scope.value === 'all' && convName(m.conversation_id) ? ` · ${convName(m.conversation_id)}` : ''}`),
+    el('span', { class: 'crm-hit-meta small' }, `${fmtDateTime(m.created_at)} · ${m.type === 'whisper' ? 'Whisper' : m.direction === 'in' ? 'Customer' : m.direction === 'out' ? 'Agent' : 'System'}${u.scope.value === 'all' && convName(m.conversation_id) ? ` · ${convName(m.conversation_id)}` : ''}`),
     el('span', { class: 'crm-hit-text' }, highlighted(m.text || '', h.words))))));
     for (const mk of u.list.querySelectorAll('mark')) mk.replaceWith(mk.textContent);
     for (const p of u.list.querySelectorAll('.text')) p.normalize();

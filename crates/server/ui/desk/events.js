@@ -6,7 +6,7 @@ import { belongsInList, loadState, offerFor } from './session.js';
 import { renderMe } from './status.js';
 import { renderConversation, upsertMessage } from './transcript.js';
 import { api } from '../lib/api.js';
-import { toast } from '../lib/dom.js';
+import { $, toast } from '../lib/dom.js';
 import { S, myPart } from '../lib/store.js';
 
 // ---------- applying changes ----------
@@ -89,11 +89,31 @@ export function onEvent(f) {
     }
     case 'presence.changed':
       if (S.me && d.id === S.me.id) {
-        S.me = { ...S.me, ...d };
+        const { changed_by: by, ...agent } = d;
+        S.me = { ...S.me, ...agent };
         renderMe();
+        showPresenceNotice(by);
       }
       break;
     default:
       break;
   }
+}
+
+/**
+ * R-8.9: when someone else (a supervisor) set my presence, a notice says who and stays until
+ * dismissed or until I change it myself; it is often read only when the agent is back.
+ */
+function showPresenceNotice(by) {
+  const box = $('presence-notice');
+  if (!box) return;
+  if (!by || by.id === S.me.id) {
+    box.hidden = true;
+    return;
+  }
+  const option = document.querySelector(`#status-select option[value="${CSS.escape(S.me.presence)}"]`);
+  const label = option ? option.textContent : S.me.presence;
+  $('presence-notice-text').textContent = `Your status was set to ${label} by ${by.name || 'a supervisor'}.`;
+  $('presence-notice-close').onclick = () => { box.hidden = true; };
+  box.hidden = false;
 }

@@ -95,6 +95,7 @@ export function messageNode(m, it, ctx = null) {
   if (reaction && ctx.waIds.has(reaction.target)) {
     return el('li', { class: 'msg reaction-ref', hidden: true, dataset: { id: m.id } });
   }
+  if (m.type === 'whisper') return whisperNode(m, it);
   const dir = m.direction === 'in' ? 'in' : m.direction === 'out' ? 'out' : 'system';
   if (dir === 'system') {
     return el('li', { class: 'msg system', dataset: { id: m.id } },
@@ -134,6 +135,19 @@ export function messageNode(m, it, ctx = null) {
       dir === 'in' ? el('span', { class: 'sr-only' }, 'Customer: ') : el('span', { class: 'sr-only' }, 'Agent: '),
       author, content, el('span', { class: 'meta' }, meta)),
     onIt ? el('span', { class: 'reactions', role: 'img', 'aria-label': `Customer reacted ${onIt}` }, onIt) : null);
+}
+
+/** A supervisor's whisper (R-8.7): shown apart, to the agents only. */
+function whisperNode(m, it) {
+  const mine = S.me && m.author_id === S.me.id;
+  const p = it && it.participants && it.participants.find((x) => x.agent_id === m.author_id);
+  const name = (p && p.display_name) || m.author_name || (m.payload && m.payload.author_name) || 'a supervisor';
+  return el('li', { class: 'msg whisper', dataset: { id: m.id } },
+    el('div', { class: 'bubble' },
+      el('span', { class: 'author' }, mine ? 'Your whisper to the agents' : `Whisper from ${name}`),
+      el('p', { class: 'text' }, m.text || ''),
+      el('span', { class: 'meta' }, el('span', { class: 'muted' }, 'Not seen by the customer'), ' ',
+        el('time', { datetime: m.created_at }, fmtTime(m.created_at)))));
 }
 
 export function findKey(v, key, depth = 0) {

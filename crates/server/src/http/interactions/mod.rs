@@ -452,9 +452,47 @@ async fn transfer(
     Json(req): Json<TargetRequest>,
 ) -> Result<Response, ApiError> {
     let target = req.target()?;
+    let iid = InteractionId(id.clone());
+    // a supervisor who does not own the interaction reassigns it (any active one).
+    if user.is_supervisor() {
+        let (lookup, me) = (iid.clone(), user.id.clone());
+        let owner = state
+            .core
+            .read(move |s| {
+                s.engine
+                    .interaction(&lookup)
+                    .map(|i| (i.owner_id.clone(), i.queue_id.clone()))
+            })
+            .await?;
+        if let Some((owner_id, queue_id)) = owner.filter(|(o, _)| o.as_ref() != Some(&me)) {
+            let wanted = match &target {
+                Target::Queue(q) => json!({"queue_id": q}),
+                Target::Agent(a) => json!({"agent_id": a}),
+            };
+            let entry = crate::services::audit::entry(
+                state.clock.now(),
+                Some(&user.id),
+                crate::services::audit::INTERACTION_REASSIGNED,
+                ("interaction", iid.as_str()),
+                Some(json!({"owner_id": owner_id, "queue_id": queue_id})),
+                Some(wanted),
+            );
+            let cmd = Command::Reassign {
+                supervisor: user.id.clone(),
+                interaction: iid,
+                target,
+            };
+            let attach = Attach {
+                audit: vec![entry],
+                ..Attach::default()
+            };
+            state.core.call(cmd, attach).await?;
+            return after(&state, &user, &id).await;
+        }
+    }
     let cmd = Command::Transfer {
         agent: user.id.clone(),
-        interaction: InteractionId(id.clone()),
+        interaction: iid,
         target,
     };
     act(&state, &user, &id, cmd).await

@@ -1,0 +1,126 @@
+//! The audit log, read by supervisors and admins: `GET /api/v1/audit`, newest first,
+//! searchable by time, actor, action (exact, or a prefix ending with a dot) and target, paged
+//! with the cursor `next`. Entries are written by the changes themselves (`services::audit`).
+
+use super::state::feature_state;
+#[allow(unused_imports)]
+use super::state::prelude::*;
+use super::{ok, Access, Endpoint, Query};
+use crate::runtime::error::ApiError;
+use crate::runtime::views;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use switchboard_domain::{AgentId, Timestamp};
+use switchboard_store::{AuditCursor, AuditFilter, AuditRecord};
+
+feature_state! {
+    /// The audit log's handles.
+    AuditState {
+    store: Store,
+    }
+}
+
+pub fn endpoints() -> Vec<Endpoint> {
+    vec![Endpoint {
+        method: "GET",
+        path: "/api/v1/audit",
+        summary: "The audit log, newest first: admin changes (before and after), logins, presence changes, take-overs, reassignments, whispers. Filters: from, to (RFC 3339), actor_id, action (exact, or a prefix ending with a dot: `queue.`), target_id; `limit` (1-500, default 50), `before` = the `next` of the previous page.",
+        access: Access::Supervisor,
+        body: None,
+        handler: get(audit_log),
+        doc: super::Doc::ok::<super::wire::AuditLog>().query::<AuditQuery>(),
+    }]
+}
+
+#[derive(Deserialize, schemars::JsonSchema)]
+struct AuditQuery {
+    /// Entries at or after this time (RFC 3339).
+    from: Option<String>,
+    /// Entries before this time (RFC 3339).
+    to: Option<String>,
+    actor_id: Option<String>,
+    /// An action (`agent.updated`), or a prefix ending with a dot (`agent.`).
+    action: Option<String>,
+    target_id: Option<String>,
+    limit: Option<i64>,
+    /// The `next` of the previous page.
+    before: Option<String>,
+}
+
+/// An RFC 3339 time of the query, as a timestamp (milliseconds).
+fn time_param(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("{name} must be an RFC 3339 time such as 2026-01-31T08:00:00Z"),
+            )
+        })?;
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    let ms = i64::try_from(ms)
+        .map_err(|_| ApiError::bad_request("invalid_time", format!("{name} is out of range")))?;
+    Ok(Some(Timestamp(ms)))
+}
+
+/// One entry as the API shows it.
+fn entry_json(a: &AuditRecord) -> Value {
+    let actor = match &a.actor_id {
+        Some(id) => json!({"id": id, "name": a.actor_name}),
+        None => Value::Null,
+    };
+    json!({
+        "id": a.id,
+        "at": views::ts(a.at),
+        "actor": actor,
+        "action": a.action,
+        "target": {"type": a.target_type, "id": a.target_id},
+        "before": a.before,
+        "after": a.after,
+        "client_addr": a.client_addr,
+    })
+}
+
+/// `GET /api/v1/audit`
+async fn audit_log(
+    State(state): State<AuditState>,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    let before = match q.before.as_deref().filter(|b| !b.is_empty()) {
+        Some(b) => Some(AuditCursor::parse(b).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "before must be the `next` of an earlier page",
+            )
+        })?),
+        None => None,
+    };
+    let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let filter = AuditFilter {
+        from: time_param("from", q.from.as_deref())?,
+        to: time_param("to", q.to.as_deref())?,
+        actor_id: nonempty(q.actor_id).map(AgentId),
+        action: nonempty(q.action),
+        target_id: nonempty(q.target_id),
+        limit,
+        before,
+    };
+    let page = state.store.audit_page(&filter).await?;
+    let items: Vec<Value> = page.items.iter().map(entry_json).collect();
+    Ok(ok(json!({
+        "items": items,
+        "next": page.next.map(|c| c.encode()),
+    })))
+}
