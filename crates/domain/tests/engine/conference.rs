@@ -77,13 +77,7 @@ fn r3_10_conference_with_an_agent() {
     );
     cc.check(s(12));
 
-    let c = cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(20),
-    );
+    let c = cc.end_conference("a1", "i1", s(20));
     assert_eq!(
         system_texts(&c),
         vec!["Bob left the conversation".to_owned()]
@@ -108,13 +102,7 @@ fn r3_10_conference_with_an_agent() {
         },
         s(24),
     );
-    cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a2"),
-            interaction: iid("i1"),
-        },
-        s(25),
-    );
+    cc.end_conference("a2", "i1", s(25));
     assert_eq!(
         cc.it("i1").participant(&aid("a2")).unwrap().state,
         ParticipantState::WrapUp
@@ -184,13 +172,7 @@ fn r3_10_end_conference_cancels_a_pending_invitation() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
     cc.apply(invite("a1", "i1", to_agent("a2")), s(10));
-    let c = cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(11),
-    );
+    let c = cc.end_conference("a1", "i1", s(11));
     assert_eq!(
         withdrawals(&c),
         vec![("i1".into(), "a2".into(), WithdrawReason::Cancelled)]

@@ -163,6 +163,15 @@ impl Cc {
             now,
         )
     }
+    pub(crate) fn end_conference(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
+        self.apply(
+            Command::ConferenceEnd {
+                agent: aid(agent),
+                interaction: iid(i),
+            },
+            now,
+        )
+    }
     pub(crate) fn end(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
         self.apply(
             Command::End {

@@ -86,13 +86,7 @@ fn r3_9_rejected_transfer_goes_back_to_the_head_of_the_original_queue() {
     cc.available("a2", s(4));
     cc.inbound("i2", "c2", "q1", s(5)); // waits: a1 is full
     cc.apply(transfer("a1", "i1", to_agent("a2")), s(10));
-    let c = cc.apply(
-        Command::Reject {
-            agent: aid("a2"),
-            interaction: iid("i1"),
-        },
-        s(11),
-    );
+    let c = cc.reject("a2", "i1", s(11));
     assert_eq!(
         withdrawals(&c),
         vec![("i1".into(), "a2".into(), WithdrawReason::Rejected)]
