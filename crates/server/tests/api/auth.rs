@@ -91,8 +91,7 @@ fn assert_no_secret(what: &str, v: &Value, secrets: &[&str]) {
 }
 
 async fn logins(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     agent(&admin, "bob", 3, false, &[]).await;
 
@@ -201,17 +200,13 @@ async fn logins(db: Db) {
     assert_error(s, &v, 401, "unauthorized");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logins_are_checked_rate_limited_and_logout_ends_the_session() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        logins(db).await;
-    }
-}
+on_every_backend!(
+    logins_are_checked_rate_limited_and_logout_ends_the_session,
+    logins
+);
 
 async fn cookies(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     let (s, v, cookie) = login_raw(&server, "ann", PASSWORD).await;
     assert_eq!(s, 200, "{v}");
@@ -350,13 +345,10 @@ async fn cookies(db: Db) {
     assert_error(s, &v, 401, "unauthorized");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_session_cookie_is_http_only_strict_and_refused_cross_site() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        cookies(db).await;
-    }
-}
+on_every_backend!(
+    the_session_cookie_is_http_only_strict_and_refused_cross_site,
+    cookies
+);
 
 async fn accounts(db: Db) {
     let server = Server::start(db).await;
@@ -475,13 +467,10 @@ async fn accounts(db: Db) {
     assert_eq!(ann.me().await["username"], "ann");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passwords_never_leave_the_server_and_deleted_agents_lose_their_sessions() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        accounts(db).await;
-    }
-}
+on_every_backend!(
+    passwords_never_leave_the_server_and_deleted_agents_lose_their_sessions,
+    accounts
+);
 
 /// Reads a raw websocket until its close frame and returns the close code.
 async fn close_code(
@@ -504,8 +493,7 @@ async fn close_code(
 }
 
 async fn ended_sessions_close_their_sockets(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Q"})).await;
     let ann_id = agent(&admin, "ann", 2, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
@@ -531,13 +519,10 @@ async fn ended_sessions_close_their_sockets(db: Db) {
     assert_eq!(close_code(&mut second).await, 1008);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logout_and_deletion_close_live_sockets() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        ended_sessions_close_their_sockets(db).await;
-    }
-}
+on_every_backend!(
+    logout_and_deletion_close_live_sockets,
+    ended_sessions_close_their_sockets
+);
 
 /// A login from the given local address (any of 127.0.0.0/8 reaches the test server); returns
 /// status, body and the `Retry-After` header.
@@ -598,8 +583,7 @@ fn assert_refused(s: u16, v: &Value, retry: Option<&str>, max: u64) {
 }
 
 async fn concurrent_wrong_passwords(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     let failed_before = counter(&server, "switchboard_login_failures_total").await;
     let refused_before = counter(&server, "switchboard_login_refusals_total").await;
@@ -646,13 +630,10 @@ async fn concurrent_wrong_passwords(db: Db) {
     assert_eq!(s, 200, "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_wrong_passwords_are_checked_at_most_login_max_failures_times() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        concurrent_wrong_passwords(db).await;
-    }
-}
+on_every_backend!(
+    concurrent_wrong_passwords_are_checked_at_most_login_max_failures_times,
+    concurrent_wrong_passwords
+);
 
 async fn lockout_from_elsewhere(db: Db) {
     let server = Server::start_full(
@@ -711,13 +692,10 @@ async fn lockout_from_elsewhere(db: Db) {
     assert_refused(s, &v, retry.as_deref(), 300);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_from_another_address_do_not_lock_the_user_out() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        lockout_from_elsewhere(db).await;
-    }
-}
+on_every_backend!(
+    failed_logins_from_another_address_do_not_lock_the_user_out,
+    lockout_from_elsewhere
+);
 
 async fn behind_a_proxy(db: Db) {
     let server = Server::start_full(
@@ -776,17 +754,13 @@ async fn behind_a_proxy(db: Db) {
     assert_refused(s, &v, retry.as_deref(), 300);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        behind_a_proxy(db).await;
-    }
-}
+on_every_backend!(
+    behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for,
+    behind_a_proxy
+);
 
 async fn url_tokens_outside_the_websocket(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     let ann = server.login("ann", PASSWORD).await;
     let token = ann.token.clone().expect("token");
@@ -817,10 +791,7 @@ async fn url_tokens_outside_the_websocket(db: Db) {
     drop(ws);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_url_token_opens_only_the_websocket_even_with_upgrade_headers() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        url_tokens_outside_the_websocket(db).await;
-    }
-}
+on_every_backend!(
+    a_url_token_opens_only_the_websocket_even_with_upgrade_headers,
+    url_tokens_outside_the_websocket
+);

@@ -32,12 +32,8 @@ fn ids(list: &Value) -> Vec<String> {
 
 /// Ends and wraps up an interaction of Ann's.
 async fn finish(wa: &Wa, id: &str) {
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    wa.ann.act(id, "end").await;
+    wa.ann.act(id, "wrap-up").await;
 }
 
 async fn screen_pop_with_none_one_and_several_matches(db: Db) {
@@ -252,12 +248,7 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     assert_eq!(case["agents"][0]["agent_id"], wa.ann_id.as_str());
     assert_eq!(case["agents"][0]["display_name"], "Ann");
     assert_eq!(case["queue_id"], wa.queue.as_str());
-    let texts: Vec<&str> = case["transcript"]
-        .as_array()
-        .expect("transcript")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let texts = texts(&case["transcript"]);
     assert_eq!(
         texts,
         vec![
@@ -412,12 +403,7 @@ async fn history_search_and_the_communication_list(db: Db) {
     );
     assert_eq!(page2["interactions"][0]["state"], "done");
     assert_eq!(page2["interactions"][0]["agents"][0]["display_name"], "Ann");
-    let texts: Vec<&str> = page2["interactions"][0]["messages"]
-        .as_array()
-        .expect("transcript")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let texts = texts(&page2["interactions"][0]["messages"]);
     assert!(texts.contains(&"The invoice 4711 is overdue"), "{texts:?}");
     let (s, b) = wa
         .ann
@@ -647,12 +633,9 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
         v["conversation_id"],
         wa.ann.interaction(&id).await["conversation_id"]
     );
-    bob.ok(&format!("/api/v1/interactions/{id2}/accept"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id2}/end"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id2}/wrap-up"), json!({}))
-        .await;
+    bob.act(&id2, "accept").await;
+    bob.act(&id2, "end").await;
+    bob.act(&id2, "wrap-up").await;
 
     // Sticky: offered first to the agent who last handled it (Bob), even though Ann is free.
     let (s, v) = wa
@@ -673,12 +656,9 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
         .expect("sticky offer to Bob", |f| f.kind == "offer.created")
         .await;
     let id3 = f.data["interaction_id"].as_str().expect("id").to_owned();
-    bob.ok(&format!("/api/v1/interactions/{id3}/accept"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id3}/end"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id3}/wrap-up"), json!({}))
-        .await;
+    bob.act(&id3, "accept").await;
+    bob.act(&id3, "end").await;
+    bob.act(&id3, "wrap-up").await;
     // Bob is away: the reply waits for him until sticky_timeout, then goes to the queue.
     bob.put(
         "/api/v1/me/presence",

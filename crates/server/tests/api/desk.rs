@@ -8,10 +8,8 @@ use crate::whatsapp::{conversation, say, setup, Wa};
 use serde_json::json;
 
 async fn end_and_wrap_up(api: &Api, id: &str) {
-    api.ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
-    api.ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    api.act(id, "end").await;
+    api.act(id, "wrap-up").await;
 }
 
 async fn set_capacity(wa: &Wa, capacity: u32) {
@@ -70,17 +68,10 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
         bob.interaction(&id).await["offer"]["transferred_via"],
         "queue"
     );
-    bob.ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    bob.act(&id, "accept").await;
+    wa.ann.act(&id, "wrap-up").await;
     // Bob answers, then hands it straight to Ann: a transfer from Bob, waiting since then.
-    bob.ok(
-        &format!("/api/v1/interactions/{id}/messages"),
-        json!({"text": "Let me get Ann"}),
-    )
-    .await;
+    bob.reply(&id, "Let me get Ann").await;
     wa.server.clock.advance_secs(30);
     bob.ok(
         &format!("/api/v1/interactions/{id}/transfer"),
@@ -125,9 +116,7 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
     assert_eq!(wa.ann.get("/api/v1/interactions").await.1, before);
     assert_eq!(wa.ann.me().await["load"], 1);
     // In wrap-up the slot is still held; once wrapped up, the start goes through.
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
+    wa.ann.act(&id, "end").await;
     let (s, b) = wa
         .ann
         .post(
@@ -136,9 +125,7 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
         )
         .await;
     assert_error(s, &b, 409, "at_capacity");
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    wa.ann.act(&id, "wrap-up").await;
     let (s, v) = wa
         .ann
         .post(
@@ -160,9 +147,7 @@ async fn a_reject_is_told_apart_from_a_missed_offer(db: Db) {
         .expect("send");
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/reject"), json!({}))
-        .await;
+    wa.ann.act(&id, "reject").await;
     let p = wa.ws.expect_presence(&wa.ann_id, "rona").await;
     assert_eq!(p.data["break_reason"], "Rejected offer");
     assert_eq!(wa.ann.me().await["break_reason"], "Rejected offer");
@@ -189,9 +174,7 @@ async fn activity_says_what_the_agent_is_doing(db: Db) {
     assert_eq!(wa.ann.me().await["activity"], "idle");
     let a = conversation(&mut wa, "4915110707070", "Yan").await;
     assert_eq!(wa.ann.me().await["activity"], "handling");
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{a}/end"), json!({}))
-        .await;
+    wa.ann.act(&a, "end").await;
     assert_eq!(wa.ann.me().await["activity"], "post_processing");
     let b = conversation(&mut wa, "4915110707071", "Zoe").await;
     assert_eq!(
@@ -201,18 +184,14 @@ async fn activity_says_what_the_agent_is_doing(db: Db) {
     );
     set_capacity(&wa, 2).await;
     assert_eq!(wa.ann.me().await["activity"], "full");
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{b}/end"), json!({}))
-        .await;
+    wa.ann.act(&b, "end").await;
     assert_eq!(
         wa.ann.me().await["activity"],
         "post_processing",
         "only wrap-ups, though at capacity"
     );
     for id in [&a, &b] {
-        wa.ann
-            .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-            .await;
+        wa.ann.act(id, "wrap-up").await;
     }
     assert_eq!(wa.ann.me().await["activity"], "idle");
     // Presence events carry it too.

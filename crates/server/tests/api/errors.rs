@@ -91,8 +91,7 @@ type Try<'a> = (
 );
 
 async fn framework_rejections(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (_server, admin) = Server::with_admin(db).await;
     let token = admin.token.as_deref();
     let http = reqwest::Client::new();
     let base = &admin.base;
@@ -225,10 +224,7 @@ async fn framework_rejections(db: Db) {
         .is_ok_and(|c| c.starts_with("text/plain")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_refusal_answers_the_json_error_shape() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        framework_rejections(db).await;
-    }
-}
+on_every_backend!(
+    every_refusal_answers_the_json_error_shape,
+    framework_rejections
+);

@@ -92,9 +92,7 @@ async fn run(db: Db) {
     let (a1, a2) = (ann_offers[0].clone(), ann_offers[1].clone());
     let (b1, b2) = (bob_offers[0].clone(), bob_offers[1].clone());
     for (api, is_ann, id) in [(&ann, true, &a1), (&bob, false, &b1), (&bob, false, &b2)] {
-        let v = api
-            .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-            .await;
+        let v = api.act(id, "accept").await;
         assert_eq!(v["state"], "active");
         let ws = if is_ann { &mut ann_ws } else { &mut bob_ws };
         ws.expect_state(id, "active").await;
@@ -139,16 +137,10 @@ async fn run(db: Db) {
         .expect("next offer for ann", |f| f.kind == "offer.created")
         .await;
     assert_eq!(offered_to(&f), fifth);
-    ann.ok(&format!("/api/v1/interactions/{fifth}/accept"), json!({}))
-        .await;
+    ann.act(&fifth, "accept").await;
 
     // Messages both ways; the agent's message is stored as queued and reaches the socket.
-    let m = bob
-        .ok(
-            &format!("/api/v1/interactions/{b1}/messages"),
-            json!({"text": "Hi, how can I help? 😀"}),
-        )
-        .await;
+    let m = bob.reply(&b1, "Hi, how can I help? 😀").await;
     assert_eq!(m["status"], "queued");
     bob_ws
         .expect("bob's message", |f| {
@@ -174,8 +166,7 @@ async fn run(db: Db) {
     assert_eq!(f.data["direction"], "in");
 
     // Ann ends her first interaction; wrap-up needs a disposition.
-    ann.ok(&format!("/api/v1/interactions/{a1}/end"), json!({}))
-        .await;
+    ann.act(&a1, "end").await;
     let f = ann_ws.expect_state(&a1, "wrap_up").await;
     assert!(f.data["participants"][0]["wrap_up_deadline"].is_string());
     let (s, body) = ann
@@ -218,8 +209,7 @@ async fn run(db: Db) {
                 })
         })
         .await;
-    ann.ok(&format!("/api/v1/interactions/{b1}/reject"), json!({}))
-        .await;
+    ann.act(&b1, "reject").await;
     let f = ann_ws.expect_kind("offer.withdrawn", &b1).await;
     assert_eq!(f.data["reason"], "rejected");
     bob_ws.expect_state(&b1, "queued").await;
@@ -245,8 +235,7 @@ async fn run(db: Db) {
         })
         .await;
     assert_eq!(f.data["offer"]["kind"], "route");
-    bob.ok(&format!("/api/v1/interactions/{b1}/accept"), json!({}))
-        .await;
+    bob.act(&b1, "accept").await;
 
     // Conference: Bob invites Ann on b2 (Ann must be available first).
     let (s, body) = bob
@@ -266,9 +255,7 @@ async fn run(db: Db) {
     assert_eq!(v["conference_status"], "requested");
     let f = ann_ws.expect_kind("offer.created", &b2).await;
     assert_eq!(f.data["offer"]["kind"], "conference");
-    let v = ann
-        .ok(&format!("/api/v1/interactions/{b2}/accept"), json!({}))
-        .await;
+    let v = ann.act(&b2, "accept").await;
     assert_eq!(v["conference_status"], "active");
     for ws in [&mut ann_ws, &mut bob_ws] {
         ws.expect("join notice", |f| {
@@ -276,12 +263,7 @@ async fn run(db: Db) {
         })
         .await;
     }
-    let m = ann
-        .ok(
-            &format!("/api/v1/interactions/{b2}/messages"),
-            json!({"text": "Ann here, I can help too"}),
-        )
-        .await;
+    let m = ann.reply(&b2, "Ann here, I can help too").await;
     bob_ws
         .expect("ann's message on bob's socket", |f| {
             f.kind == "message.created" && f.data["id"] == m["id"]
@@ -358,8 +340,7 @@ async fn run(db: Db) {
         })
         .await;
     let pending = offered_to(&f);
-    bob.ok(&format!("/api/v1/interactions/{b1}/end"), json!({}))
-        .await;
+    bob.act(&b1, "end").await;
     let ann_seq = ann_ws.last_seq;
     let bob_seq = bob_ws.last_seq;
     ann_ws.close().await;
@@ -392,15 +373,8 @@ async fn run(db: Db) {
     let waiting = v;
     let v = bob.interaction(&b2).await;
     assert_eq!(v["state"], "done");
-    let (_, msgs) = bob
-        .get(&format!("/api/v1/interactions/{b2}/messages"))
-        .await;
-    let texts: Vec<&str> = msgs["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let (_, msgs) = bob.messages(&b2).await;
+    let texts = texts(&msgs["messages"]);
     assert!(
         texts.contains(&"Ann joined the conversation")
             && texts.contains(&"Ann here, I can help too")
@@ -422,10 +396,4 @@ async fn admin_of(server: &Server) -> Api {
     server.admin().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_agents_one_queue_the_whole_story_survives_a_restart() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        run(db).await;
-    }
-}
+on_every_backend!(two_agents_one_queue_the_whole_story_survives_a_restart, run);

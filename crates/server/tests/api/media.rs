@@ -9,9 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use switchboard_simulator::{
-    message_envelope, sign, MediaOrigin, Metadata, Simulator, SimulatorConfig, SimulatorHandle,
-    DEFAULT_ACCESS_TOKEN, DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID,
-    TINY_PNG,
+    message_envelope, MediaOrigin, Metadata, SimulatorHandle, DEFAULT_DISPLAY_PHONE_NUMBER,
+    DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID, TINY_PNG,
 };
 
 const SECRET: &str = "app-secret-for-media-tests";
@@ -34,20 +33,7 @@ fn graph_env(sim: &SimulatorHandle) -> Vec<(&'static str, String)> {
 /// A server wired to the simulator, a WhatsApp number routed to a queue, Ann (in the queue,
 /// listening) and Bob (an agent elsewhere).
 async fn setup(db: Db) -> Wa {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let sim = Simulator::start(SimulatorConfig::new(
-        format!("http://{addr}/webhooks/whatsapp"),
-        SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let clock = switchboard_server::ManualClock::new(switchboard_server::Clock::now(
-        &switchboard_server::SystemClock,
-    ));
-    let server = Server::start_full(db, clock, graph_env(&sim), Some(listener)).await;
+    let (server, sim) = start_with_simulator(db, SECRET, |_| {}, Vec::new()).await;
     let admin = server.admin().await;
     let q = queue(
         &admin,
@@ -56,12 +42,7 @@ async fn setup(db: Db) -> Wa {
     .await;
     let other = queue(&admin, json!({"name": "Elsewhere"})).await;
     admin
-        .ok(
-            "/api/v1/channels",
-            json!({"kind": "whatsapp", "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
-                   "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "access_token": DEFAULT_ACCESS_TOKEN,
-                   "app_secret": SECRET, "verify_token": "verify-me", "queue_id": q}),
-        )
+        .ok("/api/v1/channels", simulator_channel(SECRET, &q))
         .await;
     agent(&admin, "ann", 10, true, &[&q]).await;
     agent(&admin, "bob", 10, true, &[&other]).await;
@@ -91,9 +72,7 @@ async fn conversation(wa: &mut Wa, wa_id: &str) -> String {
     assert_eq!(m.status, 200);
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
+    wa.ann.act(&id, "accept").await;
     id
 }
 
@@ -191,10 +170,7 @@ async fn customers_media_reaches_the_agent(db: Db) {
     );
 
     // The transcript shows the stored media too.
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{it}/messages"))
-        .await;
+    let (_, page) = wa.ann.messages(&it).await;
     let listed: Vec<&Value> = page["messages"]
         .as_array()
         .expect("messages")
@@ -268,14 +244,7 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
         vec![message],
     ))
     .expect("json");
-    let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", wa.server.base))
-        .header("content-type", "application/json")
-        .header("X-Hub-Signature-256", sign(SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let r = post_signed_webhook(&wa.server, SECRET, body).await;
     assert_eq!(r.status().as_u16(), 200);
     let bad = created(&mut wa.ws, wamid).await.data["id"]
         .as_str()
@@ -293,10 +262,7 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
     assert_eq!(f.data["status"], "received", "the message itself is fine");
 
     // Kept in the transcript, its media refused with the reason.
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{it}/messages"))
-        .await;
+    let (_, page) = wa.ann.messages(&it).await;
     let kept = page["messages"]
         .as_array()
         .expect("messages")

@@ -90,10 +90,8 @@ async fn probes_and_metrics(db: Db) {
     for i in 0..3 {
         ids.push(
             server
-                .ingest(&q, &format!("4919000000{i}"), "Cleo", "hello")
-                .await
-                .interaction_id
-                .0,
+                .ingest_id(&q, &format!("4919000000{i}"), "Cleo", "hello")
+                .await,
         );
     }
     let text = metrics(&anon).await;
@@ -206,13 +204,10 @@ async fn probes_and_metrics(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_answer_and_metrics_follow_what_happens() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        probes_and_metrics(db).await;
-    }
-}
+on_every_backend!(
+    probes_answer_and_metrics_follow_what_happens,
+    probes_and_metrics
+);
 
 async fn openapi(db: Db) {
     let server = Server::start(db).await;
@@ -438,17 +433,10 @@ fn doc_problems(doc: &Value) -> Vec<String> {
     problems
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_lists_every_endpoint() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        openapi(db).await;
-    }
-}
+on_every_backend!(the_openapi_document_lists_every_endpoint, openapi);
 
 async fn shutdown(db: Db) {
-    let mut server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (mut server, admin) = Server::with_admin(db).await;
     let url = format!(
         "{}/api/v1/ws?token={}",
         server.base.replace("http://", "ws://"),
@@ -478,10 +466,4 @@ async fn shutdown(db: Db) {
     assert!(gone.is_err(), "the server still answers after stopping");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_stop_closes_live_sockets_with_1001() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        shutdown(db).await;
-    }
-}
+on_every_backend!(a_graceful_stop_closes_live_sockets_with_1001, shutdown);

@@ -34,19 +34,13 @@ async fn refuse_poison_messages(db: &Db) {
 
 /// An agent with an accepted interaction; returns (server, admin, ann, interaction id).
 async fn accepted(db: Db) -> (Server, Api, Api, String) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Support"})).await;
     agent(&admin, "ann", 3, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
-    let it = server
-        .ingest(&q, "4915100000001", "Cleo", "Hello")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{it}/accept"), json!({}))
-        .await;
+    let it = server.ingest_id(&q, "4915100000001", "Cleo", "Hello").await;
+    ann.act(&it, "accept").await;
     (server, admin, ann, it)
 }
 
@@ -195,17 +189,8 @@ on_every_backend!(
 
 /// Posts a signed webhook body; returns the status.
 async fn post_webhook(wa: &Wa, body: &[u8]) -> u16 {
-    reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", wa.server.base))
-        .header("content-type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            switchboard_channels::sign(SECRET.as_bytes(), body),
-        )
-        .body(body.to_vec())
-        .send()
+    post_signed_webhook(&wa.server, SECRET, body.to_vec())
         .await
-        .expect("post")
         .status()
         .as_u16()
 }
@@ -216,9 +201,7 @@ async fn all_messages(admin: &Api) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for it in all.as_array().expect("list") {
         let id = it["id"].as_str().expect("id");
-        let (s, page) = admin
-            .get(&format!("/api/v1/interactions/{id}/messages"))
-            .await;
+        let (s, page) = admin.messages(id).await;
         assert_eq!(s, 200, "{page}");
         for m in page["messages"].as_array().expect("messages") {
             let wa = it["customer"]["wa_id"].as_str().expect("wa_id").to_owned();

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 use switchboard_simulator::{
-    SendFailure, Simulator, SimulatorConfig, SimulatorHandle, DEFAULT_ACCESS_TOKEN,
-    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID,
+    SendFailure, SimulatorHandle, DEFAULT_ACCESS_TOKEN, DEFAULT_DISPLAY_PHONE_NUMBER,
+    DEFAULT_PHONE_NUMBER_ID,
 };
 
 const SECRET: &str = "app-secret-for-tests";
@@ -25,26 +25,7 @@ pub(crate) struct Wa {
 }
 
 pub(crate) async fn setup(db: Db) -> Wa {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let sim = Simulator::start(SimulatorConfig::new(
-        format!("http://{addr}/webhooks/whatsapp"),
-        SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let clock = switchboard_server::ManualClock::new(switchboard_server::Clock::now(
-        &switchboard_server::SystemClock,
-    ));
-    let server = Server::start_full(
-        db,
-        clock,
-        vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base())],
-        Some(listener),
-    )
-    .await;
+    let (server, sim) = start_with_simulator(db, SECRET, |_| {}, Vec::new()).await;
     let admin = server.admin().await;
     let queue = queue(
         &admin,
@@ -52,12 +33,7 @@ pub(crate) async fn setup(db: Db) -> Wa {
     )
     .await;
     let (s, ch) = admin
-        .post(
-            "/api/v1/channels",
-            json!({"kind": "whatsapp", "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
-                   "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "access_token": DEFAULT_ACCESS_TOKEN,
-                   "app_secret": SECRET, "verify_token": "verify-me", "queue_id": queue}),
-        )
+        .post("/api/v1/channels", simulator_channel(SECRET, &queue))
         .await;
     assert_eq!(s, 201, "{ch}");
     let text = ch.to_string();
@@ -95,9 +71,7 @@ pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String
     assert_eq!(f.data["source_number"], DEFAULT_DISPLAY_PHONE_NUMBER);
     assert_eq!(f.data["customer_name"], name);
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
+    wa.ann.act(&id, "accept").await;
     id
 }
 
@@ -123,10 +97,7 @@ fn sent_texts(sim: &SimulatorHandle) -> Vec<String> {
 
 /// Message `message` of interaction `id` as Ann reads it from the API.
 pub(crate) async fn stored_message(wa: &Wa, id: &str, message: &str) -> Value {
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
+    let (_, page) = wa.ann.messages(id).await;
     page["messages"]
         .as_array()
         .expect("messages")
@@ -664,17 +635,7 @@ async fn blank_sender_is_kept_raw(db: Db) {
             {"from": "4917111", "id": "wamid.valid", "timestamp": "1700000001", "type": "text", "text": {"body": "hi"}}
         ]}}]}]}))
     .expect("json");
-    let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", wa.server.base))
-        .header("content-type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            switchboard_channels::sign(SECRET.as_bytes(), &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let r = post_signed_webhook(&wa.server, SECRET, body).await;
     assert_eq!(
         r.status().as_u16(),
         200,
@@ -717,16 +678,8 @@ async fn closing_text_only_with_a_real_end(db: Db) {
         )
         .await;
     assert_error(s, &body, 409, "not_active");
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
-    let texts: Vec<&str> = page["messages"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let (_, page) = wa.ann.messages(&id).await;
+    let texts = texts(&page["messages"]);
     assert!(!texts.contains(&"Goodbye again"), "{texts:?}");
 }
 
