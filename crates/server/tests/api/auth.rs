@@ -5,7 +5,6 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use switchboard_server::{Clock, ManualClock, SystemClock};
 
 /// A request authenticated only by the given headers (no bearer token).
 async fn with_headers(
@@ -46,11 +45,7 @@ async fn login_raw(
         .await
         .expect("login");
     let status = resp.status().as_u16();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let cookie = header_of(&resp, "set-cookie");
     let text = resp.text().await.expect("body");
     (
         status,
@@ -149,12 +144,7 @@ async fn logins(db: Db) {
         .await
         .expect("logout");
     assert_eq!(resp.status().as_u16(), 204);
-    let cleared = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let cleared = header_of(&resp, "set-cookie").unwrap_or_default();
     assert!(
         cleared.starts_with("sb_session=;") && cleared.contains("Max-Age=0"),
         "the cookie is cleared: {cleared}"
@@ -546,11 +536,7 @@ async fn login_from(
     }
     let resp = req.send().await.expect("login");
     let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let retry = header_of(&resp, "retry-after");
     let text = resp.text().await.expect("body");
     (
         status,
@@ -636,14 +622,12 @@ on_every_backend!(
 );
 
 async fn lockout_from_elsewhere(db: Db) {
-    let server = Server::start_full(
+    let server = Server::start_with_env(
         db,
-        ManualClock::new(SystemClock.now()),
         vec![(
             "SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES_PER_USER",
             "10".into(),
         )],
-        None,
     )
     .await;
     let admin = server.admin().await;
@@ -698,14 +682,12 @@ on_every_backend!(
 );
 
 async fn behind_a_proxy(db: Db) {
-    let server = Server::start_full(
+    let server = Server::start_with_env(
         db,
-        ManualClock::new(SystemClock.now()),
         vec![(
             "SWITCHBOARD_SERVER__TRUSTED_PROXIES",
             "127.0.0.5, ::1".into(),
         )],
-        None,
     )
     .await;
     let admin = server.admin().await;

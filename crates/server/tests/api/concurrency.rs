@@ -274,30 +274,20 @@ async fn work(
             ) {
                 (Some("offered"), _) if it["offer"]["agent_id"] == me.as_str() => {
                     offered.insert(id.to_owned());
-                    let (s, v) = api
-                        .post(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-                        .await;
+                    let (s, v) = api.try_act(id, "accept", json!({})).await;
                     assert_eq!(s, 200, "{me} accepts {id}: {v}");
                 }
                 (_, Some("active")) => {
                     let (s, v) = api
-                        .post(
-                            &format!("/api/v1/interactions/{id}/messages"),
-                            json!({"text": format!("{me} here")}),
-                        )
+                        .try_act(id, "messages", json!({"text": format!("{me} here")}))
                         .await;
                     assert_eq!(s, 201, "{v}");
-                    let (s, v) = api
-                        .post(&format!("/api/v1/interactions/{id}/end"), json!({}))
-                        .await;
+                    let (s, v) = api.try_act(id, "end", json!({})).await;
                     assert_eq!(s, 200, "{me} ends {id}: {v}");
                 }
                 (_, Some("wrap_up")) => {
                     let (s, v) = api
-                        .post(
-                            &format!("/api/v1/interactions/{id}/wrap-up"),
-                            json!({"disposition_code": "ok"}),
-                        )
+                        .try_act(id, "wrap-up", json!({"disposition_code": "ok"}))
                         .await;
                     assert_eq!(s, 200, "{me} wraps up {id}: {v}");
                 }

@@ -182,11 +182,13 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
         .to_owned();
     let first = say(&wa, &id, "Hi Dora, how can I help?").await;
     expect_status(&mut wa.ws, &first, "sent").await;
-    wa.sim
-        .customer("4915155555555", "Dora Diaz")
-        .send_text("My parcel never arrived")
-        .await
-        .expect("send");
+    customer_writes(
+        &wa.sim,
+        "4915155555555",
+        "Dora Diaz",
+        "My parcel never arrived",
+    )
+    .await;
     let i = id.clone();
     wa.ws
         .expect("the customer's reply", move |f| {
@@ -198,19 +200,13 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     // Saved before the end: an open case.
     let (s, open) = wa
         .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/case"),
-            json!({"subject": "Lost parcel"}),
-        )
+        .try_act(&id, "case", json!({"subject": "Lost parcel"}))
         .await;
     assert_eq!(s, 201, "{open}");
     assert_eq!(open["state"], "open");
     assert_eq!(open["contact_id"], contact.as_str());
     wa.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/notes"),
-            json!({"text": "Asked the courier"}),
-        )
+        .act_with(&id, "notes", json!({"text": "Asked the courier"}))
         .await;
     let (_, cases) = wa
         .ann
@@ -349,11 +345,13 @@ async fn history_search_and_the_communication_list(db: Db) {
         .as_str()
         .expect("contact")
         .to_owned();
-    wa.sim
-        .customer("4915177777777", "Finn")
-        .send_text("The invoice 4711 is overdue")
-        .await
-        .expect("send");
+    customer_writes(
+        &wa.sim,
+        "4915177777777",
+        "Finn",
+        "The invoice 4711 is overdue",
+    )
+    .await;
     let i = id1.clone();
     wa.ws
         .expect("invoice message", move |f| {
@@ -367,11 +365,13 @@ async fn history_search_and_the_communication_list(db: Db) {
     finish(&wa, &id1).await;
     let id2 = conversation(&mut wa, "4915177777777", "Finn").await;
     assert_ne!(id1, id2);
-    wa.sim
-        .customer("4915177777777", "Finn")
-        .send_text("Any news about my Überweisung?")
-        .await
-        .expect("send");
+    customer_writes(
+        &wa.sim,
+        "4915177777777",
+        "Finn",
+        "Any news about my Überweisung?",
+    )
+    .await;
     let i = id2.clone();
     wa.ws
         .expect("second message", move |f| {
@@ -618,11 +618,7 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
             json!({"presence": "on_break", "reason": "Lunch"}),
         )
         .await;
-    wa.sim
-        .customer("4915199999999", "Hal")
-        .send_text("One more thing")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915199999999", "Hal", "One more thing").await;
     let f = bob_ws
         .expect("offer to Bob", |f| f.kind == "offer.created")
         .await;
@@ -647,11 +643,7 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
         .await;
     assert_eq!(s, 200, "{v}");
     wa.ann.available().await;
-    wa.sim
-        .customer("4915199999999", "Hal")
-        .send_text("Back again")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915199999999", "Hal", "Back again").await;
     let f = bob_ws
         .expect("sticky offer to Bob", |f| f.kind == "offer.created")
         .await;
@@ -666,11 +658,7 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
     )
     .await;
     let mut watch = admin.ws(None).await;
-    wa.sim
-        .customer("4915199999999", "Hal")
-        .send_text("Hello?")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915199999999", "Hal", "Hello?").await;
     let f = watch
         .expect("the new interaction, waiting", |f| {
             f.kind == "interaction.updated"
@@ -730,11 +718,7 @@ async fn outbound_starts(db: Db) {
         .await;
     assert_error(s, &b, 409, "already_yours");
     // The customer's answer joins it: no offer, no new interaction.
-    wa.sim
-        .customer("4915110101010", "Ivy")
-        .send_text("Thanks!")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915110101010", "Ivy", "Thanks!").await;
     let o = out.clone();
     wa.ws
         .expect("the answer", move |f| {
@@ -762,13 +746,7 @@ async fn outbound_starts(db: Db) {
     assert_error(s, &b, 422, "template_required");
     assert_eq!(wa.ann.get("/api/v1/interactions").await.1, before);
     // Without text it opens, owned by Ann, and says the window is closed.
-    let (s, v) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 2020 2020"}),
-        )
-        .await;
+    let (s, v) = wa.ann.start_outbound("+49 151 2020 2020").await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         v["contact"]["id"],
@@ -777,13 +755,7 @@ async fn outbound_starts(db: Db) {
     );
     assert_eq!(v["window_expires_at"], Value::Null);
     let zid = v["id"].as_str().expect("id");
-    let (s, b) = wa
-        .ann
-        .post(
-            &format!("/api/v1/interactions/{zid}/messages"),
-            json!({"text": "Hi"}),
-        )
-        .await;
+    let (s, b) = wa.ann.try_act(zid, "messages", json!({"text": "Hi"})).await;
     assert_error(s, &b, 422, "template_required");
     for body in [
         json!({}),

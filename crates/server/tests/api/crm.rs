@@ -684,7 +684,7 @@ async fn lookups(db: Db) {
         ("SWITCHBOARD_CRM__LOOKUP_TOKEN", LOOKUP_TOKEN.to_owned()),
         ("SWITCHBOARD_CRM__LOOKUP_TIMEOUT_MS", "300".to_owned()),
     ];
-    let server = Server::start_full(db, ManualClock::new(SystemClock.now()), env, None).await;
+    let server = Server::start_with_env(db, env).await;
     let st = &server.state;
 
     // Found, in the wrapped shape; the number goes with its `+` (percent-encoded on the way).

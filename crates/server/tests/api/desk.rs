@@ -38,10 +38,7 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
     wa.server.clock.advance_secs(120);
     bob.available().await;
     wa.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/transfer"),
-            json!({"queue_id": wa.queue}),
-        )
+        .act_with(&id, "transfer", json!({"queue_id": wa.queue}))
         .await;
     let i = id.clone();
     let f = bob_ws
@@ -73,11 +70,8 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
     // Bob answers, then hands it straight to Ann: a transfer from Bob, waiting since then.
     bob.reply(&id, "Let me get Ann").await;
     wa.server.clock.advance_secs(30);
-    bob.ok(
-        &format!("/api/v1/interactions/{id}/transfer"),
-        json!({"agent_id": wa.ann_id}),
-    )
-    .await;
+    bob.act_with(&id, "transfer", json!({"agent_id": wa.ann_id}))
+        .await;
     let i = id.clone();
     let f = wa
         .ws
@@ -99,13 +93,7 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
     let id = conversation(&mut wa, "4915110303030", "Una").await;
     set_capacity(&wa, 1).await;
     let before = wa.ann.get("/api/v1/interactions").await.1;
-    let (s, b) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 4040 4040"}),
-        )
-        .await;
+    let (s, b) = wa.ann.start_outbound("+49 151 4040 4040").await;
     assert_error(s, &b, 409, "at_capacity");
     assert!(
         b["error"]["message"]
@@ -117,22 +105,10 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
     assert_eq!(wa.ann.me().await["load"], 1);
     // In wrap-up the slot is still held; once wrapped up, the start goes through.
     wa.ann.act(&id, "end").await;
-    let (s, b) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 4040 4040"}),
-        )
-        .await;
+    let (s, b) = wa.ann.start_outbound("+49 151 4040 4040").await;
     assert_error(s, &b, 409, "at_capacity");
     wa.ann.act(&id, "wrap-up").await;
-    let (s, v) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 4040 4040"}),
-        )
-        .await;
+    let (s, v) = wa.ann.start_outbound("+49 151 4040 4040").await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(wa.ann.me().await["load"], 1);
 }
@@ -140,11 +116,7 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
 /// after a reject the presence says "Rejected offer", after a timeout "Missed offer".
 async fn a_reject_is_told_apart_from_a_missed_offer(db: Db) {
     let mut wa = setup(db).await;
-    wa.sim
-        .customer("4915110606060", "Wes")
-        .send_text("Hi")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915110606060", "Wes", "Hi").await;
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
     wa.ann.act(&id, "reject").await;
@@ -153,11 +125,7 @@ async fn a_reject_is_told_apart_from_a_missed_offer(db: Db) {
     assert_eq!(wa.ann.me().await["break_reason"], "Rejected offer");
     wa.ann.available().await;
     assert!(wa.ann.me().await["break_reason"].is_null());
-    wa.sim
-        .customer("4915110606061", "Xia")
-        .send_text("Hello")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915110606061", "Xia", "Hello").await;
     wa.ws
         .expect("second offer", |f| {
             f.kind == "offer.created" && f.data["customer_name"] == "Xia"

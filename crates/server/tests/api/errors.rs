@@ -32,12 +32,7 @@ async fn send(
     }
     let resp = req.send().await.expect("request");
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = content_type_of(&resp);
     let text = resp.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Answer {

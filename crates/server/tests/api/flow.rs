@@ -97,9 +97,7 @@ async fn run(db: Db) {
         let ws = if is_ann { &mut ann_ws } else { &mut bob_ws };
         ws.expect_state(id, "active").await;
     }
-    let (s, body) = bob
-        .post(&format!("/api/v1/interactions/{a2}/accept"), json!({}))
-        .await;
+    let (s, body) = bob.try_act(&a2, "accept", json!({})).await;
     assert_eq!(s, 404, "bob cannot accept ann's offer: {body}");
 
     // Ann lets her second offer time out: withdrawn, Ann in RONA, the interaction back at the head.
@@ -121,9 +119,7 @@ async fn run(db: Db) {
         waiting.contains(&a2.as_str()) && waiting.contains(&fifth.as_str()),
         "{all}"
     );
-    let (s, body) = ann
-        .post(&format!("/api/v1/interactions/{a2}/accept"), json!({}))
-        .await;
+    let (s, body) = ann.try_act(&a2, "accept", json!({})).await;
     assert!(
         s == 404 || s == 409,
         "a withdrawn offer cannot be accepted: {s} {body}"
@@ -169,19 +165,15 @@ async fn run(db: Db) {
     ann.act(&a1, "end").await;
     let f = ann_ws.expect_state(&a1, "wrap_up").await;
     assert!(f.data["participants"][0]["wrap_up_deadline"].is_string());
-    let (s, body) = ann
-        .post(&format!("/api/v1/interactions/{a1}/wrap-up"), json!({}))
-        .await;
+    let (s, body) = ann.try_act(&a1, "wrap-up", json!({})).await;
     assert_error(s, &body, 422, "disposition_required");
     let (s, body) = ann
-        .post(
-            &format!("/api/v1/interactions/{a1}/wrap-up"),
-            json!({"disposition_code": "nope"}),
-        )
+        .try_act(&a1, "wrap-up", json!({"disposition_code": "nope"}))
         .await;
     assert_error(s, &body, 422, "unknown_disposition");
-    ann.ok(
-        &format!("/api/v1/interactions/{a1}/wrap-up"),
+    ann.act_with(
+        &a1,
+        "wrap-up",
         json!({"disposition_code": "solved", "note": "password reset"}),
     )
     .await;
@@ -190,10 +182,7 @@ async fn run(db: Db) {
 
     // Bob transfers b1 to Ann; Ann rejects; it lands back in the queue, the customer is kept.
     let v = bob
-        .ok(
-            &format!("/api/v1/interactions/{b1}/transfer"),
-            json!({"agent_id": ann_id}),
-        )
+        .act_with(&b1, "transfer", json!({"agent_id": ann_id}))
         .await;
     assert_eq!(v["state"], "offered");
     let f = ann_ws.expect_kind("offer.created", &b1).await;
@@ -224,11 +213,8 @@ async fn run(db: Db) {
     ann_ws.expect_presence(&ann_id, "rona").await;
 
     // Bob finishes wrap-up of the transfer; the queue offers b1 (at the head) to him again.
-    bob.ok(
-        &format!("/api/v1/interactions/{b1}/wrap-up"),
-        json!({"disposition_code": "callback"}),
-    )
-    .await;
+    bob.act_with(&b1, "wrap-up", json!({"disposition_code": "callback"}))
+        .await;
     let f = bob_ws
         .expect("b1 offered again", |f| {
             f.kind == "offer.created" && f.data["interaction_id"] == b1.as_str()
@@ -239,18 +225,12 @@ async fn run(db: Db) {
 
     // Conference: Bob invites Ann on b2 (Ann must be available first).
     let (s, body) = bob
-        .post(
-            &format!("/api/v1/interactions/{b2}/conference"),
-            json!({"agent_id": ann_id}),
-        )
+        .try_act(&b2, "conference", json!({"agent_id": ann_id}))
         .await;
     assert_error(s, &body, 409, "agent_unavailable");
     ann.available().await;
     let v = bob
-        .ok(
-            &format!("/api/v1/interactions/{b2}/conference"),
-            json!({"agent_id": ann_id}),
-        )
+        .act_with(&b2, "conference", json!({"agent_id": ann_id}))
         .await;
     assert_eq!(v["conference_status"], "requested");
     let f = ann_ws.expect_kind("offer.created", &b2).await;
@@ -285,11 +265,8 @@ async fn run(db: Db) {
         })
         .await;
     assert_eq!(f.data["state"], "active", "the customer stays with Bob");
-    ann.ok(
-        &format!("/api/v1/interactions/{b2}/wrap-up"),
-        json!({"disposition_code": "solved"}),
-    )
-    .await;
+    ann.act_with(&b2, "wrap-up", json!({"disposition_code": "solved"}))
+        .await;
 
     // Bob stops new offers (keeping what he has), ends b2 and does not submit wrap-up: the
     // countdown completes it on its own.
@@ -300,11 +277,7 @@ async fn run(db: Db) {
         (s, v["stop_new"].clone(), v["presence"].clone()),
         (200, json!(true), json!("available"))
     );
-    bob.ok(
-        &format!("/api/v1/interactions/{b2}/end"),
-        json!({"text": "Bye!"}),
-    )
-    .await;
+    bob.act_with(&b2, "end", json!({"text": "Bye!"})).await;
     bob_ws.expect_state(&b2, "wrap_up").await;
     server.clock.advance_secs(59);
     assert_eq!(

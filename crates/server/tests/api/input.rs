@@ -308,10 +308,7 @@ async fn text_limit_and_window(db: Db) {
     }
     // A refused closing text refuses the end too: the interaction stays active.
     let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/end"),
-            json!({"text": "Goodbye and thanks!"}),
-        )
+        .try_act(&it, "end", json!({"text": "Goodbye and thanks!"}))
         .await;
     assert_error(s, &v, 422, "text_too_long");
     assert_eq!(ann.interaction(&it).await["state"], "active");
@@ -352,12 +349,7 @@ async fn text_limit_and_window(db: Db) {
     server.clock.advance_secs(2);
     let (s, v) = ann.post(&msgs, json!({"text": "too late"})).await;
     assert_error(s, &v, 422, "template_required");
-    let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/end"),
-            json!({"text": "bye"}),
-        )
-        .await;
+    let (s, v) = ann.try_act(&it, "end", json!({"text": "bye"})).await;
     assert_error(s, &v, 422, "template_required");
     assert_eq!(ann.interaction(&it).await["state"], "active");
     assert!(!texts(&ann, &it)

@@ -234,11 +234,7 @@ async fn only_what_they_may_see(db: Db) {
             f.kind == "message.created" && f.data["text"] == "thanks"
         })
         .await;
-    bob.ok(
-        &format!("/api/v1/interactions/{c}/notes"),
-        json!({"text": "VIP"}),
-    )
-    .await;
+    bob.act_with(&c, "notes", json!({"text": "VIP"})).await;
     sue_ws
         .expect("bob's note", |f| {
             f.kind == "note.created" && f.data["text"] == "VIP"

@@ -63,12 +63,7 @@ async fn setup(db: Db) -> Wa {
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
 async fn conversation(wa: &mut Wa, wa_id: &str) -> String {
-    let m = wa
-        .sim
-        .customer(wa_id, "Maria")
-        .send_text("Hello")
-        .await
-        .expect("send");
+    let m = customer_writes(&wa.sim, wa_id, "Maria", "Hello").await;
     assert_eq!(m.status, 200);
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();

@@ -27,12 +27,7 @@ async fn metrics(anon: &Api) -> String {
         .await
         .expect("metrics");
     assert_eq!(resp.status().as_u16(), 200);
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let ct = content_type_of(&resp);
     assert!(
         ct.starts_with("text/plain") && ct.contains("version=0.0.4"),
         "{ct}"

@@ -115,12 +115,7 @@ async fn a_refused_row_fails_only_its_command(db: Db) {
     // The engine is as committed: the interaction is still Ann's and she can go on.
     let i = ann.interaction(&it).await;
     assert_eq!(i["state"], "active", "{i}");
-    let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/notes"),
-            json!({"text": "after"}),
-        )
-        .await;
+    let (s, v) = ann.try_act(&it, "notes", json!({"text": "after"})).await;
     assert_eq!(s, 201, "{v}");
     // A failure that is not the data's (an outage) still answers 503.
     if let Db::Postgres { .. } = db {
@@ -133,10 +128,7 @@ async fn a_refused_row_fails_only_its_command(db: Db) {
         )
         .await;
         let (s, v) = ann
-            .post(
-                &format!("/api/v1/interactions/{it}/notes"),
-                json!({"text": "in the outage"}),
-            )
+            .try_act(&it, "notes", json!({"text": "in the outage"}))
             .await;
         assert_error(s, &v, 503, "unavailable");
     }
@@ -314,10 +306,7 @@ async fn bounded_inputs(db: Db) {
         .await;
     assert_error(s, &v, 422, "invalid_display_name");
     let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/case"),
-            json!({"subject": "s".repeat(100_000)}),
-        )
+        .try_act(&it, "case", json!({"subject": "s".repeat(100_000)}))
         .await;
     assert_error(s, &v, 422, "invalid_subject");
     for reasons in [

@@ -153,6 +153,11 @@ impl Server {
         (server, admin)
     }
 
+    /// Starts with extra `SWITCHBOARD_…` settings; the clock starts now.
+    pub async fn start_with_env(db: Db, extra_env: Vec<(&str, String)>) -> Server {
+        Server::start_full(db, ManualClock::new(SystemClock.now()), extra_env, None).await
+    }
+
     pub async fn start_with_clock(db: Db, clock: ManualClock) -> Server {
         Server::start_full(db, clock, Vec::new(), None).await
     }
@@ -290,13 +295,17 @@ impl Drop for Server {
     }
 }
 
-/// The `Content-Type` of an answer ("" without one).
-fn content_type_of(resp: &reqwest::Response) -> String {
+/// The value of header `name` of an answer, if it has one (and it is text).
+pub fn header_of(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
-        .get("content-type")
+        .get(name)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
+        .map(str::to_owned)
+}
+
+/// The `Content-Type` of an answer ("" without one).
+pub fn content_type_of(resp: &reqwest::Response) -> String {
+    header_of(resp, "content-type").unwrap_or_default()
 }
 
 /// A client of the REST API, logged in or not.
@@ -411,28 +420,45 @@ impl Api {
         v
     }
 
-    /// `POST /api/v1/interactions/{id}/{action}` with an empty body (accept, reject, end,
-    /// wrap-up), which must succeed; returns the body.
-    pub async fn act(&self, interaction: &str, action: &str) -> Value {
-        self.ok(
+    /// `POST /api/v1/interactions/{id}/{action}` with `body` (accept, messages, notes, end,
+    /// wrap-up, transfer...).
+    pub async fn try_act(&self, interaction: &str, action: &str, body: Value) -> (u16, Value) {
+        self.post(
             &format!("/api/v1/interactions/{interaction}/{action}"),
-            json!({}),
+            body,
         )
         .await
     }
 
-    /// Sends `text` into an interaction, which must succeed; returns the stored message.
-    pub async fn reply(&self, interaction: &str, text: &str) -> Value {
+    /// [`Api::try_act`], which must succeed; returns the body.
+    pub async fn act_with(&self, interaction: &str, action: &str, body: Value) -> Value {
         self.ok(
-            &format!("/api/v1/interactions/{interaction}/messages"),
-            json!({ "text": text }),
+            &format!("/api/v1/interactions/{interaction}/{action}"),
+            body,
         )
         .await
+    }
+
+    /// [`Api::act_with`] an empty body (accept, reject, end, wrap-up).
+    pub async fn act(&self, interaction: &str, action: &str) -> Value {
+        self.act_with(interaction, action, json!({})).await
+    }
+
+    /// Sends `text` into an interaction, which must succeed; returns the stored message.
+    pub async fn reply(&self, interaction: &str, text: &str) -> Value {
+        self.act_with(interaction, "messages", json!({ "text": text }))
+            .await
     }
 
     /// `GET /api/v1/interactions/{id}/messages`.
     pub async fn messages(&self, interaction: &str) -> (u16, Value) {
         self.get(&format!("/api/v1/interactions/{interaction}/messages"))
+            .await
+    }
+
+    /// `POST /api/v1/interactions`: starts an interaction with the customer at `phone`.
+    pub async fn start_outbound(&self, phone: &str) -> (u16, Value) {
+        self.post("/api/v1/interactions", json!({ "phone": phone }))
             .await
     }
 
@@ -719,6 +745,19 @@ pub fn texts(list: &Value) -> Vec<&str> {
         .iter()
         .filter_map(|m| m["text"].as_str())
         .collect()
+}
+
+/// The simulated customer `wa_id` (`name`) writes `text`; the message as the simulator sent it.
+pub async fn customer_writes(
+    sim: &SimulatorHandle,
+    wa_id: &str,
+    name: &str,
+    text: &str,
+) -> switchboard_simulator::CustomerMessage {
+    sim.customer(wa_id, name)
+        .send_text(text)
+        .await
+        .expect("send")
 }
 
 /// Creates a queue and returns its id.

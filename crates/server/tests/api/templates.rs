@@ -96,12 +96,7 @@ async fn offered(ws: &mut Ws, wa_id: &str, what: &str) -> String {
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
 async fn conversation(t: &mut Tpl, wa_id: &str, name: &str) -> String {
-    let m = t
-        .sim
-        .customer(wa_id, name)
-        .send_text("Hello")
-        .await
-        .expect("send");
+    let m = customer_writes(&t.sim, wa_id, name, "Hello").await;
     assert_eq!(m.status, 200);
     let id = offered(&mut t.ws, wa_id, "offer").await;
     t.ann.act(&id, "accept").await;
@@ -439,8 +434,9 @@ async fn status_webhook_pauses(db: Db) {
         let tid = template_id(&t.ann, name).await;
         let (s, body) = t
             .ann
-            .post(
-                &format!("/api/v1/interactions/{id}/messages"),
+            .try_act(
+                &id,
+                "messages",
                 json!({"template": {"id": tid, "variables": {"1": "x"}}}),
             )
             .await;
@@ -498,13 +494,7 @@ async fn outside_the_window_and_a_tap(db: Db) {
 
     // A day and more later: texts are refused, a template is the way.
     t.server.clock.advance_secs(25 * 3600);
-    let (s, body) = t
-        .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"text": "hi?"}),
-        )
-        .await;
+    let (s, body) = t.ann.try_act(&id, "messages", json!({"text": "hi?"})).await;
     assert_error(s, &body, 422, "template_required");
 
     let (s, p) = t
@@ -542,13 +532,8 @@ async fn outside_the_window_and_a_tap(db: Db) {
     assert_eq!(p["buttons"].as_array().map(Vec::len), Some(3));
 
     let m = t
-        .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"template": {"id": reminder, "variables": {
-                "header.1": "#4", "1": "Kerry", "body.2": "May 3", "3": "10:00", "button.2": "a-17"}}}),
-        )
-        .await;
+        .ann.act_with(&id, "messages", json!({"template": {"id": reminder, "variables": {
+                "header.1": "#4", "1": "Kerry", "body.2": "May 3", "3": "10:00", "button.2": "a-17"}}})).await;
     assert_eq!(m["type"], "template");
     assert_eq!(m["status"], "queued");
     assert_eq!(
@@ -654,12 +639,7 @@ async fn named_parameters(db: Db) {
     let mut t = setup(db, true).await;
     let id = conversation(&mut t, "4915000000003", "Noor").await;
     let notice = template_id(&t.ann, "account_notice").await;
-    t.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"template": {"id": notice, "variables": {"ticket_id": "T-7", "body.first_name": "Noor"}}}),
-        )
-        .await;
+    t.ann.act_with(&id, "messages", json!({"template": {"id": notice, "variables": {"ticket_id": "T-7", "body.first_name": "Noor"}}})).await;
     let sent = t.sim.wait_for_accepted(1, WAIT).await.expect("accepted");
     assert_eq!(
         sent[0].body["template"]["components"],
@@ -670,10 +650,7 @@ async fn named_parameters(db: Db) {
     // A template without variables goes without components.
     let hello = template_id(&t.ann, "hello_world").await;
     t.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"template": {"id": hello}}),
-        )
+        .act_with(&id, "messages", json!({"template": {"id": hello}}))
         .await;
     let sent = t.sim.wait_for_accepted(2, WAIT).await.expect("accepted");
     assert_eq!(
@@ -847,8 +824,9 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
     t.sim.upsert_template(paused);
     let m = t
         .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
+        .act_with(
+            &id,
+            "messages",
             json!({"template": {"id": order, "variables": {"1": "A-1"}}}),
         )
         .await;
@@ -877,8 +855,9 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
     t.sim.upsert_template(changed);
     let m = t
         .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
+        .act_with(
+            &id,
+            "messages",
             json!({"template": {"id": order, "variables": {"1": "A-1"}}}),
         )
         .await;

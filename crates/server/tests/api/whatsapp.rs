@@ -60,12 +60,7 @@ pub(crate) async fn setup(db: Db) -> Wa {
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
 pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String {
-    let m = wa
-        .sim
-        .customer(wa_id, name)
-        .send_text("Hello there")
-        .await
-        .expect("send");
+    let m = customer_writes(&wa.sim, wa_id, name, "Hello there").await;
     assert_eq!(m.status, 200);
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     assert_eq!(f.data["source_number"], DEFAULT_DISPLAY_PHONE_NUMBER);
@@ -76,13 +71,7 @@ pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String
 }
 
 pub(crate) async fn say(wa: &Wa, id: &str, text: &str) -> String {
-    let m = wa
-        .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"text": text}),
-        )
-        .await;
+    let m = wa.ann.act_with(id, "messages", json!({"text": text})).await;
     assert_eq!(m["status"], "queued");
     m["id"].as_str().expect("id").to_owned()
 }
@@ -151,11 +140,7 @@ async fn round_trip_and_handshake(db: Db) {
     assert_eq!(stored["status"], "read");
     assert_eq!(stored["wa_message_id"], sent[0].wamid().expect("wamid"));
     // The customer's answer reaches Ann live.
-    wa.sim
-        .customer("4915111111111", "Maria")
-        .send_text("My parcel is late")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915111111111", "Maria", "My parcel is late").await;
     wa.ws
         .expect("reply", |f| {
             f.kind == "message.created" && f.data["text"] == "My parcel is late"
@@ -657,10 +642,7 @@ async fn closing_text_only_with_a_real_end(db: Db) {
     let id = conversation(&mut wa, "4915666666666", "Ole").await;
     let v = wa
         .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/end"),
-            json!({"text": "Goodbye!"}),
-        )
+        .act_with(&id, "end", json!({"text": "Goodbye!"}))
         .await;
     assert_eq!(v["state"], "wrap_up");
     let sent = wa
@@ -672,10 +654,7 @@ async fn closing_text_only_with_a_real_end(db: Db) {
     // Ending again (already in wrap-up) is refused, and the text is not sent a second time.
     let (s, body) = wa
         .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/end"),
-            json!({"text": "Goodbye again"}),
-        )
+        .try_act(&id, "end", json!({"text": "Goodbye again"}))
         .await;
     assert_error(s, &body, 409, "not_active");
     let (_, page) = wa.ann.messages(&id).await;
