@@ -132,7 +132,7 @@ fn r3_10_conference_with_a_queue() {
     let c = cc.reject("a3", "i1", s(13));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a3".into(), WithdrawReason::Rejected)]
+        vec![withdrawal("i1", "a3", WithdrawReason::Rejected)]
     );
     assert_eq!(
         offers(&c),
@@ -175,7 +175,7 @@ fn r3_10_end_conference_cancels_a_pending_invitation() {
     let c = cc.end_conference("a1", "i1", s(11));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a2".into(), WithdrawReason::Cancelled)]
+        vec![withdrawal("i1", "a2", WithdrawReason::Cancelled)]
     );
     assert!(cc.it("i1").conference.is_none());
     assert_eq!(cc.load("a2"), 0);

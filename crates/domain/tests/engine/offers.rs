@@ -149,7 +149,7 @@ fn r2_7_reject_with_permission_offers_to_the_next_agent() {
     let c = cc.reject("a1", "i1", s(6));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::Rejected)]
+        vec![withdrawal("i1", "a1", WithdrawReason::Rejected)]
     );
     assert_eq!(c.counters.rejects, 1);
     assert_eq!(c.counters.misses, 0);
@@ -182,7 +182,7 @@ fn r2_8_offer_times_out_at_the_deadline_not_before() {
     let c = cc.tick(deadline);
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+        vec![withdrawal("i1", "a1", WithdrawReason::Timeout)]
     );
     assert_eq!(c.counters.misses, 1);
     assert_eq!(cc.presence_of("a1"), Presence::Rona);

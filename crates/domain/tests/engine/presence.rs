@@ -156,7 +156,7 @@ fn r2_1_going_on_break_withdraws_pending_offers() {
     let c = cc.presence("a1", Presence::OnBreak, s(6));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+        vec![withdrawal("i1", "a1", WithdrawReason::AgentUnavailable)]
     );
     assert_eq!(cc.waiting("q1"), ids(&["i1", "i2"]), "back at the head");
     assert_eq!(cc.load("a1"), 0);
@@ -265,7 +265,7 @@ fn r2_11_grace_expiry_withdraws_offers_and_sets_offline() {
     let c = cc.tick(s(70));
     assert_eq!(
         withdrawals(&c),
-        vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+        vec![withdrawal("i2", "a1", WithdrawReason::AgentUnavailable)]
     );
     assert_eq!(cc.presence_of("a1"), Presence::Offline);
     assert!(cc.it("i2").exclusions.is_empty());
@@ -393,7 +393,7 @@ fn r2_11_going_offline_withdraws_offers_keeps_active_work() {
     let c = cc.presence("a1", Presence::Offline, s(5));
     assert_eq!(
         withdrawals(&c),
-        vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+        vec![withdrawal("i2", "a1", WithdrawReason::AgentUnavailable)]
     );
     assert_eq!(cc.it("i1").owner_id, Some(aid("a1")));
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));

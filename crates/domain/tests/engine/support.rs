@@ -188,15 +188,7 @@ impl Cc {
         code: Option<&str>,
         now: Timestamp,
     ) -> Changes {
-        self.apply(
-            Command::WrapUp {
-                agent: aid(agent),
-                interaction: iid(i),
-                disposition_code: code.map(str::to_owned),
-                note: None,
-            },
-            now,
-        )
+        self.apply(wrap_up_cmd(agent, i, code, None), now)
     }
     pub(crate) fn tick(&mut self, now: Timestamp) -> Changes {
         let c = self.e.tick(now);
@@ -288,6 +280,30 @@ pub(crate) fn offers(c: &Changes) -> Vec<(String, String)> {
 
 pub(crate) fn offer(i: &str, a: &str) -> (String, String) {
     (i.to_owned(), a.to_owned())
+}
+
+/// `Command::WrapUp` of `agent` in interaction `i`.
+pub(crate) fn wrap_up_cmd(
+    agent: &str,
+    i: &str,
+    code: Option<&str>,
+    note: Option<String>,
+) -> Command {
+    Command::WrapUp {
+        agent: aid(agent),
+        interaction: iid(i),
+        disposition_code: code.map(str::to_owned),
+        note,
+    }
+}
+
+/// An offer of `i` to `a` withdrawn for `reason`, as [`withdrawals`] lists it.
+pub(crate) fn withdrawal(
+    i: &str,
+    a: &str,
+    reason: WithdrawReason,
+) -> (String, String, WithdrawReason) {
+    (i.to_owned(), a.to_owned(), reason)
 }
 
 /// The `OfferWithdrawn` notices of a step, as (interaction, agent, reason).

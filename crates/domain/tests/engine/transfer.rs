@@ -89,7 +89,7 @@ fn r3_9_rejected_transfer_goes_back_to_the_head_of_the_original_queue() {
     let c = cc.reject("a2", "i1", s(11));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a2".into(), WithdrawReason::Rejected)]
+        vec![withdrawal("i1", "a2", WithdrawReason::Rejected)]
     );
     assert_eq!(
         system_texts(&c),
@@ -117,7 +117,7 @@ fn r3_9_timed_out_transfer_goes_back_to_the_head_of_the_original_queue() {
     let c = cc.tick(s(40));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a2".into(), WithdrawReason::Timeout)]
+        vec![withdrawal("i1", "a2", WithdrawReason::Timeout)]
     );
     assert_eq!(
         system_texts(&c),
