@@ -85,13 +85,13 @@ on_every_backend!(
 );
 
 async fn racing_redeliveries(db: Db) {
-    let (server, admin) = Server::with_admin(db).await;
-    let q = queue(&admin, json!({"name": "Support"})).await;
-    let ann_id = agent(&admin, "ann", 3, false, &[&q]).await;
-    let ann = server.login("ann", PASSWORD).await;
-    let mut ws = ann.ws(None).await;
-    ann.available().await;
-    ws.expect_presence(&ann_id, "available").await;
+    let Desk {
+        server,
+        admin,
+        queue: q,
+        mut ws,
+        ..
+    } = Desk::open(db, false).await;
 
     // WhatsApp redelivers a webhook while the first delivery is still being stored.
     for (round, text) in ["first", "second", "third"].iter().enumerate() {

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use switchboard_simulator::{
-    message_envelope, MediaOrigin, Metadata, SimulatorHandle, DEFAULT_DISPLAY_PHONE_NUMBER,
-    DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID, TINY_PNG,
+    message_envelope, Customer, CustomerMessage, MediaOrigin, Metadata, SimulatorHandle,
+    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID, TINY_PNG,
 };
 
 const SECRET: &str = "app-secret-for-media-tests";
@@ -80,6 +80,22 @@ async fn created(ws: &mut Ws, wamid: &str) -> Frame {
     .await
 }
 
+/// The id Switchboard gave the message `wamid` when it stored it.
+async fn created_id(ws: &mut Ws, wamid: &str) -> String {
+    created(ws, wamid).await.data["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+/// The customer sends the test PDF as a document named `filename`.
+async fn send_pdf(customer: &Customer, filename: &str) -> CustomerMessage {
+    customer
+        .send_document(PDF.to_vec(), "application/pdf", filename, None)
+        .await
+        .expect("document")
+}
+
 /// Waits for `message.updated` of `id` whose media reached `state`.
 async fn media_state(ws: &mut Ws, id: &str, state: &str) -> Frame {
     let (i, s) = (id.to_owned(), state.to_owned());
@@ -145,14 +161,8 @@ async fn customers_media_reaches_the_agent(db: Db) {
     assert!(blob_files(&wa.server.db).contains(&sha_hex(TINY_PNG)));
 
     // A document keeps its file name.
-    let sent = customer
-        .send_document(PDF.to_vec(), "application/pdf", "Invoice 42.pdf", None)
-        .await
-        .expect("document");
-    let doc = created(&mut wa.ws, &sent.wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let sent = send_pdf(&customer, "Invoice 42.pdf").await;
+    let doc = created_id(&mut wa.ws, &sent.wamid).await;
     media_state(&mut wa.ws, &doc, "stored").await;
     let (s, headers, bytes) = wa.ann.get_bytes(&media_url(&doc)).await;
     assert_eq!(s, 200);
@@ -215,10 +225,7 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
         .as_str()
         .expect("media id")
         .to_owned();
-    let good = created(&mut wa.ws, &sent.wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let good = created_id(&mut wa.ws, &sent.wamid).await;
     media_state(&mut wa.ws, &good, "stored").await;
 
     // The same media announced with the digest of other bytes.
@@ -241,10 +248,7 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
     .expect("json");
     let r = post_signed_webhook(&wa.server, SECRET, body).await;
     assert_eq!(r.status().as_u16(), 200);
-    let bad = created(&mut wa.ws, wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let bad = created_id(&mut wa.ws, wamid).await;
     let f = media_state(&mut wa.ws, &bad, "failed").await;
     let error = &f.data["payload"]["media"]["error"];
     assert_eq!(error["code"], "checksum_mismatch", "{error}");
@@ -285,16 +289,8 @@ async fn pending_media_is_fetched_after_a_restart(db: Db) {
     let it = conversation(&mut wa, "4915100000003").await;
     // The Graph API hangs: the download cannot finish before the server stops.
     wa.sim.faults().set_latency(Duration::from_secs(120));
-    let sent = wa
-        .sim
-        .customer("4915100000003", "Maria")
-        .send_document(PDF.to_vec(), "application/pdf", "late.pdf", None)
-        .await
-        .expect("document");
-    let doc = created(&mut wa.ws, &sent.wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let sent = send_pdf(&wa.sim.customer("4915100000003", "Maria"), "late.pdf").await;
+    let doc = created_id(&mut wa.ws, &sent.wamid).await;
     let since = wa.ws.last_seq;
     let (s, v) = wa.ann.get(&media_url(&doc)).await;
     assert_error(s, &v, 404, "media_not_available");

@@ -19,6 +19,14 @@ fn sample(text: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Each series of `want` has its value in `text`.
+#[track_caller]
+fn assert_samples(text: &str, want: &[(&str, f64)]) {
+    for (series, value) in want {
+        assert_eq!(sample(text, series), Some(*value), "{series}");
+    }
+}
+
 async fn metrics(anon: &Api) -> String {
     let resp = anon
         .http
@@ -106,14 +114,13 @@ async fn probes_and_metrics(db: Db) {
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
     let text = metrics(&anon).await;
-    assert_eq!(sample(&text, "switchboard_offers_total"), Some(3.0));
-    assert_eq!(
-        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&text, r#"switchboard_agents{presence="available"}"#),
-        Some(1.0)
+    assert_samples(
+        &text,
+        &[
+            ("switchboard_offers_total", 3.0),
+            (r#"switchboard_queue_depth{queue="Support"}"#, 0.0),
+            (r#"switchboard_agents{presence="available"}"#, 1.0),
+        ],
     );
     ann.ok(
         &format!("/api/v1/interactions/{}/accept", ids[0]),
@@ -129,16 +136,15 @@ async fn probes_and_metrics(db: Db) {
     reasons.sort_by_key(Value::to_string);
     assert_eq!(reasons, [json!("agent_unavailable"), json!("timeout")]);
     let text = metrics(&anon).await;
-    assert_eq!(sample(&text, "switchboard_accepts_total"), Some(1.0));
-    assert_eq!(sample(&text, "switchboard_missed_offers_total"), Some(1.0));
-    assert_eq!(sample(&text, "switchboard_offers_total"), Some(3.0));
-    assert_eq!(
-        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
-        Some(2.0)
-    );
-    assert_eq!(
-        sample(&text, r#"switchboard_agents{presence="rona"}"#),
-        Some(1.0)
+    assert_samples(
+        &text,
+        &[
+            ("switchboard_accepts_total", 1.0),
+            ("switchboard_missed_offers_total", 1.0),
+            ("switchboard_offers_total", 3.0),
+            (r#"switchboard_queue_depth{queue="Support"}"#, 2.0),
+            (r#"switchboard_agents{presence="rona"}"#, 1.0),
+        ],
     );
 
     // Request latency, by route template (never by id) and status class.

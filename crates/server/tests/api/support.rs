@@ -760,6 +760,36 @@ pub async fn customer_writes(
         .expect("send")
 }
 
+/// A server with a queue "Support" and Ann in it (capacity 3), logged in, her websocket open and
+/// her `available` presence seen on it.
+pub struct Desk {
+    pub server: Server,
+    pub admin: Api,
+    pub queue: String,
+    pub ann: Api,
+    pub ws: Ws,
+}
+
+impl Desk {
+    /// Opens the desk on `db`; `can_reject` is Ann's.
+    pub async fn open(db: Db, can_reject: bool) -> Desk {
+        let (server, admin) = Server::with_admin(db).await;
+        let queue = queue(&admin, json!({"name": "Support"})).await;
+        let ann_id = agent(&admin, "ann", 3, can_reject, &[&queue]).await;
+        let ann = server.login("ann", PASSWORD).await;
+        let mut ws = ann.ws(None).await;
+        ann.available().await;
+        ws.expect_presence(&ann_id, "available").await;
+        Desk {
+            server,
+            admin,
+            queue,
+            ann,
+            ws,
+        }
+    }
+}
+
 /// Creates a queue and returns its id.
 pub async fn queue(admin: &Api, body: Value) -> String {
     let v = admin.ok("/api/v1/queues", body).await;

@@ -18,13 +18,14 @@ fn page(v: &Value) -> (Vec<String>, Option<String>) {
 }
 
 async fn run(db: Db) {
-    let (server, admin) = Server::with_admin(db).await;
-    let q = queue(&admin, json!({"name": "Support"})).await;
-    let ann_id = agent(&admin, "ann", 3, true, &[&q]).await;
-    let ann = server.login("ann", PASSWORD).await;
-    let mut ws = ann.ws(None).await;
-    ann.available().await;
-    ws.expect_presence(&ann_id, "available").await;
+    let Desk {
+        server,
+        admin,
+        queue: q,
+        ann,
+        mut ws,
+        ..
+    } = Desk::open(db, true).await;
     let wa = "4915000000777";
 
     // Three visits of one customer, one interaction each; the first two are ended and wrapped up.
