@@ -89,6 +89,21 @@ fn authorize_any(shared: &Shared, token: Option<&str>) -> Result<(), GraphError>
     }
 }
 
+/// A Graph call that any known token may make: the version in its path must be well formed and
+/// its bearer token known.
+fn authorize_call(shared: &Shared, version: &str, headers: &HeaderMap) -> Result<(), GraphError> {
+    check_version(version)?;
+    authorize_any(shared, bearer(headers).as_deref())
+}
+
+/// A Graph answer: the JSON body, or the error as Graph words it.
+fn graph_answer(result: Result<Value, GraphError>) -> Response {
+    match result {
+        Ok(answer) => Json(answer).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
 async fn apply_latency(shared: &Shared) {
     let latency = shared.faults.get().latency;
     if !latency.is_zero() {
@@ -143,10 +158,7 @@ async fn send_message(
         ));
     };
     if body.get("status").and_then(Value::as_str) == Some("read") {
-        return match send::mark_read(&shared, &number, &body) {
-            Ok(answer) => Json(answer).into_response(),
-            Err(error) => error.into_response(),
-        };
+        return graph_answer(send::mark_read(&shared, &number, &body));
     }
     let token = token.unwrap_or_default();
     match send::decide(&shared, &number, &token, &body) {
@@ -317,10 +329,7 @@ async fn upload_media(
         Ok(json!({ "id": info.id }))
     }
     .await;
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_response(),
-    }
+    graph_answer(result)
 }
 
 /// `GET /{version}/{media_id}`
@@ -331,8 +340,7 @@ async fn lookup_media(
 ) -> Response {
     apply_latency(&shared).await;
     let result: Result<Value, GraphError> = (|| {
-        check_version(&version)?;
-        authorize_any(&shared, bearer(&headers).as_deref())?;
+        authorize_call(&shared, &version, &headers)?;
         let info = shared
             .media_info(&media_id)
             .ok_or_else(|| GraphError::unknown_object("get", &media_id))?;
@@ -345,10 +353,7 @@ async fn lookup_media(
             "id": info.id,
         }))
     })();
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_response(),
-    }
+    graph_answer(result)
 }
 
 /// `DELETE /{version}/{media_id}`
@@ -359,18 +364,14 @@ async fn delete_media(
 ) -> Response {
     apply_latency(&shared).await;
     let result: Result<Value, GraphError> = (|| {
-        check_version(&version)?;
-        authorize_any(&shared, bearer(&headers).as_deref())?;
+        authorize_call(&shared, &version, &headers)?;
         if shared.delete_media(&media_id) {
             Ok(json!({ "success": true }))
         } else {
             Err(GraphError::unknown_object("delete", &media_id))
         }
     })();
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_response(),
-    }
+    graph_answer(result)
 }
 
 /// `GET /whatsapp_business/attachments/?mid=…&ext=…&hash=…` — the URL a media lookup returned;
@@ -416,8 +417,7 @@ async fn list_templates(
 ) -> Response {
     apply_latency(&shared).await;
     let result: Result<Value, GraphError> = (|| {
-        check_version(&version)?;
-        authorize_any(&shared, bearer(&headers).as_deref())?;
+        authorize_call(&shared, &version, &headers)?;
         if waba_id != shared.config.waba_id {
             return Err(GraphError::unknown_object("get", &waba_id));
         }
@@ -484,10 +484,7 @@ async fn list_templates(
         }
         Ok(json!({ "data": page, "paging": paging }))
     })();
-    match result {
-        Ok(answer) => Json(answer).into_response(),
-        Err(error) => error.into_response(),
-    }
+    graph_answer(result)
 }
 
 fn encode_cursor(index: usize) -> String {

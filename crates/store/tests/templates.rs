@@ -10,6 +10,20 @@ fn random_hex() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
+/// Syncs `listed` as all the templates of account `waba_1`: how many were (added, updated,
+/// unchanged, deleted).
+async fn sync(
+    store: &Store,
+    listed: &[TemplateRecord],
+    now: Timestamp,
+) -> (usize, usize, usize, usize) {
+    let o = store
+        .sync_templates("waba_1", listed, now)
+        .await
+        .expect("sync");
+    (o.added, o.updated, o.unchanged, o.deleted)
+}
+
 /// Each store, with what to remove after: the SQLite file, or the PostgreSQL URL and schema.
 async fn stores() -> Vec<(Store, Option<std::path::PathBuf>, Option<(String, String)>)> {
     let path = std::env::temp_dir().join(format!("switchboard-templates-{}.db", random_hex()));
@@ -57,6 +71,16 @@ fn names(list: &[TemplateRecord]) -> Vec<String> {
         .collect()
 }
 
+/// The templates whose name holds `q` (taken literally), deleted ones too, as [`names`].
+async fn search(store: &Store, q: &str) -> Vec<String> {
+    let filter = TemplateFilter {
+        q: Some(q.into()),
+        include_deleted: true,
+        ..TemplateFilter::default()
+    };
+    names(&store.templates(&filter).await.expect("list"))
+}
+
 #[tokio::test]
 async fn sync_status_and_filters() {
     for (store, path, pg) in stores().await {
@@ -67,11 +91,7 @@ async fn sync_status_and_filters() {
             template("tpl_b", "order_update", "de", "PENDING"),
             template("tpl_c", "50%_off", "en_US", "APPROVED"),
         ];
-        let o = store
-            .sync_templates("waba_1", &listed, t1)
-            .await
-            .expect("sync");
-        assert_eq!((o.added, o.updated, o.unchanged, o.deleted), (3, 0, 0, 0));
+        assert_eq!(sync(&store, &listed, t1).await, (3, 0, 0, 0));
         store
             .set_template_variable_map("tpl_a", &json!({"body.1": "contact.first_name"}), t1)
             .await
@@ -86,11 +106,7 @@ async fn sync_status_and_filters() {
             template("tpl_b2", "order_update", "de", "PENDING"),
             template("tpl_d", "welcome", "en_US", "APPROVED"),
         ];
-        let o = store
-            .sync_templates("waba_1", &listed, t2)
-            .await
-            .expect("sync");
-        assert_eq!((o.added, o.updated, o.unchanged, o.deleted), (1, 1, 1, 1));
+        assert_eq!(sync(&store, &listed, t2).await, (1, 1, 1, 1));
         let a = store
             .template("tpl_a")
             .await
@@ -128,22 +144,9 @@ async fn sync_status_and_filters() {
             ..TemplateFilter::default()
         };
         assert_eq!(store.templates(&with_deleted).await.expect("list").len(), 4);
-        let pct = TemplateFilter {
-            q: Some("%".into()),
-            include_deleted: true,
-            ..TemplateFilter::default()
-        };
+        assert_eq!(search(&store, "%").await, ["50%_off/en_US"]);
         assert_eq!(
-            names(&store.templates(&pct).await.expect("list")),
-            ["50%_off/en_US"]
-        );
-        let under = TemplateFilter {
-            q: Some("R_U".into()),
-            include_deleted: true,
-            ..TemplateFilter::default()
-        };
-        assert_eq!(
-            names(&store.templates(&under).await.expect("list")),
+            search(&store, "R_U").await,
             ["order_update/de", "order_update/en_US"]
         );
         let status = TemplateFilter {

@@ -15,9 +15,9 @@
 //! for every other customer of the crowd). The simulated account's approved templates are synced,
 //! `account_notice` prefilled from the contact's first name.
 
-use crate::flag;
+use crate::{flag, Api};
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_server::{App, Config, SystemClock};
@@ -113,33 +113,22 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 }
 
 async fn setup(base: &str, sim: &SimulatorHandle) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let token = crate::login(&http, base, "admin", ADMIN_PASSWORD).await?;
-    let post = |path: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let support: Value = post(
-        "/api/v1/queues",
-        json!({"name": "Support", "acceptance_interval_s": 30, "post_processing_s": 60, "sla_response_s": 120,
-               "dispositions": [{"code": "solved", "label": "Solved"}, {"code": "follow_up", "label": "Needs follow-up"}],
-               "disposition_required": true}),
-    )
-    .await?
-    .error_for_status()?
-    .json()
-    .await?;
-    let sales: Value = post(
-        "/api/v1/queues",
-        json!({"name": "Sales", "routing_policy": "least_busy", "priority": 2,
-               "dispositions": [{"code": "sale", "label": "Sale"}, {"code": "no_sale", "label": "No sale"}]}),
-    )
-    .await?
-    .error_for_status()?
-    .json()
-    .await?;
+    let admin = Api::login(base, "admin", ADMIN_PASSWORD).await?;
+    let support = admin
+        .post(
+            "/api/v1/queues",
+            json!({"name": "Support", "acceptance_interval_s": 30, "post_processing_s": 60, "sla_response_s": 120,
+                   "dispositions": [{"code": "solved", "label": "Solved"}, {"code": "follow_up", "label": "Needs follow-up"}],
+                   "disposition_required": true}),
+        )
+        .await?;
+    let sales = admin
+        .post(
+            "/api/v1/queues",
+            json!({"name": "Sales", "routing_policy": "least_busy", "priority": 2,
+                   "dispositions": [{"code": "sale", "label": "Sale"}, {"code": "no_sale", "label": "No sale"}]}),
+        )
+        .await?;
     let (s, l) = (
         support["id"].as_str().unwrap_or_default().to_owned(),
         sales["id"].as_str().unwrap_or_default().to_owned(),
@@ -168,76 +157,18 @@ async fn setup(base: &str, sim: &SimulatorHandle) -> anyhow::Result<()> {
             vec![s.clone(), l.clone()],
         ),
     ] {
-        post(
-            "/api/v1/agents",
-            json!({"username": user, "password": AGENT_PASSWORD, "display_name": name, "role": role,
-                   "capacity": 3, "can_reject": can_reject, "queue_ids": queues}),
-        )
-        .await?
-        .error_for_status()?;
+        admin
+            .post(
+                "/api/v1/agents",
+                json!({"username": user, "password": AGENT_PASSWORD, "display_name": name, "role": role,
+                       "capacity": 3, "can_reject": can_reject, "queue_ids": queues}),
+            )
+            .await?;
     }
-    post(
-        "/api/v1/channels",
-        json!({"kind": "whatsapp", "phone_number_id": switchboard_simulator::DEFAULT_PHONE_NUMBER_ID,
-               "display_phone_number": switchboard_simulator::DEFAULT_DISPLAY_PHONE_NUMBER,
-               "access_token": switchboard_simulator::DEFAULT_ACCESS_TOKEN, "app_secret": APP_SECRET,
-               "verify_token": "demo-verify-token", "queue_id": s, "waba_id": switchboard_simulator::DEFAULT_WABA_ID}),
-    )
-    .await?
-    .error_for_status()?;
-    // The simulated business account's message templates, so agents can send them at once.
-    post("/api/v1/templates/sync", json!({}))
-        .await?
-        .error_for_status()?;
-    let admin = Api {
-        http: http.clone(),
-        base: base.to_owned(),
-        token,
-    };
+    admin
+        .connect_simulator(&s, APP_SECRET, "demo-verify-token")
+        .await?;
     seed(&admin, sim).await
-}
-
-/// One user's view of the public API.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    async fn login(base: &str, user: &str, password: &str) -> anyhow::Result<Self> {
-        let http = reqwest::Client::new();
-        let token = crate::login(&http, base, user, password).await?;
-        Ok(Self {
-            http,
-            base: base.to_owned(),
-            token,
-        })
-    }
-
-    /// `METHOD path` with a JSON body; the answer's JSON, or an error with the server's.
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())?;
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await?;
-        let status = response.status();
-        let text = response.text().await?;
-        anyhow::ensure!(status.is_success(), "{method} {path}: {status} {text}");
-        if text.is_empty() {
-            return Ok(Value::Null);
-        }
-        Ok(serde_json::from_str(&text)?)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        self.call("POST", path, Some(body)).await
-    }
 }
 
 /// A crowd member as a simulated customer.
@@ -307,13 +238,7 @@ async fn seed(admin: &Api, sim: &SimulatorHandle) -> anyhow::Result<()> {
 
     // Kerry's history: three interactions Carol handled, each now a closed case.
     let carol = Api::login(&admin.base, "carol", AGENT_PASSWORD).await?;
-    carol
-        .call(
-            "PUT",
-            "/api/v1/me/presence",
-            Some(json!({"presence": "available"})),
-        )
-        .await?;
+    carol.presence("available").await?;
     let episodes: [(&str, &str, &str, Option<&str>, &str); 3] = [
         (
             "Hi, I ordered the blue jacket last week (order 4471). When will it ship?",
@@ -340,41 +265,18 @@ async fn seed(admin: &Api, sim: &SimulatorHandle) -> anyhow::Result<()> {
     for (question, answer, thanks, note, disposition) in episodes {
         write(&kerry, question).await?;
         let id = offer_of(&carol).await?;
-        carol
-            .post(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-            .await?;
-        carol
-            .post(
-                &format!("/api/v1/interactions/{id}/messages"),
-                json!({"text": answer}),
-            )
-            .await?;
+        carol.act(&id, "accept", json!({})).await?;
+        carol.act(&id, "messages", json!({"text": answer})).await?;
         write(&kerry, thanks).await?;
         if let Some(note) = note {
-            carol
-                .post(
-                    &format!("/api/v1/interactions/{id}/notes"),
-                    json!({"text": note}),
-                )
-                .await?;
+            carol.act(&id, "notes", json!({"text": note})).await?;
         }
+        carol.act(&id, "end", json!({})).await?;
         carol
-            .post(&format!("/api/v1/interactions/{id}/end"), json!({}))
-            .await?;
-        carol
-            .post(
-                &format!("/api/v1/interactions/{id}/wrap-up"),
-                json!({"disposition_code": disposition}),
-            )
+            .act(&id, "wrap-up", json!({"disposition_code": disposition}))
             .await?;
     }
-    carol
-        .call(
-            "PUT",
-            "/api/v1/me/presence",
-            Some(json!({"presence": "offline"})),
-        )
-        .await?;
+    carol.presence("offline").await?;
 
     // Waiting for the newcomer, oldest first.
     write(

@@ -21,7 +21,7 @@
 //! so the countdowns the browser draws from its own clock stay meaningful, and a jump wakes the
 //! server's timers at once.
 
-use crate::flag;
+use crate::{flag, Api};
 use anyhow::Context;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -190,16 +190,7 @@ async fn customer_text(
         return bad_request("text is required");
     };
     let name = body["name"].as_str().unwrap_or("Customer");
-    match c.sim.customer(&wa_id, name).send_text(text).await {
-        Ok(m) => (
-            StatusCode::OK,
-            Json(json!({"wamid": m.wamid, "status": m.status})),
-        ),
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            Json(json!({"error": e.to_string()})),
-        ),
-    }
+    sent(c.sim.customer(&wa_id, name).send_text(text).await)
 }
 
 async fn customer_button(
@@ -213,21 +204,12 @@ async fn customer_button(
     };
     let payload = body["payload"].as_str().unwrap_or(text);
     let name = body["name"].as_str().unwrap_or("Customer");
-    match c
-        .sim
-        .customer(&wa_id, name)
-        .tap_template_button(context_id, payload, text)
-        .await
-    {
-        Ok(m) => (
-            StatusCode::OK,
-            Json(json!({"wamid": m.wamid, "status": m.status})),
-        ),
-        Err(e) => (
-            StatusCode::BAD_GATEWAY,
-            Json(json!({"error": e.to_string()})),
-        ),
-    }
+    sent(
+        c.sim
+            .customer(&wa_id, name)
+            .tap_template_button(context_id, payload, text)
+            .await,
+    )
 }
 
 /// `{name, message_id, emoji}`: the customer reacts to message `message_id` (a wamid); an empty
@@ -242,7 +224,15 @@ async fn customer_reaction(
         return bad_request("message_id and emoji are required");
     };
     let name = body["name"].as_str().unwrap_or("Customer");
-    match c.sim.customer(&wa_id, name).react(message_id, emoji).await {
+    sent(c.sim.customer(&wa_id, name).react(message_id, emoji).await)
+}
+
+/// The answer to a customer action: the message's wamid and the status Switchboard's webhook
+/// answered, or 502 with why the simulator could not send it.
+fn sent(
+    result: Result<switchboard_simulator::CustomerMessage, switchboard_simulator::SimError>,
+) -> (StatusCode, Json<Value>) {
+    match result {
         Ok(m) => (
             StatusCode::OK,
             Json(json!({"wamid": m.wamid, "status": m.status})),
@@ -378,57 +368,36 @@ impl Drop for TempDb {
 }
 
 async fn setup(base: &str) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
-    let token = crate::login(&http, base, "admin", ADMIN_PASSWORD).await?;
-    let post = |path: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-    };
-    let queue: Value = post(
-        "/api/v1/queues",
-        json!({"name": "Support", "acceptance_interval_s": 30, "post_processing_s": 10,
-               "sla_response_s": 3600,
-               "dispositions": [{"code": "solved", "label": "Solved"},
-                                {"code": "follow_up", "label": "Needs follow-up"}],
-               "disposition_required": true}),
-    )
-    .await?
-    .error_for_status()?
-    .json()
-    .await?;
+    let admin = Api::login(base, "admin", ADMIN_PASSWORD).await?;
+    let queue = admin
+        .post(
+            "/api/v1/queues",
+            json!({"name": "Support", "acceptance_interval_s": 30, "post_processing_s": 10,
+                   "sla_response_s": 3600,
+                   "dispositions": [{"code": "solved", "label": "Solved"},
+                                    {"code": "follow_up", "label": "Needs follow-up"}],
+                   "disposition_required": true}),
+        )
+        .await?;
     let queue_id = queue["id"].as_str().unwrap_or_default().to_owned();
     // A second queue nobody serves: the transfer dialog lists and filters two queues.
-    post(
-        "/api/v1/queues",
-        json!({"name": "Sales", "acceptance_interval_s": 30, "post_processing_s": 10}),
-    )
-    .await?
-    .error_for_status()?;
-    for (user, name, can_reject) in [("ann", "Ann Agent", true), ("bob", "Bob Agent", false)] {
-        post(
-            "/api/v1/agents",
-            json!({"username": user, "password": AGENT_PASSWORD, "display_name": name,
-                   "role": "agent", "capacity": 3, "can_reject": can_reject,
-                   "queue_ids": [queue_id]}),
+    admin
+        .post(
+            "/api/v1/queues",
+            json!({"name": "Sales", "acceptance_interval_s": 30, "post_processing_s": 10}),
         )
-        .await?
-        .error_for_status()?;
+        .await?;
+    for (user, name, can_reject) in [("ann", "Ann Agent", true), ("bob", "Bob Agent", false)] {
+        admin
+            .post(
+                "/api/v1/agents",
+                json!({"username": user, "password": AGENT_PASSWORD, "display_name": name,
+                       "role": "agent", "capacity": 3, "can_reject": can_reject,
+                       "queue_ids": [queue_id]}),
+            )
+            .await?;
     }
-    post(
-        "/api/v1/channels",
-        json!({"kind": "whatsapp", "phone_number_id": switchboard_simulator::DEFAULT_PHONE_NUMBER_ID,
-               "display_phone_number": switchboard_simulator::DEFAULT_DISPLAY_PHONE_NUMBER,
-               "access_token": switchboard_simulator::DEFAULT_ACCESS_TOKEN, "app_secret": APP_SECRET,
-               "verify_token": "e2e-verify-token", "queue_id": queue_id,
-               "waba_id": switchboard_simulator::DEFAULT_WABA_ID}),
-    )
-    .await?
-    .error_for_status()?;
-    // The simulated business account's message templates, so agents can send them at once.
-    post("/api/v1/templates/sync", json!({}))
-        .await?
-        .error_for_status()?;
-    Ok(())
+    admin
+        .connect_simulator(&queue_id, APP_SECRET, "e2e-verify-token")
+        .await
 }

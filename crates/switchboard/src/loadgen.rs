@@ -529,6 +529,7 @@ async fn bot(
     mut ws: WsStream,
     mut stop: watch::Receiver<bool>,
 ) {
+    let me = Session { http, base, token };
     let mut tasks = JoinSet::new();
     // Counts down to the next customer message answered (`--reply-every`).
     let mut until_reply = probe.reply_every;
@@ -570,12 +571,12 @@ async fn bot(
             let Some(id) = data["interaction_id"].as_str().map(str::to_owned) else {
                 continue;
             };
-            let (probe, http, base, token) =
-                (probe.clone(), http.clone(), base.clone(), token.clone());
+            let (me, probe) = (me.clone(), probe.clone());
             tasks.spawn(async move {
-                let accepted = http
-                    .post(format!("{base}/api/v1/interactions/{id}/accept"))
-                    .bearer_auth(&token)
+                let accepted = me
+                    .http
+                    .post(format!("{}/api/v1/interactions/{id}/accept", me.base))
+                    .bearer_auth(&me.token)
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success());
@@ -587,17 +588,10 @@ async fn bot(
                     .owned
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push((token.clone(), id.clone()));
+                    .push((me.token.clone(), id.clone()));
                 probe.bump(&probe.accepted);
-                reply(
-                    &probe,
-                    &http,
-                    &base,
-                    &token,
-                    &id,
-                    "Hi! Thanks for writing, let me check.",
-                )
-                .await;
+                me.reply(&probe, &id, "Hi! Thanks for writing, let me check.")
+                    .await;
             });
         } else if data["direction"] == "in" {
             let Some((phase, sent)) = data["text"].as_str().and_then(parse_token) else {
@@ -612,18 +606,9 @@ async fn bot(
             if probe.reply_every > 0 && until_reply == 0 {
                 until_reply = probe.reply_every;
                 if let Some(id) = data["interaction_id"].as_str().map(str::to_owned) {
-                    let (probe, http, base, token) =
-                        (probe.clone(), http.clone(), base.clone(), token.clone());
+                    let (me, probe) = (me.clone(), probe.clone());
                     tasks.spawn(async move {
-                        reply(
-                            &probe,
-                            &http,
-                            &base,
-                            &token,
-                            &id,
-                            "Noted, one moment please.",
-                        )
-                        .await;
+                        me.reply(&probe, &id, "Noted, one moment please.").await;
                     });
                 }
             }
@@ -633,25 +618,30 @@ async fn bot(
     let _ = ws.close(None).await;
 }
 
-async fn reply(
-    probe: &Probe,
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    id: &str,
-    text: &str,
-) {
-    let ok = http
-        .post(format!("{base}/api/v1/interactions/{id}/messages"))
-        .bearer_auth(token)
-        .json(&json!({ "text": text }))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success());
-    if ok {
-        probe.bump(&probe.replies);
-    } else {
-        probe.bump(&probe.bot_errors);
+/// A bot agent's session: what its tasks need to call the API as that agent.
+#[derive(Clone)]
+struct Session {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Session {
+    /// Sends `text` into interaction `id`, counting the reply or the error.
+    async fn reply(&self, probe: &Probe, id: &str, text: &str) {
+        let ok = self
+            .http
+            .post(format!("{}/api/v1/interactions/{id}/messages", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            probe.bump(&probe.replies);
+        } else {
+            probe.bump(&probe.bot_errors);
+        }
     }
 }
 

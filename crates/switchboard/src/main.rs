@@ -151,6 +151,104 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// One user's view of the public API (the demo and the e2e fixture set up and seed through it).
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    /// Logs `user` in.
+    pub async fn login(base: &str, user: &str, password: &str) -> anyhow::Result<Self> {
+        let http = reqwest::Client::new();
+        let token = crate::login(&http, base, user, password).await?;
+        Ok(Self {
+            http,
+            base: base.to_owned(),
+            token,
+        })
+    }
+
+    /// `METHOD path` with a JSON body; the answer's JSON, or an error with the server's.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let method = reqwest::Method::from_bytes(method.as_bytes())?;
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        anyhow::ensure!(status.is_success(), "{method} {path}: {status} {text}");
+        if text.is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+
+    /// `POST path`: the answer's JSON.
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.call("POST", path, Some(body)).await
+    }
+
+    /// `POST /api/v1/interactions/{id}/{action}` (accept, messages, notes, end, wrap-up...).
+    pub async fn act(
+        &self,
+        id: &str,
+        action: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.post(&format!("/api/v1/interactions/{id}/{action}"), body)
+            .await
+    }
+
+    /// Sets one's own presence (`available`, `offline`...).
+    pub async fn presence(&self, presence: &str) -> anyhow::Result<serde_json::Value> {
+        self.call(
+            "PUT",
+            "/api/v1/me/presence",
+            Some(serde_json::json!({ "presence": presence })),
+        )
+        .await
+    }
+
+    /// Connects the simulator's WhatsApp number to `queue_id` as a channel (signed with
+    /// `app_secret`) and syncs the simulated business account's message templates, so agents
+    /// can send them at once.
+    pub async fn connect_simulator(
+        &self,
+        queue_id: &str,
+        app_secret: &str,
+        verify_token: &str,
+    ) -> anyhow::Result<()> {
+        self.post(
+            "/api/v1/channels",
+            serde_json::json!({"kind": "whatsapp", "phone_number_id": switchboard_simulator::DEFAULT_PHONE_NUMBER_ID,
+                   "display_phone_number": switchboard_simulator::DEFAULT_DISPLAY_PHONE_NUMBER,
+                   "access_token": switchboard_simulator::DEFAULT_ACCESS_TOKEN, "app_secret": app_secret,
+                   "verify_token": verify_token, "queue_id": queue_id,
+                   "waba_id": switchboard_simulator::DEFAULT_WABA_ID}),
+        )
+        .await?;
+        self.post("/api/v1/templates/sync", serde_json::json!({}))
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

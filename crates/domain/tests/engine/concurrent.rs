@@ -9,10 +9,7 @@ use switchboard_domain::*;
 /// an agent handles several interactions at once, each with its own state and timers.
 #[test]
 fn r3_13_concurrent_interactions_have_independent_timers() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     for (i, c) in [("i1", "c1"), ("i2", "c2"), ("i3", "c3")] {
         cc.inbound(i, c, "q1", s(2));
     }
@@ -52,10 +49,7 @@ fn r3_13_concurrent_interactions_have_independent_timers() {
 /// unread counts and reply indicators are per interaction.
 #[test]
 fn r3_13_indicators_are_per_interaction() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     cc.inbound("i1", "c1", "q1", s(2));
     cc.inbound("i2", "c2", "q1", s(2));
     cc.accept("a1", "i1", s(3));

@@ -12,14 +12,7 @@ use switchboard_domain::*;
 fn r3_10_conference_with_an_agent() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
-    let c = cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(10),
-    );
+    let c = cc.apply(invite("a1", "i1", to_agent("a2")), s(10));
     assert_eq!(offers(&c), vec![offer("i1", "a2")]);
     let it = cc.it("i1");
     let conf = it.conference.as_ref().expect("conference requested");
@@ -36,11 +29,7 @@ fn r3_10_conference_with_an_agent() {
     // A second invitation while one is pending is refused.
     refused(
         &mut cc.e,
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("q2")),
-        },
+        invite("a1", "i1", to_queue("q2")),
         s(10),
         "conference_pending",
     );
@@ -88,13 +77,7 @@ fn r3_10_conference_with_an_agent() {
     );
     cc.check(s(12));
 
-    let c = cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(20),
-    );
+    let c = cc.end_conference("a1", "i1", s(20));
     assert_eq!(
         system_texts(&c),
         vec!["Bob left the conversation".to_owned()]
@@ -110,14 +93,7 @@ fn r3_10_conference_with_an_agent() {
     cc.check(s(21));
 
     // The same agent can be invited again later and act on the interaction again.
-    cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(22),
-    );
+    cc.apply(invite("a1", "i1", to_agent("a2")), s(22));
     cc.accept("a2", "i1", s(23));
     cc.apply(
         Command::AgentReply {
@@ -126,13 +102,7 @@ fn r3_10_conference_with_an_agent() {
         },
         s(24),
     );
-    cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a2"),
-            interaction: iid("i1"),
-        },
-        s(25),
-    );
+    cc.end_conference("a2", "i1", s(25));
     assert_eq!(
         cc.it("i1").participant(&aid("a2")).unwrap().state,
         ParticipantState::WrapUp
@@ -149,40 +119,20 @@ fn r3_10_conference_with_a_queue() {
     cc.agent("a4", "Dan", &["q2"], 2, true, T0);
     // The owner is also in q2: they must not be invited to their own interaction.
     cc.apply(
-        Command::UpsertAgent(AgentConfig {
-            id: aid("a1"),
-            display_name: "Ann".into(),
-            role: Role::Agent,
-            capacity: 3,
-            can_reject: false,
-            queue_ids: vec![qid("q1"), qid("q2")],
-        }),
+        Command::UpsertAgent(agent_config("a1", "Ann", &["q1", "q2"], 3, false)),
         s(4),
     );
-    let c = cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("q2")),
-        },
-        s(10),
-    );
+    let c = cc.apply(invite("a1", "i1", to_queue("q2")), s(10));
     assert!(c.offers.is_empty(), "nobody available in Sales yet");
     assert!(cc.it("i1").conference.is_some(), "conference requested");
     cc.check(s(10));
     let c = cc.available("a3", s(11));
     assert_eq!(offers(&c), vec![offer("i1", "a3")]);
     cc.available("a4", s(12));
-    let c = cc.apply(
-        Command::Reject {
-            agent: aid("a3"),
-            interaction: iid("i1"),
-        },
-        s(13),
-    );
+    let c = cc.reject("a3", "i1", s(13));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a3".into(), WithdrawReason::Rejected)]
+        vec![withdrawal("i1", "a3", WithdrawReason::Rejected)]
     );
     assert_eq!(
         offers(&c),
@@ -221,24 +171,11 @@ fn r3_10_conference_with_a_queue() {
 fn r3_10_end_conference_cancels_a_pending_invitation() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
-    cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(10),
-    );
-    let c = cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(11),
-    );
+    cc.apply(invite("a1", "i1", to_agent("a2")), s(10));
+    let c = cc.end_conference("a1", "i1", s(11));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a2".into(), WithdrawReason::Cancelled)]
+        vec![withdrawal("i1", "a2", WithdrawReason::Cancelled)]
     );
     assert!(cc.it("i1").conference.is_none());
     assert_eq!(cc.load("a2"), 0);

@@ -40,10 +40,7 @@ fn r2_6_later_messages_join_the_open_interaction() {
 /// question waiting for one. A message after it counts as usual.
 #[test]
 fn a_reaction_is_neither_unread_nor_waiting_for_a_reply() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     cc.inbound("i1", "c1", "q1", s(2));
     cc.accept("a1", "i1", s(3));
     cc.apply(

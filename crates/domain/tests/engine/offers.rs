@@ -72,9 +72,7 @@ fn r2_6_offer_carries_customer_source_queue_first_message_and_wait() {
 /// accepting makes the agent the interaction's owner.
 #[test]
 fn r2_7_accept_makes_the_agent_the_owner() {
-    let mut cc = three_agents(RoutingPolicy::LongestIdle, false);
-    cc.available("a1", s(3));
-    cc.inbound("i1", "c1", "q1", s(4));
+    let mut cc = offered_to_a1(false);
     let c = cc.accept("a1", "i1", s(5));
     let it = cc.it("i1");
     assert_eq!(it.state, InteractionState::Active);
@@ -145,21 +143,13 @@ fn r2_7_reject_without_permission_is_forbidden_and_changes_nothing() {
 /// head of the queue, makes the agent `rona` and offers it to the next agent.
 #[test]
 fn r2_7_reject_with_permission_offers_to_the_next_agent() {
-    let mut cc = three_agents(RoutingPolicy::LongestIdle, true);
-    cc.available("a1", s(3));
-    cc.inbound("i1", "c1", "q1", s(4));
+    let mut cc = offered_to_a1(true);
     cc.inbound("i2", "c2", "q1", s(5));
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));
-    let c = cc.apply(
-        Command::Reject {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(6),
-    );
+    let c = cc.reject("a1", "i1", s(6));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::Rejected)]
+        vec![withdrawal("i1", "a1", WithdrawReason::Rejected)]
     );
     assert_eq!(c.counters.rejects, 1);
     assert_eq!(c.counters.misses, 0);
@@ -179,9 +169,7 @@ fn r2_7_reject_with_permission_offers_to_the_next_agent() {
 /// agent goes `rona` and the interaction goes back to the head of its queue.
 #[test]
 fn r2_8_offer_times_out_at_the_deadline_not_before() {
-    let mut cc = three_agents(RoutingPolicy::LongestIdle, false);
-    cc.available("a1", s(3));
-    cc.inbound("i1", "c1", "q1", s(4));
+    let mut cc = offered_to_a1(false);
     cc.inbound("i2", "c2", "q1", s(5));
     let deadline = cc.it("i1").offer.as_ref().unwrap().deadline;
     assert_eq!(deadline, s(34));
@@ -194,7 +182,7 @@ fn r2_8_offer_times_out_at_the_deadline_not_before() {
     let c = cc.tick(deadline);
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+        vec![withdrawal("i1", "a1", WithdrawReason::Timeout)]
     );
     assert_eq!(c.counters.misses, 1);
     assert_eq!(cc.presence_of("a1"), Presence::Rona);
@@ -278,13 +266,7 @@ fn r2_8_after_missed_offer_on_break() {
     // ... but a1 is excluded from i1 for a while, so a new one comes.
     cc.inbound("i2", "c2", "q1", s(34));
     assert_eq!(cc.offered_to("i2"), Some(aid("a1")));
-    cc.apply(
-        Command::Reject {
-            agent: aid("a1"),
-            interaction: iid("i2"),
-        },
-        s(35),
-    );
+    cc.reject("a1", "i2", s(35));
     assert_eq!(cc.presence_of("a1"), Presence::OnBreak);
     assert_eq!(
         cc.waiting("q1"),
@@ -299,10 +281,7 @@ fn r2_8_after_missed_offer_on_break() {
 /// interactions reach them at once.
 #[test]
 fn r2_8_missed_agent_is_excluded_from_re_offers_until_expiry() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     cc.inbound("i1", "c1", "q1", s(2));
     cc.tick(s(32)); // missed
     let ex = &cc.it("i1").exclusions;
@@ -346,13 +325,7 @@ fn r2_8_zero_exclusion_excludes_nobody() {
     cc.agent("a1", "Ann", &["q1"], 3, true, T0);
     cc.available("a1", s(1));
     cc.inbound("i1", "c1", "q1", s(2));
-    cc.apply(
-        Command::Reject {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(3),
-    );
+    cc.reject("a1", "i1", s(3));
     assert!(cc.it("i1").exclusions.is_empty());
     cc.check(s(3));
     let c = cc.available("a1", s(4));
@@ -364,9 +337,7 @@ fn r2_8_zero_exclusion_excludes_nobody() {
 /// other agents' actions and other commands of theirs do not change it.
 #[test]
 fn r2_8_rona_ends_only_by_the_agents_own_action() {
-    let mut cc = three_agents(RoutingPolicy::LongestIdle, false);
-    cc.available("a1", s(3));
-    cc.inbound("i1", "c1", "q1", s(4));
+    let mut cc = offered_to_a1(false);
     cc.tick(s(34));
     assert_eq!(cc.presence_of("a1"), Presence::Rona);
     cc.apply(
@@ -464,13 +435,7 @@ fn r2_8_presence_after_a_reject_or_a_timeout_says_which() {
         cc.agent("a1", "Ann", &["q1"], 3, true, T0);
         cc.available("a1", s(1));
         cc.inbound("i1", "c1", "q1", s(2));
-        cc.apply(
-            Command::Reject {
-                agent: aid("a1"),
-                interaction: iid("i1"),
-            },
-            s(3),
-        );
+        cc.reject("a1", "i1", s(3));
         let expected = match after {
             AfterMissedOffer::Rona => Presence::Rona,
             AfterMissedOffer::OnBreak => Presence::OnBreak,

@@ -94,12 +94,8 @@ fn contact_is_relinked_by_a_participant_or_a_supervisor_only() {
     c.agent("b", "Bob", &["q"], 1, true, s(0));
     c.apply(
         Command::UpsertAgent(AgentConfig {
-            id: aid("sup"),
-            display_name: "Sue".into(),
             role: Role::Supervisor,
-            capacity: 1,
-            can_reject: true,
-            queue_ids: vec![],
+            ..agent_config("sup", "Sue", &[], 1, true)
         }),
         s(0),
     );

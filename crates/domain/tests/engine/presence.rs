@@ -39,17 +39,11 @@ fn r2_1_only_available_agents_receive_offers() {
 /// the agent and to supervisors.
 #[test]
 fn r2_1_break_needs_a_reason_from_the_admin_list() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
+    let mut cc = ann_offline();
     cc.apply(
         Command::UpsertAgent(AgentConfig {
-            id: aid("sup"),
-            display_name: "Sue".into(),
             role: Role::Supervisor,
-            capacity: 3,
-            can_reject: false,
-            queue_ids: vec![],
+            ..agent_config("sup", "Sue", &[], 3, false)
         }),
         T0,
     );
@@ -154,9 +148,7 @@ fn r2_1_agent_cannot_choose_rona() {
 /// goes back to the head of its queue and is offered to the next available agent.
 #[test]
 fn r2_1_going_on_break_withdraws_pending_offers() {
-    let mut cc = three_agents(RoutingPolicy::LongestIdle, false);
-    cc.available("a1", s(3));
-    cc.inbound("i1", "c1", "q1", s(4));
+    let mut cc = offered_to_a1(false);
     cc.inbound("i2", "c2", "q1", s(5));
     assert_eq!(cc.offered_to("i1"), Some(aid("a1")));
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));
@@ -164,7 +156,7 @@ fn r2_1_going_on_break_withdraws_pending_offers() {
     let c = cc.presence("a1", Presence::OnBreak, s(6));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+        vec![withdrawal("i1", "a1", WithdrawReason::AgentUnavailable)]
     );
     assert_eq!(cc.waiting("q1"), ids(&["i1", "i2"]), "back at the head");
     assert_eq!(cc.load("a1"), 0);
@@ -181,10 +173,7 @@ fn r2_1_going_on_break_withdraws_pending_offers() {
 /// back to the head of its queue, in the order they were in.
 #[test]
 fn r2_1_withdrawn_offers_keep_their_order_at_the_head() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     for n in 1..=5 {
         cc.inbound(&format!("i{n}"), &format!("c{n}"), "q1", s(1 + n));
     }
@@ -201,10 +190,7 @@ fn r2_1_withdrawn_offers_keep_their_order_at_the_head() {
 /// turning it off resumes offers.
 #[test]
 fn r2_4_stop_new_keeps_current_work_and_presence() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     cc.inbound("i1", "c1", "q1", s(2));
     cc.inbound("i2", "c2", "q1", s(2));
     cc.accept("a1", "i1", s(3));
@@ -279,7 +265,7 @@ fn r2_11_grace_expiry_withdraws_offers_and_sets_offline() {
     let c = cc.tick(s(70));
     assert_eq!(
         withdrawals(&c),
-        vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+        vec![withdrawal("i2", "a1", WithdrawReason::AgentUnavailable)]
     );
     assert_eq!(cc.presence_of("a1"), Presence::Offline);
     assert!(cc.it("i2").exclusions.is_empty());
@@ -407,7 +393,7 @@ fn r2_11_going_offline_withdraws_offers_keeps_active_work() {
     let c = cc.presence("a1", Presence::Offline, s(5));
     assert_eq!(
         withdrawals(&c),
-        vec![("i2".into(), "a1".into(), WithdrawReason::AgentUnavailable)]
+        vec![withdrawal("i2", "a1", WithdrawReason::AgentUnavailable)]
     );
     assert_eq!(cc.it("i1").owner_id, Some(aid("a1")));
     assert_eq!(cc.waiting("q1"), ids(&["i2"]));

@@ -462,6 +462,15 @@ impl World {
         self.queues[usize::from(n) % self.queues.len()].clone()
     }
 
+    /// A transfer, conference or reassignment target: a queue or an agent.
+    fn target(&self, to_queue: bool, n: u8) -> Target {
+        if to_queue {
+            Target::Queue(self.queue(n))
+        } else {
+            Target::Agent(self.agent(n))
+        }
+    }
+
     /// Turns a random op into a command (None: nothing applicable, or a tick).
     fn command(&mut self, op: &Op) -> Option<Command> {
         let e = &self.e;
@@ -501,36 +510,27 @@ impl World {
                 pick: n,
                 to_queue,
                 target,
-            } => {
-                let (interaction, agent, _) =
-                    pick(&participations(e, ParticipantState::Active), n)?;
-                let target = if to_queue {
-                    Target::Queue(self.queue(target))
-                } else {
-                    Target::Agent(self.agent(target))
-                };
-                Command::Transfer {
-                    agent,
-                    interaction,
-                    target,
-                }
             }
-            Op::Conference {
+            | Op::Conference {
                 pick: n,
                 to_queue,
                 target,
             } => {
                 let (interaction, agent, _) =
                     pick(&participations(e, ParticipantState::Active), n)?;
-                let target = if to_queue {
-                    Target::Queue(self.queue(target))
+                let target = self.target(to_queue, target);
+                if matches!(op, Op::Transfer { .. }) {
+                    Command::Transfer {
+                        agent,
+                        interaction,
+                        target,
+                    }
                 } else {
-                    Target::Agent(self.agent(target))
-                };
-                Command::ConferenceInvite {
-                    agent,
-                    interaction,
-                    target,
+                    Command::ConferenceInvite {
+                        agent,
+                        interaction,
+                        target,
+                    }
                 }
             }
             Op::ConferenceEnd { pick: n } => {
@@ -571,11 +571,7 @@ impl World {
             } => Command::Reassign {
                 supervisor: self.boss(by),
                 interaction: pick(&active(e), n)?,
-                target: if to_queue {
-                    Target::Queue(self.queue(target))
-                } else {
-                    Target::Agent(self.agent(target))
-                },
+                target: self.target(to_queue, target),
             },
             Op::AgentPresence {
                 by,

@@ -40,31 +40,9 @@ fn refused_commands_change_nothing() {
             },
             "not_active",
         ),
-        (
-            Command::WrapUp {
-                agent: aid("a2"),
-                interaction: iid("i2"),
-                disposition_code: None,
-                note: None,
-            },
-            "not_in_wrap_up",
-        ),
-        (
-            Command::ConferenceInvite {
-                agent: aid("a2"),
-                interaction: iid("i2"),
-                target: Target::Agent(aid("a1")),
-            },
-            "agent_at_capacity",
-        ),
-        (
-            Command::ConferenceInvite {
-                agent: aid("a2"),
-                interaction: iid("i2"),
-                target: Target::Agent(aid("a2")),
-            },
-            "conference_with_self",
-        ),
+        (wrap_up_cmd("a2", "i2", None, None), "not_in_wrap_up"),
+        (invite("a2", "i2", to_agent("a1")), "agent_at_capacity"),
+        (invite("a2", "i2", to_agent("a2")), "conference_with_self"),
         (
             Command::ConferenceEnd {
                 agent: aid("a2"),

@@ -50,7 +50,7 @@ fn r2_10_restart_resumes_offers_and_countdowns_from_stored_deadlines() {
     let c = restarted.tick(s(34));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+        vec![withdrawal("i1", "a1", WithdrawReason::Timeout)]
     );
     let c = restarted.tick(s(66));
     assert_eq!(
@@ -78,7 +78,7 @@ fn r2_10_offer_expired_while_down_counts_as_missed() {
     let c = cc.tick(now);
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a1".into(), WithdrawReason::Timeout)]
+        vec![withdrawal("i1", "a1", WithdrawReason::Timeout)]
     );
     assert_eq!(c.counters.misses, 1);
     assert_eq!(cc.presence_of("a1"), Presence::Rona);

@@ -23,14 +23,7 @@ fn r2_2_offers_only_from_member_queues() {
 
     // The admin adds a1 to q2: the waiting interaction is offered to them.
     let c = cc.apply(
-        Command::UpsertAgent(AgentConfig {
-            id: aid("a1"),
-            display_name: "Ann".into(),
-            role: Role::Agent,
-            capacity: 3,
-            can_reject: false,
-            queue_ids: vec![qid("q2"), qid("q1"), qid("q2")],
-        }),
+        Command::UpsertAgent(agent_config("a1", "Ann", &["q2", "q1", "q2"], 3, false)),
         s(4),
     );
     assert_eq!(offers(&c), vec![offer("i2", "a1")]);
@@ -48,14 +41,7 @@ fn r2_2_offers_only_from_member_queues() {
     cc.check(s(4));
 
     // A queue that does not exist is refused.
-    let cmd = Command::UpsertAgent(AgentConfig {
-        id: aid("a1"),
-        display_name: "Ann".into(),
-        role: Role::Agent,
-        capacity: 3,
-        can_reject: false,
-        queue_ids: vec![qid("nope")],
-    });
+    let cmd = Command::UpsertAgent(agent_config("a1", "Ann", &["nope"], 3, false));
     refused(&mut cc.e, cmd, s(5), "unknown_queue");
 }
 
@@ -65,10 +51,7 @@ fn r2_2_offers_only_from_member_queues() {
 /// until the maximum is reached, and resume when a slot frees.
 #[test]
 fn r2_3_capacity_counts_offered_active_and_wrap_up() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
-    cc.available("a1", s(1));
+    let mut cc = ann_available();
     for (i, conv) in [("i1", "c1"), ("i2", "c2"), ("i3", "c3"), ("i4", "c4")] {
         cc.inbound(i, conv, "q1", s(2));
     }
@@ -109,14 +92,7 @@ fn r2_3_capacity_is_validated() {
     let mut cc = Cc::new();
     assert_eq!(DEFAULT_CAPACITY, 3);
     for cap in [0, 101] {
-        let cmd = Command::UpsertAgent(AgentConfig {
-            id: aid("a1"),
-            display_name: "Ann".into(),
-            role: Role::Agent,
-            capacity: cap,
-            can_reject: false,
-            queue_ids: vec![],
-        });
+        let cmd = Command::UpsertAgent(agent_config("a1", "Ann", &[], cap, false));
         refused(&mut cc.e, cmd, T0, "invalid_capacity");
     }
 }
@@ -319,9 +295,7 @@ fn r2_5_round_robin_rotates_through_members() {
 /// within a queue interactions are served first come, first served.
 #[test]
 fn r2_5_first_in_first_out_within_a_queue() {
-    let mut cc = Cc::new();
-    cc.queue(queue("q1"), T0);
-    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
+    let mut cc = ann_offline();
     cc.inbound("i1", "c1", "q1", s(1));
     cc.inbound("i2", "c2", "q1", s(2));
     cc.inbound("i3", "c3", "q1", s(3));

@@ -27,6 +27,24 @@ pub(crate) fn iid(s: &str) -> InteractionId {
     InteractionId::from(s)
 }
 
+/// The settings of an agent with role agent in `queues`.
+pub(crate) fn agent_config(
+    id: &str,
+    name: &str,
+    queues: &[&str],
+    capacity: u32,
+    can_reject: bool,
+) -> AgentConfig {
+    AgentConfig {
+        id: aid(id),
+        display_name: name.into(),
+        role: Role::Agent,
+        capacity,
+        can_reject,
+        queue_ids: queues.iter().map(|q| qid(q)).collect(),
+    }
+}
+
 /// A queue with the documented defaults, named after its id ("q1" -> "Queue q1").
 pub(crate) fn queue(id: &str) -> Queue {
     Queue::new(qid(id), format!("Queue {id}"))
@@ -94,7 +112,7 @@ impl Cc {
     pub(crate) fn queue(&mut self, q: Queue, now: Timestamp) {
         self.apply(Command::UpsertQueue(q), now);
     }
-    /// Creates an agent (offline, as new agents are).
+    /// Creates an agent (offline, as new agents are) or changes one's settings.
     pub(crate) fn agent(
         &mut self,
         id: &str,
@@ -103,18 +121,11 @@ impl Cc {
         capacity: u32,
         can_reject: bool,
         now: Timestamp,
-    ) {
+    ) -> Changes {
         self.apply(
-            Command::UpsertAgent(AgentConfig {
-                id: aid(id),
-                display_name: name.into(),
-                role: Role::Agent,
-                capacity,
-                can_reject,
-                queue_ids: queues.iter().map(|q| qid(q)).collect(),
-            }),
+            Command::UpsertAgent(agent_config(id, name, queues, capacity, can_reject)),
             now,
-        );
+        )
     }
     pub(crate) fn presence(&mut self, agent: &str, p: Presence, now: Timestamp) -> Changes {
         let reason = (p == Presence::OnBreak).then(|| "Lunch".to_owned());
@@ -143,6 +154,24 @@ impl Cc {
             now,
         )
     }
+    pub(crate) fn reject(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
+        self.apply(
+            Command::Reject {
+                agent: aid(agent),
+                interaction: iid(i),
+            },
+            now,
+        )
+    }
+    pub(crate) fn end_conference(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
+        self.apply(
+            Command::ConferenceEnd {
+                agent: aid(agent),
+                interaction: iid(i),
+            },
+            now,
+        )
+    }
     pub(crate) fn end(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
         self.apply(
             Command::End {
@@ -159,15 +188,7 @@ impl Cc {
         code: Option<&str>,
         now: Timestamp,
     ) -> Changes {
-        self.apply(
-            Command::WrapUp {
-                agent: aid(agent),
-                interaction: iid(i),
-                disposition_code: code.map(str::to_owned),
-                note: None,
-            },
-            now,
-        )
+        self.apply(wrap_up_cmd(agent, i, code, None), now)
     }
     pub(crate) fn tick(&mut self, now: Timestamp) -> Changes {
         let c = self.e.tick(now);
@@ -221,6 +242,34 @@ pub(crate) fn msg(id: &str, conv: &str, queue: &str) -> Inbound {
     }
 }
 
+/// `Command::Transfer` of interaction `i` by `agent` to `target`.
+pub(crate) fn transfer(agent: &str, i: &str, target: Target) -> Command {
+    Command::Transfer {
+        agent: aid(agent),
+        interaction: iid(i),
+        target,
+    }
+}
+
+/// `Command::ConferenceInvite` into interaction `i` by `agent` of `target`.
+pub(crate) fn invite(agent: &str, i: &str, target: Target) -> Command {
+    Command::ConferenceInvite {
+        agent: aid(agent),
+        interaction: iid(i),
+        target,
+    }
+}
+
+/// A transfer or conference target: the agent `id`.
+pub(crate) fn to_agent(id: &str) -> Target {
+    Target::Agent(aid(id))
+}
+
+/// A transfer or conference target: the queue `id`.
+pub(crate) fn to_queue(id: &str) -> Target {
+    Target::Queue(qid(id))
+}
+
 /// The offers a step made, as (interaction, agent) strings.
 pub(crate) fn offers(c: &Changes) -> Vec<(String, String)> {
     c.offers
@@ -231,6 +280,30 @@ pub(crate) fn offers(c: &Changes) -> Vec<(String, String)> {
 
 pub(crate) fn offer(i: &str, a: &str) -> (String, String) {
     (i.to_owned(), a.to_owned())
+}
+
+/// `Command::WrapUp` of `agent` in interaction `i`.
+pub(crate) fn wrap_up_cmd(
+    agent: &str,
+    i: &str,
+    code: Option<&str>,
+    note: Option<String>,
+) -> Command {
+    Command::WrapUp {
+        agent: aid(agent),
+        interaction: iid(i),
+        disposition_code: code.map(str::to_owned),
+        note,
+    }
+}
+
+/// An offer of `i` to `a` withdrawn for `reason`, as [`withdrawals`] lists it.
+pub(crate) fn withdrawal(
+    i: &str,
+    a: &str,
+    reason: WithdrawReason,
+) -> (String, String, WithdrawReason) {
+    (i.to_owned(), a.to_owned(), reason)
 }
 
 /// The `OfferWithdrawn` notices of a step, as (interaction, agent, reason).
@@ -259,6 +332,21 @@ pub(crate) fn ids(v: &[&str]) -> Vec<InteractionId> {
     v.iter().map(|s| iid(s)).collect()
 }
 
+/// One queue `q1` with one agent a1 ("Ann", capacity 3, cannot reject), offline.
+pub(crate) fn ann_offline() -> Cc {
+    let mut cc = Cc::new();
+    cc.queue(queue("q1"), T0);
+    cc.agent("a1", "Ann", &["q1"], 3, false, T0);
+    cc
+}
+
+/// [`ann_offline`], with Ann available since 1 s.
+pub(crate) fn ann_available() -> Cc {
+    let mut cc = ann_offline();
+    cc.available("a1", s(1));
+    cc
+}
+
 /// One queue `q1` with agents a1 ("Ann"), a2 ("Bob"), a3 ("Cid") created in that order one second
 /// apart, capacity 1, all offline.
 pub(crate) fn three_agents(policy: RoutingPolicy, can_reject: bool) -> Cc {
@@ -269,6 +357,15 @@ pub(crate) fn three_agents(policy: RoutingPolicy, can_reject: bool) -> Cc {
     cc.agent("a1", "Ann", &["q1"], 1, can_reject, s(0));
     cc.agent("a2", "Bob", &["q1"], 1, can_reject, s(1));
     cc.agent("a3", "Cid", &["q1"], 1, can_reject, s(2));
+    cc
+}
+
+/// [`three_agents`] routed longest idle, with a1 available since 3 s and offered i1 at 4 s
+/// (deadline 34 s).
+pub(crate) fn offered_to_a1(can_reject: bool) -> Cc {
+    let mut cc = three_agents(RoutingPolicy::LongestIdle, can_reject);
+    cc.available("a1", s(3));
+    cc.inbound("i1", "c1", "q1", s(4));
     cc
 }
 

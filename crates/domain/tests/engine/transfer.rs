@@ -11,14 +11,7 @@ use switchboard_domain::*;
 fn r3_9_transfer_to_queue_wraps_up_the_owner_and_queues_in_target() {
     let mut cc = two_queues_with_owner();
     cc.inbound("i9", "c9", "q2", s(4)); // already waiting in Sales
-    let c = cc.apply(
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("q2")),
-        },
-        s(10),
-    );
+    let c = cc.apply(transfer("a1", "i1", to_queue("q2")), s(10));
     assert_eq!(c.counters.transfers, 1);
     assert_eq!(
         system_texts(&c),
@@ -59,14 +52,7 @@ fn r3_9_transfer_to_queue_wraps_up_the_owner_and_queues_in_target() {
 fn r3_9_transfer_to_agent_is_an_offer_to_them() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
-    let c = cc.apply(
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(10),
-    );
+    let c = cc.apply(transfer("a1", "i1", to_agent("a2")), s(10));
     assert_eq!(offers(&c), vec![offer("i1", "a2")]);
     assert_eq!(system_texts(&c), vec!["Ann transferred to Bob".to_owned()]);
     let it = cc.it("i1");
@@ -99,24 +85,11 @@ fn r3_9_rejected_transfer_goes_back_to_the_head_of_the_original_queue() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
     cc.inbound("i2", "c2", "q1", s(5)); // waits: a1 is full
-    cc.apply(
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(10),
-    );
-    let c = cc.apply(
-        Command::Reject {
-            agent: aid("a2"),
-            interaction: iid("i1"),
-        },
-        s(11),
-    );
+    cc.apply(transfer("a1", "i1", to_agent("a2")), s(10));
+    let c = cc.reject("a2", "i1", s(11));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a2".into(), WithdrawReason::Rejected)]
+        vec![withdrawal("i1", "a2", WithdrawReason::Rejected)]
     );
     assert_eq!(
         system_texts(&c),
@@ -139,19 +112,12 @@ fn r3_9_timed_out_transfer_goes_back_to_the_head_of_the_original_queue() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
     cc.inbound("i2", "c2", "q1", s(5));
-    cc.apply(
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(10),
-    );
+    cc.apply(transfer("a1", "i1", to_agent("a2")), s(10));
     assert!(cc.tick(t(39_999)).is_empty());
     let c = cc.tick(s(40));
     assert_eq!(
         withdrawals(&c),
-        vec![("i1".into(), "a2".into(), WithdrawReason::Timeout)]
+        vec![withdrawal("i1", "a2", WithdrawReason::Timeout)]
     );
     assert_eq!(
         system_texts(&c),
@@ -166,11 +132,7 @@ fn r3_9_timed_out_transfer_goes_back_to_the_head_of_the_original_queue() {
 #[test]
 fn r3_9_impossible_transfers_are_refused() {
     let mut cc = two_queues_with_owner();
-    let to = |a: &str| Command::Transfer {
-        agent: aid("a1"),
-        interaction: iid("i1"),
-        target: Target::Agent(aid(a)),
-    };
+    let to = |a: &str| transfer("a1", "i1", to_agent(a));
     refused(&mut cc.e, to("a2"), s(5), "agent_unavailable"); // a2 offline
     cc.available("a3", s(5));
     cc.inbound("i5", "c5", "q2", s(5));
@@ -180,21 +142,13 @@ fn r3_9_impossible_transfers_are_refused() {
     refused(&mut cc.e, to("zz"), s(6), "unknown_agent");
     refused(
         &mut cc.e,
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("nope")),
-        },
+        transfer("a1", "i1", to_queue("nope")),
         s(6),
         "unknown_queue",
     );
     refused(
         &mut cc.e,
-        Command::Transfer {
-            agent: aid("a3"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("q2")),
-        },
+        transfer("a3", "i1", to_queue("q2")),
         s(6),
         "not_found",
     );

@@ -86,30 +86,15 @@ fn queue_with_dispositions(required: bool, post_processing_s: u32) -> Cc {
 #[test]
 fn r3_12_disposition_required() {
     let mut cc = queue_with_dispositions(true, 60);
-    let without = Command::WrapUp {
-        agent: aid("a1"),
-        interaction: iid("i1"),
-        disposition_code: None,
-        note: Some("called back".into()),
-    };
+    let without = wrap_up_cmd("a1", "i1", None, Some("called back".to_owned()));
     let e = refused(&mut cc.e, without, s(5), "disposition_required");
     assert!(matches!(e, DomainError::Invalid { .. }));
-    let blank = Command::WrapUp {
-        agent: aid("a1"),
-        interaction: iid("i1"),
-        disposition_code: Some("  ".into()),
-        note: None,
-    };
+    let blank = wrap_up_cmd("a1", "i1", Some("  "), None);
     refused(&mut cc.e, blank, s(5), "disposition_required");
     cc.inbound("i2", "c2", "q1", s(6));
 
     let c = cc.apply(
-        Command::WrapUp {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            disposition_code: Some("sale".into()),
-            note: Some("called back".into()),
-        },
+        wrap_up_cmd("a1", "i1", Some("sale"), Some("called back".to_owned())),
         s(7),
     );
     assert_eq!(c.counters.wrap_ups, 1);
@@ -137,19 +122,9 @@ fn r3_12_disposition_required() {
 #[test]
 fn r3_12_unknown_disposition_is_refused() {
     let mut cc = queue_with_dispositions(false, 60);
-    let bogus = Command::WrapUp {
-        agent: aid("a1"),
-        interaction: iid("i1"),
-        disposition_code: Some("bogus".into()),
-        note: None,
-    };
+    let bogus = wrap_up_cmd("a1", "i1", Some("bogus"), None);
     refused(&mut cc.e, bogus, s(5), "unknown_disposition");
-    let too_long = Command::WrapUp {
-        agent: aid("a1"),
-        interaction: iid("i1"),
-        disposition_code: None,
-        note: Some("x".repeat(10_001)),
-    };
+    let too_long = wrap_up_cmd("a1", "i1", None, Some("x".repeat(10_001)));
     refused(&mut cc.e, too_long, s(5), "note_too_long");
     let c = cc.wrap_up("a1", "i1", None, s(6));
     assert_eq!(c.finished.len(), 1);
@@ -157,12 +132,7 @@ fn r3_12_unknown_disposition_is_refused() {
     // Wrapping up twice is refused (the interaction is gone).
     refused(
         &mut cc.e,
-        Command::WrapUp {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            disposition_code: None,
-            note: None,
-        },
+        wrap_up_cmd("a1", "i1", None, None),
         s(7),
         "not_found",
     );

@@ -5,7 +5,6 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use switchboard_server::{Clock, ManualClock, SystemClock};
 
 /// A request authenticated only by the given headers (no bearer token).
 async fn with_headers(
@@ -46,11 +45,7 @@ async fn login_raw(
         .await
         .expect("login");
     let status = resp.status().as_u16();
-    let cookie = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let cookie = header_of(&resp, "set-cookie");
     let text = resp.text().await.expect("body");
     (
         status,
@@ -91,8 +86,7 @@ fn assert_no_secret(what: &str, v: &Value, secrets: &[&str]) {
 }
 
 async fn logins(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     agent(&admin, "bob", 3, false, &[]).await;
 
@@ -150,12 +144,7 @@ async fn logins(db: Db) {
         .await
         .expect("logout");
     assert_eq!(resp.status().as_u16(), 204);
-    let cleared = resp
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let cleared = header_of(&resp, "set-cookie").unwrap_or_default();
     assert!(
         cleared.starts_with("sb_session=;") && cleared.contains("Max-Age=0"),
         "the cookie is cleared: {cleared}"
@@ -201,17 +190,13 @@ async fn logins(db: Db) {
     assert_error(s, &v, 401, "unauthorized");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logins_are_checked_rate_limited_and_logout_ends_the_session() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        logins(db).await;
-    }
-}
+on_every_backend!(
+    logins_are_checked_rate_limited_and_logout_ends_the_session,
+    logins
+);
 
 async fn cookies(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     let (s, v, cookie) = login_raw(&server, "ann", PASSWORD).await;
     assert_eq!(s, 200, "{v}");
@@ -350,13 +335,10 @@ async fn cookies(db: Db) {
     assert_error(s, &v, 401, "unauthorized");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_session_cookie_is_http_only_strict_and_refused_cross_site() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        cookies(db).await;
-    }
-}
+on_every_backend!(
+    the_session_cookie_is_http_only_strict_and_refused_cross_site,
+    cookies
+);
 
 async fn accounts(db: Db) {
     let server = Server::start(db).await;
@@ -475,13 +457,10 @@ async fn accounts(db: Db) {
     assert_eq!(ann.me().await["username"], "ann");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passwords_never_leave_the_server_and_deleted_agents_lose_their_sessions() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        accounts(db).await;
-    }
-}
+on_every_backend!(
+    passwords_never_leave_the_server_and_deleted_agents_lose_their_sessions,
+    accounts
+);
 
 /// Reads a raw websocket until its close frame and returns the close code.
 async fn close_code(
@@ -504,8 +483,7 @@ async fn close_code(
 }
 
 async fn ended_sessions_close_their_sockets(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Q"})).await;
     let ann_id = agent(&admin, "ann", 2, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
@@ -531,13 +509,10 @@ async fn ended_sessions_close_their_sockets(db: Db) {
     assert_eq!(close_code(&mut second).await, 1008);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logout_and_deletion_close_live_sockets() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        ended_sessions_close_their_sockets(db).await;
-    }
-}
+on_every_backend!(
+    logout_and_deletion_close_live_sockets,
+    ended_sessions_close_their_sockets
+);
 
 /// A login from the given local address (any of 127.0.0.0/8 reaches the test server); returns
 /// status, body and the `Retry-After` header.
@@ -561,11 +536,7 @@ async fn login_from(
     }
     let resp = req.send().await.expect("login");
     let status = resp.status().as_u16();
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let retry = header_of(&resp, "retry-after");
     let text = resp.text().await.expect("body");
     (
         status,
@@ -598,8 +569,7 @@ fn assert_refused(s: u16, v: &Value, retry: Option<&str>, max: u64) {
 }
 
 async fn concurrent_wrong_passwords(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     let failed_before = counter(&server, "switchboard_login_failures_total").await;
     let refused_before = counter(&server, "switchboard_login_refusals_total").await;
@@ -646,23 +616,18 @@ async fn concurrent_wrong_passwords(db: Db) {
     assert_eq!(s, 200, "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_wrong_passwords_are_checked_at_most_login_max_failures_times() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        concurrent_wrong_passwords(db).await;
-    }
-}
+on_every_backend!(
+    concurrent_wrong_passwords_are_checked_at_most_login_max_failures_times,
+    concurrent_wrong_passwords
+);
 
 async fn lockout_from_elsewhere(db: Db) {
-    let server = Server::start_full(
+    let server = Server::start_with_env(
         db,
-        ManualClock::new(SystemClock.now()),
         vec![(
             "SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES_PER_USER",
             "10".into(),
         )],
-        None,
     )
     .await;
     let admin = server.admin().await;
@@ -711,23 +676,18 @@ async fn lockout_from_elsewhere(db: Db) {
     assert_refused(s, &v, retry.as_deref(), 300);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_logins_from_another_address_do_not_lock_the_user_out() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        lockout_from_elsewhere(db).await;
-    }
-}
+on_every_backend!(
+    failed_logins_from_another_address_do_not_lock_the_user_out,
+    lockout_from_elsewhere
+);
 
 async fn behind_a_proxy(db: Db) {
-    let server = Server::start_full(
+    let server = Server::start_with_env(
         db,
-        ManualClock::new(SystemClock.now()),
         vec![(
             "SWITCHBOARD_SERVER__TRUSTED_PROXIES",
             "127.0.0.5, ::1".into(),
         )],
-        None,
     )
     .await;
     let admin = server.admin().await;
@@ -776,17 +736,13 @@ async fn behind_a_proxy(db: Db) {
     assert_refused(s, &v, retry.as_deref(), 300);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        behind_a_proxy(db).await;
-    }
-}
+on_every_backend!(
+    behind_a_trusted_proxy_the_client_address_comes_from_x_forwarded_for,
+    behind_a_proxy
+);
 
 async fn url_tokens_outside_the_websocket(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     agent(&admin, "ann", 3, false, &[]).await;
     let ann = server.login("ann", PASSWORD).await;
     let token = ann.token.clone().expect("token");
@@ -817,10 +773,7 @@ async fn url_tokens_outside_the_websocket(db: Db) {
     drop(ws);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_url_token_opens_only_the_websocket_even_with_upgrade_headers() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        url_tokens_outside_the_websocket(db).await;
-    }
-}
+on_every_backend!(
+    a_url_token_opens_only_the_websocket_even_with_upgrade_headers,
+    url_tokens_outside_the_websocket
+);

@@ -11,8 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 async fn racing_accepts(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Support"})).await;
     agent(&admin, "ann", 3, true, &[&q]).await;
     agent(&admin, "bob", 3, true, &[]).await;
@@ -22,11 +21,7 @@ async fn racing_accepts(db: Db) {
     bob.available().await;
 
     // 40 accepts of one offer by its agent (and 10 by someone else): exactly one wins.
-    let it = server
-        .ingest(&q, "4917000001", "Cleo", "hello")
-        .await
-        .interaction_id
-        .0;
+    let it = server.ingest_id(&q, "4917000001", "Cleo", "hello").await;
     let mut set = JoinSet::new();
     for i in 0..50 {
         let api = if i % 5 == 4 { bob.clone() } else { ann.clone() };
@@ -54,10 +49,8 @@ async fn racing_accepts(db: Db) {
     for n in 0..6 {
         ann.available().await;
         let it = server
-            .ingest(&q, &format!("49170001{n:02}"), "Dan", "hi")
-            .await
-            .interaction_id
-            .0;
+            .ingest_id(&q, &format!("49170001{n:02}"), "Dan", "hi")
+            .await;
         let mut set = JoinSet::new();
         for i in 0..10 {
             let api = ann.clone();
@@ -80,31 +73,25 @@ async fn racing_accepts(db: Db) {
         let v = admin.interaction(&it).await;
         assert!(v["state"] == "active" || v["state"] == "queued", "{v}");
         if v["state"] == "active" {
-            ann.ok(&format!("/api/v1/interactions/{it}/end"), json!({}))
-                .await;
-            ann.ok(&format!("/api/v1/interactions/{it}/wrap-up"), json!({}))
-                .await;
+            ann.act(&it, "end").await;
+            ann.act(&it, "wrap-up").await;
         }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_answers_to_one_offer_have_exactly_one_winner() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        racing_accepts(db).await;
-    }
-}
+on_every_backend!(
+    racing_answers_to_one_offer_have_exactly_one_winner,
+    racing_accepts
+);
 
 async fn racing_redeliveries(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
-    let q = queue(&admin, json!({"name": "Support"})).await;
-    let ann_id = agent(&admin, "ann", 3, false, &[&q]).await;
-    let ann = server.login("ann", PASSWORD).await;
-    let mut ws = ann.ws(None).await;
-    ann.available().await;
-    ws.expect_presence(&ann_id, "available").await;
+    let Desk {
+        server,
+        admin,
+        queue: q,
+        mut ws,
+        ..
+    } = Desk::open(db, false).await;
 
     // WhatsApp redelivers a webhook while the first delivery is still being stored.
     for (round, text) in ["first", "second", "third"].iter().enumerate() {
@@ -161,15 +148,8 @@ async fn racing_redeliveries(db: Db) {
     };
     assert_eq!(ids.len(), 1, "one interaction");
     let it = ids.into_iter().next().expect("id");
-    let (_, msgs) = admin
-        .get(&format!("/api/v1/interactions/{it}/messages"))
-        .await;
-    let texts: Vec<&str> = msgs["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let (_, msgs) = admin.messages(&it).await;
+    let texts = texts(&msgs["messages"]);
     assert_eq!(texts, ["first", "second", "third"]);
     let v = admin.interaction(&it).await;
     assert_eq!(v["unread"], 3, "each message counted once: {v}");
@@ -194,13 +174,10 @@ async fn racing_redeliveries(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn racing_redeliveries_of_a_message_store_and_announce_it_once() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        racing_redeliveries(db).await;
-    }
-}
+on_every_backend!(
+    racing_redeliveries_of_a_message_store_and_announce_it_once,
+    racing_redeliveries
+);
 
 /// Checks on one consistent view of all live interactions and on the agents' loads.
 async fn checkpoint(admin: &Api, capacity: &HashMap<String, u64>) -> usize {
@@ -297,30 +274,20 @@ async fn work(
             ) {
                 (Some("offered"), _) if it["offer"]["agent_id"] == me.as_str() => {
                     offered.insert(id.to_owned());
-                    let (s, v) = api
-                        .post(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-                        .await;
+                    let (s, v) = api.try_act(id, "accept", json!({})).await;
                     assert_eq!(s, 200, "{me} accepts {id}: {v}");
                 }
                 (_, Some("active")) => {
                     let (s, v) = api
-                        .post(
-                            &format!("/api/v1/interactions/{id}/messages"),
-                            json!({"text": format!("{me} here")}),
-                        )
+                        .try_act(id, "messages", json!({"text": format!("{me} here")}))
                         .await;
                     assert_eq!(s, 201, "{v}");
-                    let (s, v) = api
-                        .post(&format!("/api/v1/interactions/{id}/end"), json!({}))
-                        .await;
+                    let (s, v) = api.try_act(id, "end", json!({})).await;
                     assert_eq!(s, 200, "{me} ends {id}: {v}");
                 }
                 (_, Some("wrap_up")) => {
                     let (s, v) = api
-                        .post(
-                            &format!("/api/v1/interactions/{id}/wrap-up"),
-                            json!({"disposition_code": "ok"}),
-                        )
+                        .try_act(id, "wrap-up", json!({"disposition_code": "ok"}))
                         .await;
                     assert_eq!(s, 200, "{me} wraps up {id}: {v}");
                 }
@@ -337,8 +304,7 @@ async fn work(
 }
 
 async fn load(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let dispositions = json!([{"code": "ok", "label": "OK"}]);
     let qa = queue(
         &admin,
@@ -498,10 +464,7 @@ async fn load(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn many_customers_and_agents_at_once_keep_capacity_and_single_offers() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        load(db).await;
-    }
-}
+on_every_backend!(
+    many_customers_and_agents_at_once_keep_capacity_and_single_offers,
+    load
+);

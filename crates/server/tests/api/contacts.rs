@@ -32,12 +32,8 @@ fn ids(list: &Value) -> Vec<String> {
 
 /// Ends and wraps up an interaction of Ann's.
 async fn finish(wa: &Wa, id: &str) {
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    wa.ann.act(id, "end").await;
+    wa.ann.act(id, "wrap-up").await;
 }
 
 async fn screen_pop_with_none_one_and_several_matches(db: Db) {
@@ -186,11 +182,13 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
         .to_owned();
     let first = say(&wa, &id, "Hi Dora, how can I help?").await;
     expect_status(&mut wa.ws, &first, "sent").await;
-    wa.sim
-        .customer("4915155555555", "Dora Diaz")
-        .send_text("My parcel never arrived")
-        .await
-        .expect("send");
+    customer_writes(
+        &wa.sim,
+        "4915155555555",
+        "Dora Diaz",
+        "My parcel never arrived",
+    )
+    .await;
     let i = id.clone();
     wa.ws
         .expect("the customer's reply", move |f| {
@@ -202,19 +200,13 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     // Saved before the end: an open case.
     let (s, open) = wa
         .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/case"),
-            json!({"subject": "Lost parcel"}),
-        )
+        .try_act(&id, "case", json!({"subject": "Lost parcel"}))
         .await;
     assert_eq!(s, 201, "{open}");
     assert_eq!(open["state"], "open");
     assert_eq!(open["contact_id"], contact.as_str());
     wa.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/notes"),
-            json!({"text": "Asked the courier"}),
-        )
+        .act_with(&id, "notes", json!({"text": "Asked the courier"}))
         .await;
     let (_, cases) = wa
         .ann
@@ -252,12 +244,7 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     assert_eq!(case["agents"][0]["agent_id"], wa.ann_id.as_str());
     assert_eq!(case["agents"][0]["display_name"], "Ann");
     assert_eq!(case["queue_id"], wa.queue.as_str());
-    let texts: Vec<&str> = case["transcript"]
-        .as_array()
-        .expect("transcript")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let texts = texts(&case["transcript"]);
     assert_eq!(
         texts,
         vec![
@@ -358,11 +345,13 @@ async fn history_search_and_the_communication_list(db: Db) {
         .as_str()
         .expect("contact")
         .to_owned();
-    wa.sim
-        .customer("4915177777777", "Finn")
-        .send_text("The invoice 4711 is overdue")
-        .await
-        .expect("send");
+    customer_writes(
+        &wa.sim,
+        "4915177777777",
+        "Finn",
+        "The invoice 4711 is overdue",
+    )
+    .await;
     let i = id1.clone();
     wa.ws
         .expect("invoice message", move |f| {
@@ -376,11 +365,13 @@ async fn history_search_and_the_communication_list(db: Db) {
     finish(&wa, &id1).await;
     let id2 = conversation(&mut wa, "4915177777777", "Finn").await;
     assert_ne!(id1, id2);
-    wa.sim
-        .customer("4915177777777", "Finn")
-        .send_text("Any news about my Überweisung?")
-        .await
-        .expect("send");
+    customer_writes(
+        &wa.sim,
+        "4915177777777",
+        "Finn",
+        "Any news about my Überweisung?",
+    )
+    .await;
     let i = id2.clone();
     wa.ws
         .expect("second message", move |f| {
@@ -412,12 +403,7 @@ async fn history_search_and_the_communication_list(db: Db) {
     );
     assert_eq!(page2["interactions"][0]["state"], "done");
     assert_eq!(page2["interactions"][0]["agents"][0]["display_name"], "Ann");
-    let texts: Vec<&str> = page2["interactions"][0]["messages"]
-        .as_array()
-        .expect("transcript")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let texts = texts(&page2["interactions"][0]["messages"]);
     assert!(texts.contains(&"The invoice 4711 is overdue"), "{texts:?}");
     let (s, b) = wa
         .ann
@@ -632,11 +618,7 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
             json!({"presence": "on_break", "reason": "Lunch"}),
         )
         .await;
-    wa.sim
-        .customer("4915199999999", "Hal")
-        .send_text("One more thing")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915199999999", "Hal", "One more thing").await;
     let f = bob_ws
         .expect("offer to Bob", |f| f.kind == "offer.created")
         .await;
@@ -647,12 +629,9 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
         v["conversation_id"],
         wa.ann.interaction(&id).await["conversation_id"]
     );
-    bob.ok(&format!("/api/v1/interactions/{id2}/accept"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id2}/end"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id2}/wrap-up"), json!({}))
-        .await;
+    bob.act(&id2, "accept").await;
+    bob.act(&id2, "end").await;
+    bob.act(&id2, "wrap-up").await;
 
     // Sticky: offered first to the agent who last handled it (Bob), even though Ann is free.
     let (s, v) = wa
@@ -664,21 +643,14 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
         .await;
     assert_eq!(s, 200, "{v}");
     wa.ann.available().await;
-    wa.sim
-        .customer("4915199999999", "Hal")
-        .send_text("Back again")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915199999999", "Hal", "Back again").await;
     let f = bob_ws
         .expect("sticky offer to Bob", |f| f.kind == "offer.created")
         .await;
     let id3 = f.data["interaction_id"].as_str().expect("id").to_owned();
-    bob.ok(&format!("/api/v1/interactions/{id3}/accept"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id3}/end"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{id3}/wrap-up"), json!({}))
-        .await;
+    bob.act(&id3, "accept").await;
+    bob.act(&id3, "end").await;
+    bob.act(&id3, "wrap-up").await;
     // Bob is away: the reply waits for him until sticky_timeout, then goes to the queue.
     bob.put(
         "/api/v1/me/presence",
@@ -686,11 +658,7 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
     )
     .await;
     let mut watch = admin.ws(None).await;
-    wa.sim
-        .customer("4915199999999", "Hal")
-        .send_text("Hello?")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915199999999", "Hal", "Hello?").await;
     let f = watch
         .expect("the new interaction, waiting", |f| {
             f.kind == "interaction.updated"
@@ -750,11 +718,7 @@ async fn outbound_starts(db: Db) {
         .await;
     assert_error(s, &b, 409, "already_yours");
     // The customer's answer joins it: no offer, no new interaction.
-    wa.sim
-        .customer("4915110101010", "Ivy")
-        .send_text("Thanks!")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915110101010", "Ivy", "Thanks!").await;
     let o = out.clone();
     wa.ws
         .expect("the answer", move |f| {
@@ -782,13 +746,7 @@ async fn outbound_starts(db: Db) {
     assert_error(s, &b, 422, "template_required");
     assert_eq!(wa.ann.get("/api/v1/interactions").await.1, before);
     // Without text it opens, owned by Ann, and says the window is closed.
-    let (s, v) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 2020 2020"}),
-        )
-        .await;
+    let (s, v) = wa.ann.start_outbound("+49 151 2020 2020").await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         v["contact"]["id"],
@@ -797,13 +755,7 @@ async fn outbound_starts(db: Db) {
     );
     assert_eq!(v["window_expires_at"], Value::Null);
     let zid = v["id"].as_str().expect("id");
-    let (s, b) = wa
-        .ann
-        .post(
-            &format!("/api/v1/interactions/{zid}/messages"),
-            json!({"text": "Hi"}),
-        )
-        .await;
+    let (s, b) = wa.ann.try_act(zid, "messages", json!({"text": "Hi"})).await;
     assert_error(s, &b, 422, "template_required");
     for body in [
         json!({}),

@@ -183,24 +183,11 @@ async fn desk(server: &Server) -> Desk {
 
 /// A customer writes, Ann accepts, answers, the customer thanks her, and Ann ends it.
 async fn conversation(server: &Server, d: &Desk, wa_id: &str, name: &str) -> String {
-    let id = server
-        .ingest(&d.queue, wa_id, name, "hello")
-        .await
-        .interaction_id
-        .0;
-    d.ann
-        .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
-    d.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"text": "Hi, Ann here"}),
-        )
-        .await;
+    let id = server.ingest_id(&d.queue, wa_id, name, "hello").await;
+    d.ann.act(&id, "accept").await;
+    d.ann.reply(&id, "Hi, Ann here").await;
     server.ingest(&d.queue, wa_id, name, "thanks").await;
-    d.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
+    d.ann.act(&id, "end").await;
     id
 }
 
@@ -276,9 +263,7 @@ async fn ended_interaction_is_reported_once(db: Db) {
 
     // Wrapping up does not report it again: the next event the receiver gets is the next
     // interaction's (events go out in order, so a second report of the first would come first).
-    d.ann
-        .ok(&format!("/api/v1/interactions/{first}/wrap-up"), json!({}))
-        .await;
+    d.ann.act(&first, "wrap-up").await;
     assert_eq!(d.ann.interaction(&first).await["state"], "done");
     // The wrap-up saves the chat log as a closed case, reported as `case.created`.
     let second = conversation(&server, &d, "4915222222", "Jon").await;
@@ -291,9 +276,7 @@ async fn ended_interaction_is_reported_once(db: Db) {
     got[2].assert_signed();
     assert_eq!(got[2].json()["type"], "interaction.ended");
     assert_eq!(got[2].json()["data"]["interaction"]["id"], second.as_str());
-    d.ann
-        .ok(&format!("/api/v1/interactions/{second}/wrap-up"), json!({}))
-        .await;
+    d.ann.act(&second, "wrap-up").await;
     attempts(&server, 4).await;
 
     // Operators see all four delivered, newest first.
@@ -327,13 +310,10 @@ async fn ended_interaction_is_reported_once(db: Db) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ended_interaction_is_reported_once_signed_with_its_transcript() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        ended_interaction_is_reported_once(db).await;
-    }
-}
+on_every_backend!(
+    an_ended_interaction_is_reported_once_signed_with_its_transcript,
+    ended_interaction_is_reported_once
+);
 
 async fn failing_receiver_gets_events_later(db: Db) {
     let receiver = Receiver::start().await;
@@ -402,13 +382,10 @@ async fn failing_receiver_gets_events_later(db: Db) {
     assert_eq!(list[0]["attempts"], 1, "{}", list[0]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_receiver_gets_the_events_later_in_order_with_the_same_bytes() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        failing_receiver_gets_events_later(db).await;
-    }
-}
+on_every_backend!(
+    a_failing_receiver_gets_the_events_later_in_order_with_the_same_bytes,
+    failing_receiver_gets_events_later
+);
 
 async fn refused_event_is_dead_until_retried(db: Db) {
     let receiver = Receiver::start().await;
@@ -468,13 +445,10 @@ async fn refused_event_is_dead_until_retried(db: Db) {
     assert_error(s, &b, 409, "not_dead");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_event_is_dead_until_an_operator_retries_it() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        refused_event_is_dead_until_retried(db).await;
-    }
-}
+on_every_backend!(
+    a_refused_event_is_dead_until_an_operator_retries_it,
+    refused_event_is_dead_until_retried
+);
 
 async fn out_of_attempts_is_dead(db: Db) {
     let receiver = Receiver::start().await;
@@ -499,13 +473,10 @@ async fn out_of_attempts_is_dead(db: Db) {
     assert_eq!(receiver.got().len(), 5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_is_dead_after_the_last_attempt() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        out_of_attempts_is_dead(db).await;
-    }
-}
+on_every_backend!(
+    an_event_is_dead_after_the_last_attempt,
+    out_of_attempts_is_dead
+);
 
 async fn pending_survive_restart(db: Db) {
     let receiver = Receiver::start().await;
@@ -532,13 +503,10 @@ async fn pending_survive_restart(db: Db) {
     assert_eq!(list[0]["attempts"], 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pending_events_are_delivered_after_a_restart() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        pending_survive_restart(db).await;
-    }
-}
+on_every_backend!(
+    pending_events_are_delivered_after_a_restart,
+    pending_survive_restart
+);
 
 async fn silent_receivers_are_retried(db: Db) {
     // Nobody listens at first.
@@ -586,22 +554,17 @@ async fn silent_receivers_are_retried(db: Db) {
     assert_eq!(events(&admin, "?state=delivered").await.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unreachable_and_slow_receivers_are_tried_again() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        silent_receivers_are_retried(db).await;
-    }
-}
+on_every_backend!(
+    unreachable_and_slow_receivers_are_tried_again,
+    silent_receivers_are_retried
+);
 
 async fn nothing_when_not_configured(db: Db) {
     let server = start(db, ManualClock::new(SystemClock.now()), None).await;
     assert!(!server.state.crm.webhooks_enabled());
     let d = desk(&server).await;
     let id = conversation(&server, &d, "4915999999", "Rio").await;
-    d.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    d.ann.act(&id, "wrap-up").await;
     // Other code enqueues through the same attachment: dropped too.
     server
         .state
@@ -623,13 +586,10 @@ async fn nothing_when_not_configured(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_is_enqueued_or_looked_up_when_not_configured() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        nothing_when_not_configured(db).await;
-    }
-}
+on_every_backend!(
+    nothing_is_enqueued_or_looked_up_when_not_configured,
+    nothing_when_not_configured
+);
 
 async fn other_kinds_are_delivered(db: Db) {
     let receiver = Receiver::start().await;
@@ -654,13 +614,10 @@ async fn other_kinds_are_delivered(db: Db) {
     assert_eq!(got[0].json()["data"], data);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn any_kind_of_event_is_delivered_as_given() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        other_kinds_are_delivered(db).await;
-    }
-}
+on_every_backend!(
+    any_kind_of_event_is_delivered_as_given,
+    other_kinds_are_delivered
+);
 
 // ---------------------------------------------------------------- lookup
 
@@ -727,7 +684,7 @@ async fn lookups(db: Db) {
         ("SWITCHBOARD_CRM__LOOKUP_TOKEN", LOOKUP_TOKEN.to_owned()),
         ("SWITCHBOARD_CRM__LOOKUP_TIMEOUT_MS", "300".to_owned()),
     ];
-    let server = Server::start_full(db, ManualClock::new(SystemClock.now()), env, None).await;
+    let server = Server::start_with_env(db, env).await;
     let st = &server.state;
 
     // Found, in the wrapped shape; the number goes with its `+` (percent-encoded on the way).
@@ -817,13 +774,10 @@ async fn lookups(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_contact_lookup_finds_times_out_refuses_bad_answers_and_reports_why() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        lookups(db).await;
-    }
-}
+on_every_backend!(
+    the_contact_lookup_finds_times_out_refuses_bad_answers_and_reports_why,
+    lookups
+);
 
 async fn contacts_and_cases_are_reported(db: Db) {
     let receiver = Receiver::start().await;
@@ -858,9 +812,7 @@ async fn contacts_and_cases_are_reported(db: Db) {
         )
         .await;
     assert_eq!(s, 201, "{v}");
-    d.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    d.ann.act(&id, "wrap-up").await;
     let got = receiver.wait_for(4).await;
     let kinds: Vec<String> = got
         .iter()

@@ -8,10 +8,8 @@ use crate::whatsapp::{conversation, say, setup, Wa};
 use serde_json::json;
 
 async fn end_and_wrap_up(api: &Api, id: &str) {
-    api.ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
-    api.ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    api.act(id, "end").await;
+    api.act(id, "wrap-up").await;
 }
 
 async fn set_capacity(wa: &Wa, capacity: u32) {
@@ -40,10 +38,7 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
     wa.server.clock.advance_secs(120);
     bob.available().await;
     wa.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/transfer"),
-            json!({"queue_id": wa.queue}),
-        )
+        .act_with(&id, "transfer", json!({"queue_id": wa.queue}))
         .await;
     let i = id.clone();
     let f = bob_ws
@@ -70,23 +65,13 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
         bob.interaction(&id).await["offer"]["transferred_via"],
         "queue"
     );
-    bob.ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    bob.act(&id, "accept").await;
+    wa.ann.act(&id, "wrap-up").await;
     // Bob answers, then hands it straight to Ann: a transfer from Bob, waiting since then.
-    bob.ok(
-        &format!("/api/v1/interactions/{id}/messages"),
-        json!({"text": "Let me get Ann"}),
-    )
-    .await;
+    bob.reply(&id, "Let me get Ann").await;
     wa.server.clock.advance_secs(30);
-    bob.ok(
-        &format!("/api/v1/interactions/{id}/transfer"),
-        json!({"agent_id": wa.ann_id}),
-    )
-    .await;
+    bob.act_with(&id, "transfer", json!({"agent_id": wa.ann_id}))
+        .await;
     let i = id.clone();
     let f = wa
         .ws
@@ -108,13 +93,7 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
     let id = conversation(&mut wa, "4915110303030", "Una").await;
     set_capacity(&wa, 1).await;
     let before = wa.ann.get("/api/v1/interactions").await.1;
-    let (s, b) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 4040 4040"}),
-        )
-        .await;
+    let (s, b) = wa.ann.start_outbound("+49 151 4040 4040").await;
     assert_error(s, &b, 409, "at_capacity");
     assert!(
         b["error"]["message"]
@@ -125,27 +104,11 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
     assert_eq!(wa.ann.get("/api/v1/interactions").await.1, before);
     assert_eq!(wa.ann.me().await["load"], 1);
     // In wrap-up the slot is still held; once wrapped up, the start goes through.
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
-    let (s, b) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 4040 4040"}),
-        )
-        .await;
+    wa.ann.act(&id, "end").await;
+    let (s, b) = wa.ann.start_outbound("+49 151 4040 4040").await;
     assert_error(s, &b, 409, "at_capacity");
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
-    let (s, v) = wa
-        .ann
-        .post(
-            "/api/v1/interactions",
-            json!({"phone": "+49 151 4040 4040"}),
-        )
-        .await;
+    wa.ann.act(&id, "wrap-up").await;
+    let (s, v) = wa.ann.start_outbound("+49 151 4040 4040").await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(wa.ann.me().await["load"], 1);
 }
@@ -153,26 +116,16 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
 /// after a reject the presence says "Rejected offer", after a timeout "Missed offer".
 async fn a_reject_is_told_apart_from_a_missed_offer(db: Db) {
     let mut wa = setup(db).await;
-    wa.sim
-        .customer("4915110606060", "Wes")
-        .send_text("Hi")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915110606060", "Wes", "Hi").await;
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/reject"), json!({}))
-        .await;
+    wa.ann.act(&id, "reject").await;
     let p = wa.ws.expect_presence(&wa.ann_id, "rona").await;
     assert_eq!(p.data["break_reason"], "Rejected offer");
     assert_eq!(wa.ann.me().await["break_reason"], "Rejected offer");
     wa.ann.available().await;
     assert!(wa.ann.me().await["break_reason"].is_null());
-    wa.sim
-        .customer("4915110606061", "Xia")
-        .send_text("Hello")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915110606061", "Xia", "Hello").await;
     wa.ws
         .expect("second offer", |f| {
             f.kind == "offer.created" && f.data["customer_name"] == "Xia"
@@ -189,9 +142,7 @@ async fn activity_says_what_the_agent_is_doing(db: Db) {
     assert_eq!(wa.ann.me().await["activity"], "idle");
     let a = conversation(&mut wa, "4915110707070", "Yan").await;
     assert_eq!(wa.ann.me().await["activity"], "handling");
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{a}/end"), json!({}))
-        .await;
+    wa.ann.act(&a, "end").await;
     assert_eq!(wa.ann.me().await["activity"], "post_processing");
     let b = conversation(&mut wa, "4915110707071", "Zoe").await;
     assert_eq!(
@@ -201,18 +152,14 @@ async fn activity_says_what_the_agent_is_doing(db: Db) {
     );
     set_capacity(&wa, 2).await;
     assert_eq!(wa.ann.me().await["activity"], "full");
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{b}/end"), json!({}))
-        .await;
+    wa.ann.act(&b, "end").await;
     assert_eq!(
         wa.ann.me().await["activity"],
         "post_processing",
         "only wrap-ups, though at capacity"
     );
     for id in [&a, &b] {
-        wa.ann
-            .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-            .await;
+        wa.ann.act(id, "wrap-up").await;
     }
     assert_eq!(wa.ann.me().await["activity"], "idle");
     // Presence events carry it too.

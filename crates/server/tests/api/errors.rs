@@ -32,12 +32,7 @@ async fn send(
     }
     let resp = req.send().await.expect("request");
     let status = resp.status().as_u16();
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let content_type = content_type_of(&resp);
     let text = resp.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     Answer {
@@ -91,8 +86,7 @@ type Try<'a> = (
 );
 
 async fn framework_rejections(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (_server, admin) = Server::with_admin(db).await;
     let token = admin.token.as_deref();
     let http = reqwest::Client::new();
     let base = &admin.base;
@@ -225,10 +219,7 @@ async fn framework_rejections(db: Db) {
         .is_ok_and(|c| c.starts_with("text/plain")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_refusal_answers_the_json_error_shape() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        framework_rejections(db).await;
-    }
-}
+on_every_backend!(
+    every_refusal_answers_the_json_error_shape,
+    framework_rejections
+);

@@ -92,16 +92,12 @@ async fn run(db: Db) {
     let (a1, a2) = (ann_offers[0].clone(), ann_offers[1].clone());
     let (b1, b2) = (bob_offers[0].clone(), bob_offers[1].clone());
     for (api, is_ann, id) in [(&ann, true, &a1), (&bob, false, &b1), (&bob, false, &b2)] {
-        let v = api
-            .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-            .await;
+        let v = api.act(id, "accept").await;
         assert_eq!(v["state"], "active");
         let ws = if is_ann { &mut ann_ws } else { &mut bob_ws };
         ws.expect_state(id, "active").await;
     }
-    let (s, body) = bob
-        .post(&format!("/api/v1/interactions/{a2}/accept"), json!({}))
-        .await;
+    let (s, body) = bob.try_act(&a2, "accept", json!({})).await;
     assert_eq!(s, 404, "bob cannot accept ann's offer: {body}");
 
     // Ann lets her second offer time out: withdrawn, Ann in RONA, the interaction back at the head.
@@ -123,9 +119,7 @@ async fn run(db: Db) {
         waiting.contains(&a2.as_str()) && waiting.contains(&fifth.as_str()),
         "{all}"
     );
-    let (s, body) = ann
-        .post(&format!("/api/v1/interactions/{a2}/accept"), json!({}))
-        .await;
+    let (s, body) = ann.try_act(&a2, "accept", json!({})).await;
     assert!(
         s == 404 || s == 409,
         "a withdrawn offer cannot be accepted: {s} {body}"
@@ -139,16 +133,10 @@ async fn run(db: Db) {
         .expect("next offer for ann", |f| f.kind == "offer.created")
         .await;
     assert_eq!(offered_to(&f), fifth);
-    ann.ok(&format!("/api/v1/interactions/{fifth}/accept"), json!({}))
-        .await;
+    ann.act(&fifth, "accept").await;
 
     // Messages both ways; the agent's message is stored as queued and reaches the socket.
-    let m = bob
-        .ok(
-            &format!("/api/v1/interactions/{b1}/messages"),
-            json!({"text": "Hi, how can I help? 😀"}),
-        )
-        .await;
+    let m = bob.reply(&b1, "Hi, how can I help? 😀").await;
     assert_eq!(m["status"], "queued");
     bob_ws
         .expect("bob's message", |f| {
@@ -174,23 +162,18 @@ async fn run(db: Db) {
     assert_eq!(f.data["direction"], "in");
 
     // Ann ends her first interaction; wrap-up needs a disposition.
-    ann.ok(&format!("/api/v1/interactions/{a1}/end"), json!({}))
-        .await;
+    ann.act(&a1, "end").await;
     let f = ann_ws.expect_state(&a1, "wrap_up").await;
     assert!(f.data["participants"][0]["wrap_up_deadline"].is_string());
-    let (s, body) = ann
-        .post(&format!("/api/v1/interactions/{a1}/wrap-up"), json!({}))
-        .await;
+    let (s, body) = ann.try_act(&a1, "wrap-up", json!({})).await;
     assert_error(s, &body, 422, "disposition_required");
     let (s, body) = ann
-        .post(
-            &format!("/api/v1/interactions/{a1}/wrap-up"),
-            json!({"disposition_code": "nope"}),
-        )
+        .try_act(&a1, "wrap-up", json!({"disposition_code": "nope"}))
         .await;
     assert_error(s, &body, 422, "unknown_disposition");
-    ann.ok(
-        &format!("/api/v1/interactions/{a1}/wrap-up"),
+    ann.act_with(
+        &a1,
+        "wrap-up",
         json!({"disposition_code": "solved", "note": "password reset"}),
     )
     .await;
@@ -199,10 +182,7 @@ async fn run(db: Db) {
 
     // Bob transfers b1 to Ann; Ann rejects; it lands back in the queue, the customer is kept.
     let v = bob
-        .ok(
-            &format!("/api/v1/interactions/{b1}/transfer"),
-            json!({"agent_id": ann_id}),
-        )
+        .act_with(&b1, "transfer", json!({"agent_id": ann_id}))
         .await;
     assert_eq!(v["state"], "offered");
     let f = ann_ws.expect_kind("offer.created", &b1).await;
@@ -218,8 +198,7 @@ async fn run(db: Db) {
                 })
         })
         .await;
-    ann.ok(&format!("/api/v1/interactions/{b1}/reject"), json!({}))
-        .await;
+    ann.act(&b1, "reject").await;
     let f = ann_ws.expect_kind("offer.withdrawn", &b1).await;
     assert_eq!(f.data["reason"], "rejected");
     bob_ws.expect_state(&b1, "queued").await;
@@ -234,41 +213,29 @@ async fn run(db: Db) {
     ann_ws.expect_presence(&ann_id, "rona").await;
 
     // Bob finishes wrap-up of the transfer; the queue offers b1 (at the head) to him again.
-    bob.ok(
-        &format!("/api/v1/interactions/{b1}/wrap-up"),
-        json!({"disposition_code": "callback"}),
-    )
-    .await;
+    bob.act_with(&b1, "wrap-up", json!({"disposition_code": "callback"}))
+        .await;
     let f = bob_ws
         .expect("b1 offered again", |f| {
             f.kind == "offer.created" && f.data["interaction_id"] == b1.as_str()
         })
         .await;
     assert_eq!(f.data["offer"]["kind"], "route");
-    bob.ok(&format!("/api/v1/interactions/{b1}/accept"), json!({}))
-        .await;
+    bob.act(&b1, "accept").await;
 
     // Conference: Bob invites Ann on b2 (Ann must be available first).
     let (s, body) = bob
-        .post(
-            &format!("/api/v1/interactions/{b2}/conference"),
-            json!({"agent_id": ann_id}),
-        )
+        .try_act(&b2, "conference", json!({"agent_id": ann_id}))
         .await;
     assert_error(s, &body, 409, "agent_unavailable");
     ann.available().await;
     let v = bob
-        .ok(
-            &format!("/api/v1/interactions/{b2}/conference"),
-            json!({"agent_id": ann_id}),
-        )
+        .act_with(&b2, "conference", json!({"agent_id": ann_id}))
         .await;
     assert_eq!(v["conference_status"], "requested");
     let f = ann_ws.expect_kind("offer.created", &b2).await;
     assert_eq!(f.data["offer"]["kind"], "conference");
-    let v = ann
-        .ok(&format!("/api/v1/interactions/{b2}/accept"), json!({}))
-        .await;
+    let v = ann.act(&b2, "accept").await;
     assert_eq!(v["conference_status"], "active");
     for ws in [&mut ann_ws, &mut bob_ws] {
         ws.expect("join notice", |f| {
@@ -276,12 +243,7 @@ async fn run(db: Db) {
         })
         .await;
     }
-    let m = ann
-        .ok(
-            &format!("/api/v1/interactions/{b2}/messages"),
-            json!({"text": "Ann here, I can help too"}),
-        )
-        .await;
+    let m = ann.reply(&b2, "Ann here, I can help too").await;
     bob_ws
         .expect("ann's message on bob's socket", |f| {
             f.kind == "message.created" && f.data["id"] == m["id"]
@@ -303,11 +265,8 @@ async fn run(db: Db) {
         })
         .await;
     assert_eq!(f.data["state"], "active", "the customer stays with Bob");
-    ann.ok(
-        &format!("/api/v1/interactions/{b2}/wrap-up"),
-        json!({"disposition_code": "solved"}),
-    )
-    .await;
+    ann.act_with(&b2, "wrap-up", json!({"disposition_code": "solved"}))
+        .await;
 
     // Bob stops new offers (keeping what he has), ends b2 and does not submit wrap-up: the
     // countdown completes it on its own.
@@ -318,11 +277,7 @@ async fn run(db: Db) {
         (s, v["stop_new"].clone(), v["presence"].clone()),
         (200, json!(true), json!("available"))
     );
-    bob.ok(
-        &format!("/api/v1/interactions/{b2}/end"),
-        json!({"text": "Bye!"}),
-    )
-    .await;
+    bob.act_with(&b2, "end", json!({"text": "Bye!"})).await;
     bob_ws.expect_state(&b2, "wrap_up").await;
     server.clock.advance_secs(59);
     assert_eq!(
@@ -358,8 +313,7 @@ async fn run(db: Db) {
         })
         .await;
     let pending = offered_to(&f);
-    bob.ok(&format!("/api/v1/interactions/{b1}/end"), json!({}))
-        .await;
+    bob.act(&b1, "end").await;
     let ann_seq = ann_ws.last_seq;
     let bob_seq = bob_ws.last_seq;
     ann_ws.close().await;
@@ -392,15 +346,8 @@ async fn run(db: Db) {
     let waiting = v;
     let v = bob.interaction(&b2).await;
     assert_eq!(v["state"], "done");
-    let (_, msgs) = bob
-        .get(&format!("/api/v1/interactions/{b2}/messages"))
-        .await;
-    let texts: Vec<&str> = msgs["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let (_, msgs) = bob.messages(&b2).await;
+    let texts = texts(&msgs["messages"]);
     assert!(
         texts.contains(&"Ann joined the conversation")
             && texts.contains(&"Ann here, I can help too")
@@ -422,10 +369,4 @@ async fn admin_of(server: &Server) -> Api {
     server.admin().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_agents_one_queue_the_whole_story_survives_a_restart() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        run(db).await;
-    }
-}
+on_every_backend!(two_agents_one_queue_the_whole_story_survives_a_restart, run);

@@ -9,8 +9,7 @@ use serde_json::json;
 /// every send and template sync of that number would fail (the fuzzer met a 502 from
 /// `POST /api/v1/templates/sync`).
 async fn unsendable_access_tokens(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (_server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Sales"})).await;
     let channel = |token: &str, pnid: &str| {
         json!({"kind": "whatsapp", "phone_number_id": pnid, "display_phone_number": "15550001111",
@@ -38,21 +37,17 @@ async fn unsendable_access_tokens(db: Db) {
     assert_error(s, &v, 422, "invalid_secret");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn access_tokens_that_cannot_be_sent_are_refused() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        unsendable_access_tokens(db).await;
-    }
-}
+on_every_backend!(
+    access_tokens_that_cannot_be_sent_are_refused,
+    unsendable_access_tokens
+);
 
 /// A NUL character cannot be stored in PostgreSQL text (nor in SQLite's full-text index the same
 /// way): in a JSON body, a path id or a query parameter it is refused at the edge with a 4xx on
 /// both backends (the fuzzer met a 503 from `POST /api/v1/interactions` with a `contact_id`
 /// holding one), and nothing changes.
 async fn nul_characters(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (_server, admin) = Server::with_admin(db).await;
     let bodies = [
         (
             "/api/v1/interactions",
@@ -104,10 +99,4 @@ async fn nul_characters(db: Db) {
     assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(0)), "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nul_characters_are_refused_at_the_edge() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        nul_characters(db).await;
-    }
-}
+on_every_backend!(nul_characters_are_refused_at_the_edge, nul_characters);

@@ -74,8 +74,7 @@ async fn snapshot(admin: &Api, ann: &Api, interaction: &str) -> Value {
 }
 
 async fn bad_requests(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(
         &admin,
         json!({"name": "Support", "dispositions": [{"code": "solved"}]}),
@@ -85,13 +84,8 @@ async fn bad_requests(db: Db) {
     agent(&admin, "bob", 3, false, &[]).await;
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
-    let it = server
-        .ingest(&q, "4915100000001", "Cleo", "Hello")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{it}/accept"), json!({}))
-        .await;
+    let it = server.ingest_id(&q, "4915100000001", "Cleo", "Hello").await;
+    ann.act(&it, "accept").await;
     let before = snapshot(&admin, &ann, &it).await;
 
     let huge = "x".repeat(100_000);
@@ -253,18 +247,13 @@ async fn bad_requests(db: Db) {
     ann.ok(&msgs, json!({"text": "still here"})).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_answers_4xx_with_the_error_shape_and_changes_nothing() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        bad_requests(db).await;
-    }
-}
+on_every_backend!(
+    bad_input_answers_4xx_with_the_error_shape_and_changes_nothing,
+    bad_requests
+);
 
 async fn texts(api: &Api, it: &str) -> Vec<String> {
-    let (s, v) = api
-        .get(&format!("/api/v1/interactions/{it}/messages"))
-        .await;
+    let (s, v) = api.messages(it).await;
     assert_eq!(s, 200, "{v}");
     v["messages"]
         .as_array()
@@ -276,19 +265,15 @@ async fn texts(api: &Api, it: &str) -> Vec<String> {
 }
 
 async fn text_limit_and_window(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Support"})).await;
     agent(&admin, "ann", 3, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
     let it = server
-        .ingest(&q, "4915100000002", "Dan", "Hi there")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{it}/accept"), json!({}))
+        .ingest_id(&q, "4915100000002", "Dan", "Hi there")
         .await;
+    ann.act(&it, "accept").await;
     let msgs = format!("/api/v1/interactions/{it}/messages");
 
     // the limit counts bytes of UTF-8, not characters.
@@ -323,10 +308,7 @@ async fn text_limit_and_window(db: Db) {
     }
     // A refused closing text refuses the end too: the interaction stays active.
     let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/end"),
-            json!({"text": "Goodbye and thanks!"}),
-        )
+        .try_act(&it, "end", json!({"text": "Goodbye and thanks!"}))
         .await;
     assert_error(s, &v, 422, "text_too_long");
     assert_eq!(ann.interaction(&it).await["state"], "active");
@@ -367,12 +349,7 @@ async fn text_limit_and_window(db: Db) {
     server.clock.advance_secs(2);
     let (s, v) = ann.post(&msgs, json!({"text": "too late"})).await;
     assert_error(s, &v, 422, "template_required");
-    let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/end"),
-            json!({"text": "bye"}),
-        )
-        .await;
+    let (s, v) = ann.try_act(&it, "end", json!({"text": "bye"})).await;
     assert_error(s, &v, 422, "template_required");
     assert_eq!(ann.interaction(&it).await["state"], "active");
     assert!(!texts(&ann, &it)
@@ -387,14 +364,10 @@ async fn text_limit_and_window(db: Db) {
     let (s, v) = ann.post(&msgs, json!({"text": "yes!"})).await;
     assert_eq!(s, 201, "{v}");
     // Ending without a text is always possible.
-    ann.ok(&format!("/api/v1/interactions/{it}/end"), json!({}))
-        .await;
+    ann.act(&it, "end").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_limit_counts_utf8_bytes_and_the_24_hour_window_asks_for_a_template() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        text_limit_and_window(db).await;
-    }
-}
+on_every_backend!(
+    text_limit_counts_utf8_bytes_and_the_24_hour_window_asks_for_a_template,
+    text_limit_and_window
+);

@@ -37,8 +37,7 @@ async fn wait_disconnected(api: &Api) {
 }
 
 async fn sequences_and_replay(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(
         &admin,
         json!({"name": "Support", "acceptance_interval_s": 300}),
@@ -66,23 +65,10 @@ async fn sequences_and_replay(db: Db) {
         "hello carries the last sequence number"
     );
     b.close().await;
-    let c1 = server
-        .ingest(&q, "4916000001", "Cleo", "one")
-        .await
-        .interaction_id
-        .0;
-    let c2 = server
-        .ingest(&q, "4916000002", "Dan", "two")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{c1}/accept"), json!({}))
-        .await;
-    ann.ok(
-        &format!("/api/v1/interactions/{c1}/messages"),
-        json!({"text": "hello Cleo"}),
-    )
-    .await;
+    let c1 = server.ingest_id(&q, "4916000001", "Cleo", "one").await;
+    let c2 = server.ingest_id(&q, "4916000002", "Dan", "two").await;
+    ann.act(&c1, "accept").await;
+    ann.reply(&c1, "hello Cleo").await;
     server.ingest(&q, "4916000001", "Cleo", "thanks").await;
     let (s, v) = ann
         .put(
@@ -142,17 +128,13 @@ async fn sequences_and_replay(db: Db) {
     assert!(future.drain().await.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sequence_numbers_increase_and_replay_equals_the_live_stream() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        sequences_and_replay(db).await;
-    }
-}
+on_every_backend!(
+    sequence_numbers_increase_and_replay_equals_the_live_stream,
+    sequences_and_replay
+);
 
 async fn missed_while_away(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(
         &admin,
         json!({"name": "Support", "acceptance_interval_s": 300}),
@@ -168,11 +150,7 @@ async fn missed_while_away(db: Db) {
     wait_disconnected(&ann).await;
 
     // Within the grace period she is still available: offered, then she goes on a break.
-    let c = server
-        .ingest(&q, "4916000003", "Eve", "hi")
-        .await
-        .interaction_id
-        .0;
+    let c = server.ingest_id(&q, "4916000003", "Eve", "hi").await;
     assert_eq!(ann.interaction(&c).await["state"], "offered");
     let (s, v) = ann
         .put(
@@ -213,17 +191,13 @@ async fn missed_while_away(db: Db) {
     assert_eq!(unique.len(), all.len(), "no event twice");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_missed_while_disconnected_arrive_once_on_reconnect() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        missed_while_away(db).await;
-    }
-}
+on_every_backend!(
+    events_missed_while_disconnected_arrive_once_on_reconnect,
+    missed_while_away
+);
 
 async fn only_what_they_may_see(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let qa = queue(&admin, json!({"name": "Sales"})).await;
     let qb = queue(&admin, json!({"name": "Support"})).await;
     let ann_id = agent(&admin, "ann", 3, false, &[&qa]).await;
@@ -245,22 +219,12 @@ async fn only_what_they_may_see(db: Db) {
     sue_ws.expect_presence(&bob_id, "available").await;
 
     // Bob's whole interaction, start to finish.
-    let c = server
-        .ingest(&qb, "4916000004", "Finn", "help")
-        .await
-        .interaction_id
-        .0;
+    let c = server.ingest_id(&qb, "4916000004", "Finn", "help").await;
     bob_ws.expect_kind("offer.created", &c).await;
     sue_ws.expect_state(&c, "offered").await;
-    bob.ok(&format!("/api/v1/interactions/{c}/accept"), json!({}))
-        .await;
+    bob.act(&c, "accept").await;
     sue_ws.expect_state(&c, "active").await;
-    let m = bob
-        .ok(
-            &format!("/api/v1/interactions/{c}/messages"),
-            json!({"text": "on it"}),
-        )
-        .await;
+    let m = bob.reply(&c, "on it").await;
     sue_ws
         .expect("bob's message", |f| {
             f.kind == "message.created" && f.data["id"] == m["id"]
@@ -272,20 +236,14 @@ async fn only_what_they_may_see(db: Db) {
             f.kind == "message.created" && f.data["text"] == "thanks"
         })
         .await;
-    bob.ok(
-        &format!("/api/v1/interactions/{c}/notes"),
-        json!({"text": "VIP"}),
-    )
-    .await;
+    bob.act_with(&c, "notes", json!({"text": "VIP"})).await;
     sue_ws
         .expect("bob's note", |f| {
             f.kind == "note.created" && f.data["text"] == "VIP"
         })
         .await;
-    bob.ok(&format!("/api/v1/interactions/{c}/end"), json!({}))
-        .await;
-    bob.ok(&format!("/api/v1/interactions/{c}/wrap-up"), json!({}))
-        .await;
+    bob.act(&c, "end").await;
+    bob.act(&c, "wrap-up").await;
     sue_ws.expect_state(&c, "done").await;
     bob_ws.expect_state(&c, "done").await;
     let (s, v) = bob
@@ -306,11 +264,7 @@ async fn only_what_they_may_see(db: Db) {
     );
     // And an offer of Ann's is not Bob's business (he is on break, but also not in Sales).
     bob.available().await;
-    let d = server
-        .ingest(&qa, "4916000005", "Gus", "hello")
-        .await
-        .interaction_id
-        .0;
+    let d = server.ingest_id(&qa, "4916000005", "Gus", "hello").await;
     ann_ws.expect_kind("offer.created", &d).await;
     sue_ws.expect_state(&d, "offered").await;
     let bobs: Vec<Frame> = bob_ws.drain().await;
@@ -330,17 +284,13 @@ async fn only_what_they_may_see(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn agents_get_only_their_own_events_and_supervisors_see_everything() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        only_what_they_may_see(db).await;
-    }
-}
+on_every_backend!(
+    agents_get_only_their_own_events_and_supervisors_see_everything,
+    only_what_they_may_see
+);
 
 async fn grace(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(
         &admin,
         json!({"name": "Support", "acceptance_interval_s": 600}),
@@ -355,18 +305,9 @@ async fn grace(db: Db) {
     let mut a1 = ann.ws(None).await;
     ann.available().await;
     a1.expect_presence(&ann_id, "available").await;
-    let active = server
-        .ingest(&q, "4916000006", "Hal", "first")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{active}/accept"), json!({}))
-        .await;
-    let pending = server
-        .ingest(&q, "4916000007", "Ida", "second")
-        .await
-        .interaction_id
-        .0;
+    let active = server.ingest_id(&q, "4916000006", "Hal", "first").await;
+    ann.act(&active, "accept").await;
+    let pending = server.ingest_id(&q, "4916000007", "Ida", "second").await;
     a1.expect_kind("offer.created", &pending).await;
     sue_ws.drain().await;
 
@@ -445,18 +386,11 @@ async fn grace(db: Db) {
     let f = back.expect_kind("offer.withdrawn", &pending).await;
     assert_eq!(f.data["reason"], "agent_unavailable");
     back.expect_presence(&ann_id, "offline").await;
-    ann.ok(
-        &format!("/api/v1/interactions/{active}/messages"),
-        json!({"text": "sorry, lost my connection"}),
-    )
-    .await;
+    ann.reply(&active, "sorry, lost my connection").await;
     assert_eq!(ann.me().await["connected"], true);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_connection_withdraws_offers_after_the_grace_period_and_keeps_active_work() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        grace(db).await;
-    }
-}
+on_every_backend!(
+    a_lost_connection_withdraws_offers_after_the_grace_period_and_keeps_active_work,
+    grace
+);

@@ -9,9 +9,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use switchboard_simulator::{
-    message_envelope, sign, MediaOrigin, Metadata, Simulator, SimulatorConfig, SimulatorHandle,
-    DEFAULT_ACCESS_TOKEN, DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID,
-    TINY_PNG,
+    message_envelope, Customer, CustomerMessage, MediaOrigin, Metadata, SimulatorHandle,
+    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID, TINY_PNG,
 };
 
 const SECRET: &str = "app-secret-for-media-tests";
@@ -34,20 +33,7 @@ fn graph_env(sim: &SimulatorHandle) -> Vec<(&'static str, String)> {
 /// A server wired to the simulator, a WhatsApp number routed to a queue, Ann (in the queue,
 /// listening) and Bob (an agent elsewhere).
 async fn setup(db: Db) -> Wa {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let sim = Simulator::start(SimulatorConfig::new(
-        format!("http://{addr}/webhooks/whatsapp"),
-        SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let clock = switchboard_server::ManualClock::new(switchboard_server::Clock::now(
-        &switchboard_server::SystemClock,
-    ));
-    let server = Server::start_full(db, clock, graph_env(&sim), Some(listener)).await;
+    let (server, sim) = start_with_simulator(db, SECRET, |_| {}, Vec::new()).await;
     let admin = server.admin().await;
     let q = queue(
         &admin,
@@ -56,12 +42,7 @@ async fn setup(db: Db) -> Wa {
     .await;
     let other = queue(&admin, json!({"name": "Elsewhere"})).await;
     admin
-        .ok(
-            "/api/v1/channels",
-            json!({"kind": "whatsapp", "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
-                   "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "access_token": DEFAULT_ACCESS_TOKEN,
-                   "app_secret": SECRET, "verify_token": "verify-me", "queue_id": q}),
-        )
+        .ok("/api/v1/channels", simulator_channel(SECRET, &q))
         .await;
     agent(&admin, "ann", 10, true, &[&q]).await;
     agent(&admin, "bob", 10, true, &[&other]).await;
@@ -82,18 +63,11 @@ async fn setup(db: Db) -> Wa {
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
 async fn conversation(wa: &mut Wa, wa_id: &str) -> String {
-    let m = wa
-        .sim
-        .customer(wa_id, "Maria")
-        .send_text("Hello")
-        .await
-        .expect("send");
+    let m = customer_writes(&wa.sim, wa_id, "Maria", "Hello").await;
     assert_eq!(m.status, 200);
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
+    wa.ann.act(&id, "accept").await;
     id
 }
 
@@ -104,6 +78,22 @@ async fn created(ws: &mut Ws, wamid: &str) -> Frame {
         f.kind == "message.created" && f.data["wa_message_id"] == w.as_str()
     })
     .await
+}
+
+/// The id Switchboard gave the message `wamid` when it stored it.
+async fn created_id(ws: &mut Ws, wamid: &str) -> String {
+    created(ws, wamid).await.data["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+/// The customer sends the test PDF as a document named `filename`.
+async fn send_pdf(customer: &Customer, filename: &str) -> CustomerMessage {
+    customer
+        .send_document(PDF.to_vec(), "application/pdf", filename, None)
+        .await
+        .expect("document")
 }
 
 /// Waits for `message.updated` of `id` whose media reached `state`.
@@ -171,14 +161,8 @@ async fn customers_media_reaches_the_agent(db: Db) {
     assert!(blob_files(&wa.server.db).contains(&sha_hex(TINY_PNG)));
 
     // A document keeps its file name.
-    let sent = customer
-        .send_document(PDF.to_vec(), "application/pdf", "Invoice 42.pdf", None)
-        .await
-        .expect("document");
-    let doc = created(&mut wa.ws, &sent.wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let sent = send_pdf(&customer, "Invoice 42.pdf").await;
+    let doc = created_id(&mut wa.ws, &sent.wamid).await;
     media_state(&mut wa.ws, &doc, "stored").await;
     let (s, headers, bytes) = wa.ann.get_bytes(&media_url(&doc)).await;
     assert_eq!(s, 200);
@@ -191,10 +175,7 @@ async fn customers_media_reaches_the_agent(db: Db) {
     );
 
     // The transcript shows the stored media too.
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{it}/messages"))
-        .await;
+    let (_, page) = wa.ann.messages(&it).await;
     let listed: Vec<&Value> = page["messages"]
         .as_array()
         .expect("messages")
@@ -244,10 +225,7 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
         .as_str()
         .expect("media id")
         .to_owned();
-    let good = created(&mut wa.ws, &sent.wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let good = created_id(&mut wa.ws, &sent.wamid).await;
     media_state(&mut wa.ws, &good, "stored").await;
 
     // The same media announced with the digest of other bytes.
@@ -268,19 +246,9 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
         vec![message],
     ))
     .expect("json");
-    let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", wa.server.base))
-        .header("content-type", "application/json")
-        .header("X-Hub-Signature-256", sign(SECRET, &body))
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let r = post_signed_webhook(&wa.server, SECRET, body).await;
     assert_eq!(r.status().as_u16(), 200);
-    let bad = created(&mut wa.ws, wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let bad = created_id(&mut wa.ws, wamid).await;
     let f = media_state(&mut wa.ws, &bad, "failed").await;
     let error = &f.data["payload"]["media"]["error"];
     assert_eq!(error["code"], "checksum_mismatch", "{error}");
@@ -293,10 +261,7 @@ async fn a_checksum_mismatch_keeps_the_message(db: Db) {
     assert_eq!(f.data["status"], "received", "the message itself is fine");
 
     // Kept in the transcript, its media refused with the reason.
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{it}/messages"))
-        .await;
+    let (_, page) = wa.ann.messages(&it).await;
     let kept = page["messages"]
         .as_array()
         .expect("messages")
@@ -324,16 +289,8 @@ async fn pending_media_is_fetched_after_a_restart(db: Db) {
     let it = conversation(&mut wa, "4915100000003").await;
     // The Graph API hangs: the download cannot finish before the server stops.
     wa.sim.faults().set_latency(Duration::from_secs(120));
-    let sent = wa
-        .sim
-        .customer("4915100000003", "Maria")
-        .send_document(PDF.to_vec(), "application/pdf", "late.pdf", None)
-        .await
-        .expect("document");
-    let doc = created(&mut wa.ws, &sent.wamid).await.data["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let sent = send_pdf(&wa.sim.customer("4915100000003", "Maria"), "late.pdf").await;
+    let doc = created_id(&mut wa.ws, &sent.wamid).await;
     let since = wa.ws.last_seq;
     let (s, v) = wa.ann.get(&media_url(&doc)).await;
     assert_error(s, &v, 404, "media_not_available");

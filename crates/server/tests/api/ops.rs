@@ -19,6 +19,14 @@ fn sample(text: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// Each series of `want` has its value in `text`.
+#[track_caller]
+fn assert_samples(text: &str, want: &[(&str, f64)]) {
+    for (series, value) in want {
+        assert_eq!(sample(text, series), Some(*value), "{series}");
+    }
+}
+
 async fn metrics(anon: &Api) -> String {
     let resp = anon
         .http
@@ -27,12 +35,7 @@ async fn metrics(anon: &Api) -> String {
         .await
         .expect("metrics");
     assert_eq!(resp.status().as_u16(), 200);
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let ct = content_type_of(&resp);
     assert!(
         ct.starts_with("text/plain") && ct.contains("version=0.0.4"),
         "{ct}"
@@ -90,10 +93,8 @@ async fn probes_and_metrics(db: Db) {
     for i in 0..3 {
         ids.push(
             server
-                .ingest(&q, &format!("4919000000{i}"), "Cleo", "hello")
-                .await
-                .interaction_id
-                .0,
+                .ingest_id(&q, &format!("4919000000{i}"), "Cleo", "hello")
+                .await,
         );
     }
     let text = metrics(&anon).await;
@@ -113,14 +114,13 @@ async fn probes_and_metrics(db: Db) {
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
     let text = metrics(&anon).await;
-    assert_eq!(sample(&text, "switchboard_offers_total"), Some(3.0));
-    assert_eq!(
-        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
-        Some(0.0)
-    );
-    assert_eq!(
-        sample(&text, r#"switchboard_agents{presence="available"}"#),
-        Some(1.0)
+    assert_samples(
+        &text,
+        &[
+            ("switchboard_offers_total", 3.0),
+            (r#"switchboard_queue_depth{queue="Support"}"#, 0.0),
+            (r#"switchboard_agents{presence="available"}"#, 1.0),
+        ],
     );
     ann.ok(
         &format!("/api/v1/interactions/{}/accept", ids[0]),
@@ -136,16 +136,15 @@ async fn probes_and_metrics(db: Db) {
     reasons.sort_by_key(Value::to_string);
     assert_eq!(reasons, [json!("agent_unavailable"), json!("timeout")]);
     let text = metrics(&anon).await;
-    assert_eq!(sample(&text, "switchboard_accepts_total"), Some(1.0));
-    assert_eq!(sample(&text, "switchboard_missed_offers_total"), Some(1.0));
-    assert_eq!(sample(&text, "switchboard_offers_total"), Some(3.0));
-    assert_eq!(
-        sample(&text, r#"switchboard_queue_depth{queue="Support"}"#),
-        Some(2.0)
-    );
-    assert_eq!(
-        sample(&text, r#"switchboard_agents{presence="rona"}"#),
-        Some(1.0)
+    assert_samples(
+        &text,
+        &[
+            ("switchboard_accepts_total", 1.0),
+            ("switchboard_missed_offers_total", 1.0),
+            ("switchboard_offers_total", 3.0),
+            (r#"switchboard_queue_depth{queue="Support"}"#, 2.0),
+            (r#"switchboard_agents{presence="rona"}"#, 1.0),
+        ],
     );
 
     // Request latency, by route template (never by id) and status class.
@@ -206,13 +205,10 @@ async fn probes_and_metrics(db: Db) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_answer_and_metrics_follow_what_happens() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        probes_and_metrics(db).await;
-    }
-}
+on_every_backend!(
+    probes_answer_and_metrics_follow_what_happens,
+    probes_and_metrics
+);
 
 async fn openapi(db: Db) {
     let server = Server::start(db).await;
@@ -438,17 +434,10 @@ fn doc_problems(doc: &Value) -> Vec<String> {
     problems
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_openapi_document_lists_every_endpoint() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        openapi(db).await;
-    }
-}
+on_every_backend!(the_openapi_document_lists_every_endpoint, openapi);
 
 async fn shutdown(db: Db) {
-    let mut server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (mut server, admin) = Server::with_admin(db).await;
     let url = format!(
         "{}/api/v1/ws?token={}",
         server.base.replace("http://", "ws://"),
@@ -478,10 +467,4 @@ async fn shutdown(db: Db) {
     assert!(gone.is_err(), "the server still answers after stopping");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_graceful_stop_closes_live_sockets_with_1001() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        shutdown(db).await;
-    }
-}
+on_every_backend!(a_graceful_stop_closes_live_sockets_with_1001, shutdown);

@@ -15,20 +15,10 @@ async fn run(db: Db) {
     let ann_id = agent(&admin, "ann", 2, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
-    let first = server
-        .ingest(&q, "4930111", "Ida", "first")
-        .await
-        .interaction_id
-        .0;
-    let second = server
-        .ingest(&q, "4930222", "Jon", "second")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{first}/accept"), json!({}))
-        .await;
-    ann.ok(&format!("/api/v1/interactions/{first}/end"), json!({}))
-        .await;
+    let first = server.ingest_id(&q, "4930111", "Ida", "first").await;
+    let second = server.ingest_id(&q, "4930222", "Jon", "second").await;
+    ann.act(&first, "accept").await;
+    ann.act(&first, "end").await;
     assert_eq!(ann.interaction(&second).await["state"], "offered");
     let ws = ann.ws(None).await;
     let seq_before = ws.last_seq;
@@ -68,11 +58,7 @@ async fn run(db: Db) {
     // Back available, she is not offered the one she missed (excluded for a while), but a new
     // customer; that offer's deadline survives another restart and fires on time.
     ann.available().await;
-    let third = server
-        .ingest(&q, "4930333", "Kai", "third")
-        .await
-        .interaction_id
-        .0;
+    let third = server.ingest_id(&q, "4930333", "Kai", "third").await;
     let second = third;
     let f = ws.expect_kind("offer.created", &second).await;
     let deadline = f.data["offer"]["deadline"]
@@ -101,10 +87,7 @@ async fn run(db: Db) {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deadlines_that_pass_while_down_fire_at_start_and_others_resume() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        run(db).await;
-    }
-}
+on_every_backend!(
+    deadlines_that_pass_while_down_fire_at_start_and_others_resume,
+    run
+);

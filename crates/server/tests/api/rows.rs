@@ -34,19 +34,13 @@ async fn refuse_poison_messages(db: &Db) {
 
 /// An agent with an accepted interaction; returns (server, admin, ann, interaction id).
 async fn accepted(db: Db) -> (Server, Api, Api, String) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Support"})).await;
     agent(&admin, "ann", 3, false, &[&q]).await;
     let ann = server.login("ann", PASSWORD).await;
     ann.available().await;
-    let it = server
-        .ingest(&q, "4915100000001", "Cleo", "Hello")
-        .await
-        .interaction_id
-        .0;
-    ann.ok(&format!("/api/v1/interactions/{it}/accept"), json!({}))
-        .await;
+    let it = server.ingest_id(&q, "4915100000001", "Cleo", "Hello").await;
+    ann.act(&it, "accept").await;
     (server, admin, ann, it)
 }
 
@@ -121,12 +115,7 @@ async fn a_refused_row_fails_only_its_command(db: Db) {
     // The engine is as committed: the interaction is still Ann's and she can go on.
     let i = ann.interaction(&it).await;
     assert_eq!(i["state"], "active", "{i}");
-    let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/notes"),
-            json!({"text": "after"}),
-        )
-        .await;
+    let (s, v) = ann.try_act(&it, "notes", json!({"text": "after"})).await;
     assert_eq!(s, 201, "{v}");
     // A failure that is not the data's (an outage) still answers 503.
     if let Db::Postgres { .. } = db {
@@ -139,10 +128,7 @@ async fn a_refused_row_fails_only_its_command(db: Db) {
         )
         .await;
         let (s, v) = ann
-            .post(
-                &format!("/api/v1/interactions/{it}/notes"),
-                json!({"text": "in the outage"}),
-            )
+            .try_act(&it, "notes", json!({"text": "in the outage"}))
             .await;
         assert_error(s, &v, 503, "unavailable");
     }
@@ -195,17 +181,8 @@ on_every_backend!(
 
 /// Posts a signed webhook body; returns the status.
 async fn post_webhook(wa: &Wa, body: &[u8]) -> u16 {
-    reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", wa.server.base))
-        .header("content-type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            switchboard_channels::sign(SECRET.as_bytes(), body),
-        )
-        .body(body.to_vec())
-        .send()
+    post_signed_webhook(&wa.server, SECRET, body.to_vec())
         .await
-        .expect("post")
         .status()
         .as_u16()
 }
@@ -216,9 +193,7 @@ async fn all_messages(admin: &Api) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for it in all.as_array().expect("list") {
         let id = it["id"].as_str().expect("id");
-        let (s, page) = admin
-            .get(&format!("/api/v1/interactions/{id}/messages"))
-            .await;
+        let (s, page) = admin.messages(id).await;
         assert_eq!(s, 200, "{page}");
         for m in page["messages"].as_array().expect("messages") {
             let wa = it["customer"]["wa_id"].as_str().expect("wa_id").to_owned();
@@ -331,10 +306,7 @@ async fn bounded_inputs(db: Db) {
         .await;
     assert_error(s, &v, 422, "invalid_display_name");
     let (s, v) = ann
-        .post(
-            &format!("/api/v1/interactions/{it}/case"),
-            json!({"subject": "s".repeat(100_000)}),
-        )
+        .try_act(&it, "case", json!({"subject": "s".repeat(100_000)}))
         .await;
     assert_error(s, &v, 422, "invalid_subject");
     for reasons in [

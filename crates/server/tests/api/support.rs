@@ -10,6 +10,10 @@ use switchboard_domain::QueueId;
 use switchboard_server::{
     App, AppState, Clock, Config, InboundMessage, Ingested, ManualClock, SystemClock,
 };
+use switchboard_simulator::{
+    Simulator, SimulatorConfig, SimulatorHandle, DEFAULT_ACCESS_TOKEN,
+    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID,
+};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
@@ -142,6 +146,18 @@ impl Server {
         Server::start_with_clock(db, ManualClock::new(SystemClock.now())).await
     }
 
+    /// Starts on `db` and logs the admin in.
+    pub async fn with_admin(db: Db) -> (Server, Api) {
+        let server = Server::start(db).await;
+        let admin = server.admin().await;
+        (server, admin)
+    }
+
+    /// Starts with extra `SWITCHBOARD_…` settings; the clock starts now.
+    pub async fn start_with_env(db: Db, extra_env: Vec<(&str, String)>) -> Server {
+        Server::start_full(db, ManualClock::new(SystemClock.now()), extra_env, None).await
+    }
+
     pub async fn start_with_clock(db: Db, clock: ManualClock) -> Server {
         Server::start_full(db, clock, Vec::new(), None).await
     }
@@ -240,6 +256,11 @@ impl Server {
         .expect("ingest")
     }
 
+    /// A customer writes `text` into `queue`: the id of the interaction the message landed in.
+    pub async fn ingest_id(&self, queue: &str, wa_id: &str, name: &str, text: &str) -> String {
+        self.ingest(queue, wa_id, name, text).await.interaction_id.0
+    }
+
     pub fn anon(&self) -> Api {
         Api {
             http: reqwest::Client::new(),
@@ -274,13 +295,17 @@ impl Drop for Server {
     }
 }
 
-/// The `Content-Type` of an answer ("" without one).
-fn content_type_of(resp: &reqwest::Response) -> String {
+/// The value of header `name` of an answer, if it has one (and it is text).
+pub fn header_of(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
-        .get("content-type")
+        .get(name)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned()
+        .map(str::to_owned)
+}
+
+/// The `Content-Type` of an answer ("" without one).
+pub fn content_type_of(resp: &reqwest::Response) -> String {
+    header_of(resp, "content-type").unwrap_or_default()
 }
 
 /// A client of the REST API, logged in or not.
@@ -393,6 +418,48 @@ impl Api {
         let (s, v) = self.post(path, body).await;
         assert!((200..300).contains(&s), "POST {path} -> {s} {v}");
         v
+    }
+
+    /// `POST /api/v1/interactions/{id}/{action}` with `body` (accept, messages, notes, end,
+    /// wrap-up, transfer...).
+    pub async fn try_act(&self, interaction: &str, action: &str, body: Value) -> (u16, Value) {
+        self.post(
+            &format!("/api/v1/interactions/{interaction}/{action}"),
+            body,
+        )
+        .await
+    }
+
+    /// [`Api::try_act`], which must succeed; returns the body.
+    pub async fn act_with(&self, interaction: &str, action: &str, body: Value) -> Value {
+        self.ok(
+            &format!("/api/v1/interactions/{interaction}/{action}"),
+            body,
+        )
+        .await
+    }
+
+    /// [`Api::act_with`] an empty body (accept, reject, end, wrap-up).
+    pub async fn act(&self, interaction: &str, action: &str) -> Value {
+        self.act_with(interaction, action, json!({})).await
+    }
+
+    /// Sends `text` into an interaction, which must succeed; returns the stored message.
+    pub async fn reply(&self, interaction: &str, text: &str) -> Value {
+        self.act_with(interaction, "messages", json!({ "text": text }))
+            .await
+    }
+
+    /// `GET /api/v1/interactions/{id}/messages`.
+    pub async fn messages(&self, interaction: &str) -> (u16, Value) {
+        self.get(&format!("/api/v1/interactions/{interaction}/messages"))
+            .await
+    }
+
+    /// `POST /api/v1/interactions`: starts an interaction with the customer at `phone`.
+    pub async fn start_outbound(&self, phone: &str) -> (u16, Value) {
+        self.post("/api/v1/interactions", json!({ "phone": phone }))
+            .await
     }
 
     pub async fn me(&self) -> Value {
@@ -625,6 +692,108 @@ impl Ws {
 
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
+    }
+}
+
+/// Starts a WhatsApp Cloud API simulator (its settings from `SimulatorConfig::new` with `secret`,
+/// adjusted by `configure`) and a server on `db` that it sends its webhooks to and that calls its
+/// Graph API, with `extra_env` settings besides; the clock starts now.
+pub async fn start_with_simulator(
+    db: Db,
+    secret: &str,
+    configure: impl FnOnce(&mut SimulatorConfig),
+    extra_env: Vec<(&'static str, String)>,
+) -> (Server, SimulatorHandle) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = SimulatorConfig::new(format!("http://{addr}/webhooks/whatsapp"), secret);
+    configure(&mut config);
+    let sim = Simulator::start(config).await.expect("simulator");
+    let mut env = vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base())];
+    env.extend(extra_env);
+    let clock = ManualClock::new(SystemClock.now());
+    let server = Server::start_full(db, clock, env, Some(listener)).await;
+    (server, sim)
+}
+
+/// The body that creates a channel for the simulator's default number, signed with
+/// `app_secret` and routed to `queue`.
+pub fn simulator_channel(app_secret: &str, queue: &str) -> Value {
+    json!({"kind": "whatsapp", "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
+           "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "access_token": DEFAULT_ACCESS_TOKEN,
+           "app_secret": app_secret, "verify_token": "verify-me", "queue_id": queue})
+}
+
+/// Posts `body` to the server's WhatsApp webhook, signed with `app_secret` as Meta signs.
+pub async fn post_signed_webhook(
+    server: &Server,
+    app_secret: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", server.base))
+        .header("content-type", "application/json")
+        .header(
+            "X-Hub-Signature-256",
+            switchboard_channels::sign(app_secret.as_bytes(), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("post")
+}
+
+/// The `text` of each item of a JSON list that has one (messages, a transcript).
+pub fn texts(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect()
+}
+
+/// The simulated customer `wa_id` (`name`) writes `text`; the message as the simulator sent it.
+pub async fn customer_writes(
+    sim: &SimulatorHandle,
+    wa_id: &str,
+    name: &str,
+    text: &str,
+) -> switchboard_simulator::CustomerMessage {
+    sim.customer(wa_id, name)
+        .send_text(text)
+        .await
+        .expect("send")
+}
+
+/// A server with a queue "Support" and Ann in it (capacity 3), logged in, her websocket open and
+/// her `available` presence seen on it.
+pub struct Desk {
+    pub server: Server,
+    pub admin: Api,
+    pub queue: String,
+    pub ann: Api,
+    pub ws: Ws,
+}
+
+impl Desk {
+    /// Opens the desk on `db`; `can_reject` is Ann's.
+    pub async fn open(db: Db, can_reject: bool) -> Desk {
+        let (server, admin) = Server::with_admin(db).await;
+        let queue = queue(&admin, json!({"name": "Support"})).await;
+        let ann_id = agent(&admin, "ann", 3, can_reject, &[&queue]).await;
+        let ann = server.login("ann", PASSWORD).await;
+        let mut ws = ann.ws(None).await;
+        ann.available().await;
+        ws.expect_presence(&ann_id, "available").await;
+        Desk {
+            server,
+            admin,
+            queue,
+            ann,
+            ws,
+        }
     }
 }
 

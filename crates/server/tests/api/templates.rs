@@ -6,10 +6,8 @@
 use crate::support::*;
 use serde_json::{json, Value};
 use std::time::Duration;
-use switchboard_server::{Clock, ManualClock, SystemClock};
 use switchboard_simulator::{
-    Simulator, SimulatorConfig, SimulatorHandle, TemplateStatus, DEFAULT_ACCESS_TOKEN,
-    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID, TINY_PNG,
+    SimulatorHandle, TemplateStatus, DEFAULT_ACCESS_TOKEN, DEFAULT_WABA_ID, TINY_PNG,
 };
 
 const SECRET: &str = "app-secret-for-template-tests";
@@ -26,31 +24,16 @@ struct Tpl {
     channel: String,
 }
 
-async fn start_sim(webhook: String) -> SimulatorHandle {
-    let mut config = SimulatorConfig::new(webhook, SECRET);
-    // Small pages, so that a sync has to follow `paging.next` several times.
-    config.templates_page_size = 2;
-    Simulator::start(config).await.expect("simulator")
-}
-
 /// A server talking to a fresh simulator, one queue, one channel with the simulator's business
 /// account, and Ann (available, watching her websocket). `sync`: templates synced already.
 async fn setup(db: Db, sync: bool) -> Tpl {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let sim = start_sim(format!("http://{addr}/webhooks/whatsapp")).await;
-    let clock = ManualClock::new(SystemClock.now());
-    let server = Server::start_full(
+    let (server, sim) = start_with_simulator(
         db,
-        clock,
-        vec![
-            ("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base()),
-            // Sessions outlast the jumps past the 24-hour window.
-            ("SWITCHBOARD_SERVER__SESSION_TTL_HOURS", "72".to_owned()),
-        ],
-        Some(listener),
+        SECRET,
+        // Small pages, so that a sync has to follow `paging.next` several times.
+        |config| config.templates_page_size = 2,
+        // Sessions outlast the jumps past the 24-hour window.
+        vec![("SWITCHBOARD_SERVER__SESSION_TTL_HOURS", "72".to_owned())],
     )
     .await;
     let admin = server.admin().await;
@@ -59,15 +42,9 @@ async fn setup(db: Db, sync: bool) -> Tpl {
         json!({"name": "Notifications", "acceptance_interval_s": 600}),
     )
     .await;
-    let ch = admin
-        .ok(
-            "/api/v1/channels",
-            json!({"kind": "whatsapp", "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
-                   "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER,
-                   "access_token": DEFAULT_ACCESS_TOKEN, "app_secret": SECRET,
-                   "verify_token": "verify-me", "queue_id": queue, "waba_id": DEFAULT_WABA_ID}),
-        )
-        .await;
+    let mut channel = simulator_channel(SECRET, &queue);
+    channel["waba_id"] = json!(DEFAULT_WABA_ID);
+    let ch = admin.ok("/api/v1/channels", channel).await;
     agent(&admin, "ann", 10, true, &[&queue]).await;
     let ann = server.login("ann", PASSWORD).await;
     let ws = ann.ws(None).await;
@@ -102,28 +79,27 @@ async fn template_id(api: &Api, name: &str) -> String {
         .to_owned()
 }
 
-/// The customer writes; Ann is offered and accepts. Returns the interaction id.
-async fn conversation(t: &mut Tpl, wa_id: &str, name: &str) -> String {
-    let m = t
-        .sim
-        .customer(wa_id, name)
-        .send_text("Hello")
-        .await
-        .expect("send");
-    assert_eq!(m.status, 200);
+/// Waits for an offer of an interaction with the customer `wa_id` (`what` names it if it never
+/// comes); its interaction id.
+async fn offered(ws: &mut Ws, wa_id: &str, what: &str) -> String {
     let w = wa_id.to_owned();
-    let f =
-        t.ws.expect("offer", move |f| {
+    let f = ws
+        .expect(what, move |f| {
             f.kind == "offer.created" && f.data["customer_number"] == w.as_str()
         })
         .await;
-    let id = f.data["interaction_id"]
+    f.data["interaction_id"]
         .as_str()
         .expect("interaction id")
-        .to_owned();
-    t.ann
-        .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
+        .to_owned()
+}
+
+/// The customer writes; Ann is offered and accepts. Returns the interaction id.
+async fn conversation(t: &mut Tpl, wa_id: &str, name: &str) -> String {
+    let m = customer_writes(&t.sim, wa_id, name, "Hello").await;
+    assert_eq!(m.status, 200);
+    let id = offered(&mut t.ws, wa_id, "offer").await;
+    t.ann.act(&id, "accept").await;
     id
 }
 
@@ -149,9 +125,7 @@ async fn expect_status(ws: &mut Ws, message: &str, status: &str) -> Frame {
 }
 
 async fn messages_of(api: &Api, interaction: &str) -> Vec<Value> {
-    let (s, v) = api
-        .get(&format!("/api/v1/interactions/{interaction}/messages"))
-        .await;
+    let (s, v) = api.messages(interaction).await;
     assert_eq!(s, 200, "{v}");
     v["messages"].as_array().expect("messages").clone()
 }
@@ -460,8 +434,9 @@ async fn status_webhook_pauses(db: Db) {
         let tid = template_id(&t.ann, name).await;
         let (s, body) = t
             .ann
-            .post(
-                &format!("/api/v1/interactions/{id}/messages"),
+            .try_act(
+                &id,
+                "messages",
                 json!({"template": {"id": tid, "variables": {"1": "x"}}}),
             )
             .await;
@@ -479,17 +454,7 @@ async fn status_webhook_pauses(db: Db) {
         "value": {"event": "DISABLED", "message_template_id": 1, "message_template_name": "order_update",
                   "message_template_language": "en_US", "reason": "NONE"}}]}]}))
     .expect("json");
-    let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", t.server.base))
-        .header("content-type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            switchboard_channels::sign(SECRET.as_bytes(), &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let r = post_signed_webhook(&t.server, SECRET, body).await;
     assert_eq!(r.status().as_u16(), 200);
     let (_, v) = t.ann.get(&format!("/api/v1/templates/{order}")).await;
     assert_eq!(v["status"], "REJECTED");
@@ -529,13 +494,7 @@ async fn outside_the_window_and_a_tap(db: Db) {
 
     // A day and more later: texts are refused, a template is the way.
     t.server.clock.advance_secs(25 * 3600);
-    let (s, body) = t
-        .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"text": "hi?"}),
-        )
-        .await;
+    let (s, body) = t.ann.try_act(&id, "messages", json!({"text": "hi?"})).await;
     assert_error(s, &body, 422, "template_required");
 
     let (s, p) = t
@@ -573,13 +532,8 @@ async fn outside_the_window_and_a_tap(db: Db) {
     assert_eq!(p["buttons"].as_array().map(Vec::len), Some(3));
 
     let m = t
-        .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"template": {"id": reminder, "variables": {
-                "header.1": "#4", "1": "Kerry", "body.2": "May 3", "3": "10:00", "button.2": "a-17"}}}),
-        )
-        .await;
+        .ann.act_with(&id, "messages", json!({"template": {"id": reminder, "variables": {
+                "header.1": "#4", "1": "Kerry", "body.2": "May 3", "3": "10:00", "button.2": "a-17"}}})).await;
     assert_eq!(m["type"], "template");
     assert_eq!(m["status"], "queued");
     assert_eq!(
@@ -639,12 +593,8 @@ async fn outside_the_window_and_a_tap(db: Db) {
 
     // The interaction ends; the customer taps "Confirm": a new interaction, offered through the
     // queue, whose message points at the template message.
-    t.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
-    t.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    t.ann.act(&id, "end").await;
+    t.ann.act(&id, "wrap-up").await;
     let tap = t
         .sim
         .customer(wa_id, "Kerry")
@@ -652,20 +602,9 @@ async fn outside_the_window_and_a_tap(db: Db) {
         .await
         .expect("tap");
     assert_eq!(tap.status, 200);
-    let w = wa_id.to_owned();
-    let offer =
-        t.ws.expect("an offer for the tap", move |f| {
-            f.kind == "offer.created" && f.data["customer_number"] == w.as_str()
-        })
-        .await;
-    let new_id = offer.data["interaction_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let new_id = offered(&mut t.ws, wa_id, "an offer for the tap").await;
     assert_ne!(new_id, id, "a new interaction");
-    t.ann
-        .ok(&format!("/api/v1/interactions/{new_id}/accept"), json!({}))
-        .await;
+    t.ann.act(&new_id, "accept").await;
     let msgs = messages_of(&t.ann, &new_id).await;
     let button = msgs
         .iter()
@@ -700,12 +639,7 @@ async fn named_parameters(db: Db) {
     let mut t = setup(db, true).await;
     let id = conversation(&mut t, "4915000000003", "Noor").await;
     let notice = template_id(&t.ann, "account_notice").await;
-    t.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"template": {"id": notice, "variables": {"ticket_id": "T-7", "body.first_name": "Noor"}}}),
-        )
-        .await;
+    t.ann.act_with(&id, "messages", json!({"template": {"id": notice, "variables": {"ticket_id": "T-7", "body.first_name": "Noor"}}})).await;
     let sent = t.sim.wait_for_accepted(1, WAIT).await.expect("accepted");
     assert_eq!(
         sent[0].body["template"]["components"],
@@ -716,10 +650,7 @@ async fn named_parameters(db: Db) {
     // A template without variables goes without components.
     let hello = template_id(&t.ann, "hello_world").await;
     t.ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"template": {"id": hello}}),
-        )
+        .act_with(&id, "messages", json!({"template": {"id": hello}}))
         .await;
     let sent = t.sim.wait_for_accepted(2, WAIT).await.expect("accepted");
     assert_eq!(
@@ -893,8 +824,9 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
     t.sim.upsert_template(paused);
     let m = t
         .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
+        .act_with(
+            &id,
+            "messages",
             json!({"template": {"id": order, "variables": {"1": "A-1"}}}),
         )
         .await;
@@ -923,8 +855,9 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
     t.sim.upsert_template(changed);
     let m = t
         .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
+        .act_with(
+            &id,
+            "messages",
             json!({"template": {"id": order, "variables": {"1": "A-1"}}}),
         )
         .await;
@@ -1045,18 +978,6 @@ async fn header_image(db: Db) {
         ])
     );
     expect_status(&mut t.ws, &message_id, "read").await;
-}
-
-macro_rules! on_every_backend {
-    ($name:ident, $f:ident) => {
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            for db in backends() {
-                eprintln!("backend: {}", db.name());
-                $f(db).await;
-            }
-        }
-    };
 }
 
 on_every_backend!(

@@ -18,14 +18,14 @@ fn page(v: &Value) -> (Vec<String>, Option<String>) {
 }
 
 async fn run(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
-    let q = queue(&admin, json!({"name": "Support"})).await;
-    let ann_id = agent(&admin, "ann", 3, true, &[&q]).await;
-    let ann = server.login("ann", PASSWORD).await;
-    let mut ws = ann.ws(None).await;
-    ann.available().await;
-    ws.expect_presence(&ann_id, "available").await;
+    let Desk {
+        server,
+        admin,
+        queue: q,
+        ann,
+        mut ws,
+        ..
+    } = Desk::open(db, true).await;
     let wa = "4915000000777";
 
     // Three visits of one customer, one interaction each; the first two are ended and wrapped up.
@@ -35,16 +35,13 @@ async fn run(db: Db) {
         assert!(first.created, "visit {visit} opens an interaction");
         let id = first.interaction_id.0;
         ws.expect_kind("offer.created", &id).await;
-        ann.ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-            .await;
+        ann.act(&id, "accept").await;
         for n in 2..=texts {
             server.ingest(&q, wa, "Mia", &format!("{visit}{n}")).await;
         }
         if visit != "c" {
-            ann.ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-                .await;
-            ann.ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-                .await;
+            ann.act(&id, "end").await;
+            ann.act(&id, "wrap-up").await;
         }
         ids.push(id);
     }
@@ -137,10 +134,4 @@ async fn run(db: Db) {
     assert_eq!(status, 400, "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transcript_pages_back_through_earlier_interactions() {
-    for db in backends() {
-        eprintln!("backend: {}", db.name());
-        run(db).await;
-    }
-}
+on_every_backend!(transcript_pages_back_through_earlier_interactions, run);

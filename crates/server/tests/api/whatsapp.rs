@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 use switchboard_simulator::{
-    SendFailure, Simulator, SimulatorConfig, SimulatorHandle, DEFAULT_ACCESS_TOKEN,
-    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID,
+    SendFailure, SimulatorHandle, DEFAULT_ACCESS_TOKEN, DEFAULT_DISPLAY_PHONE_NUMBER,
+    DEFAULT_PHONE_NUMBER_ID,
 };
 
 const SECRET: &str = "app-secret-for-tests";
@@ -25,26 +25,7 @@ pub(crate) struct Wa {
 }
 
 pub(crate) async fn setup(db: Db) -> Wa {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let sim = Simulator::start(SimulatorConfig::new(
-        format!("http://{addr}/webhooks/whatsapp"),
-        SECRET,
-    ))
-    .await
-    .expect("simulator");
-    let clock = switchboard_server::ManualClock::new(switchboard_server::Clock::now(
-        &switchboard_server::SystemClock,
-    ));
-    let server = Server::start_full(
-        db,
-        clock,
-        vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base())],
-        Some(listener),
-    )
-    .await;
+    let (server, sim) = start_with_simulator(db, SECRET, |_| {}, Vec::new()).await;
     let admin = server.admin().await;
     let queue = queue(
         &admin,
@@ -52,12 +33,7 @@ pub(crate) async fn setup(db: Db) -> Wa {
     )
     .await;
     let (s, ch) = admin
-        .post(
-            "/api/v1/channels",
-            json!({"kind": "whatsapp", "phone_number_id": DEFAULT_PHONE_NUMBER_ID,
-                   "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER, "access_token": DEFAULT_ACCESS_TOKEN,
-                   "app_secret": SECRET, "verify_token": "verify-me", "queue_id": queue}),
-        )
+        .post("/api/v1/channels", simulator_channel(SECRET, &queue))
         .await;
     assert_eq!(s, 201, "{ch}");
     let text = ch.to_string();
@@ -84,31 +60,18 @@ pub(crate) async fn setup(db: Db) -> Wa {
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
 pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String {
-    let m = wa
-        .sim
-        .customer(wa_id, name)
-        .send_text("Hello there")
-        .await
-        .expect("send");
+    let m = customer_writes(&wa.sim, wa_id, name, "Hello there").await;
     assert_eq!(m.status, 200);
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     assert_eq!(f.data["source_number"], DEFAULT_DISPLAY_PHONE_NUMBER);
     assert_eq!(f.data["customer_name"], name);
     let id = f.data["interaction_id"].as_str().expect("id").to_owned();
-    wa.ann
-        .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
-        .await;
+    wa.ann.act(&id, "accept").await;
     id
 }
 
 pub(crate) async fn say(wa: &Wa, id: &str, text: &str) -> String {
-    let m = wa
-        .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/messages"),
-            json!({"text": text}),
-        )
-        .await;
+    let m = wa.ann.act_with(id, "messages", json!({"text": text})).await;
     assert_eq!(m["status"], "queued");
     m["id"].as_str().expect("id").to_owned()
 }
@@ -123,10 +86,7 @@ fn sent_texts(sim: &SimulatorHandle) -> Vec<String> {
 
 /// Message `message` of interaction `id` as Ann reads it from the API.
 pub(crate) async fn stored_message(wa: &Wa, id: &str, message: &str) -> Value {
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
+    let (_, page) = wa.ann.messages(id).await;
     page["messages"]
         .as_array()
         .expect("messages")
@@ -180,11 +140,7 @@ async fn round_trip_and_handshake(db: Db) {
     assert_eq!(stored["status"], "read");
     assert_eq!(stored["wa_message_id"], sent[0].wamid().expect("wamid"));
     // The customer's answer reaches Ann live.
-    wa.sim
-        .customer("4915111111111", "Maria")
-        .send_text("My parcel is late")
-        .await
-        .expect("send");
+    customer_writes(&wa.sim, "4915111111111", "Maria", "My parcel is late").await;
     wa.ws
         .expect("reply", |f| {
             f.kind == "message.created" && f.data["text"] == "My parcel is late"
@@ -664,17 +620,7 @@ async fn blank_sender_is_kept_raw(db: Db) {
             {"from": "4917111", "id": "wamid.valid", "timestamp": "1700000001", "type": "text", "text": {"body": "hi"}}
         ]}}]}]}))
     .expect("json");
-    let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/whatsapp", wa.server.base))
-        .header("content-type", "application/json")
-        .header(
-            "X-Hub-Signature-256",
-            switchboard_channels::sign(SECRET.as_bytes(), &body),
-        )
-        .body(body)
-        .send()
-        .await
-        .expect("post");
+    let r = post_signed_webhook(&wa.server, SECRET, body).await;
     assert_eq!(
         r.status().as_u16(),
         200,
@@ -696,10 +642,7 @@ async fn closing_text_only_with_a_real_end(db: Db) {
     let id = conversation(&mut wa, "4915666666666", "Ole").await;
     let v = wa
         .ann
-        .ok(
-            &format!("/api/v1/interactions/{id}/end"),
-            json!({"text": "Goodbye!"}),
-        )
+        .act_with(&id, "end", json!({"text": "Goodbye!"}))
         .await;
     assert_eq!(v["state"], "wrap_up");
     let sent = wa
@@ -711,22 +654,11 @@ async fn closing_text_only_with_a_real_end(db: Db) {
     // Ending again (already in wrap-up) is refused, and the text is not sent a second time.
     let (s, body) = wa
         .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/end"),
-            json!({"text": "Goodbye again"}),
-        )
+        .try_act(&id, "end", json!({"text": "Goodbye again"}))
         .await;
     assert_error(s, &body, 409, "not_active");
-    let (_, page) = wa
-        .ann
-        .get(&format!("/api/v1/interactions/{id}/messages"))
-        .await;
-    let texts: Vec<&str> = page["messages"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|m| m["text"].as_str())
-        .collect();
+    let (_, page) = wa.ann.messages(&id).await;
+    let texts = texts(&page["messages"]);
     assert!(!texts.contains(&"Goodbye again"), "{texts:?}");
 }
 
