@@ -1,19 +1,23 @@
 // Switchboard's desktop in the browser: ES modules, no build step. This file is the router: a
 // table of routes, each with the roles that may open it and the screens it mounts (a screen
 // module exports `mount(root, ctx)` and `unmount()`). A route is the hash `#/<path>`; any other
-// hash (e.g. the skip link's `#transcript`) is left to the page. Today every role opens the desk.
+// hash (e.g. the skip link's `#transcript`) is left to the page.
 //
-// A new screen (monitor, reports, admin, audit) is a folder beside `desk/` with its module(s) and
-// CSS, and one row here: `{ path: 'monitor', roles: ['supervisor', 'admin'], screens: () => [...] }`.
+// A new screen (reports, admin, audit) is a folder beside `desk/` with its module(s) and CSS, and
+// one row here: `{ path: 'reports', label: 'Reports', roles: ['supervisor', 'admin'], screens: () => [...] }`;
+// the header's menu lists the routes the role may open.
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
+import * as board from './monitor/board.js';
 import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
 import { socket } from './lib/ws.js';
 
 export const ROUTES = [
   // The CRM mounts first: its panels and bus listeners are there before the desk draws anything.
-  { path: 'desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk] },
+  { path: 'desk', label: 'Desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk] },
+  // The board keeps the desk mounted under it: its login, header, websocket and offers.
+  { path: 'monitor', label: 'Board', roles: ['supervisor', 'admin'], screens: () => [crm, desk, board] },
 ];
 const DEFAULT = 'desk';
 
@@ -31,16 +35,35 @@ function pathOfHash() {
   return h.startsWith('#/') ? h.slice(2) : null;
 }
 
+/** The header's menu of the screens the role may open, the current one marked. */
+function drawNav() {
+  const nav = document.getElementById('screens');
+  const routes = S.me ? routesFor(S.me.role) : [];
+  nav.hidden = routes.length < 2;
+  nav.replaceChildren(...routes.map((r) => {
+    const a = document.createElement('a');
+    a.href = `#/${r.path}`;
+    a.textContent = r.label;
+    if (R.route === r) a.setAttribute('aria-current', 'page');
+    return a;
+  }));
+}
+
 function show(path) {
   const route = routeFor(path) || routeFor(DEFAULT);
   if (!route || route === R.route) return;
-  for (const s of R.mounted.splice(0).reverse()) s.unmount();
+  // Screens the next route keeps stay mounted (the board keeps the desk and its socket).
+  const next = route.screens();
+  for (const s of [...R.mounted].reverse()) if (!next.includes(s)) s.unmount();
+  R.mounted = R.mounted.filter((s) => next.includes(s));
   R.route = route;
   const ctx = { route: route.path, navigate };
-  for (const s of route.screens()) {
+  for (const s of next) {
+    if (R.mounted.includes(s)) continue;
     s.mount(document.body, ctx);
     R.mounted.push(s);
   }
+  drawNav();
 }
 
 /** Opens the route `path` (through the hash, so Back works). */
@@ -61,6 +84,7 @@ export function routesFor(role) {
 // may not open gives way to the default.
 on('signedIn', () => {
   if (R.route && !routeFor(R.route.path)) show(DEFAULT);
+  drawNav();
 });
 
 window.addEventListener('hashchange', () => {

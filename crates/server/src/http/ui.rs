@@ -33,6 +33,7 @@ const ASSETS: &[(&str, &str)] = assets![
     "lib/dom.js",
     "lib/format.js",
     "lib/store.js",
+    "lib/table.js",
     "lib/ws.js",
     "desk/actions.js",
     "desk/compose.js",
@@ -52,6 +53,8 @@ const ASSETS: &[(&str, &str)] = assets![
     "crm/start.js",
     "crm/state.js",
     "crm/templates.js",
+    "monitor/board.css",
+    "monitor/board.js",
 ];
 
 pub fn endpoints() -> Vec<Endpoint> {

@@ -6,6 +6,7 @@ import { belongsInList, loadState, offerFor } from './session.js';
 import { renderMe } from './status.js';
 import { renderConversation, upsertMessage } from './transcript.js';
 import { api } from '../lib/api.js';
+import { emit } from '../lib/bus.js';
 import { $, toast } from '../lib/dom.js';
 import { S, myPart } from '../lib/store.js';
 
@@ -48,6 +49,8 @@ export function refreshMe() {
 
 export let readTimer = null;
 export function onEvent(f) {
+  // Other screens (the board) see every frame of the one socket.
+  emit('wsEvent', f);
   const d = f.data || {};
   switch (f.type) {
     case 'hello':
