@@ -50,6 +50,7 @@ const USAGE: &str = "usage: switchboard load [options]
                     WhatsApp grants a number)
   --reply-every N   in the measured phase, bots answer every Nth customer message (0 = never;
                     default 0)
+  --supervisors N   supervisors with a websocket open, reading every frame (default 0)
 Phases: warm-up (each customer writes once; bots accept and answer), outbound burst (bots write
 once more in each conversation), no-op baseline, measured (follow-ups at --rate).
 Prints a table: durable inbound messages/s, POST→websocket latency p50/p99, outbound sends/s,
@@ -73,6 +74,7 @@ struct Opts {
     database: Option<String>,
     send_rate: u32,
     reply_every: u64,
+    supervisors: usize,
 }
 
 fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> anyhow::Result<T> {
@@ -96,6 +98,7 @@ impl Opts {
             database: flag(args, "--database"),
             send_rate: num(args, "--send-rate", 1000)?,
             reply_every: num(args, "--reply-every", 0)?,
+            supervisors: num(args, "--supervisors", 0)?,
         };
         if o.agents == 0 || o.batch == 0 || o.concurrency == 0 || o.seconds == 0 {
             bail!("--agents, --batch, --concurrency and --seconds must be at least 1\n{USAGE}");
@@ -817,6 +820,40 @@ async fn drive(
     });
     let (stop_bots, bots_stop) = watch::channel(false);
     let mut bots = JoinSet::new();
+    // Supervisors watching the floor: each socket reads (and drops) every frame it is sent.
+    let supervisor_frames = Arc::new(AtomicU64::new(0));
+    for i in 0..o.supervisors {
+        let name = format!("sup{i}");
+        post_json(
+            &http,
+            format!("{base}/api/v1/agents"),
+            &admin,
+            json!({"username": name, "password": PASSWORD, "display_name": format!("Supervisor {i}"),
+                   "role": "supervisor"}),
+        )
+        .await?;
+        let token = crate::login(&http, base, &name, PASSWORD).await?;
+        let ws_url = format!(
+            "{}/api/v1/ws?token={token}",
+            base.replace("http://", "ws://")
+        );
+        let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+            .await
+            .context("supervisor websocket")?;
+        let frames = supervisor_frames.clone();
+        let mut stop = bots_stop.clone();
+        bots.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    f = ws.next() => match f {
+                        Some(Ok(_)) => { frames.fetch_add(1, Ordering::Relaxed); }
+                        _ => break,
+                    },
+                }
+            }
+        });
+    }
     for i in 0..o.agents {
         let name = format!("bot{i}");
         post_json(
@@ -1056,6 +1093,12 @@ async fn drive(
         after.events - before.events,
         measured.post_latency.max_ms,
         event_latency.max_ms
+    );
+    println!(
+        "  event rows stored per inbound message: {:.2} ({} supervisors connected, {} frames read by their sockets)",
+        (after.events - before.events) / (measured.messages_ok as f64).max(1.0),
+        o.supervisors,
+        supervisor_frames.load(Ordering::Relaxed)
     );
     let problems = measured.answered_other + measured.failed + noop.answered_other + noop.failed;
     if problems > 0 || !all_seen {
