@@ -107,6 +107,32 @@ pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (id, at, actor_id, 
      action, target_type, target_id, before, after, client_addr) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING";
 
+/// Runs [`INSERT_AUDIT`] for the entry `$a`, its `before` and `after` encoded (see
+/// `encode_values`), in the transaction `$tx`: the one statement that writes an audit row, with
+/// a change or alone.
+macro_rules! insert_audit {
+    ($tx:expr, $a:expr, $before:expr, $after:expr) => {
+        sqlx::query($crate::audit::INSERT_AUDIT)
+            .bind($a.id.as_str())
+            .bind($a.at.0)
+            .bind(
+                $a.actor_id
+                    .as_ref()
+                    .map(switchboard_domain::model::AgentId::as_str),
+            )
+            .bind($a.actor_name.as_deref())
+            .bind($a.action.as_str())
+            .bind($a.target_type.as_str())
+            .bind($a.target_id.as_str())
+            .bind($before.as_deref())
+            .bind($after.as_deref())
+            .bind($a.client_addr.as_deref())
+            .execute(&mut *$tx)
+            .await
+    };
+}
+pub(crate) use insert_audit;
+
 const AUDIT_COLUMNS: &str =
     "id, at, actor_id, actor_name, action, target_type, target_id, before, after, client_addr";
 
@@ -177,19 +203,7 @@ impl Store {
         dispatch!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             for (a, (before, after)) in records.iter().zip(&values) {
-                sqlx::query(INSERT_AUDIT)
-                    .bind(a.id.as_str())
-                    .bind(a.at.0)
-                    .bind(a.actor_id.as_ref().map(AgentId::as_str))
-                    .bind(a.actor_name.as_deref())
-                    .bind(a.action.as_str())
-                    .bind(a.target_type.as_str())
-                    .bind(a.target_id.as_str())
-                    .bind(before.as_deref())
-                    .bind(after.as_deref())
-                    .bind(a.client_addr.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+                insert_audit!(tx, a, before, after)?;
             }
             tx.commit().await?;
         });

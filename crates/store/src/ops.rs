@@ -842,19 +842,7 @@ impl Store {
                 .await?;
             }
             for (a, (before, after)) in changes.audit.iter().zip(&audit_json) {
-                sqlx::query(crate::audit::INSERT_AUDIT)
-                    .bind(a.id.as_str())
-                    .bind(a.at.0)
-                    .bind(a.actor_id.as_ref().map(AgentId::as_str))
-                    .bind(a.actor_name.as_deref())
-                    .bind(a.action.as_str())
-                    .bind(a.target_type.as_str())
-                    .bind(a.target_id.as_str())
-                    .bind(before.as_deref())
-                    .bind(after.as_deref())
-                    .bind(a.client_addr.as_deref())
-                    .execute(&mut *tx)
-                    .await?;
+                crate::audit::insert_audit!(tx, a, before, after)?;
             }
             for chunk in chunks(&events) {
                 let mut qb = sqlx::QueryBuilder::new(

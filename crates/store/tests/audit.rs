@@ -5,68 +5,14 @@
 //! Every scenario runs on a fresh SQLite file, and on a fresh PostgreSQL schema when
 //! `SWITCHBOARD_TEST_POSTGRES_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/test`).
 
-use std::future::Future;
-use std::path::PathBuf;
-
 use serde_json::json;
-use sqlx::Connection;
-use switchboard_domain::model::{Agent, AgentId, Presence, Role, Settings, Timestamp};
+use switchboard_domain::model::{Agent, AgentId, Role, Settings, Timestamp};
 use switchboard_store::{
     AuditCursor, AuditFilter, AuditRecord, Changeset, EventRecord, Store, StoreError,
 };
 
-const PG_ENV: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
-
-/// Removes a SQLite database file and its WAL companions, even when the test panics.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-fn random_hex() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
-/// Runs `scenario` on SQLite, then on PostgreSQL if configured.
-async fn each_backend<F, Fut>(scenario: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let path = std::env::temp_dir().join(format!("switchboard-audit-{}.db", random_hex()));
-    let _cleanup = TempFile(path.clone());
-    let store = Store::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("connect sqlite");
-    scenario(store.clone()).await;
-    store.close().await;
-
-    let Some(pg_url) = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: {PG_ENV} not set");
-        return;
-    };
-    let schema = format!("t_{}", random_hex());
-    let store = Store::connect_in_schema(&pg_url, &schema)
-        .await
-        .expect("connect postgres");
-    assert_eq!(store.backend(), "postgres");
-    scenario(store.clone()).await;
-    store.close().await;
-    let mut conn = sqlx::PgConnection::connect(&pg_url)
-        .await
-        .expect("connect to drop schema");
-    sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&mut conn)
-        .await
-        .expect("drop schema");
-}
+mod common;
+use common::each_store;
 
 /// An entry by supervisor `actor` ("Sue" for s1) at `at` ms.
 fn entry(id: &str, at: i64, actor: Option<&str>, action: &str, target: &str) -> AuditRecord {
@@ -103,20 +49,7 @@ async fn ids(store: &Store, f: &AuditFilter) -> Vec<String> {
 }
 
 fn user(id: &str) -> Agent {
-    Agent {
-        id: AgentId::from(id),
-        display_name: format!("Agent {id}"),
-        role: Role::Supervisor,
-        capacity: 3,
-        can_reject: false,
-        queue_ids: vec![],
-        presence: Presence::Offline,
-        break_reason: None,
-        stop_new: false,
-        presence_since: Timestamp(1_000),
-        last_idle_at: Timestamp(1_000),
-        disconnected_since: None,
-    }
+    common::agent(id, Role::Supervisor)
 }
 
 fn event(user: &str, seq: i64) -> EventRecord {
@@ -131,7 +64,7 @@ fn event(user: &str, seq: i64) -> EventRecord {
 
 #[tokio::test]
 async fn entries_land_with_their_commit_and_not_when_it_fails() {
-    each_backend(|store| async move {
+    each_store("audit", |store| async move {
         store
             .create_user(&user("s1"), "sue", "hash", Timestamp(1))
             .await
@@ -209,7 +142,7 @@ async fn entries_land_with_their_commit_and_not_when_it_fails() {
 
 #[tokio::test]
 async fn filters_match_time_actor_action_and_target() {
-    each_backend(|store| async move {
+    each_store("audit", |store| async move {
         let log = vec![
             entry("aud_1", 1_000, Some("s1"), "queue.created", "q1"),
             entry("aud_2", 2_000, Some("s1"), "queue.updated", "q1"),
@@ -286,7 +219,7 @@ async fn filters_match_time_actor_action_and_target() {
 
 #[tokio::test]
 async fn pages_through_equal_timestamps_without_skipping_or_repeating() {
-    each_backend(|store| async move {
+    each_store("audit", |store| async move {
         // 23 entries over 4 distinct times, inserted out of order.
         let mut log = Vec::new();
         for n in [
@@ -352,7 +285,7 @@ async fn pages_through_equal_timestamps_without_skipping_or_repeating() {
 
 #[tokio::test]
 async fn prune_deletes_entries_older_than_the_retention() {
-    each_backend(|store| async move {
+    each_store("audit", |store| async move {
         let log = vec![
             entry("aud_1", 1_000, Some("s1"), "queue.created", "q1"),
             entry("aud_2", 1_999, Some("s1"), "queue.updated", "q1"),

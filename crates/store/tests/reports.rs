@@ -7,20 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Connection;
 use switchboard_domain::engine::{Fact, FactKind, OfferOutcome, OfferSource};
 use switchboard_domain::model::{
-    Agent, AgentId, ConversationId, Customer, Interaction, InteractionId, InteractionState,
-    ParticipantRole, Presence, Queue, QueueId, Role, Target, Timestamp,
+    Agent, AgentId, Customer, Interaction, InteractionId, InteractionState, ParticipantRole,
+    Presence, Queue, QueueId, Role, Target, Timestamp,
 };
 use switchboard_store::{
     report_bucket_range, Changeset, ReportFigure, ReportFilter, ReportGroup, ReportInteraction,
     Store, SummaryQuery, SummaryRow, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE,
 };
 
-fn random_hex() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
+mod common;
 
 /// 2026-01-14 00:00 in Berlin (UTC+1): 2026-01-13 23:00 UTC.
 const M: i64 = 1_768_345_200_000;
@@ -259,48 +256,23 @@ fn script() -> Vec<Fact> {
 /// A stored interaction (done), as the core worker commits it beside the facts.
 fn interaction_row(id: &str) -> Interaction {
     Interaction {
-        id: iid(id),
-        state: InteractionState::Done,
-        queue_id: QueueId::from("q1"),
-        conversation_id: ConversationId::from(format!("conv-{id}")),
         channel_id: Some("ch1".into()),
         customer: Customer::default(),
-        source_number: None,
         first_message: None,
-        contact_id: None,
-        created_at: at(10, 0, 0),
-        waiting_since: at(10, 0, 0),
         queue_key: 1,
-        accepted_at: None,
-        ended_at: None,
-        owner_id: None,
-        participants: vec![],
-        offer: None,
-        conference: None,
-        exclusions: vec![],
-        sticky: None,
         unread: 0,
         last_inbound_at: None,
-        last_agent_reply_at: None,
-        awaiting_reply_since: None,
-        last_outbound_failed: false,
+        ..common::interaction(id, InteractionState::Done, "q1", at(10, 0, 0).0)
     }
 }
 
 fn user(id: &str, name: &str) -> Agent {
     Agent {
-        id: aid(id),
         display_name: name.into(),
-        role: Role::Agent,
-        capacity: 3,
         can_reject: true,
-        queue_ids: vec![],
-        presence: Presence::Offline,
-        break_reason: None,
-        stop_new: false,
         presence_since: Timestamp(0),
         last_idle_at: Timestamp(0),
-        disconnected_since: None,
+        ..common::agent(id, Role::Agent)
     }
 }
 
@@ -838,35 +810,7 @@ async fn both(store: &Store) {
 
 #[tokio::test]
 async fn a_scripted_day_gives_every_figure_exactly() {
-    let path = std::env::temp_dir().join(format!("switchboard-reports-{}.db", random_hex()));
-    let store = Store::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("sqlite");
-    both(&store).await;
-    store.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
-    let Some(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipped: PostgreSQL (SWITCHBOARD_TEST_POSTGRES_URL not set)");
-        return;
-    };
-    let schema = format!("t_{}", random_hex());
-    let store = Store::connect_in_schema(&url, &schema)
-        .await
-        .expect("postgres");
-    both(&store).await;
-    store.close().await;
-    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    common::each_store("reports", |store| async move { both(&store).await }).await;
 }
 
 #[test]

@@ -3,118 +3,23 @@
 //! Every scenario runs on a fresh SQLite file, and on a fresh PostgreSQL schema when
 //! `SWITCHBOARD_TEST_POSTGRES_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/test`).
 
-use std::future::Future;
-use std::path::PathBuf;
-
 use serde_json::json;
-use sqlx::Connection;
 use switchboard_domain::model::{
-    Agent, AgentId, ConversationId, Customer, Interaction, InteractionId, InteractionState,
-    Participant, ParticipantRole, ParticipantState, Presence, Queue, QueueId, Role, Settings,
-    Timestamp,
+    Agent, AgentId, ConversationId, Interaction, InteractionId, InteractionState, Participant,
+    ParticipantRole, ParticipantState, Presence, Queue, QueueId, Role, Settings, Timestamp,
 };
 use switchboard_store::{
     Changeset, ConversationRecord, CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter,
     MessageRecord, MessageStatusUpdate, NoteRecord, SearchScope, Store, StoreError,
 };
 
-const PG_ENV: &str = "SWITCHBOARD_TEST_POSTGRES_URL";
-
-/// One database under test, and how to open it again.
-struct Db {
-    store: Store,
-    url: String,
-    schema: Option<String>,
-}
-
-impl Db {
-    async fn reopen(&self) -> Store {
-        match &self.schema {
-            Some(schema) => Store::connect_in_schema(&self.url, schema).await,
-            None => Store::connect(&self.url).await,
-        }
-        .expect("reopen")
-    }
-}
-
-/// Removes a SQLite database file and its WAL companions, even when the test panics.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-fn random_hex() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
-/// Runs `scenario` on SQLite, then on PostgreSQL if configured.
-async fn each_backend<F, Fut>(scenario: F)
-where
-    F: Fn(Db) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let path = std::env::temp_dir().join(format!("switchboard-store-{}.db", random_hex()));
-    let _cleanup = TempFile(path.clone());
-    let url = format!("sqlite://{}", path.display());
-    let store = Store::connect(&url).await.expect("connect sqlite");
-    assert_eq!(store.backend(), "sqlite");
-    scenario(Db {
-        store: store.clone(),
-        url,
-        schema: None,
-    })
-    .await;
-    store.close().await;
-
-    let Some(pg_url) = std::env::var(PG_ENV).ok().filter(|u| !u.is_empty()) else {
-        eprintln!("skipped: {PG_ENV} not set");
-        return;
-    };
-    let schema = format!("t_{}", random_hex());
-    let store = Store::connect_in_schema(&pg_url, &schema)
-        .await
-        .expect("connect postgres");
-    assert_eq!(store.backend(), "postgres");
-    scenario(Db {
-        store: store.clone(),
-        url: pg_url.clone(),
-        schema: Some(schema.clone()),
-    })
-    .await;
-    store.close().await;
-    let mut conn = sqlx::PgConnection::connect(&pg_url)
-        .await
-        .expect("connect to drop schema");
-    sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&mut conn)
-        .await
-        .expect("drop schema");
-}
+mod common;
+use common::{each_backend, interaction, random_hex};
 
 // ------------------------------------------------------------------------------------ fixtures
 
 fn agent(id: &str) -> Agent {
-    Agent {
-        id: AgentId::from(id),
-        display_name: format!("Agent {id}"),
-        role: Role::Agent,
-        capacity: 3,
-        can_reject: false,
-        queue_ids: vec![],
-        presence: Presence::Offline,
-        break_reason: None,
-        stop_new: false,
-        presence_since: Timestamp(1_000),
-        last_idle_at: Timestamp(1_000),
-        disconnected_since: None,
-    }
+    common::agent(id, Role::Agent)
 }
 
 async fn create_agent(store: &Store, id: &str) -> Agent {
@@ -137,39 +42,6 @@ fn participant(agent: &str, joined_at: i64) -> Participant {
         disposition_code: None,
         wrap_up_note: None,
         wrapped_up_at: None,
-    }
-}
-
-fn interaction(id: &str, state: InteractionState, queue: &str, created_at: i64) -> Interaction {
-    Interaction {
-        id: InteractionId::from(id),
-        state,
-        queue_id: QueueId::from(queue),
-        conversation_id: ConversationId::from(format!("conv-{id}")),
-        channel_id: Some("chan".into()),
-        customer: Customer {
-            wa_id: "4915112345678".into(),
-            name: Some("Ann".into()),
-        },
-        source_number: None,
-        first_message: Some("hello".into()),
-        contact_id: None,
-        created_at: Timestamp(created_at),
-        waiting_since: Timestamp(created_at),
-        queue_key: created_at,
-        accepted_at: None,
-        ended_at: None,
-        owner_id: None,
-        participants: vec![],
-        offer: None,
-        conference: None,
-        exclusions: vec![],
-        sticky: None,
-        unread: 1,
-        last_inbound_at: Some(Timestamp(created_at)),
-        last_agent_reply_at: None,
-        awaiting_reply_since: None,
-        last_outbound_failed: false,
     }
 }
 
@@ -231,7 +103,7 @@ fn message_ids(messages: &[MessageRecord]) -> Vec<&str> {
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_data_survives_reopening() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         db.store.ping().await.expect("ping");
         create_agent(&db.store, "a1").await;
         db.store.close().await;
@@ -300,7 +172,7 @@ async fn connect_rejects_unknown_schemes() {
 
 #[tokio::test]
 async fn users_are_created_looked_up_and_hidden_when_deleted() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         assert_eq!(store.count_users().await.expect("count"), 0);
         let mut admin = agent("a1");
@@ -403,7 +275,7 @@ async fn users_are_created_looked_up_and_hidden_when_deleted() {
 
 #[tokio::test]
 async fn sessions_resolve_to_live_users_only() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         create_agent(store, "a1").await;
         create_agent(store, "a2").await;
@@ -462,7 +334,7 @@ async fn sessions_resolve_to_live_users_only() {
 
 #[tokio::test]
 async fn committed_state_loads_back() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         let empty = store.load_state().await.expect("load");
         assert!(empty.agents.is_empty() && empty.queues.is_empty());
@@ -578,7 +450,7 @@ async fn committed_state_loads_back() {
 
 #[tokio::test]
 async fn participants_are_remembered_and_filter_listings() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         let mut i1 = interaction("i1", InteractionState::Active, "q1", 100);
         i1.participants = vec![participant("a1", 110)];
@@ -676,7 +548,7 @@ async fn participants_are_remembered_and_filter_listings() {
 
 #[tokio::test]
 async fn messages_dedupe_page_backwards_and_update_status() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         // Ids sort bytewise ("m-B" < "ma" even where a locale would say otherwise).
         let originals = vec![
@@ -801,7 +673,7 @@ async fn messages_dedupe_page_backwards_and_update_status() {
 
 #[tokio::test]
 async fn notes_list_in_order() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         let note = |id: &str, at: i64| NoteRecord {
             id: id.into(),
@@ -832,7 +704,7 @@ async fn notes_list_in_order() {
 
 #[tokio::test]
 async fn events_replay_and_prune() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         let u1 = AgentId::from("u1");
         let u2 = AgentId::from("u2");
@@ -909,7 +781,7 @@ async fn events_replay_and_prune() {
 
 #[tokio::test]
 async fn conversations_upsert_without_losing_known_fields() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         let id = ConversationId::from("c1");
         let mut first = conversation("c1");
@@ -979,7 +851,7 @@ async fn conversations_upsert_without_losing_known_fields() {
 
 #[tokio::test]
 async fn a_failed_commit_applies_nothing() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         create_agent(store, "a1").await;
         store
@@ -1070,7 +942,7 @@ async fn a_failed_commit_applies_nothing() {
 
 #[tokio::test]
 async fn concurrent_commits_all_land() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = db.store.clone();
         let mut tasks = Vec::new();
         for worker in 0..8_i64 {
@@ -1102,7 +974,7 @@ async fn concurrent_commits_all_land() {
 
 #[tokio::test]
 async fn a_batch_with_repeated_rows_and_more_rows_than_a_chunk_lands_whole() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         // The same interaction changed three times in one batch: the last value wins.
         let mut v1 = interaction("i1", InteractionState::Queued, "q1", 10);
@@ -1167,7 +1039,7 @@ fn channel(id: &str, pnid: &str) -> switchboard_store::ChannelRecord {
 
 #[tokio::test]
 async fn channels_outbox_and_early_statuses() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         // Channels: one live channel per number id; deleting frees the number.
         store
@@ -1312,7 +1184,7 @@ async fn channels_outbox_and_early_statuses() {
 
 #[tokio::test]
 async fn pending_media_follows_the_message_payload() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         let with_media = |id: &str, state: &str| {
             let mut m = message(id, "c1", Some("i1"), Some(&format!("wamid.{id}")));
@@ -1418,7 +1290,7 @@ fn crm_event(id: &str, at: i64) -> CrmEventRecord {
 
 #[tokio::test]
 async fn crm_events_queue_in_commit_order_and_move_between_states() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         assert!(store.next_crm_event().await.expect("next").is_none());
         // Commit order, not id or time order, is the order of delivery.
@@ -1557,7 +1429,7 @@ async fn crm_events_queue_in_commit_order_and_move_between_states() {
 
 #[tokio::test]
 async fn full_text_search_pages_common_and_rare_words_newest_first() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         // 12,000 messages say "common"; every 500th also says "rare". With statistics taken,
         // PostgreSQL knows "common" is in every message and walks the newest ones instead of
@@ -1640,7 +1512,7 @@ async fn full_text_search_pages_common_and_rare_words_newest_first() {
 /// 100,000 characters, migration 0008).
 #[tokio::test]
 async fn data_refusals_are_told_apart_from_outages() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         create_agent(store, "a1").await;
         let mut big = String::from("alphaword");
@@ -1704,7 +1576,7 @@ async fn data_refusals_are_told_apart_from_outages() {
 
 #[tokio::test]
 async fn full_text_search_lists_exact_matches_before_prefix_matches() {
-    each_backend(|db| async move {
+    each_backend("store", |db| async move {
         let store = &db.store;
         // "n1" … "n999", oldest first: "n1" is the only exact match of `n1`, and 110 newer
         // messages ("n10" … "n19", "n100" … "n199") only start with it.

@@ -6,9 +6,7 @@ use serde_json::json;
 use switchboard_domain::model::Timestamp;
 use switchboard_store::{Store, TemplateFilter, TemplateRecord, TemplateStatusChange};
 
-fn random_hex() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
+mod common;
 
 /// Syncs `listed` as all the templates of account `waba_1`: how many were (added, updated,
 /// unchanged, deleted).
@@ -22,26 +20,6 @@ async fn sync(
         .await
         .expect("sync");
     (o.added, o.updated, o.unchanged, o.deleted)
-}
-
-/// Each store, with what to remove after: the SQLite file, or the PostgreSQL URL and schema.
-async fn stores() -> Vec<(Store, Option<std::path::PathBuf>, Option<(String, String)>)> {
-    let path = std::env::temp_dir().join(format!("switchboard-templates-{}.db", random_hex()));
-    let sqlite = Store::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("sqlite");
-    let mut v = vec![(sqlite, Some(path), None)];
-    match std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => {
-            let schema = format!("t_{}", random_hex());
-            let pg = Store::connect_in_schema(&url, &schema)
-                .await
-                .expect("postgres");
-            v.push((pg, None, Some((url, schema))));
-        }
-        _ => eprintln!("skipped: PostgreSQL (SWITCHBOARD_TEST_POSTGRES_URL not set)"),
-    }
-    v
 }
 
 fn template(id: &str, name: &str, language: &str, status: &str) -> TemplateRecord {
@@ -83,7 +61,7 @@ async fn search(store: &Store, q: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn sync_status_and_filters() {
-    for (store, path, pg) in stores().await {
+    common::each_store("templates", |store| async move {
         eprintln!("backend: {}", store.backend());
         let t1 = Timestamp(1_000);
         let listed = vec![
@@ -218,24 +196,6 @@ async fn sync_status_and_filters() {
                 .await,
             Err(switchboard_store::StoreError::NotFound)
         ));
-
-        store.close().await;
-        if let Some(p) = path {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut f = p.clone().into_os_string();
-                f.push(suffix);
-                let _ = std::fs::remove_file(f);
-            }
-        }
-        if let Some((url, schema)) = pg {
-            use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&url)
-                .await
-                .expect("connect to drop schema");
-            sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-                .execute(&mut conn)
-                .await
-                .expect("drop schema");
-        }
-    }
+    })
+    .await;
 }

@@ -65,13 +65,7 @@ fn r3_13_indicators_are_per_interaction() {
         s(6),
     );
     assert_eq!((cc.it("i1").unread, cc.it("i2").unread), (3, 0));
-    cc.apply(
-        Command::AgentReply {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(7),
-    );
+    cc.reply("a1", "i1", s(7));
     assert_eq!(cc.it("i1").unread, 0);
     assert_eq!(cc.it("i1").awaiting_reply_since, None);
     assert_eq!(cc.it("i2").awaiting_reply_since, Some(s(2)));

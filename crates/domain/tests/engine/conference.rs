@@ -61,20 +61,8 @@ fn r3_10_conference_with_an_agent() {
     );
     assert_eq!(it.owner_id, Some(aid("a1")));
     // Both can act on it.
-    cc.apply(
-        Command::AgentReply {
-            agent: aid("a2"),
-            interaction: iid("i1"),
-        },
-        s(12),
-    );
-    cc.apply(
-        Command::AgentReply {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(12),
-    );
+    cc.reply("a2", "i1", s(12));
+    cc.reply("a1", "i1", s(12));
     cc.check(s(12));
 
     let c = cc.end_conference("a1", "i1", s(20));
@@ -95,13 +83,7 @@ fn r3_10_conference_with_an_agent() {
     // The same agent can be invited again later and act on the interaction again.
     cc.apply(invite("a1", "i1", to_agent("a2")), s(22));
     cc.accept("a2", "i1", s(23));
-    cc.apply(
-        Command::AgentReply {
-            agent: aid("a2"),
-            interaction: iid("i1"),
-        },
-        s(24),
-    );
+    cc.reply("a2", "i1", s(24));
     cc.end_conference("a2", "i1", s(25));
     assert_eq!(
         cc.it("i1").participant(&aid("a2")).unwrap().state,

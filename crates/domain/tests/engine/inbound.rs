@@ -43,13 +43,7 @@ fn a_reaction_is_neither_unread_nor_waiting_for_a_reply() {
     let mut cc = ann_available();
     cc.inbound("i1", "c1", "q1", s(2));
     cc.accept("a1", "i1", s(3));
-    cc.apply(
-        Command::AgentReply {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(4),
-    );
+    cc.reply("a1", "i1", s(4));
     cc.apply(
         Command::MarkRead {
             agent: aid("a1"),

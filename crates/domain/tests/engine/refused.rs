@@ -57,13 +57,7 @@ fn refused_commands_change_nothing() {
             },
             "not_found",
         ),
-        (
-            Command::AgentReply {
-                agent: aid("a2"),
-                interaction: iid("i3"),
-            },
-            "not_active",
-        ),
+        (reply_cmd("a2", "i3"), "not_active"),
         (Command::DeleteAgent(aid("a2")), "agent_busy"),
         (Command::DeleteQueue(qid("q1")), "queue_in_use"),
         (Command::DeleteQueue(qid("nope")), "not_found"),

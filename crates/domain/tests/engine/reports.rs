@@ -32,14 +32,44 @@ fn presence(a: &str, p: Presence, reason: Option<&str>) -> FactKind {
     }
 }
 
-fn reply(cc: &mut Cc, agent: &str, i: &str, now: Timestamp) -> Changes {
-    cc.apply(
-        Command::AgentReply {
-            agent: aid(agent),
-            interaction: iid(i),
-        },
-        now,
-    )
+fn joined(i: &str, a: &str, role: ParticipantRole) -> FactKind {
+    FactKind::Joined {
+        interaction: iid(i),
+        agent: aid(a),
+        role,
+    }
+}
+
+/// `a` wrapped up `i` with `disposition`; by the countdown or not, the closing wrap-up or not.
+fn wrapped_up(
+    i: &str,
+    a: &str,
+    disposition: Option<&str>,
+    by_countdown: bool,
+    closing: bool,
+) -> FactKind {
+    FactKind::WrappedUp {
+        interaction: iid(i),
+        agent: aid(a),
+        disposition: disposition.map(str::to_owned),
+        by_countdown,
+        closing,
+    }
+}
+
+fn transferred(i: &str, from: &str, to: Target) -> FactKind {
+    FactKind::Transferred {
+        interaction: iid(i),
+        from: aid(from),
+        to,
+    }
+}
+
+/// The facts of step `c` are exactly `kinds`, in order, each at `at`.
+#[track_caller]
+fn assert_facts(c: &Changes, at: Timestamp, kinds: Vec<FactKind>) {
+    let want: Vec<Fact> = kinds.into_iter().map(|kind| f(at, kind)).collect();
+    assert_eq!(c.facts, want);
 }
 
 #[test]
@@ -66,241 +96,177 @@ fn a_scripted_interaction_yields_exactly_its_facts() {
         }),
         s(0),
     );
-    assert_eq!(
-        created.facts,
-        vec![f(s(0), presence("a1", Presence::Offline, None))]
+    assert_facts(
+        &created,
+        s(0),
+        vec![presence("a1", Presence::Offline, None)],
     );
     cc.agent("a2", "Bob", &["q1"], 2, false, s(0));
 
     let c = cc.available("a1", s(1));
-    assert_eq!(
-        c.facts,
-        vec![f(s(1), presence("a1", Presence::Available, None))]
-    );
+    assert_facts(&c, s(1), vec![presence("a1", Presence::Available, None)]);
 
     // A customer writes: the interaction arrives and is offered at once.
     let c = cc.inbound("i1", "c1", "q1", s(2));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(2),
         vec![
-            f(
-                s(2),
-                FactKind::Arrived {
-                    interaction: iid("i1"),
-                    queue: qid("q1"),
-                    channel: Some("ch1".into()),
-                    customer: msg("i1", "c1", "q1").customer,
-                    contact_id: None,
-                    outbound: false,
-                    sla_response_s: 60,
-                }
-            ),
-            f(s(2), offer_made("i1", "a1", OfferSource::Route)),
-        ]
+            FactKind::Arrived {
+                interaction: iid("i1"),
+                queue: qid("q1"),
+                channel: Some("ch1".into()),
+                customer: msg("i1", "c1", "q1").customer,
+                contact_id: None,
+                outbound: false,
+                sla_response_s: 60,
+            },
+            offer_made("i1", "a1", OfferSource::Route),
+        ],
     );
 
     // Ann rejects: her offer ends rejected and she goes to rona.
-    let c = cc.apply(
-        Command::Reject {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
+    let c = cc.reject("a1", "i1", s(3));
+    assert_facts(
+        &c,
         s(3),
-    );
-    assert_eq!(
-        c.facts,
         vec![
-            f(s(3), offer_ended("i1", "a1", OfferOutcome::Rejected)),
-            f(s(3), presence("a1", Presence::Rona, Some("Rejected offer"))),
-        ]
+            offer_ended("i1", "a1", OfferOutcome::Rejected),
+            presence("a1", Presence::Rona, Some("Rejected offer")),
+        ],
     );
 
     // Bob becomes available, is offered it and lets it time out (30 s).
     let c = cc.available("a2", s(4));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(4),
         vec![
-            f(s(4), presence("a2", Presence::Available, None)),
-            f(s(4), offer_made("i1", "a2", OfferSource::Route)),
-        ]
+            presence("a2", Presence::Available, None),
+            offer_made("i1", "a2", OfferSource::Route),
+        ],
     );
     assert!(
         cc.tick(s(33)).facts.is_empty(),
         "nothing before the deadline"
     );
     let c = cc.tick(s(34));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(34),
         vec![
-            f(s(34), offer_ended("i1", "a2", OfferOutcome::Missed)),
-            f(s(34), presence("a2", Presence::Rona, Some("Missed offer"))),
-        ]
+            offer_ended("i1", "a2", OfferOutcome::Missed),
+            presence("a2", Presence::Rona, Some("Missed offer")),
+        ],
     );
 
     // Ann comes back and accepts: the interaction's first answer, her participation begins.
     let c = cc.available("a1", s(40));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(40),
         vec![
-            f(s(40), presence("a1", Presence::Available, None)),
-            f(s(40), offer_made("i1", "a1", OfferSource::Route)),
-        ]
+            presence("a1", Presence::Available, None),
+            offer_made("i1", "a1", OfferSource::Route),
+        ],
     );
     let c = cc.accept("a1", "i1", s(41));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(41),
         vec![
-            f(s(41), offer_ended("i1", "a1", OfferOutcome::Accepted)),
-            f(
-                s(41),
-                FactKind::Answered {
-                    interaction: iid("i1"),
-                    agent: aid("a1"),
-                }
-            ),
-            f(
-                s(41),
-                FactKind::Joined {
-                    interaction: iid("i1"),
-                    agent: aid("a1"),
-                    role: ParticipantRole::Owner,
-                }
-            ),
-        ]
+            offer_ended("i1", "a1", OfferOutcome::Accepted),
+            FactKind::Answered {
+                interaction: iid("i1"),
+                agent: aid("a1"),
+            },
+            joined("i1", "a1", ParticipantRole::Owner),
+        ],
     );
 
     // Messages both ways; only the first agent message is the first response.
     let c = cc.inbound("ignored", "c1", "q1", s(42));
-    assert_eq!(
-        c.facts,
-        vec![f(
-            s(42),
-            FactKind::MessageIn {
-                interaction: iid("i1")
-            }
-        )]
+    assert_facts(
+        &c,
+        s(42),
+        vec![FactKind::MessageIn {
+            interaction: iid("i1"),
+        }],
     );
-    let c = reply(&mut cc, "a1", "i1", s(45));
-    assert_eq!(
-        c.facts,
+    let c = cc.reply("a1", "i1", s(45));
+    assert_facts(
+        &c,
+        s(45),
         vec![
-            f(
-                s(45),
-                FactKind::FirstResponse {
-                    interaction: iid("i1"),
-                    agent: aid("a1"),
-                }
-            ),
-            f(
-                s(45),
-                FactKind::MessageOut {
-                    interaction: iid("i1"),
-                    agent: aid("a1"),
-                }
-            ),
-        ]
-    );
-    let c = reply(&mut cc, "a1", "i1", s(46));
-    assert_eq!(
-        c.facts,
-        vec![f(
-            s(46),
+            FactKind::FirstResponse {
+                interaction: iid("i1"),
+                agent: aid("a1"),
+            },
             FactKind::MessageOut {
                 interaction: iid("i1"),
                 agent: aid("a1"),
-            }
-        )]
+            },
+        ],
+    );
+    let c = cc.reply("a1", "i1", s(46));
+    assert_facts(
+        &c,
+        s(46),
+        vec![FactKind::MessageOut {
+            interaction: iid("i1"),
+            agent: aid("a1"),
+        }],
     );
 
     // Ann transfers to Bob, who accepts: no second answer, a second participation.
     cc.available("a2", s(47));
-    let c = cc.apply(
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
+    let c = cc.apply(transfer("a1", "i1", to_agent("a2")), s(50));
+    assert_facts(
+        &c,
         s(50),
-    );
-    assert_eq!(
-        c.facts,
         vec![
-            f(
-                s(50),
-                FactKind::Transferred {
-                    interaction: iid("i1"),
-                    from: aid("a1"),
-                    to: Target::Agent(aid("a2")),
-                }
-            ),
-            f(s(50), offer_made("i1", "a2", OfferSource::Transfer)),
-        ]
+            transferred("i1", "a1", Target::Agent(aid("a2"))),
+            offer_made("i1", "a2", OfferSource::Transfer),
+        ],
     );
     let c = cc.accept("a2", "i1", s(52));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(52),
         vec![
-            f(s(52), offer_ended("i1", "a2", OfferOutcome::Accepted)),
-            f(
-                s(52),
-                FactKind::Joined {
-                    interaction: iid("i1"),
-                    agent: aid("a2"),
-                    role: ParticipantRole::Owner,
-                }
-            ),
-        ]
+            offer_ended("i1", "a2", OfferOutcome::Accepted),
+            joined("i1", "a2", ParticipantRole::Owner),
+        ],
     );
 
     // Ann wraps up her part with a code: not the closing wrap-up.
     let c = cc.wrap_up("a1", "i1", Some("sale"), s(55));
-    assert_eq!(
-        c.facts,
-        vec![f(
-            s(55),
-            FactKind::WrappedUp {
-                interaction: iid("i1"),
-                agent: aid("a1"),
-                disposition: Some("sale".into()),
-                by_countdown: false,
-                closing: false,
-            }
-        )]
+    assert_facts(
+        &c,
+        s(55),
+        vec![wrapped_up("i1", "a1", Some("sale"), false, false)],
     );
 
     // Bob ends it and lets the countdown (60 s) complete his wrap-up: the interaction is done.
     let c = cc.end("a2", "i1", s(60));
-    assert_eq!(
-        c.facts,
-        vec![f(
-            s(60),
-            FactKind::Ended {
-                interaction: iid("i1"),
-                by: aid("a2"),
-            }
-        )]
+    assert_facts(
+        &c,
+        s(60),
+        vec![FactKind::Ended {
+            interaction: iid("i1"),
+            by: aid("a2"),
+        }],
     );
     let c = cc.tick(s(120));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(120),
         vec![
-            f(
-                s(120),
-                FactKind::WrappedUp {
-                    interaction: iid("i1"),
-                    agent: aid("a2"),
-                    disposition: None,
-                    by_countdown: true,
-                    closing: true,
-                }
-            ),
-            f(
-                s(120),
-                FactKind::Completed {
-                    interaction: iid("i1")
-                }
-            ),
-        ]
+            wrapped_up("i1", "a2", None, true, true),
+            FactKind::Completed {
+                interaction: iid("i1"),
+            },
+        ],
     );
 }
 
@@ -313,12 +279,13 @@ fn offers_taken_back_are_withdrawn_and_an_outbound_start_is_joined_not_offered()
     cc.inbound("i1", "c1", "q1", s(2));
     // Going on break takes the offer back: withdrawn, neither missed nor rejected.
     let c = cc.presence("a1", Presence::OnBreak, s(3));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(3),
         vec![
-            f(s(3), presence("a1", Presence::OnBreak, Some("Lunch"))),
-            f(s(3), offer_ended("i1", "a1", OfferOutcome::Withdrawn)),
-        ]
+            presence("a1", Presence::OnBreak, Some("Lunch")),
+            offer_ended("i1", "a1", OfferOutcome::Withdrawn),
+        ],
     );
     let c = cc.apply(
         Command::StartOutbound(Outbound {
@@ -337,33 +304,24 @@ fn offers_taken_back_are_withdrawn_and_an_outbound_start_is_joined_not_offered()
         }),
         s(4),
     );
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(4),
         vec![
-            f(
-                s(4),
-                FactKind::Arrived {
-                    interaction: iid("o1"),
-                    queue: qid("q1"),
-                    channel: None,
-                    customer: Customer {
-                        wa_id: "49151".into(),
-                        name: None,
-                    },
-                    contact_id: Some("k1".into()),
-                    outbound: true,
-                    sla_response_s: DEFAULT_SLA_RESPONSE_S,
-                }
-            ),
-            f(
-                s(4),
-                FactKind::Joined {
-                    interaction: iid("o1"),
-                    agent: aid("a1"),
-                    role: ParticipantRole::Owner,
-                }
-            ),
-        ]
+            FactKind::Arrived {
+                interaction: iid("o1"),
+                queue: qid("q1"),
+                channel: None,
+                customer: Customer {
+                    wa_id: "49151".into(),
+                    name: None,
+                },
+                contact_id: Some("k1".into()),
+                outbound: true,
+                sla_response_s: DEFAULT_SLA_RESPONSE_S,
+            },
+            joined("o1", "a1", ParticipantRole::Owner),
+        ],
     );
 }
 
@@ -399,78 +357,35 @@ fn a_refused_command_and_a_restart_emit_no_facts() {
 fn a_conference_and_a_transfer_to_a_queue() {
     let mut cc = two_queues_with_owner();
     cc.available("a2", s(4));
-    let c = cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
+    let c = cc.apply(invite("a1", "i1", to_agent("a2")), s(10));
+    assert_facts(
+        &c,
         s(10),
-    );
-    assert_eq!(
-        c.facts,
-        vec![f(s(10), offer_made("i1", "a2", OfferSource::Conference))]
+        vec![offer_made("i1", "a2", OfferSource::Conference)],
     );
     let c = cc.accept("a2", "i1", s(11));
-    assert_eq!(
-        c.facts,
+    assert_facts(
+        &c,
+        s(11),
         vec![
-            f(s(11), offer_ended("i1", "a2", OfferOutcome::Accepted)),
-            f(
-                s(11),
-                FactKind::Joined {
-                    interaction: iid("i1"),
-                    agent: aid("a2"),
-                    role: ParticipantRole::Conference,
-                }
-            ),
-        ]
+            offer_ended("i1", "a2", OfferOutcome::Accepted),
+            joined("i1", "a2", ParticipantRole::Conference),
+        ],
     );
     // "End conference": Bob goes to wrap-up; his code is his own, not the interaction's.
-    cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(12),
-    );
+    cc.end_conference("a1", "i1", s(12));
     let c = cc.wrap_up("a2", "i1", None, s(13));
-    assert_eq!(
-        c.facts,
-        vec![f(
-            s(13),
-            FactKind::WrappedUp {
-                interaction: iid("i1"),
-                agent: aid("a2"),
-                disposition: None,
-                by_countdown: false,
-                closing: false,
-            }
-        )]
-    );
+    assert_facts(&c, s(13), vec![wrapped_up("i1", "a2", None, false, false)]);
     // Ann transfers to Sales, where Cid is offered it by the router.
     cc.available("a3", s(14));
-    let c = cc.apply(
-        Command::Transfer {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("q2")),
-        },
+    let c = cc.apply(transfer("a1", "i1", to_queue("q2")), s(20));
+    assert_facts(
+        &c,
         s(20),
-    );
-    assert_eq!(
-        c.facts,
         vec![
-            f(
-                s(20),
-                FactKind::Transferred {
-                    interaction: iid("i1"),
-                    from: aid("a1"),
-                    to: Target::Queue(qid("q2")),
-                }
-            ),
-            f(s(20), offer_made("i1", "a3", OfferSource::Route)),
-        ]
+            transferred("i1", "a1", Target::Queue(qid("q2"))),
+            offer_made("i1", "a3", OfferSource::Route),
+        ],
     );
 }
 
@@ -500,8 +415,5 @@ fn deleting_an_available_agent_ends_their_timeline() {
     cc.agent("a1", "Ann", &["q1"], 1, false, T0);
     cc.available("a1", s(1));
     let c = cc.apply(Command::DeleteAgent(aid("a1")), s(5));
-    assert_eq!(
-        c.facts,
-        vec![f(s(5), presence("a1", Presence::Offline, None))]
-    );
+    assert_facts(&c, s(5), vec![presence("a1", Presence::Offline, None)]);
 }

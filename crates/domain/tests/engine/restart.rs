@@ -6,18 +6,6 @@ use switchboard_domain::*;
 
 // ----- Restart ----------------------------------------------------------------------------
 
-/// The engine's persisted values, as the store would keep them (through JSON).
-fn persisted(e: &Engine) -> (Vec<Agent>, Vec<Queue>, Vec<Interaction>) {
-    fn roundtrip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
-        serde_json::from_value(serde_json::to_value(v).unwrap()).unwrap()
-    }
-    (
-        e.agents().map(roundtrip).collect(),
-        e.queues().map(roundtrip).collect(),
-        e.interactions().map(roundtrip).collect(),
-    )
-}
-
 /// after a restart the engine rebuilt from stored values has the same deadlines, and they
 /// fire when due.
 #[test]

@@ -6,17 +6,11 @@ use switchboard_domain::*;
 
 /// Adds supervisor s1 "Sue" (capacity `capacity`, member of `queues`), offline.
 fn add_sue(cc: &mut Cc, queues: &[&str], capacity: u32) {
-    cc.apply(
-        Command::UpsertAgent(AgentConfig {
-            id: aid("s1"),
-            display_name: "Sue".into(),
-            role: Role::Supervisor,
-            capacity,
-            can_reject: false,
-            queue_ids: queues.iter().map(|q| qid(q)).collect(),
-        }),
-        T0,
-    );
+    let sue = AgentConfig {
+        role: Role::Supervisor,
+        ..agent_config("s1", "Sue", queues, capacity, false)
+    };
+    cc.apply(Command::UpsertAgent(sue), T0);
 }
 
 fn set_by_sue(agent: &str, presence: Presence, reason: Option<&str>) -> Command {
@@ -257,22 +251,8 @@ fn r8_8_take_over_makes_the_supervisor_owner_and_wraps_up_the_previous_owner() {
     cc.check(s(10));
 
     // Sue answers the customer; Ann cannot any more, and wraps up.
-    cc.apply(
-        Command::AgentReply {
-            agent: aid("s1"),
-            interaction: iid("i1"),
-        },
-        s(11),
-    );
-    refused(
-        &mut cc.e,
-        Command::AgentReply {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-        },
-        s(11),
-        "not_active",
-    );
+    cc.reply("s1", "i1", s(11));
+    refused(&mut cc.e, reply_cmd("a1", "i1"), s(11), "not_active");
     cc.wrap_up("a1", "i1", None, s(12));
     assert_eq!(cc.load("a1"), 0);
     // Sue ends it and wraps up: done.
@@ -339,23 +319,9 @@ fn r8_8_take_over_keeps_conference_participants_and_cancels_the_pending_invitati
     add_sue(&mut cc, &[], 2);
     cc.available("a2", s(4));
     cc.available("a3", s(4));
-    cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a2")),
-        },
-        s(5),
-    );
+    cc.apply(invite("a1", "i1", to_agent("a2")), s(5));
     cc.accept("a2", "i1", s(6));
-    cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("a3")),
-        },
-        s(7),
-    );
+    cc.apply(invite("a1", "i1", to_agent("a3")), s(7));
     assert_eq!(cc.load("a3"), 1, "invited");
 
     let c = cc.apply(take_over("s1", "i1"), s(10));
@@ -382,14 +348,7 @@ fn r8_8_take_over_keeps_conference_participants_and_cancels_the_pending_invitati
     let mut cc = two_queues_with_owner();
     add_sue(&mut cc, &[], 2);
     cc.available("s1", s(4));
-    cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("s1")),
-        },
-        s(5),
-    );
+    cc.apply(invite("a1", "i1", to_agent("s1")), s(5));
     cc.accept("s1", "i1", s(6));
     assert_eq!(cc.load("s1"), 1);
     cc.apply(take_over("s1", "i1"), s(10));
@@ -437,22 +396,9 @@ fn r8_8_take_over_refusals() {
     let mut cc = two_queues_with_owner();
     add_sue(&mut cc, &[], 2);
     cc.available("s1", s(4));
-    cc.apply(
-        Command::ConferenceInvite {
-            agent: aid("a1"),
-            interaction: iid("i1"),
-            target: Target::Agent(aid("s1")),
-        },
-        s(5),
-    );
+    cc.apply(invite("a1", "i1", to_agent("s1")), s(5));
     cc.accept("s1", "i1", s(6));
-    cc.apply(
-        Command::ConferenceEnd {
-            agent: aid("s1"),
-            interaction: iid("i1"),
-        },
-        s(7),
-    );
+    cc.end_conference("s1", "i1", s(7));
     refused(&mut cc.e, take_over("s1", "i1"), s(8), "in_wrap_up");
     cc.wrap_up("s1", "i1", None, s(9));
     cc.apply(take_over("s1", "i1"), s(10));
@@ -468,7 +414,7 @@ fn r8_8_take_over_refusals() {
 fn r8_8_a_supervisor_reassigns_any_active_interaction() {
     let mut cc = two_queues_with_owner();
     add_sue(&mut cc, &[], 1);
-    let c = cc.apply(reassign("s1", "i1", Target::Queue(qid("q2"))), s(10));
+    let c = cc.apply(reassign("s1", "i1", to_queue("q2")), s(10));
     assert_eq!(c.counters.transfers, 1);
     assert_eq!(
         system_texts(&c),
@@ -490,7 +436,7 @@ fn r8_8_a_supervisor_reassigns_any_active_interaction() {
     let mut cc = two_queues_with_owner();
     add_sue(&mut cc, &[], 1);
     cc.available("a2", s(4));
-    let c = cc.apply(reassign("s1", "i1", Target::Agent(aid("a2"))), s(10));
+    let c = cc.apply(reassign("s1", "i1", to_agent("a2")), s(10));
     assert_eq!(offers(&c), vec![offer("i1", "a2")]);
     assert_eq!(system_texts(&c), vec!["Sue transferred to Bob".to_owned()]);
     assert_eq!(
@@ -514,7 +460,7 @@ fn r8_8_reassign_refusals() {
     add_sue(&mut cc, &[], 1);
     cc.inbound("i2", "c2", "q1", s(4)); // waits: Ann is full
     let now = s(5);
-    let to_q2 = Target::Queue(qid("q2"));
+    let to_q2 = to_queue("q2");
     refused(
         &mut cc.e,
         reassign("a2", "i1", to_q2.clone()),
@@ -530,36 +476,32 @@ fn r8_8_reassign_refusals() {
     refused(&mut cc.e, reassign("s1", "i2", to_q2), now, "not_active");
     refused(
         &mut cc.e,
-        reassign("s1", "i1", Target::Queue(qid("q9"))),
+        reassign("s1", "i1", to_queue("q9")),
         now,
         "unknown_queue",
     );
     refused(
         &mut cc.e,
-        reassign("s1", "i1", Target::Agent(aid("a2"))),
+        reassign("s1", "i1", to_agent("a2")),
         now,
         "agent_unavailable",
     );
     refused(
         &mut cc.e,
-        reassign("s1", "i1", Target::Agent(aid("zz"))),
+        reassign("s1", "i1", to_agent("zz")),
         now,
         "unknown_agent",
     );
     refused(
         &mut cc.e,
-        reassign("s1", "i1", Target::Agent(aid("a1"))),
+        reassign("s1", "i1", to_agent("a1")),
         now,
         "agent_at_capacity",
     );
     // The owner's own transfer still needs the owner.
     refused(
         &mut cc.e,
-        Command::Transfer {
-            agent: aid("s1"),
-            interaction: iid("i1"),
-            target: Target::Queue(qid("q2")),
-        },
+        transfer("s1", "i1", to_queue("q2")),
         now,
         "not_active",
     );
@@ -569,9 +511,6 @@ fn r8_8_reassign_refusals() {
 /// load counts it, and the router still offers them nothing while it keeps them above capacity.
 #[test]
 fn r8_8_a_take_over_above_capacity_survives_a_restart() {
-    fn roundtrip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
-        serde_json::from_value(serde_json::to_value(v).unwrap()).unwrap()
-    }
     let mut cc = two_queues_with_owner();
     add_sue(&mut cc, &["q1"], 1);
     cc.available("s1", s(4));
@@ -580,13 +519,8 @@ fn r8_8_a_take_over_above_capacity_survives_a_restart() {
     cc.apply(take_over("s1", "i1"), s(10));
     assert_eq!(cc.load("s1"), 2);
 
-    let (e, _) = Engine::load(
-        Settings::default(),
-        cc.e.agents().map(roundtrip).collect(),
-        cc.e.queues().map(roundtrip).collect(),
-        cc.e.interactions().map(roundtrip).collect(),
-        s(20),
-    );
+    let (agents, queues, interactions) = persisted(&cc.e);
+    let (e, _) = Engine::load(Settings::default(), agents, queues, interactions, s(20));
     let mut cc = Cc { e };
     cc.tick(s(20));
     assert_eq!(cc.it("i1").owner_id, Some(aid("s1")));

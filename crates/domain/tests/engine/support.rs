@@ -163,6 +163,10 @@ impl Cc {
             now,
         )
     }
+    /// The agent's reply to the customer (`Command::AgentReply`).
+    pub(crate) fn reply(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
+        self.apply(reply_cmd(agent, i), now)
+    }
     pub(crate) fn end_conference(&mut self, agent: &str, i: &str, now: Timestamp) -> Changes {
         self.apply(
             Command::ConferenceEnd {
@@ -240,6 +244,26 @@ pub(crate) fn msg(id: &str, conv: &str, queue: &str) -> Inbound {
         last_agent: None,
         reaction: false,
     }
+}
+
+/// `Command::AgentReply` of `agent` in interaction `i`.
+pub(crate) fn reply_cmd(agent: &str, i: &str) -> Command {
+    Command::AgentReply {
+        agent: aid(agent),
+        interaction: iid(i),
+    }
+}
+
+/// The engine's persisted values, as the store would keep them (through JSON).
+pub(crate) fn persisted(e: &Engine) -> (Vec<Agent>, Vec<Queue>, Vec<Interaction>) {
+    fn roundtrip<T: serde::Serialize + serde::de::DeserializeOwned>(v: &T) -> T {
+        serde_json::from_value(serde_json::to_value(v).unwrap()).unwrap()
+    }
+    (
+        e.agents().map(roundtrip).collect(),
+        e.queues().map(roundtrip).collect(),
+        e.interactions().map(roundtrip).collect(),
+    )
 }
 
 /// `Command::Transfer` of interaction `i` by `agent` to `target`.

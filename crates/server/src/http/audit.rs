@@ -8,6 +8,7 @@ use super::state::prelude::*;
 use super::{ok, Access, Endpoint, Query};
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
+use crate::services::paging;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
@@ -91,13 +92,7 @@ async fn audit_log(
     State(state): State<AuditState>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = paging::limit(q.limit, 50, 500)?;
     let before = match q.before.as_deref().filter(|b| !b.is_empty()) {
         Some(b) => Some(AuditCursor::parse(b).ok_or_else(|| {
             ApiError::bad_request(

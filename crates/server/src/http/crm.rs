@@ -10,6 +10,7 @@ use crate::runtime::error::ApiError;
 use crate::runtime::views;
 use crate::services::audit;
 use crate::services::auth::AuthUser;
+use crate::services::paging;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -88,13 +89,7 @@ async fn list(
             ))
         }
     };
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = paging::limit(q.limit, 50, 500)?;
     let rows = state.store.list_crm_events(filter, limit).await?;
     Ok(ok(Value::Array(rows.iter().map(view).collect())))
 }

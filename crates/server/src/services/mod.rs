@@ -16,6 +16,7 @@ pub mod interactions;
 pub mod maintenance;
 pub mod messaging;
 pub mod monitor;
+pub mod paging;
 pub mod templates;
 pub mod users;
 pub mod whatsapp;

@@ -10,47 +10,35 @@ async fn page(api: &Api, query: &str) -> Value {
     v
 }
 
-async fn patched(api: &Api, path: &str, body: Value) {
-    let (s, v) = api.patch(path, body).await;
-    assert_eq!(s, 200, "PATCH {path}: {v}");
-}
-
 fn items(v: &Value) -> Vec<Value> {
     v["items"].as_array().expect("items").clone()
 }
 
 fn actions(v: &Value) -> Vec<String> {
-    items(v)
-        .iter()
-        .map(|i| i["action"].as_str().expect("action").to_owned())
-        .collect()
+    items(v).iter().map(|i| string(&i["action"])).collect()
 }
 
 async fn admin_changes(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
-    let admin_id = admin.me().await["id"].as_str().expect("id").to_owned();
+    let (_server, admin) = Server::with_admin(db).await;
+    let admin_id = string(&admin.me().await["id"]);
 
     let q = queue(&admin, json!({"name": "Support", "priority": 1})).await;
-    patched(
-        &admin,
-        &format!("/api/v1/queues/{q}"),
-        json!({"priority": 5, "dispositions": [{"code": "ok"}]}),
-    )
-    .await;
+    admin
+        .patch_ok(
+            &format!("/api/v1/queues/{q}"),
+            json!({"priority": 5, "dispositions": [{"code": "ok"}]}),
+        )
+        .await;
     let ann = agent(&admin, "ann", 2, false, &[&q]).await;
-    patched(
-        &admin,
-        &format!("/api/v1/agents/{ann}"),
-        json!({"capacity": 4, "password": "a-new-password-1"}),
-    )
-    .await;
-    patched(
-        &admin,
-        "/api/v1/settings",
-        json!({"break_reasons": ["Lunch"]}),
-    )
-    .await;
+    admin
+        .patch_ok(
+            &format!("/api/v1/agents/{ann}"),
+            json!({"capacity": 4, "password": "a-new-password-1"}),
+        )
+        .await;
+    admin
+        .patch_ok("/api/v1/settings", json!({"break_reasons": ["Lunch"]}))
+        .await;
     let channel = admin
         .ok(
             "/api/v1/channels",
@@ -59,13 +47,13 @@ async fn admin_changes(db: Db) {
                    "queue_id": q}),
         )
         .await;
-    let channel = channel["id"].as_str().expect("id").to_owned();
-    patched(
-        &admin,
-        &format!("/api/v1/channels/{channel}"),
-        json!({"access_token": "secret-token-2", "display_phone_number": "15550199"}),
-    )
-    .await;
+    let channel = string(&channel["id"]);
+    admin
+        .patch_ok(
+            &format!("/api/v1/channels/{channel}"),
+            json!({"access_token": "secret-token-2", "display_phone_number": "15550199"}),
+        )
+        .await;
     let (s, _) = admin.delete(&format!("/api/v1/channels/{channel}")).await;
     assert_eq!(s, 204);
     let gone = queue(&admin, json!({"name": "Old"})).await;
@@ -196,16 +184,9 @@ on_every_backend!(
 );
 
 async fn logins(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let ann = agent(&admin, "ann", 2, false, &[]).await;
-    let sue = admin
-        .ok(
-            "/api/v1/agents",
-            json!({"username": "sue", "password": PASSWORD, "display_name": "Sue", "role": "supervisor"}),
-        )
-        .await;
-    let sue_id = sue["id"].as_str().expect("id").to_owned();
+    let sue_id = supervisor(&admin, "sue").await;
 
     let anon = server.anon();
     for (user, password) in [("ann", "wrong-password"), ("nobody", "whatever-it-is")] {
@@ -246,8 +227,7 @@ on_every_backend!(logins_are_logged_with_the_client_address, logins);
 
 async fn retention(db: Db) {
     use switchboard_server::services::maintenance::{prune_audit, Maintenance};
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     queue(&admin, json!({"name": "Early"})).await;
     let m = <Maintenance as axum::extract::FromRef<_>>::from_ref(&server.state);
     assert_eq!(m.audit_retention_days, 365, "the default");
@@ -272,27 +252,8 @@ async fn retention(db: Db) {
 on_every_backend!(entries_older_than_the_retention_are_pruned, retention);
 
 async fn crm_retry(db: Db) {
-    use switchboard_server::Clock;
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
-    let mut e = switchboard_server::services::crm::event(
-        "contact.created",
-        json!({"contact": {"id": "c1"}}),
-        server.clock.now(),
-    );
-    e.state = "dead".into();
-    e.attempts = 3;
-    e.last_error = Some("HTTP 400: refused".into());
-    let id = e.id.clone();
-    server
-        .state
-        .store
-        .commit(&switchboard_store::Changeset {
-            crm_events: vec![e],
-            ..Default::default()
-        })
-        .await
-        .expect("a dead CRM event stored");
+    let (server, admin) = Server::with_admin(db).await;
+    let id = dead_crm_event(&server, "c1", 3).await;
     admin
         .ok(&format!("/api/v1/crm/events/{id}/retry"), json!({}))
         .await;
@@ -307,21 +268,22 @@ async fn crm_retry(db: Db) {
 on_every_backend!(a_retried_crm_event_is_logged, crm_retry);
 
 async fn engine_presence(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
-    let q = queue(
-        &admin,
+    let Desk {
+        server,
+        admin,
+        queue: q,
+        ann_id,
+        ann,
+        mut ws,
+    } = Desk::open_with(
+        db,
         json!({"name": "Support", "acceptance_interval_s": 30}),
+        2,
+        true,
     )
     .await;
-    let ann_id = agent(&admin, "ann", 2, true, &[&q]).await;
-    let ann = server.login("ann", PASSWORD).await;
-    let mut ws = ann.ws(None).await;
-    ann.available().await;
-    let (s, v) = ann
-        .put("/api/v1/me/stop-new", json!({"stop_new": false}))
+    ann.put_ok("/api/v1/me/stop-new", json!({"stop_new": false}))
         .await;
-    assert_eq!(s, 200, "{v}");
     server.ingest(&q, "4917099999", "Mia", "hello").await;
     ws.expect("the offer", |f| f.kind == "offer.created").await;
 

@@ -143,7 +143,7 @@ async fn racing_redeliveries(db: Db) {
         all.as_array()
             .expect("list")
             .iter()
-            .map(|i| i["id"].as_str().expect("id").to_owned())
+            .map(|i| string(&i["id"]))
             .collect()
     };
     assert_eq!(ids.len(), 1, "one interaction");
@@ -161,12 +161,7 @@ async fn racing_redeliveries(db: Db) {
         .map(|f| &f.data)
         .collect();
     assert_eq!(told.len(), 3, "{told:#?}");
-    let stored: BTreeSet<&str> = msgs["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .filter_map(|m| m["id"].as_str())
-        .collect();
+    let stored: BTreeSet<&str> = strings(&msgs["messages"], "id").into_iter().collect();
     assert!(
         told.iter()
             .all(|m| stored.contains(m["id"].as_str().unwrap_or_default())),
@@ -181,8 +176,9 @@ on_every_backend!(
 
 /// Checks on one consistent view of all live interactions and on the agents' loads.
 async fn checkpoint(admin: &Api, capacity: &HashMap<String, u64>) -> usize {
-    let (s, all) = admin.get("/api/v1/interactions?all=true&limit=1000").await;
-    assert_eq!(s, 200, "{all}");
+    let all = admin
+        .get_ok("/api/v1/interactions?all=true&limit=1000")
+        .await;
     let mut slots: HashMap<String, u64> = HashMap::new();
     for it in all.as_array().expect("list") {
         if let Some(a) = it["offer"]["agent_id"].as_str() {
@@ -192,7 +188,7 @@ async fn checkpoint(admin: &Api, capacity: &HashMap<String, u64>) -> usize {
         let mut holders = BTreeSet::new();
         for p in it["participants"].as_array().expect("participants") {
             if p["state"] != "done" {
-                let a = p["agent_id"].as_str().expect("agent").to_owned();
+                let a = string(&p["agent_id"]);
                 assert!(
                     holders.insert(a.clone()),
                     "an agent twice on one interaction: {it}"
@@ -236,8 +232,7 @@ async fn work(
     loop {
         step += 1;
         assert!(step < 2000, "agent {me} never finished");
-        let (s, list) = api.get("/api/v1/interactions").await;
-        assert_eq!(s, 200, "{list}");
+        let list = api.get_ok("/api/v1/interactions").await;
         let list = list.as_array().cloned().unwrap_or_default();
         assert!(
             list.len() <= capacity,
@@ -252,7 +247,7 @@ async fn work(
             tokio::select! {
                 f = ws.expect("anything", |_| true) => {
                     if f.kind == "offer.created" {
-                        offered.insert(f.data["interaction_id"].as_str().expect("id").to_owned());
+                        offered.insert(string(&f.data["interaction_id"]));
                     }
                 }
                 _ = done.wait_for(|d| *d) => {}
@@ -297,7 +292,7 @@ async fn work(
     }
     for f in ws.drain().await {
         if f.kind == "offer.created" {
-            offered.insert(f.data["interaction_id"].as_str().expect("id").to_owned());
+            offered.insert(string(&f.data["interaction_id"]));
         }
     }
     offered
@@ -330,7 +325,7 @@ async fn load(db: Db) {
         api.available().await;
         agents.push((api, ws, id, cap as usize));
     }
-    capacity.insert(admin.me().await["id"].as_str().expect("id").to_owned(), 3);
+    capacity.insert(string(&admin.me().await["id"]), 3);
 
     let (done_tx, done_rx) = watch::channel(false);
     let mut workers = JoinSet::new();
@@ -416,10 +411,9 @@ async fn load(db: Db) {
     );
 
     // Every customer message is stored exactly once, in the interaction it opened or joined.
-    let (s, done) = admin
-        .get("/api/v1/interactions?all=true&state=done&limit=1000")
+    let done = admin
+        .get_ok("/api/v1/interactions?all=true&state=done&limit=1000")
         .await;
-    assert_eq!(s, 200, "{done}");
     let done = done.as_array().expect("list");
     assert_eq!(
         done.len(),
@@ -430,14 +424,13 @@ async fn load(db: Db) {
     let mut inbound = 0;
     for it in done {
         let id = it["id"].as_str().expect("id");
-        let (s, v) = admin
-            .get(&format!("/api/v1/interactions/{id}/messages?limit=500"))
+        let v = admin
+            .get_ok(&format!("/api/v1/interactions/{id}/messages?limit=500"))
             .await;
-        assert_eq!(s, 200, "{v}");
         for m in v["messages"].as_array().expect("messages") {
             if m["direction"] == "in" {
                 inbound += 1;
-                let wamid = m["wa_message_id"].as_str().expect("wa id").to_owned();
+                let wamid = string(&m["wa_message_id"]);
                 assert_eq!(
                     m["text"].as_str(),
                     sent.get(&wamid).map(String::as_str),

@@ -9,24 +9,21 @@ use crate::whatsapp::{conversation, expect_status, say, setup, Wa};
 use serde_json::{json, Value};
 
 async fn screen_pop(api: &Api, id: &str) -> Value {
-    let (s, v) = api
-        .get(&format!("/api/v1/interactions/{id}/screen-pop"))
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v
+    api.get_ok(&format!("/api/v1/interactions/{id}/screen-pop"))
+        .await
 }
 
 async fn new_contact(api: &Api, body: Value) -> String {
     let (s, v) = api.post("/api/v1/contacts", body).await;
     assert_eq!(s, 201, "{v}");
-    v["id"].as_str().expect("contact id").to_owned()
+    string(&v["id"])
 }
 
 fn ids(list: &Value) -> Vec<String> {
     list.as_array()
         .expect("a list")
         .iter()
-        .map(|c| c["id"].as_str().expect("id").to_owned())
+        .map(|c| string(&c["id"]))
         .collect()
 }
 
@@ -48,7 +45,7 @@ async fn screen_pop_with_none_one_and_several_matches(db: Db) {
     assert_eq!(pop["contact"]["phones"][0]["number"], "+4915111111111");
     assert_eq!(pop["match_count"], 1);
     assert_eq!(pop["show_new_contact_form"], false);
-    let ada = pop["contact"]["id"].as_str().expect("id").to_owned();
+    let ada = string(&pop["contact"]["id"]);
     assert_eq!(wa.ann.interaction(&id).await["contact"]["id"], ada.as_str());
     // Found again by its number in any format.
     let (_, found) = wa
@@ -176,10 +173,7 @@ async fn screen_pop_with_none_one_and_several_matches(db: Db) {
 async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     let mut wa = setup(db).await;
     let id = conversation(&mut wa, "4915155555555", "Dora Diaz").await;
-    let contact = screen_pop(&wa.ann, &id).await["contact"]["id"]
-        .as_str()
-        .expect("contact")
-        .to_owned();
+    let contact = string(&screen_pop(&wa.ann, &id).await["contact"]["id"]);
     let first = say(&wa, &id, "Hi Dora, how can I help?").await;
     expect_status(&mut wa.ws, &first, "sent").await;
     customer_writes(
@@ -288,11 +282,10 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
         .get(&format!("/api/v1/cases?conversation_id={conv}"))
         .await;
     assert_error(s, &b, 400, "invalid_query");
-    let (s, pop) = wa
+    let pop = wa
         .ann
-        .get(&format!("/api/v1/interactions/{id2}/screen-pop"))
+        .get_ok(&format!("/api/v1/interactions/{id2}/screen-pop"))
         .await;
-    assert_eq!(s, 200, "{pop}");
     assert_eq!(pop["unassigned_cases"][0]["id"], loose[0]["id"]);
     let eve = new_contact(
         &wa.ann,
@@ -300,14 +293,13 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     )
     .await;
     let case_id = loose[0]["id"].as_str().expect("id");
-    let (s, v) = wa
+    let v = wa
         .ann
-        .patch(
+        .patch_ok(
             &format!("/api/v1/cases/{case_id}"),
             json!({"contact_id": eve}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
     assert_eq!(v["contact_id"], eve.as_str());
     let (_, loose) = wa.ann.get("/api/v1/cases?unassigned=true").await;
     assert_eq!(loose, json!([]));
@@ -341,10 +333,7 @@ async fn history_search_and_the_communication_list(db: Db) {
     let bob = wa.server.login("bob", PASSWORD).await;
 
     let id1 = conversation(&mut wa, "4915177777777", "Finn").await;
-    let finn = screen_pop(&wa.ann, &id1).await["contact"]["id"]
-        .as_str()
-        .expect("contact")
-        .to_owned();
+    let finn = string(&screen_pop(&wa.ann, &id1).await["contact"]["id"]);
     customer_writes(
         &wa.sim,
         "4915177777777",
@@ -387,10 +376,7 @@ async fn history_search_and_the_communication_list(db: Db) {
         .get(&format!("/api/v1/contacts/{finn}/interactions?limit=1"))
         .await;
     assert_eq!(ids(&page["interactions"]), vec![id2.clone()]);
-    let cursor = page["next_before"]
-        .as_str()
-        .expect("a next page")
-        .to_owned();
+    let cursor = string(&page["next_before"]);
     let (_, page2) = bob
         .get(&format!(
             "/api/v1/contacts/{finn}/interactions?limit=1&before={cursor}&transcripts=true"
@@ -485,10 +471,7 @@ async fn history_search_and_the_communication_list(db: Db) {
 async fn merging_and_the_state_of_numbers(db: Db) {
     let mut wa = setup(db).await;
     let id = conversation(&mut wa, "4915188888888", "Gil").await;
-    let gil = screen_pop(&wa.ann, &id).await["contact"]["id"]
-        .as_str()
-        .expect("contact")
-        .to_owned();
+    let gil = string(&screen_pop(&wa.ann, &id).await["contact"]["id"]);
     // a number that cannot receive is flagged after the channel's send to it fails.
     let (_, c) = wa.ann.get(&format!("/api/v1/contacts/{gil}")).await;
     assert_eq!(c["phones"][0]["status"], "unknown");
@@ -555,12 +538,7 @@ async fn merging_and_the_state_of_numbers(db: Db) {
         )
         .await;
     assert_eq!(s, 200, "{merged}");
-    let numbers: Vec<&str> = merged["phones"]
-        .as_array()
-        .expect("phones")
-        .iter()
-        .filter_map(|p| p["number"].as_str())
-        .collect();
+    let numbers = strings(&merged["phones"], "number");
     assert_eq!(numbers, vec!["+4915188888888", "+491601234567"]);
     assert_eq!(merged["email"], "gil@example.com");
     assert_eq!(merged["fields"]["tier"], "silver");
@@ -583,14 +561,13 @@ async fn merging_and_the_state_of_numbers(db: Db) {
         .await;
     assert_eq!(ids(&hist["interactions"]), vec![id]);
     // Patching: fields merge, null removes, numbers are normalized.
-    let (s, v) = wa
+    let v = wa
         .ann
-        .patch(
+        .patch_ok(
             &format!("/api/v1/contacts/{gil}"),
             json!({"fields": {"tier": null, "vip": true}, "phones": ["+49 151 8888 8888"]}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
     assert_eq!(v["fields"], json!({"vip": true}));
     assert_eq!(v["phones"].as_array().map(Vec::len), Some(1));
     let (s, b) = wa
@@ -612,17 +589,12 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
     let id = conversation(&mut wa, "4915199999999", "Hal").await;
     finish(&wa, &id).await;
     bob.available().await;
-    wa.ann
-        .put(
-            "/api/v1/me/presence",
-            json!({"presence": "on_break", "reason": "Lunch"}),
-        )
-        .await;
+    wa.ann.on_break("Lunch").await;
     customer_writes(&wa.sim, "4915199999999", "Hal", "One more thing").await;
     let f = bob_ws
         .expect("offer to Bob", |f| f.kind == "offer.created")
         .await;
-    let id2 = f.data["interaction_id"].as_str().expect("id").to_owned();
+    let id2 = string(&f.data["interaction_id"]);
     assert_ne!(id2, id, "a new interaction");
     let v = bob.interaction(&id2).await;
     assert_eq!(
@@ -634,29 +606,23 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
     bob.act(&id2, "wrap-up").await;
 
     // Sticky: offered first to the agent who last handled it (Bob), even though Ann is free.
-    let (s, v) = wa
-        .admin
-        .patch(
+    wa.admin
+        .patch_ok(
             &format!("/api/v1/queues/{}", wa.queue),
             json!({"sticky": true, "sticky_timeout_s": 120}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
     wa.ann.available().await;
     customer_writes(&wa.sim, "4915199999999", "Hal", "Back again").await;
     let f = bob_ws
         .expect("sticky offer to Bob", |f| f.kind == "offer.created")
         .await;
-    let id3 = f.data["interaction_id"].as_str().expect("id").to_owned();
+    let id3 = string(&f.data["interaction_id"]);
     bob.act(&id3, "accept").await;
     bob.act(&id3, "end").await;
     bob.act(&id3, "wrap-up").await;
     // Bob is away: the reply waits for him until sticky_timeout, then goes to the queue.
-    bob.put(
-        "/api/v1/me/presence",
-        json!({"presence": "on_break", "reason": "Lunch"}),
-    )
-    .await;
+    bob.on_break("Lunch").await;
     let mut watch = admin.ws(None).await;
     customer_writes(&wa.sim, "4915199999999", "Hal", "Hello?").await;
     let f = watch
@@ -666,7 +632,7 @@ async fn replies_after_the_end_open_new_interactions_sticky_and_not(db: Db) {
                 && f.data["customer"]["wa_id"] == "4915199999999"
         })
         .await;
-    let id4 = f.data["id"].as_str().expect("id").to_owned();
+    let id4 = string(&f.data["id"]);
     assert_ne!(id4, id3);
     assert_eq!(
         admin.interaction(&id4).await["state"],
@@ -686,10 +652,7 @@ async fn outbound_starts(db: Db) {
     let mut wa = setup(db).await;
     // A customer who wrote today: a free text may open the conversation.
     let id = conversation(&mut wa, "4915110101010", "Ivy").await;
-    let ivy = screen_pop(&wa.ann, &id).await["contact"]["id"]
-        .as_str()
-        .expect("contact")
-        .to_owned();
+    let ivy = string(&screen_pop(&wa.ann, &id).await["contact"]["id"]);
     finish(&wa, &id).await;
     let (s, v) = wa
         .ann
@@ -702,7 +665,7 @@ async fn outbound_starts(db: Db) {
     assert_eq!(v["state"], "active");
     assert_eq!(v["owner_id"], wa.ann_id.as_str());
     assert_eq!(v["contact"]["id"], ivy.as_str());
-    let out = v["id"].as_str().expect("id").to_owned();
+    let out = string(&v["id"]);
     let sent = wa
         .sim
         .wait_for_accepted(1, std::time::Duration::from_secs(10))

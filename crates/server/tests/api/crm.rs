@@ -192,8 +192,7 @@ async fn conversation(server: &Server, d: &Desk, wa_id: &str, name: &str) -> Str
 }
 
 async fn events(admin: &Api, query: &str) -> Vec<Value> {
-    let (s, v) = admin.get(&format!("/api/v1/crm/events{query}")).await;
-    assert_eq!(s, 200, "{v}");
+    let v = admin.get_ok(&format!("/api/v1/crm/events{query}")).await;
     v.as_array().expect("a list").clone()
 }
 
@@ -794,10 +793,7 @@ async fn contacts_and_cases_are_reported(db: Db) {
         created["data"]["contact"]["phones"][0]["number"],
         "+4915199990000"
     );
-    let contact = created["data"]["contact"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let contact = string(&created["data"]["contact"]["id"]);
     assert_eq!(got[1].json()["type"], "interaction.ended");
     assert_eq!(
         got[1].json()["data"]["interaction"]["contact_id"],

@@ -13,14 +13,12 @@ async fn end_and_wrap_up(api: &Api, id: &str) {
 }
 
 async fn set_capacity(wa: &Wa, capacity: u32) {
-    let (s, v) = wa
-        .admin
-        .patch(
+    wa.admin
+        .patch_ok(
             &format!("/api/v1/agents/{}", wa.ann_id),
             json!({"capacity": capacity}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
 }
 
 /// a transfer to a queue is offered as a transfer (by whom, via which way) and
@@ -40,12 +38,7 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
     wa.ann
         .act_with(&id, "transfer", json!({"queue_id": wa.queue}))
         .await;
-    let i = id.clone();
-    let f = bob_ws
-        .expect("the offer after the transfer", move |f| {
-            f.kind == "offer.created" && f.data["interaction_id"] == i.as_str()
-        })
-        .await;
+    let f = bob_ws.expect_kind("offer.created", &id).await;
     let offer = &f.data["offer"];
     assert_eq!(offer["kind"], "route");
     assert_eq!(offer["transferred_via"], "queue");
@@ -72,13 +65,7 @@ async fn offers_after_a_transfer_say_so_with_the_customers_real_wait(db: Db) {
     wa.server.clock.advance_secs(30);
     bob.act_with(&id, "transfer", json!({"agent_id": wa.ann_id}))
         .await;
-    let i = id.clone();
-    let f = wa
-        .ws
-        .expect("the transfer to Ann", move |f| {
-            f.kind == "offer.created" && f.data["interaction_id"] == i.as_str()
-        })
-        .await;
+    let f = wa.ws.expect_kind("offer.created", &id).await;
     let offer = &f.data["offer"];
     assert_eq!(offer["kind"], "transfer");
     assert_eq!(offer["transferred_via"], "agent");
@@ -94,13 +81,7 @@ async fn outbound_start_at_capacity_is_refused(db: Db) {
     set_capacity(&wa, 1).await;
     let before = wa.ann.get("/api/v1/interactions").await.1;
     let (s, b) = wa.ann.start_outbound("+49 151 4040 4040").await;
-    assert_error(s, &b, 409, "at_capacity");
-    assert!(
-        b["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("1 of 1")),
-        "{b}"
-    );
+    assert_error_says(s, &b, 409, "at_capacity", "1 of 1");
     assert_eq!(wa.ann.get("/api/v1/interactions").await.1, before);
     assert_eq!(wa.ann.me().await["load"], 1);
     // In wrap-up the slot is still held; once wrapped up, the start goes through.
@@ -118,7 +99,7 @@ async fn a_reject_is_told_apart_from_a_missed_offer(db: Db) {
     let mut wa = setup(db).await;
     customer_writes(&wa.sim, "4915110606060", "Wes", "Hi").await;
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
-    let id = f.data["interaction_id"].as_str().expect("id").to_owned();
+    let id = string(&f.data["interaction_id"]);
     wa.ann.act(&id, "reject").await;
     let p = wa.ws.expect_presence(&wa.ann_id, "rona").await;
     assert_eq!(p.data["break_reason"], "Rejected offer");
@@ -163,14 +144,7 @@ async fn activity_says_what_the_agent_is_doing(db: Db) {
     }
     assert_eq!(wa.ann.me().await["activity"], "idle");
     // Presence events carry it too.
-    let (s, v) = wa
-        .ann
-        .put(
-            "/api/v1/me/presence",
-            json!({"presence": "on_break", "reason": "Lunch"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    wa.ann.on_break("Lunch").await;
     let p = wa.ws.expect_presence(&wa.ann_id, "on_break").await;
     assert_eq!(p.data["activity"], "idle");
 }
@@ -183,13 +157,12 @@ async fn messages_name_their_authors(db: Db) {
     end_and_wrap_up(&wa.ann, &id).await;
     let next = conversation(&mut wa, "4915110808080", "Ada").await;
     assert_ne!(next, id);
-    let (s, v) = wa
+    let v = wa
         .ann
-        .get(&format!(
+        .get_ok(&format!(
             "/api/v1/interactions/{next}/messages?scope=transcript"
         ))
         .await;
-    assert_eq!(s, 200, "{v}");
     let messages = v["messages"].as_array().expect("messages");
     let mine = messages
         .iter()

@@ -91,31 +91,20 @@ async fn framework_rejections(db: Db) {
     let http = reqwest::Client::new();
     let base = &admin.base;
 
-    // A path id that is not UTF-8.
-    let a = send(
-        &http,
-        token,
-        "GET",
-        &format!("{base}/api/v1/contacts/%FF%FE"),
-        &[],
-        vec![],
-    )
-    .await;
-    assert_eq!(a.status, 400, "{}", a.body);
-    assert_eq!(error_code("path not UTF-8", &a), "invalid_path");
-
-    // A websocket request that is not an upgrade.
-    let a = send(
-        &http,
-        token,
-        "GET",
-        &format!("{base}/api/v1/ws"),
-        &[],
-        vec![],
-    )
-    .await;
-    assert_eq!(a.status, 426, "{}", a.body);
-    assert_eq!(error_code("ws without Upgrade", &a), "upgrade_required");
+    // A path id that is not UTF-8; a websocket request that is not an upgrade.
+    for (what, path, status, code) in [
+        (
+            "path not UTF-8",
+            "/api/v1/contacts/%FF%FE",
+            400,
+            "invalid_path",
+        ),
+        ("ws without Upgrade", "/api/v1/ws", 426, "upgrade_required"),
+    ] {
+        let a = send(&http, token, "GET", &format!("{base}{path}"), &[], vec![]).await;
+        assert_eq!(a.status, status, "{}", a.body);
+        assert_eq!(error_code(what, &a), code);
+    }
 
     // A webhook over the 4 MiB limit (its own client: the server closes that connection).
     let a = send(

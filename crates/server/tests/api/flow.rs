@@ -15,8 +15,7 @@ fn offered_to(f: &Frame) -> String {
 }
 
 async fn run(db: Db) {
-    let server = Server::start(db.clone()).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db.clone()).await;
     let q = queue(
         &admin,
         json!({"name": "Support", "acceptance_interval_s": 30, "post_processing_s": 60,
@@ -109,12 +108,7 @@ async fn run(db: Db) {
     let (_, all) = admin
         .get("/api/v1/interactions?all=true&state=queued")
         .await;
-    let waiting: Vec<&str> = all
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|i| i["id"].as_str())
-        .collect();
+    let waiting = strings(&all, "id");
     assert!(
         waiting.contains(&a2.as_str()) && waiting.contains(&fifth.as_str()),
         "{all}"
@@ -143,14 +137,8 @@ async fn run(db: Db) {
             f.kind == "message.created" && f.data["id"] == m["id"]
         })
         .await;
-    let b1_customer = bob.interaction(&b1).await["customer"]["wa_id"]
-        .as_str()
-        .expect("wa_id")
-        .to_owned();
-    let b2_customer = bob.interaction(&b2).await["customer"]["wa_id"]
-        .as_str()
-        .expect("wa_id")
-        .to_owned();
+    let b1_customer = string(&bob.interaction(&b1).await["customer"]["wa_id"]);
+    let b2_customer = string(&bob.interaction(&b2).await["customer"]["wa_id"]);
     server
         .ingest(&q, &b1_customer, "Dan", "My order is late")
         .await;
@@ -288,13 +276,7 @@ async fn run(db: Db) {
     server.clock.advance_secs(2);
     bob_ws.expect_state(&b2, "done").await;
     let v = bob.interaction(&b2).await;
-    let p = v["participants"]
-        .as_array()
-        .expect("participants")
-        .iter()
-        .find(|p| p["agent_id"] == bob_id.as_str())
-        .cloned()
-        .expect("bob");
+    let p = item(&v, "participants", "agent_id", &bob_id);
     assert_eq!(p["state"], "done");
     assert!(
         p["disposition_code"].is_null(),

@@ -66,32 +66,21 @@ async fn nul_characters(db: Db) {
     ];
     for (path, body) in bodies {
         let (s, v) = admin.post(path, body.clone()).await;
-        assert_error(s, &v, 422, "invalid_body");
-        assert!(
-            v["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("NUL")),
-            "{path} {body}: {v}"
-        );
+        assert_error_says(s, &v, 422, "invalid_body", "NUL");
     }
-    for path in [
-        "/api/v1/contacts/a%00b",
-        "/api/v1/interactions/a%00b",
-        "/api/v1/cases/a%00b",
-        "/api/v1/queues/a%00b",
+    for (path, code) in [
+        ("/api/v1/contacts/a%00b", "invalid_path"),
+        ("/api/v1/interactions/a%00b", "invalid_path"),
+        ("/api/v1/cases/a%00b", "invalid_path"),
+        ("/api/v1/queues/a%00b", "invalid_path"),
+        ("/api/v1/contacts?q=a%00b", "invalid_query"),
+        ("/api/v1/contacts?phone=%2B49%00", "invalid_query"),
+        ("/api/v1/cases?contact_id=a%00", "invalid_query"),
+        ("/api/v1/search?q=ab%00c", "invalid_query"),
+        ("/api/v1/conversations?channel_id=%00", "invalid_query"),
     ] {
         let (s, v) = admin.get(path).await;
-        assert_error(s, &v, 400, "invalid_path");
-    }
-    for path in [
-        "/api/v1/contacts?q=a%00b",
-        "/api/v1/contacts?phone=%2B49%00",
-        "/api/v1/cases?contact_id=a%00",
-        "/api/v1/search?q=ab%00c",
-        "/api/v1/conversations?channel_id=%00",
-    ] {
-        let (s, v) = admin.get(path).await;
-        assert_error(s, &v, 400, "invalid_query");
+        assert_error(s, &v, 400, code);
     }
     let (s, v) = admin.get("/api/v1/contacts").await;
     assert_eq!((s, v.as_array().map(Vec::len)), (200, Some(0)), "{v}");

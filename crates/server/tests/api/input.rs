@@ -333,10 +333,7 @@ async fn text_limit_and_window(db: Db) {
     assert_eq!(s, 201, "{v}");
 
     // 24 hours after the customer's last message only a template may be sent.
-    let expires = ann.interaction(&it).await["window_expires_at"]
-        .as_str()
-        .expect("window")
-        .to_owned();
+    let expires = string(&ann.interaction(&it).await["window_expires_at"]);
     server.clock.advance_secs(24 * 3600 - 1);
     // Sessions last 12 hours: log in again.
     let ann = server.login("ann", PASSWORD).await;

@@ -70,13 +70,7 @@ async fn sequences_and_replay(db: Db) {
     ann.act(&c1, "accept").await;
     ann.reply(&c1, "hello Cleo").await;
     server.ingest(&q, "4916000001", "Cleo", "thanks").await;
-    let (s, v) = ann
-        .put(
-            "/api/v1/me/presence",
-            json!({"presence": "on_break", "reason": "Lunch"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    ann.on_break("Lunch").await;
     let seen = a.drain().await;
     assert!(seen.first().is_some_and(|f| f.seq > first.seq), "{seen:#?}");
     assert_eq!(count(&seen, "offer.created", &c1), 1);
@@ -134,17 +128,20 @@ on_every_backend!(
 );
 
 async fn missed_while_away(db: Db) {
-    let (server, admin) = Server::with_admin(db).await;
-    let q = queue(
-        &admin,
+    let Desk {
+        server,
+        queue: q,
+        ann_id,
+        ann,
+        ws: a,
+        ..
+    } = Desk::open_with(
+        db,
         json!({"name": "Support", "acceptance_interval_s": 300}),
+        3,
+        false,
     )
     .await;
-    let ann_id = agent(&admin, "ann", 3, false, &[&q]).await;
-    let ann = server.login("ann", PASSWORD).await;
-    let mut a = ann.ws(None).await;
-    ann.available().await;
-    a.expect_presence(&ann_id, "available").await;
     let n = a.last_seq;
     a.close().await;
     wait_disconnected(&ann).await;
@@ -152,13 +149,7 @@ async fn missed_while_away(db: Db) {
     // Within the grace period she is still available: offered, then she goes on a break.
     let c = server.ingest_id(&q, "4916000003", "Eve", "hi").await;
     assert_eq!(ann.interaction(&c).await["state"], "offered");
-    let (s, v) = ann
-        .put(
-            "/api/v1/me/presence",
-            json!({"presence": "on_break", "reason": "Coffee"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    ann.on_break("Coffee").await;
 
     let mut b = ann.ws(Some(n)).await;
     let got = b.drain().await;
@@ -202,8 +193,7 @@ async fn only_what_they_may_see(db: Db) {
     let qb = queue(&admin, json!({"name": "Support"})).await;
     let ann_id = agent(&admin, "ann", 3, false, &[&qa]).await;
     let bob_id = agent(&admin, "bob", 3, false, &[&qb]).await;
-    let (s, v) = admin.post("/api/v1/agents", json!({"username": "sue", "password": PASSWORD, "display_name": "Sue", "role": "supervisor"})).await;
-    assert_eq!(s, 201, "{v}");
+    supervisor(&admin, "sue").await;
     let (ann, bob, sue) = (
         server.login("ann", PASSWORD).await,
         server.login("bob", PASSWORD).await,
@@ -246,13 +236,7 @@ async fn only_what_they_may_see(db: Db) {
     bob.act(&c, "wrap-up").await;
     sue_ws.expect_state(&c, "done").await;
     bob_ws.expect_state(&c, "done").await;
-    let (s, v) = bob
-        .put(
-            "/api/v1/me/presence",
-            json!({"presence": "on_break", "reason": "Lunch"}),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
+    bob.on_break("Lunch").await;
     sue_ws.expect_presence(&bob_id, "on_break").await;
     bob_ws.drain().await;
 
@@ -290,21 +274,23 @@ on_every_backend!(
 );
 
 async fn grace(db: Db) {
-    let (server, admin) = Server::with_admin(db).await;
-    let q = queue(
-        &admin,
+    let Desk {
+        server,
+        admin,
+        queue: q,
+        ann_id,
+        ann,
+        ws: mut a1,
+    } = Desk::open_with(
+        db,
         json!({"name": "Support", "acceptance_interval_s": 600}),
+        3,
+        false,
     )
     .await;
-    let ann_id = agent(&admin, "ann", 3, false, &[&q]).await;
-    let (s, v) = admin.post("/api/v1/agents", json!({"username": "sue", "password": PASSWORD, "display_name": "Sue", "role": "supervisor"})).await;
-    assert_eq!(s, 201, "{v}");
-    let ann = server.login("ann", PASSWORD).await;
+    supervisor(&admin, "sue").await;
     let sue = server.login("sue", PASSWORD).await;
     let mut sue_ws = sue.ws(None).await;
-    let mut a1 = ann.ws(None).await;
-    ann.available().await;
-    a1.expect_presence(&ann_id, "available").await;
     let active = server.ingest_id(&q, "4916000006", "Hal", "first").await;
     ann.act(&active, "accept").await;
     let pending = server.ingest_id(&q, "4916000007", "Ida", "second").await;

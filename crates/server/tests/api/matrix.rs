@@ -559,7 +559,7 @@ impl Ctx {
                     )
                     .await;
                 assert_eq!(s, 201, "{m}");
-                Some(m["id"].as_str().expect("message id").to_owned())
+                Some(string(&m["id"]))
             }
             Fixture::Contact => {
                 let v = self
@@ -569,37 +569,16 @@ impl Ctx {
                         json!({"name": format!("Fixture contact {n}")}),
                     )
                     .await;
-                Some(v["id"].as_str().expect("contact id").to_owned())
+                Some(string(&v["id"]))
             }
             Fixture::Case => {
                 let id = interaction("active").await;
                 let v = owner
                     .ok(&format!("/api/v1/interactions/{id}/case"), json!({}))
                     .await;
-                Some(v["id"].as_str().expect("case id").to_owned())
+                Some(string(&v["id"]))
             }
-            Fixture::DeadCrmEvent => {
-                use switchboard_server::Clock;
-                let mut e = switchboard_server::services::crm::event(
-                    "contact.created",
-                    json!({"contact": {"id": format!("c{n}")}}),
-                    self.server.clock.now(),
-                );
-                e.state = "dead".into();
-                e.attempts = 1;
-                e.last_error = Some("HTTP 400: refused".into());
-                let id = e.id.clone();
-                self.server
-                    .state
-                    .store
-                    .commit(&switchboard_store::Changeset {
-                        crm_events: vec![e],
-                        ..Default::default()
-                    })
-                    .await
-                    .expect("a dead CRM event stored");
-                Some(id)
-            }
+            Fixture::DeadCrmEvent => Some(dead_crm_event(&self.server, &format!("c{n}"), 1).await),
             Fixture::Template => Some(self.template.clone()),
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);
@@ -607,24 +586,20 @@ impl Ctx {
                     .admin()
                     .ok("/api/v1/channels", body.unwrap_or_default())
                     .await;
-                Some(v["id"].as_str().expect("channel id").to_owned())
+                Some(string(&v["id"]))
             }
         }
     }
 }
 
 async fn setup(db: Db) -> Ctx {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Matrix"})).await;
     let other_queue = queue(&admin, json!({"name": "Elsewhere"})).await;
     agent(&admin, "ann", 100, true, &[&q]).await;
     agent(&admin, "oscar", 100, true, &[]).await;
     let carl = agent(&admin, "carl", 100, false, &[]).await;
-    let (s, v) = admin
-        .post("/api/v1/agents", json!({"username": "sue", "password": PASSWORD, "display_name": "Sue", "role": "supervisor"}))
-        .await;
-    assert_eq!(s, 201, "{v}");
+    supervisor(&admin, "sue").await;
     let owner = server.login("ann", PASSWORD).await;
     let other = server.login("oscar", PASSWORD).await;
     let sup = server.login("sue", PASSWORD).await;

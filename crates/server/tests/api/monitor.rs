@@ -6,14 +6,15 @@ use crate::support::*;
 use serde_json::{json, Value};
 use switchboard_domain::AgentId;
 
-async fn supervisor(admin: &Api, username: &str) -> String {
-    let v = admin
-        .ok(
-            "/api/v1/agents",
-            json!({"username": username, "password": PASSWORD, "display_name": username_to_name(username), "role": "supervisor"}),
-        )
-        .await;
-    v["id"].as_str().expect("id").to_owned()
+/// Each interaction of `ids` has exactly one `message.created` among `events` (kind, data).
+fn once_each<'a>(events: impl Iterator<Item = (&'a str, &'a Value)> + Clone, ids: &[String]) {
+    for c in ids {
+        let n = events
+            .clone()
+            .filter(|(kind, data)| *kind == "message.created" && data["interaction_id"] == *c)
+            .count();
+        assert_eq!(n, 1, "message.created of {c}");
+    }
 }
 
 fn row<'a>(list: &'a Value, id: &str) -> &'a Value {
@@ -23,8 +24,7 @@ fn row<'a>(list: &'a Value, id: &str) -> &'a Value {
 }
 
 async fn board_follows_the_floor(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(
         &admin,
         json!({"name": "Support", "acceptance_interval_s": 300, "sla_response_s": 60}),
@@ -82,8 +82,7 @@ async fn board_follows_the_floor(db: Db) {
     assert_eq!(f.data["available_agents"], 0, "{f:?}");
     assert!(f.data["oldest_waiting_since"].is_string(), "{f:?}");
 
-    let (s, b) = sue.get("/api/v1/monitor").await;
-    assert_eq!(s, 200, "{b}");
+    let b = sue.get_ok("/api/v1/monitor").await;
     let a = row(&b["agents"], &ann_id);
     assert_eq!(
         (
@@ -135,8 +134,7 @@ on_every_backend!(
 );
 
 async fn floor_stored_once(db: Db) {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let q = queue(&admin, json!({"name": "Sales"})).await;
     let mut sups = Vec::new();
     for i in 0..10 {
@@ -180,30 +178,14 @@ async fn floor_stored_once(db: Db) {
         .events_since(&AgentId("*floor".into()), 0, 10_000)
         .await
         .expect("floor");
-    for c in &ids {
-        assert_eq!(
-            floor
-                .iter()
-                .filter(|e| e.kind == "message.created" && e.data["interaction_id"] == *c)
-                .count(),
-            1
-        );
-    }
+    once_each(floor.iter().map(|e| (e.kind.as_str(), &e.data)), &ids);
     // A supervisor who reconnects replays the shared stream: the same messages, once each.
     let (_, api, ws) = sups.pop().expect("a supervisor");
     let last = ws.last_seq;
     ws.close().await;
     let mut again = api.ws(Some(0)).await;
     let replayed = again.drain().await;
-    for c in &ids {
-        assert_eq!(
-            replayed
-                .iter()
-                .filter(|f| f.kind == "message.created" && f.data["interaction_id"] == *c)
-                .count(),
-            1
-        );
-    }
+    once_each(replayed.iter().map(|f| (f.kind.as_str(), &f.data)), &ids);
     assert!(replayed.last().is_some_and(|f| f.seq >= last));
 }
 

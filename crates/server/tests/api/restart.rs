@@ -5,8 +5,7 @@ use crate::support::*;
 use serde_json::json;
 
 async fn run(db: Db) {
-    let mut server = Server::start(db.clone()).await;
-    let admin = server.admin().await;
+    let (mut server, admin) = Server::with_admin(db.clone()).await;
     let q = queue(
         &admin,
         json!({"name": "Billing", "acceptance_interval_s": 20, "post_processing_s": 45}),
@@ -61,10 +60,7 @@ async fn run(db: Db) {
     let third = server.ingest_id(&q, "4930333", "Kai", "third").await;
     let second = third;
     let f = ws.expect_kind("offer.created", &second).await;
-    let deadline = f.data["offer"]["deadline"]
-        .as_str()
-        .expect("deadline")
-        .to_owned();
+    let deadline = string(&f.data["offer"]["deadline"]);
     let mut server = server.restart().await;
     server.clock.advance_secs(19);
     let ann = Api {

@@ -59,16 +59,15 @@ async fn notes_at_once(ann: &Api, it: &str, texts: Vec<String>) -> Vec<(u16, Val
 }
 
 async fn stored_notes(ann: &Api, it: &str) -> Vec<String> {
-    let (s, v) = ann.get(&format!("/api/v1/interactions/{it}/notes")).await;
-    assert_eq!(s, 200, "{v}");
+    let v = ann
+        .get_ok(&format!("/api/v1/interactions/{it}/notes"))
+        .await;
     let list = v
         .as_array()
         .or_else(|| v["notes"].as_array())
         .cloned()
         .unwrap_or_default();
-    list.iter()
-        .map(|n| n["text"].as_str().expect("text").to_owned())
-        .collect()
+    list.iter().map(|n| string(&n["text"])).collect()
 }
 
 /// The database refuses some notes for their data (here a trigger standing for any constraint,
@@ -196,7 +195,7 @@ async fn all_messages(admin: &Api) -> Vec<(String, Value)> {
         let (s, page) = admin.messages(id).await;
         assert_eq!(s, 200, "{page}");
         for m in page["messages"].as_array().expect("messages") {
-            let wa = it["customer"]["wa_id"].as_str().expect("wa_id").to_owned();
+            let wa = string(&it["customer"]["wa_id"]);
             out.push((wa, m.clone()));
         }
     }
@@ -262,8 +261,7 @@ async fn hostile_rows_in_a_webhook(db: Db) {
         .expect("Null's interaction");
     assert_eq!(nul["customer"]["name"], "Null");
     // The long text is found by its first word.
-    let (s, found) = wa.admin.get("/api/v1/search?q=alphaword").await;
-    assert_eq!(s, 200, "{found}");
+    let found = wa.admin.get_ok("/api/v1/search?q=alphaword").await;
     assert!(
         found.to_string().contains("alphaword"),
         "the long text is found: {}",
@@ -290,13 +288,7 @@ async fn bounded_inputs(db: Db) {
                    "role": "agent", "capacity": 1, "can_reject": false, "queue_ids": []}),
         )
         .await;
-    assert_error(s, &v, 422, "invalid_password");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("1024")),
-        "{v}"
-    );
+    assert_error_says(s, &v, 422, "invalid_password", "1024");
     let (s, v) = admin
         .post(
             "/api/v1/agents",
@@ -319,13 +311,12 @@ async fn bounded_inputs(db: Db) {
             .await;
         assert_error(s, &v, 422, "invalid_break_reason");
     }
-    let (s, v) = admin
-        .patch(
+    admin
+        .patch_ok(
             "/api/v1/settings",
             json!({"break_reasons": ["Lunch", "Training"]}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
 }
 
 on_every_backend!(
@@ -340,10 +331,7 @@ on_every_backend!(
 async fn refused_commands_among_good_ones(db: Db) {
     let (server, admin, ann, first) = accepted(db.clone()).await;
     refuse_poison_messages(&db).await;
-    let queue_id = ann.interaction(&first).await["queue_id"]
-        .as_str()
-        .expect("queue")
-        .to_owned();
+    let queue_id = string(&ann.interaction(&first).await["queue_id"]);
     let message = |wa_id: String, text: String| switchboard_server::InboundMessage {
         summary: None,
         queue_id: switchboard_domain::QueueId(queue_id.clone()),
@@ -388,7 +376,7 @@ async fn refused_commands_among_good_ones(db: Db) {
         .as_array()
         .expect("list")
         .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
+        .map(|i| string(&i["id"]))
         .collect();
     let mut want = good.clone();
     want.insert(first.clone());

@@ -19,19 +19,16 @@ struct Floor {
 }
 
 async fn floor(db: Db) -> Floor {
-    let server = Server::start(db).await;
-    let admin = server.admin().await;
+    let (server, admin) = Server::with_admin(db).await;
     let queue = queue(&admin, json!({"name": "Support", "post_processing_s": 60})).await;
     let ann_id = agent(&admin, "ann", 2, false, &[&queue]).await;
     let bob_id = agent(&admin, "bob", 2, false, &[&queue]).await;
-    let sue = admin
-        .ok(
-            "/api/v1/agents",
-            json!({"username": "sue", "password": PASSWORD, "display_name": "Sue",
-                   "role": "supervisor", "capacity": 1}),
-        )
-        .await;
-    let sue_id = sue["id"].as_str().expect("id").to_owned();
+    let sue_id = create_user(
+        &admin,
+        json!({"username": "sue", "password": PASSWORD, "display_name": "Sue",
+               "role": "supervisor", "capacity": 1}),
+    )
+    .await;
     let ann = server.login("ann", PASSWORD).await;
     let bob = server.login("bob", PASSWORD).await;
     let sue = server.login("sue", PASSWORD).await;
@@ -54,13 +51,9 @@ impl Floor {
         self.ann.available().await;
         let id = self
             .server
-            .ingest(&self.queue, wa_id, "Mia", "my parcel is late")
-            .await
-            .interaction_id
-            .0;
-        self.ann
-            .ok(&format!("/api/v1/interactions/{id}/accept"), json!({}))
+            .ingest_id(&self.queue, wa_id, "Mia", "my parcel is late")
             .await;
+        self.ann.act(&id, "accept").await;
         id
     }
 
@@ -68,17 +61,20 @@ impl Floor {
     async fn audit(&self, action: &str, target: &str) -> Vec<Value> {
         let v = self
             .sue
-            .ok_get(&format!("/api/v1/audit?action={action}&target_id={target}"))
+            .get_ok(&format!("/api/v1/audit?action={action}&target_id={target}"))
             .await;
         v["items"].as_array().expect("items").clone()
     }
 }
 
 impl Api {
-    async fn ok_get(&self, path: &str) -> Value {
-        let (s, v) = self.get(path).await;
-        assert_eq!(s, 200, "GET {path}: {v}");
-        v
+    /// `PUT /api/v1/agents/{agent}/presence` to `presence`.
+    async fn set_presence(&self, agent: &str, presence: &str) -> (u16, Value) {
+        self.put(
+            &format!("/api/v1/agents/{agent}/presence"),
+            json!({ "presence": presence }),
+        )
+        .await
     }
 }
 
@@ -102,30 +98,12 @@ async fn presence_set_by_a_supervisor(db: Db) {
     assert_eq!(f.ann.interaction(&id).await["state"], "offered");
 
     // An agent may not set someone else's presence.
-    let (s, v) = f
-        .bob
-        .put(
-            &format!("/api/v1/agents/{}/presence", f.ann_id),
-            json!({"presence": "offline"}),
-        )
-        .await;
+    let (s, v) = f.bob.set_presence(&f.ann_id, "offline").await;
     assert_error(s, &v, 403, "forbidden");
-    let (s, v) = f
-        .sue
-        .put(
-            &format!("/api/v1/agents/{}/presence", f.ann_id),
-            json!({"presence": "asleep"}),
-        )
-        .await;
+    let (s, v) = f.sue.set_presence(&f.ann_id, "asleep").await;
     assert_error(s, &v, 422, "invalid_presence");
 
-    let (s, v) = f
-        .sue
-        .put(
-            &format!("/api/v1/agents/{}/presence", f.ann_id),
-            json!({"presence": "offline"}),
-        )
-        .await;
+    let (s, v) = f.sue.set_presence(&f.ann_id, "offline").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["id"], f.ann_id.as_str());
     assert_eq!(v["presence"], "offline");
@@ -158,22 +136,10 @@ async fn presence_set_by_a_supervisor(db: Db) {
     assert_eq!(items[1]["after"]["presence"], "available");
 
     // Setting what is already set changes nothing and logs nothing.
-    let (s, v) = f
-        .sue
-        .put(
-            &format!("/api/v1/agents/{}/presence", f.ann_id),
-            json!({"presence": "offline"}),
-        )
-        .await;
+    let (s, v) = f.sue.set_presence(&f.ann_id, "offline").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(f.audit("presence.changed", &f.ann_id).await.len(), 2);
-    let (s, v) = f
-        .sue
-        .put(
-            "/api/v1/agents/usr_missing/presence",
-            json!({"presence": "offline"}),
-        )
-        .await;
+    let (s, v) = f.sue.set_presence("usr_missing", "offline").await;
     assert_error(s, &v, 404, "not_found");
 }
 on_every_backend!(
@@ -186,28 +152,16 @@ async fn take_over(db: Db) {
     let id = f.active_with_ann("4917000002").await;
     let mut ann_ws = f.ann.ws(None).await;
 
-    let (s, v) = f
-        .bob
-        .post(&format!("/api/v1/interactions/{id}/take-over"), json!({}))
-        .await;
+    let (s, v) = f.bob.try_act(&id, "take-over", json!({})).await;
     assert_error(s, &v, 403, "forbidden");
 
     // Sue's capacity (1) is no obstacle, even when full.
-    let (s, v) = f
-        .sue
-        .post(&format!("/api/v1/interactions/{id}/take-over"), json!({}))
-        .await;
+    let (s, v) = f.sue.try_act(&id, "take-over", json!({})).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["owner_id"], f.sue_id.as_str());
     assert_eq!(v["state"], "active");
     let other = f.active_with_ann("4917000003").await;
-    let (s, v) = f
-        .sue
-        .post(
-            &format!("/api/v1/interactions/{other}/take-over"),
-            json!({}),
-        )
-        .await;
+    let (s, v) = f.sue.try_act(&other, "take-over", json!({})).await;
     assert_eq!(s, 200, "above capacity a take-over is still allowed: {v}");
 
     // Ann goes to wrap-up for it; she sees it so.
@@ -219,25 +173,13 @@ async fn take_over(db: Db) {
         })
         .await;
     let seen = f.ann.interaction(&id).await;
-    let ann_part = seen["participants"]
-        .as_array()
-        .expect("participants")
-        .iter()
-        .find(|p| p["agent_id"] == f.ann_id.as_str())
-        .expect("ann took part")
-        .clone();
+    let ann_part = item(&seen, "participants", "agent_id", &f.ann_id);
     assert_eq!(ann_part["state"], "wrap_up", "{seen}");
 
     // Taking over what one owns is refused.
-    let (s, v) = f
-        .sue
-        .post(&format!("/api/v1/interactions/{id}/take-over"), json!({}))
-        .await;
+    let (s, v) = f.sue.try_act(&id, "take-over", json!({})).await;
     assert_error(s, &v, 409, "already_owner");
-    let (s, v) = f
-        .sue
-        .post("/api/v1/interactions/int_missing/take-over", json!({}))
-        .await;
+    let (s, v) = f.sue.try_act("int_missing", "take-over", json!({})).await;
     assert_error(s, &v, 404, "not_found");
 
     let items = f.audit("interaction.taken_over", &id).await;
@@ -256,20 +198,14 @@ async fn reassign(db: Db) {
     // Bob, another agent, still cannot see it.
     let (s, v) = f
         .bob
-        .post(
-            &format!("/api/v1/interactions/{id}/transfer"),
-            json!({"queue_id": other_queue}),
-        )
+        .try_act(&id, "transfer", json!({"queue_id": other_queue}))
         .await;
     assert_error(s, &v, 404, "not_found");
 
     // Sue, who does not take part, moves it to Billing; Ann goes to wrap-up.
     let (s, v) = f
         .sue
-        .post(
-            &format!("/api/v1/interactions/{id}/transfer"),
-            json!({"queue_id": other_queue}),
-        )
+        .try_act(&id, "transfer", json!({"queue_id": other_queue}))
         .await;
     assert_eq!(s, 200, "{v}");
     let now = f.sue.interaction(&id).await;
@@ -281,20 +217,14 @@ async fn reassign(db: Db) {
     let second = f.active_with_ann("4917000005").await;
     f.bob.available().await;
     f.sue
-        .ok(
-            &format!("/api/v1/interactions/{second}/transfer"),
-            json!({"agent_id": f.bob_id}),
-        )
+        .act_with(&second, "transfer", json!({"agent_id": f.bob_id}))
         .await;
     assert_eq!(f.bob.interaction(&second).await["state"], "offered");
 
     // Only an active interaction can be reassigned.
     let (s, v) = f
         .sue
-        .post(
-            &format!("/api/v1/interactions/{id}/transfer"),
-            json!({"queue_id": f.queue}),
-        )
+        .try_act(&id, "transfer", json!({"queue_id": f.queue}))
         .await;
     assert_error(s, &v, 409, "not_active");
 
@@ -317,32 +247,21 @@ async fn whisper(db: Db) {
     let before = f.ann.interaction(&id).await;
     assert!(before["awaiting_reply_since"].is_string(), "{before}");
 
-    let (s, v) = f
-        .ann
-        .post(
-            &format!("/api/v1/interactions/{id}/whisper"),
-            json!({"text": "psst"}),
-        )
-        .await;
+    let (s, v) = f.ann.try_act(&id, "whisper", json!({"text": "psst"})).await;
     assert_error(s, &v, 403, "forbidden");
     for (text, code) in [
         ("   ", "empty_message"),
         (&"x".repeat(5000) as &str, "text_too_long"),
     ] {
-        let (s, v) = f
-            .sue
-            .post(
-                &format!("/api/v1/interactions/{id}/whisper"),
-                json!({"text": text}),
-            )
-            .await;
+        let (s, v) = f.sue.try_act(&id, "whisper", json!({"text": text})).await;
         assert_error(s, &v, 422, code);
     }
 
     let (s, m) = f
         .sue
-        .post(
-            &format!("/api/v1/interactions/{id}/whisper"),
+        .try_act(
+            &id,
+            "whisper",
             json!({"text": "Offer her the express refund"}),
         )
         .await;
@@ -351,7 +270,7 @@ async fn whisper(db: Db) {
     assert_eq!(m["direction"], "internal");
     assert_eq!(m["author_id"], f.sue_id.as_str());
     assert_eq!(m["author_name"], "Sue");
-    let mid = m["id"].as_str().expect("id").to_owned();
+    let mid = string(&m["id"]);
 
     // Live to the agent and to the supervisor.
     for ws in [&mut ann_ws, &mut sue_ws] {
@@ -378,87 +297,43 @@ async fn whisper(db: Db) {
     // In the transcript, and in the case saved from it.
     let page = f
         .ann
-        .ok_get(&format!(
+        .get_ok(&format!(
             "/api/v1/interactions/{id}/messages?scope=transcript"
         ))
         .await;
-    let shown = page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .find(|x| x["id"] == mid.as_str())
-        .cloned()
-        .expect("the whisper is in the transcript");
+    let shown = item(&page, "messages", "id", &mid);
     assert_eq!(shown["author_name"], "Sue");
-    let case = f
-        .ann
-        .ok(&format!("/api/v1/interactions/{id}/case"), json!({}))
-        .await;
+    let case = f.ann.act(&id, "case").await;
     let cid = case["id"].as_str().expect("case id");
-    let detail = f.ann.ok_get(&format!("/api/v1/cases/{cid}")).await;
-    assert!(
-        detail["transcript"]
-            .as_array()
-            .expect("transcript")
-            .iter()
-            .any(|x| x["id"] == mid.as_str() && x["type"] == "whisper"),
-        "{detail}"
-    );
+    let detail = f.ann.get_ok(&format!("/api/v1/cases/{cid}")).await;
+    assert_eq!(item(&detail, "transcript", "id", &mid)["type"], "whisper");
 
     // And in the contact's history, with the transcripts.
-    let contact = f.ann.ok("/api/v1/contacts", json!({"name": "Mia"})).await["id"]
-        .as_str()
-        .expect("contact id")
-        .to_owned();
-    let (s, v) = f
-        .ann
-        .put(
+    let contact = string(&f.ann.ok("/api/v1/contacts", json!({"name": "Mia"})).await["id"]);
+    f.ann
+        .put_ok(
             &format!("/api/v1/interactions/{id}/contact"),
             json!({"contact_id": contact}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
     let history = f
         .ann
-        .ok_get(&format!(
+        .get_ok(&format!(
             "/api/v1/contacts/{contact}/interactions?transcripts=true"
         ))
         .await;
-    let entry = history["interactions"]
-        .as_array()
-        .expect("interactions")
-        .iter()
-        .find(|e| e["id"] == id.as_str())
-        .cloned()
-        .expect("the interaction is in the history");
-    assert!(
-        entry["messages"]
-            .as_array()
-            .expect("messages")
-            .iter()
-            .any(|x| x["id"] == mid.as_str() && x["type"] == "whisper"),
-        "{entry}"
-    );
+    let entry = item(&history, "interactions", "id", &id);
+    assert_eq!(item(&entry, "messages", "id", &mid)["type"], "whisper");
 
     // Also in wrap-up; not once the interaction is done.
-    f.ann
-        .ok(&format!("/api/v1/interactions/{id}/end"), json!({}))
-        .await;
+    f.ann.act(&id, "end").await;
     f.sue
-        .ok(
-            &format!("/api/v1/interactions/{id}/whisper"),
-            json!({"text": "Use the code LATE"}),
-        )
+        .act_with(&id, "whisper", json!({"text": "Use the code LATE"}))
         .await;
-    f.ann
-        .ok(&format!("/api/v1/interactions/{id}/wrap-up"), json!({}))
-        .await;
+    f.ann.act(&id, "wrap-up").await;
     let (s, v) = f
         .sue
-        .post(
-            &format!("/api/v1/interactions/{id}/whisper"),
-            json!({"text": "too late"}),
-        )
+        .try_act(&id, "whisper", json!({"text": "too late"}))
         .await;
     assert_error(s, &v, 409, "not_active");
 
@@ -472,18 +347,10 @@ async fn whisper_never_reaches_whatsapp(db: Db) {
     use crate::whatsapp::{conversation, expect_status, say, setup};
     let mut wa = setup(db).await;
     let id = conversation(&mut wa, "4915111111111", "Olga").await;
-    wa.admin
-        .ok(
-            "/api/v1/agents",
-            json!({"username": "sue", "password": PASSWORD, "display_name": "Sue", "role": "supervisor"}),
-        )
-        .await;
+    supervisor(&wa.admin, "sue").await;
     let sue = wa.server.login("sue", PASSWORD).await;
     let (s, m) = sue
-        .post(
-            &format!("/api/v1/interactions/{id}/whisper"),
-            json!({"text": "Coaching only"}),
-        )
+        .try_act(&id, "whisper", json!({"text": "Coaching only"}))
         .await;
     assert_eq!(s, 201, "{m}");
     assert_eq!(m["status"], "stored");
@@ -501,15 +368,9 @@ async fn whisper_never_reaches_whatsapp(db: Db) {
     // The whisper itself never changes status: nothing was sent.
     let page = wa
         .ann
-        .ok_get(&format!("/api/v1/interactions/{id}/messages"))
+        .get_ok(&format!("/api/v1/interactions/{id}/messages"))
         .await;
-    let whisper = page["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .find(|x| x["type"] == "whisper")
-        .cloned()
-        .expect("the whisper is listed");
+    let whisper = item(&page, "messages", "type", "whisper");
     assert_eq!(whisper["status"], "stored");
     assert!(whisper["wa_message_id"].is_null(), "{whisper}");
 }

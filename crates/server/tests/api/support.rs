@@ -420,6 +420,27 @@ impl Api {
         v
     }
 
+    /// GET that must answer 200; returns the body.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (s, v) = self.get(path).await;
+        assert_eq!(s, 200, "GET {path}: {v}");
+        v
+    }
+
+    /// PUT that must answer 200; returns the body.
+    pub async fn put_ok(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.put(path, body).await;
+        assert_eq!(s, 200, "PUT {path}: {v}");
+        v
+    }
+
+    /// PATCH that must answer 200; returns the body.
+    pub async fn patch_ok(&self, path: &str, body: Value) -> Value {
+        let (s, v) = self.patch(path, body).await;
+        assert_eq!(s, 200, "PATCH {path}: {v}");
+        v
+    }
+
     /// `POST /api/v1/interactions/{id}/{action}` with `body` (accept, messages, notes, end,
     /// wrap-up, transfer...).
     pub async fn try_act(&self, interaction: &str, action: &str, body: Value) -> (u16, Value) {
@@ -475,6 +496,15 @@ impl Api {
         assert_eq!(s, 200, "{v}");
     }
 
+    /// Goes on break for `reason`, which must succeed.
+    pub async fn on_break(&self, reason: &str) {
+        self.put_ok(
+            "/api/v1/me/presence",
+            json!({"presence": "on_break", "reason": reason}),
+        )
+        .await;
+    }
+
     pub async fn interaction(&self, id: &str) -> Value {
         let (s, v) = self.get(&format!("/api/v1/interactions/{id}")).await;
         assert_eq!(s, 200, "GET interaction {id}: {v}");
@@ -528,6 +558,23 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str
             .as_str()
             .is_some_and(|m| !m.is_empty()),
         "{body}"
+    );
+}
+
+/// [`assert_error`], with a message that mentions `needle`.
+pub fn assert_error_says(
+    status: u16,
+    body: &Value,
+    want_status: u16,
+    want_code: &str,
+    needle: &str,
+) {
+    assert_error(status, body, want_status, want_code);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(needle)),
+        "{needle:?} not in {body}"
     );
 }
 
@@ -635,25 +682,29 @@ impl Ws {
         .await
     }
 
-    /// Waits for `interaction.updated` of `id` with `state`.
-    pub async fn expect_state(&mut self, id: &str, state: &str) -> Frame {
-        let (i, s) = (id.to_owned(), state.to_owned());
-        self.expect(&format!("{id} becoming {state}"), move |f| {
-            f.kind == "interaction.updated"
-                && f.data["id"] == i.as_str()
-                && f.data["state"] == s.as_str()
+    /// Waits for a `kind` event about `id` whose `field` is `value`.
+    async fn expect_becoming(&mut self, kind: &str, id: &str, field: &str, value: &str) -> Frame {
+        let (k, i, f_, v) = (
+            kind.to_owned(),
+            id.to_owned(),
+            field.to_owned(),
+            value.to_owned(),
+        );
+        self.expect(&format!("{id} becoming {value}"), move |f| {
+            f.kind == k && f.data["id"] == i.as_str() && f.data[f_.as_str()] == v.as_str()
         })
         .await
     }
 
+    /// Waits for `interaction.updated` of `id` with `state`.
+    pub async fn expect_state(&mut self, id: &str, state: &str) -> Frame {
+        self.expect_becoming("interaction.updated", id, "state", state)
+            .await
+    }
+
     pub async fn expect_presence(&mut self, agent: &str, presence: &str) -> Frame {
-        let (a, p) = (agent.to_owned(), presence.to_owned());
-        self.expect(&format!("{agent} becoming {presence}"), move |f| {
-            f.kind == "presence.changed"
-                && f.data["id"] == a.as_str()
-                && f.data["presence"] == p.as_str()
-        })
-        .await
+        self.expect_becoming("presence.changed", agent, "presence", presence)
+            .await
     }
 
     /// Reads whatever arrives until the socket is quiet (a ping/pong round trip), to assert
@@ -718,6 +769,24 @@ pub async fn start_with_simulator(
     (server, sim)
 }
 
+/// [`start_with_simulator`] with a queue "WhatsApp" (offers answered within 60 s) and the
+/// simulator's number routed to it: the server, the simulator, the admin, the queue's id and the
+/// channel as created (201).
+pub async fn whatsapp_queue(db: Db, secret: &str) -> (Server, SimulatorHandle, Api, String, Value) {
+    let (server, sim) = start_with_simulator(db, secret, |_| {}, Vec::new()).await;
+    let admin = server.admin().await;
+    let queue = queue(
+        &admin,
+        json!({"name": "WhatsApp", "acceptance_interval_s": 60}),
+    )
+    .await;
+    let (s, channel) = admin
+        .post("/api/v1/channels", simulator_channel(secret, &queue))
+        .await;
+    assert_eq!(s, 201, "{channel}");
+    (server, sim, admin, queue, channel)
+}
+
 /// The body that creates a channel for the simulator's default number, signed with
 /// `app_secret` and routed to `queue`.
 pub fn simulator_channel(app_secret: &str, queue: &str) -> Value {
@@ -747,10 +816,15 @@ pub async fn post_signed_webhook(
 
 /// The `text` of each item of a JSON list that has one (messages, a transcript).
 pub fn texts(list: &Value) -> Vec<&str> {
+    strings(list, "text")
+}
+
+/// The string `field` of each element of the array `list` that has one.
+pub fn strings<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
     list.as_array()
         .expect("a list")
         .iter()
-        .filter_map(|m| m["text"].as_str())
+        .filter_map(|m| m[field].as_str())
         .collect()
 }
 
@@ -773,6 +847,7 @@ pub struct Desk {
     pub server: Server,
     pub admin: Api,
     pub queue: String,
+    pub ann_id: String,
     pub ann: Api,
     pub ws: Ws,
 }
@@ -780,9 +855,15 @@ pub struct Desk {
 impl Desk {
     /// Opens the desk on `db`; `can_reject` is Ann's.
     pub async fn open(db: Db, can_reject: bool) -> Desk {
+        Desk::open_with(db, json!({"name": "Support"}), 3, can_reject).await
+    }
+
+    /// Opens a desk whose queue is created from `queue_body`, with Ann's `capacity` and
+    /// `can_reject`.
+    pub async fn open_with(db: Db, queue_body: Value, capacity: u32, can_reject: bool) -> Desk {
         let (server, admin) = Server::with_admin(db).await;
-        let queue = queue(&admin, json!({"name": "Support"})).await;
-        let ann_id = agent(&admin, "ann", 3, can_reject, &[&queue]).await;
+        let queue = queue(&admin, queue_body).await;
+        let ann_id = agent(&admin, "ann", capacity, can_reject, &[&queue]).await;
         let ann = server.login("ann", PASSWORD).await;
         let mut ws = ann.ws(None).await;
         ann.available().await;
@@ -791,6 +872,7 @@ impl Desk {
             server,
             admin,
             queue,
+            ann_id,
             ann,
             ws,
         }
@@ -819,6 +901,62 @@ pub async fn agent(
         )
         .await;
     v["id"].as_str().expect("agent id").to_owned()
+}
+
+/// Creates a user from `body` (the admin must be allowed to: 201) and returns its id.
+pub async fn create_user(admin: &Api, body: Value) -> String {
+    let (s, v) = admin.post("/api/v1/agents", body).await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().expect("user id").to_owned()
+}
+
+/// Creates the supervisor `username` (password [`PASSWORD`]) and returns its id.
+pub async fn supervisor(admin: &Api, username: &str) -> String {
+    create_user(
+        admin,
+        json!({"username": username, "password": PASSWORD, "display_name": username_to_name(username), "role": "supervisor"}),
+    )
+    .await
+}
+
+/// Stores a CRM event that gave up (`dead`, after `attempts`, refused with HTTP 400) about the
+/// contact `contact`, and returns its id.
+pub async fn dead_crm_event(server: &Server, contact: &str, attempts: i64) -> String {
+    let mut e = switchboard_server::services::crm::event(
+        "contact.created",
+        json!({"contact": {"id": contact}}),
+        server.clock.now(),
+    );
+    e.state = "dead".into();
+    e.attempts = attempts;
+    e.last_error = Some("HTTP 400: refused".into());
+    let id = e.id.clone();
+    server
+        .state
+        .store
+        .commit(&switchboard_store::Changeset {
+            crm_events: vec![e],
+            ..Default::default()
+        })
+        .await
+        .expect("a dead CRM event stored");
+    id
+}
+
+/// The string `v`, owned; it must be one.
+pub fn string(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
+/// The element of the array `v[key]` whose `field` is `value`; it must be there.
+pub fn item(v: &Value, key: &str, field: &str, value: &str) -> Value {
+    v[key]
+        .as_array()
+        .and_then(|list| list.iter().find(|x| x[field] == value))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {key} with {field} {value} in {v}"))
 }
 
 pub fn username_to_name(u: &str) -> String {

@@ -55,7 +55,7 @@ async fn setup(db: Db, sync: bool) -> Tpl {
         admin,
         ann,
         ws,
-        channel: ch["id"].as_str().expect("channel id").to_owned(),
+        channel: string(&ch["id"]),
     };
     if sync {
         let v = t.admin.ok("/api/v1/templates/sync", json!({})).await;
@@ -66,10 +66,9 @@ async fn setup(db: Db, sync: bool) -> Tpl {
 
 /// The id of the synced template `name`.
 async fn template_id(api: &Api, name: &str) -> String {
-    let (s, v) = api
-        .get(&format!("/api/v1/templates?q={name}&include_deleted=true"))
+    let v = api
+        .get_ok(&format!("/api/v1/templates?q={name}&include_deleted=true"))
         .await;
-    assert_eq!(s, 200, "{v}");
     v.as_array()
         .expect("list")
         .iter()
@@ -88,10 +87,7 @@ async fn offered(ws: &mut Ws, wa_id: &str, what: &str) -> String {
             f.kind == "offer.created" && f.data["customer_number"] == w.as_str()
         })
         .await;
-    f.data["interaction_id"]
-        .as_str()
-        .expect("interaction id")
-        .to_owned()
+    string(&f.data["interaction_id"])
 }
 
 /// The customer writes; Ann is offered and accepts. Returns the interaction id.
@@ -134,8 +130,7 @@ async fn messages_of(api: &Api, interaction: &str) -> Vec<Value> {
 async fn wait_for_templates(api: &Api, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let (s, v) = api.get("/api/v1/templates?include_deleted=true").await;
-        assert_eq!(s, 200, "{v}");
+        let v = api.get_ok("/api/v1/templates?include_deleted=true").await;
         let list = v.as_array().expect("list").clone();
         if pred(&list) {
             return list;
@@ -204,12 +199,7 @@ async fn sync_pages_and_deletes(db: Db) {
     );
     assert_eq!(flash["rejected_reason"], "PROMOTIONAL");
     let reminder = by_name(&list, "appointment_reminder");
-    let keys: Vec<&str> = reminder["variables"]
-        .as_array()
-        .expect("variables")
-        .iter()
-        .filter_map(|v| v["key"].as_str())
-        .collect();
+    let keys = strings(&reminder["variables"], "key");
     assert_eq!(keys, ["header.1", "body.1", "body.2", "body.3", "button.2"]);
     assert_eq!(reminder["buttons"][2]["type"], "URL");
     assert_eq!(
@@ -468,42 +458,38 @@ async fn outside_the_window_and_a_tap(db: Db) {
     let id = conversation(&mut t, wa_id, "Kerry").await;
     let reminder = template_id(&t.ann, "appointment_reminder").await;
     // The admin maps the first body variable to the contact's first name.
-    let (s, v) = t
+    let v = t
         .admin
-        .patch(
+        .patch_ok(
             &format!("/api/v1/templates/{reminder}"),
             json!({"variable_map": {"1": "contact.first_name", "button.2": null}}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
     assert_eq!(v["variable_map"], json!({"body.1": "contact.first_name"}));
     // The contact made from Kerry's profile is the one prefill reads: a change shows at once.
     let (_, pop) = t
         .ann
         .get(&format!("/api/v1/interactions/{id}/screen-pop"))
         .await;
-    let contact = pop["contact"]["id"].as_str().expect("a contact").to_owned();
-    let (s, v) = t
-        .ann
-        .patch(
+    let contact = string(&pop["contact"]["id"]);
+    t.ann
+        .patch_ok(
             &format!("/api/v1/contacts/{contact}"),
             json!({"first_name": "Kez"}),
         )
         .await;
-    assert_eq!(s, 200, "{v}");
 
     // A day and more later: texts are refused, a template is the way.
     t.server.clock.advance_secs(25 * 3600);
     let (s, body) = t.ann.try_act(&id, "messages", json!({"text": "hi?"})).await;
     assert_error(s, &body, 422, "template_required");
 
-    let (s, p) = t
+    let p = t
         .ann
-        .get(&format!(
+        .get_ok(&format!(
             "/api/v1/interactions/{id}/templates/{reminder}/preview"
         ))
         .await;
-    assert_eq!(s, 200, "{p}");
     assert_eq!(p["sendable"], true);
     assert_eq!(p["contact"]["first_name"], "Kez");
     assert_eq!(p["contact"]["id"], contact.as_str());
@@ -551,7 +537,7 @@ async fn outside_the_window_and_a_tap(db: Db) {
                {"index": 1, "type": "QUICK_REPLY", "text": "Change date"},
                {"index": 2, "type": "URL", "text": "Manage", "url": "https://example.com/appointments/a-17"}])
     );
-    let message_id = m["id"].as_str().expect("id").to_owned();
+    let message_id = string(&m["id"]);
 
     // Exactly what WhatsApp expects.
     let sent = t.sim.wait_for_accepted(1, WAIT).await.expect("accepted");
@@ -830,7 +816,7 @@ async fn whatsapp_errors_reach_the_agent(db: Db) {
             json!({"template": {"id": order, "variables": {"1": "A-1"}}}),
         )
         .await;
-    let message_id = m["id"].as_str().expect("id").to_owned();
+    let message_id = string(&m["id"]);
     let f = expect_status(&mut t.ws, &message_id, "failed").await;
     assert_eq!(f.data["error"]["code"], 132015);
     assert!(
@@ -957,7 +943,7 @@ async fn header_image(db: Db) {
     assert_eq!(m["type"], "template");
     assert_eq!(m["payload"]["header"]["format"], "IMAGE");
     assert_eq!(m["payload"]["media"]["state"], "stored");
-    let message_id = m["id"].as_str().expect("id").to_owned();
+    let message_id = string(&m["id"]);
     // The agent (and the transcript) can show the header image.
     let (s, _, bytes) = t
         .ann

@@ -49,15 +49,13 @@ async fn run(db: Db) {
         |id: &str, rest: &str| format!("/api/v1/interactions/{id}/messages?scope=transcript{rest}");
 
     // Default (1): the current interaction and the one before it.
-    let (status, v) = ann.get(&transcript(&ids[2], "")).await;
-    assert_eq!(status, 200, "{v}");
+    let v = ann.get_ok(&transcript(&ids[2], "")).await;
     let (texts, next) = page(&v);
     assert_eq!(texts, ["b1", "b2", "c1"]);
     let next = next.expect("older messages remain");
-    let (status, v) = ann
-        .get(&transcript(&ids[2], &format!("&before={next}")))
+    let v = ann
+        .get_ok(&transcript(&ids[2], &format!("&before={next}")))
         .await;
-    assert_eq!(status, 200, "{v}");
     assert_eq!(page(&v), (vec!["a1".to_owned(), "a2".to_owned()], None));
 
     // An earlier interaction's transcript never shows later ones.
@@ -76,10 +74,9 @@ async fn run(db: Db) {
     let mut all: Vec<Value> = Vec::new();
     let mut before = String::new();
     loop {
-        let (status, v) = ann
-            .get(&transcript(&ids[2], &format!("&limit=2&before={before}")))
+        let v = ann
+            .get_ok(&transcript(&ids[2], &format!("&limit=2&before={before}")))
             .await;
-        assert_eq!(status, 200, "{v}");
         let mut msgs = v["messages"].as_array().expect("messages").clone();
         assert!(msgs.len() <= 2);
         msgs.extend(all);
@@ -102,13 +99,12 @@ async fn run(db: Db) {
     assert_eq!(texts, ["a1", "a2", "b1", "b2", "c1"]);
 
     // The setting decides how many earlier interactions the first page holds.
-    let (status, v) = admin
-        .patch(
+    admin
+        .patch_ok(
             "/api/v1/settings",
             json!({"transcript_interactions_count": 2}),
         )
         .await;
-    assert_eq!(status, 200, "{v}");
     let (_, v) = ann.get(&transcript(&ids[2], "")).await;
     assert_eq!(
         page(&v),

@@ -25,17 +25,7 @@ pub(crate) struct Wa {
 }
 
 pub(crate) async fn setup(db: Db) -> Wa {
-    let (server, sim) = start_with_simulator(db, SECRET, |_| {}, Vec::new()).await;
-    let admin = server.admin().await;
-    let queue = queue(
-        &admin,
-        json!({"name": "WhatsApp", "acceptance_interval_s": 60}),
-    )
-    .await;
-    let (s, ch) = admin
-        .post("/api/v1/channels", simulator_channel(SECRET, &queue))
-        .await;
-    assert_eq!(s, 201, "{ch}");
+    let (server, sim, admin, queue, ch) = whatsapp_queue(db, SECRET).await;
     let text = ch.to_string();
     assert!(
         !text.contains(SECRET)
@@ -65,7 +55,7 @@ pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String
     let f = wa.ws.expect("offer", |f| f.kind == "offer.created").await;
     assert_eq!(f.data["source_number"], DEFAULT_DISPLAY_PHONE_NUMBER);
     assert_eq!(f.data["customer_name"], name);
-    let id = f.data["interaction_id"].as_str().expect("id").to_owned();
+    let id = string(&f.data["interaction_id"]);
     wa.ann.act(&id, "accept").await;
     id
 }
@@ -73,7 +63,7 @@ pub(crate) async fn conversation(wa: &mut Wa, wa_id: &str, name: &str) -> String
 pub(crate) async fn say(wa: &Wa, id: &str, text: &str) -> String {
     let m = wa.ann.act_with(id, "messages", json!({"text": text})).await;
     assert_eq!(m["status"], "queued");
-    m["id"].as_str().expect("id").to_owned()
+    string(&m["id"])
 }
 
 /// The texts WhatsApp (the simulator) accepted, in order.
@@ -524,18 +514,13 @@ async fn a_channels_queue_stays(db: Db) {
     conversation(&mut wa, "4915777777777", "Kim").await;
     // Once the number routes elsewhere, the queue can go (when it holds no interactions).
     let other = queue(&wa.admin, json!({"name": "Other"})).await;
-    let channel = body["error"]["channel_id"]
-        .as_str()
-        .expect("channel id")
-        .to_owned();
-    let (s, body) = wa
-        .admin
-        .patch(
+    let channel = string(&body["error"]["channel_id"]);
+    wa.admin
+        .patch_ok(
             &format!("/api/v1/channels/{channel}"),
             json!({"queue_id": other}),
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     let empty = queue(&wa.admin, json!({"name": "Empty"})).await;
     let (s, body) = wa.admin.delete(&format!("/api/v1/queues/{empty}")).await;
     assert_eq!(s, 204, "{body}");

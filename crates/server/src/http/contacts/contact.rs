@@ -16,13 +16,7 @@ pub(super) async fn list_contacts(
     State(state): State<ContactsState>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 100",
-        ));
-    }
+    let limit = paging::limit(q.limit, 20, 100)?;
     let found = match (q.phone.as_deref(), q.q.as_deref()) {
         (Some(phone), None) => {
             state
@@ -382,13 +376,7 @@ pub(super) async fn contact_history(
     Query(q): Query<HistoryQuery>,
 ) -> Result<Response, ApiError> {
     let c = load_contact(&state, &id).await?;
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 100",
-        ));
-    }
+    let limit = paging::limit(q.limit, 20, 100)?;
     let cursor = match q.before.as_deref().filter(|b| !b.is_empty()) {
         Some(b) => Some(
             b.split_once('.')

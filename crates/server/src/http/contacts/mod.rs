@@ -24,6 +24,7 @@ use crate::services::contacts::{
 use crate::services::crm::LookupOutcome;
 use crate::services::interactions::{as_seen, visible, window_open};
 use crate::services::messaging::send_text;
+use crate::services::paging;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, patch, post, put};

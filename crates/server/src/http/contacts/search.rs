@@ -46,13 +46,7 @@ pub(super) async fn conversations(
     Extension(user): Extension<AuthUser>,
     Query(q): Query<ConversationsQuery>,
 ) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 200",
-        ));
-    }
+    let limit = paging::limit(q.limit, 50, 200)?;
     let scope = scope(&state, &user).await?;
     let list = state
         .store
@@ -98,13 +92,7 @@ pub(super) async fn search(
             "q must hold at least one word (letters or digits), at most 500 characters",
         ));
     }
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            "invalid_limit",
-            "limit must be between 1 and 200",
-        ));
-    }
+    let limit = paging::limit(q.limit, 50, 200)?;
     let scope = scope(&state, &user).await?;
     let conv = q.conversation_id.map(ConversationId);
     let hits = state
