@@ -18,6 +18,7 @@ pub mod messaging;
 pub mod monitor;
 pub mod templates;
 pub mod users;
+pub mod viewing;
 pub mod whatsapp;
 
 use crate::runtime::clock::Clock;
