@@ -7,13 +7,15 @@
 // CSS, and one row here: `{ path: 'monitor', roles: ['supervisor', 'admin'], screens: () => [...] }`.
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
+import * as watch from './watch/watch.js';
 import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
 import { socket } from './lib/ws.js';
 
 export const ROUTES = [
   // The CRM mounts first: its panels and bus listeners are there before the desk draws anything.
-  { path: 'desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk] },
+  // The watch (supervisors and admins only) adds the live interactions and a read-only view.
+  { path: 'desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk, watch] },
 ];
 const DEFAULT = 'desk';
 

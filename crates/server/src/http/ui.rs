@@ -44,6 +44,7 @@ const ASSETS: &[(&str, &str)] = assets![
     "desk/session.js",
     "desk/status.js",
     "desk/transcript.js",
+    "desk/viewers.js",
     "crm/contact.js",
     "crm/conversations.js",
     "crm/crm.css",
@@ -52,6 +53,8 @@ const ASSETS: &[(&str, &str)] = assets![
     "crm/start.js",
     "crm/state.js",
     "crm/templates.js",
+    "watch/watch.css",
+    "watch/watch.js",
 ];
 
 pub fn endpoints() -> Vec<Endpoint> {

@@ -8,6 +8,8 @@ import { renderConversation, upsertMessage } from './transcript.js';
 import { api } from '../lib/api.js';
 import { $, toast } from '../lib/dom.js';
 import { S, myPart } from '../lib/store.js';
+import { emit } from '../lib/bus.js';
+import { reannounce, setViewers } from './viewers.js';
 
 // ---------- applying changes ----------
 
@@ -51,6 +53,10 @@ export function onEvent(f) {
   const d = f.data || {};
   switch (f.type) {
     case 'hello':
+      reannounce();
+      break;
+    case 'interaction.viewers':
+      setViewers(d.interaction_id, d.viewers || []);
       break;
     case 'resync':
       loadState().catch((e) => toast(e.message));
@@ -98,6 +104,7 @@ export function onEvent(f) {
     default:
       break;
   }
+  emit('event', f); // other screens (the supervisor's watch) follow the same stream
 }
 
 /**
