@@ -37,9 +37,13 @@ function agentOf(it) {
 function build() {
   if (W.built) return;
   W.built = true;
+  // Beside the desk's own list, in one column, but outside its "Interactions" landmark: these are
+  // not the supervisor's interactions.
   const pane = document.querySelector('.list-pane');
-  pane.append(
-    el('section', { id: 'floor', class: 'floor', 'aria-labelledby': 'floor-title' },
+  const column = el('div', { class: 'list-column' });
+  pane.replaceWith(column);
+  column.append(pane,
+    el('nav', { id: 'floor', class: 'floor', 'aria-label': 'Floor' },
       el('h2', { class: 'pane-title', id: 'floor-title' }, 'Live interactions'),
       el('ul', { id: 'floor-list', class: 'interaction-list', 'aria-label': 'Live interactions' }),
       el('p', { id: 'floor-empty', class: 'muted empty' }, 'No live interactions.')));
