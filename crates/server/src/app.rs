@@ -98,6 +98,7 @@ impl App {
             crm,
             today,
             template_sync_wake: Arc::new(tokio::sync::Notify::new()),
+            viewers: Default::default(),
             core,
             store,
             hub,

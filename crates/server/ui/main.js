@@ -9,15 +9,17 @@
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
 import * as board from './monitor/board.js';
+import * as watch from './watch/watch.js';
 import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
 import { socket } from './lib/ws.js';
 
 export const ROUTES = [
   // The CRM mounts first: its panels and bus listeners are there before the desk draws anything.
-  { path: 'desk', label: 'Desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk] },
+  // The watch (supervisors and admins only) adds the live interactions and a read-only view.
+  { path: 'desk', label: 'Desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk, watch] },
   // The board keeps the desk mounted under it: its login, header, websocket and offers.
-  { path: 'monitor', label: 'Board', roles: ['supervisor', 'admin'], screens: () => [crm, desk, board] },
+  { path: 'monitor', label: 'Board', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, board] },
 ];
 const DEFAULT = 'desk';
 

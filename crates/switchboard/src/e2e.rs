@@ -108,6 +108,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         .route("/customers/{wa_id}/texts", post(customer_texts))
         .route("/faults/undeliverable", post(undeliverable))
         .route("/clock/advance", post(advance))
+        .route("/whatsapp/sent", post(whatsapp_sent))
         .with_state(control);
     let control_server = tokio::spawn(async move {
         axum::serve(control_listener, router)
@@ -318,6 +319,21 @@ async fn undeliverable(
     };
     c.sim.faults().add_undeliverable(wa_id);
     (StatusCode::OK, Json(json!({"undeliverable": wa_id})))
+}
+
+/// What reached WhatsApp so far: the texts sent and how many read receipts (a test of silent
+/// watching checks that nothing was marked read).
+async fn whatsapp_sent(State(c): State<Control>) -> (StatusCode, Json<Value>) {
+    let texts: Vec<String> = c
+        .sim
+        .accepted_messages()
+        .iter()
+        .filter_map(|m| m.text().map(str::to_owned))
+        .collect();
+    (
+        StatusCode::OK,
+        Json(json!({"texts": texts, "read_receipts": c.sim.read_receipts().len()})),
+    )
 }
 
 async fn advance(State(c): State<Control>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {

@@ -23,6 +23,7 @@ mod state;
 mod supervision;
 mod templates;
 mod ui;
+mod viewing;
 mod webhook;
 pub mod wire;
 mod ws;
@@ -146,6 +147,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(monitor::endpoints());
     v.extend(interactions::endpoints());
     v.extend(supervision::endpoints());
+    v.extend(viewing::endpoints());
     v.extend(audit::endpoints());
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());

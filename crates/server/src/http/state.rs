@@ -8,6 +8,7 @@ use crate::runtime::hub::Hub;
 use crate::runtime::locks::KeyedLocks;
 use crate::runtime::metrics::Metrics;
 use crate::runtime::monitor::Today;
+use crate::runtime::viewers::Viewers;
 use crate::services::auth::{LoginLimiter, PasswordHasher};
 use crate::services::crm::delivery::Delivery;
 use crate::services::crm::Crm;
@@ -16,6 +17,7 @@ use crate::services::maintenance::Maintenance;
 use crate::services::messaging::Messaging;
 use crate::services::monitor::Monitor;
 use crate::services::templates::TemplateSync;
+use crate::services::viewing::Viewing;
 use crate::services::whatsapp::media::{Blobs, MediaService};
 use crate::services::whatsapp::outbox::Outbox;
 use crate::services::whatsapp::webhook::Webhooks;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub today: Today,
     /// Wakes the template sync (a status webhook named a template not known yet).
     pub template_sync_wake: Arc<Notify>,
+    /// Who has which interaction open, and who watches one (in memory only, R-8.10).
+    pub viewers: Viewers,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ macro_rules! sub_state {
 }
 
 sub_state!(Base { core, store, clock });
+sub_state!(Viewing { core, viewers });
 sub_state!(Ingest {
     core,
     store,
@@ -249,10 +254,12 @@ pub(crate) mod prelude {
     pub use crate::runtime::hub::Hub;
     pub use crate::runtime::locks::KeyedLocks;
     pub use crate::runtime::metrics::Metrics;
+    pub use crate::runtime::viewers::Viewers;
     pub use crate::services::auth::{LoginLimiter, PasswordHasher};
     pub use crate::services::crm::Crm;
     pub use crate::services::messaging::Messaging;
     pub use crate::services::templates::TemplateSync;
+    pub use crate::services::viewing::Viewing;
     pub use crate::services::whatsapp::media::Blobs;
     pub use crate::services::whatsapp::Channels;
     pub use crate::services::Base;

@@ -1,6 +1,6 @@
 //! A supervisor acting on others' work (role supervisor; admins too): setting an agent's
-//! presence, taking over an active interaction and whispering to its agents
-//! . Reassigning (a supervisor's transfer) is `POST …/transfer` in `interactions`.
+//! presence, taking over an active interaction, whispering to its agents
+//! and watching it silently. Reassigning (a supervisor's transfer) is `POST …/transfer` in `interactions`.
 //!
 //! Each action is an engine command (or a row for the core) carrying its audit entry, so the
 //! change and its entry are committed together.
@@ -9,7 +9,7 @@ use super::state::feature_state;
 #[allow(unused_imports)]
 use super::state::prelude::*;
 use super::Path;
-use super::{body, created, ok, Access, Endpoint, Json};
+use super::{body, created, no_content, ok, Access, Endpoint, Json};
 use crate::runtime::core::Attach;
 use crate::runtime::error::ApiError;
 use crate::runtime::views;
@@ -19,7 +19,7 @@ use crate::services::interactions::{render, visible};
 use crate::services::messaging::{check_size, whisper_record};
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{post, put};
+use axum::routing::{delete, post, put};
 use axum::Extension;
 use serde::Deserialize;
 use serde_json::json;
@@ -31,7 +31,8 @@ feature_state! {
     core: Core,
     store: Store,
     clock: Arc<dyn Clock>,
-    } => base: Base { core, store, clock }
+    viewers: Viewers,
+    } => base: Base { core, store, clock }, viewing: Viewing { core, viewers }
 }
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -62,6 +63,24 @@ pub fn endpoints() -> Vec<Endpoint> {
             body: body::<WhisperRequest>(),
             handler: post(whisper),
             doc: super::Doc::created::<super::wire::Message>(),
+        },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/interactions/{id}/watch",
+            summary: "Watch a live interaction silently (R-8.3, R-8.6): answers it and who has it open; you are among its viewers (shown to supervisors, never to agents) while a websocket of yours is open. Supervisors' sockets already carry every interaction's live events; its transcript is `GET …/messages`. Nothing the agents or the customer see changes: no unread count, no read receipt.",
+            access: Access::Supervisor,
+            body: None,
+            handler: post(watch),
+            doc: super::Doc::ok::<super::wire::Watch>(),
+        },
+        Endpoint {
+            method: "DELETE",
+            path: "/api/v1/interactions/{id}/watch",
+            summary: "Stop watching an interaction (also when you were not).",
+            access: Access::Supervisor,
+            body: None,
+            handler: delete(unwatch),
+            doc: super::Doc::no_content(),
         },
     ]
 }
@@ -156,6 +175,8 @@ async fn take_over(
             },
         )
         .await?;
+    // A supervisor who watched it now takes part: agents see them among its viewers.
+    state.viewing().refresh(&it.id).await?;
     let it = visible(&state.base(), &user, &id).await?;
     Ok(ok(render(&state.base(), it).await?))
 }
@@ -213,4 +234,35 @@ async fn whisper(
         v["author_name"] = json!(name);
     }
     Ok(created(v))
+}
+
+/// `POST /api/v1/interactions/{id}/watch`
+async fn watch(
+    State(state): State<SupervisionState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let it = visible(&state.base(), &user, &id).await?;
+    if it.state == InteractionState::Done {
+        return Err(ApiError::conflict(
+            "not_live",
+            "this interaction has ended: play it back instead of watching it",
+        ));
+    }
+    let iid = it.id.clone();
+    let viewers = state.viewing().open(&user.id, &iid).await?;
+    let interaction = render(&state.base(), it).await?;
+    Ok(ok(
+        json!({"interaction": interaction, "viewers": viewers["viewers"]}),
+    ))
+}
+
+/// `DELETE /api/v1/interactions/{id}/watch`
+async fn unwatch(
+    State(state): State<SupervisionState>,
+    Extension(user): Extension<AuthUser>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.viewing().close(&user.id, &InteractionId(id)).await?;
+    Ok(no_content())
 }

@@ -45,6 +45,7 @@ const ASSETS: &[(&str, &str)] = assets![
     "desk/session.js",
     "desk/status.js",
     "desk/transcript.js",
+    "desk/viewers.js",
     "crm/contact.js",
     "crm/conversations.js",
     "crm/crm.css",
@@ -55,6 +56,8 @@ const ASSETS: &[(&str, &str)] = assets![
     "crm/templates.js",
     "monitor/board.css",
     "monitor/board.js",
+    "watch/watch.css",
+    "watch/watch.js",
 ];
 
 pub fn endpoints() -> Vec<Endpoint> {

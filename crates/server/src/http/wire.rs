@@ -814,3 +814,29 @@ pub struct AuditLog {
     /// The `before` of the next (older) page; `null` on the last.
     pub next: Nullable<String>,
 }
+
+/// A user who has an interaction open.
+#[derive(JsonSchema)]
+pub struct Viewer {
+    pub id: String,
+    /// Their display name.
+    pub name: String,
+    /// A supervisor who only watches (not taking part); agents are never shown one.
+    pub watching: bool,
+}
+
+/// `PUT /api/v1/interactions/{id}/viewing`, and the `data` of the live `interaction.viewers`:
+/// who has the interaction open, as the reader may see it (the reader included).
+#[derive(JsonSchema)]
+pub struct Viewers {
+    pub interaction_id: String,
+    pub viewers: Vec<Viewer>,
+}
+
+/// `POST /api/v1/interactions/{id}/watch`: the interaction as the supervisor sees it and who has
+/// it open. Its transcript is `GET …/messages` (reading it changes nothing the agent sees).
+#[derive(JsonSchema)]
+pub struct Watch {
+    pub interaction: Interaction,
+    pub viewers: Vec<Viewer>,
+}

@@ -5,7 +5,8 @@
 //! ones. Frames are `{seq, type, data}` with `seq` increasing per socket: numbers come from one
 //! counter for every stream, so a user's own stream has gaps where others' events were numbered.
 //! A supervisor's socket reads their own stream and the shared floor stream (`hub::FLOOR`),
-//! merged in that one order. A socket that falls behind the live channel catches up from the
+//! merged in that one order. What a user has open (`PUT …/viewing`, `POST …/watch`) lasts while
+//! at least one socket of theirs is open; the `hello` frame is sent once it counts. A socket that falls behind the live channel catches up from the
 //! store, so no event is skipped or repeated.
 
 use super::state::feature_state;
@@ -37,7 +38,8 @@ feature_state! {
     store: Store,
     hub: Hub,
     shutdown: watch::Receiver<bool>,
-    }
+    viewers: Viewers,
+    } => viewing: Viewing { core, viewers }
 }
 
 pub fn endpoints() -> Vec<Endpoint> {
@@ -144,6 +146,8 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
     {
         return;
     }
+    // What the user opens is theirs while a socket of theirs is open.
+    state.viewing().connected(&agent);
     let streams = streams_of(&user);
     let last = state
         .core
@@ -222,6 +226,7 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
             },
         }
     }
+    state.viewing().disconnected(&agent).await;
     let _ = state
         .core
         .call(Command::Disconnected { agent }, Attach::default())

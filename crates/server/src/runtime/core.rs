@@ -57,6 +57,18 @@ pub struct Attach {
     /// Audit log entries of the change, stored only if it succeeds; an entry without
     /// `actor_name` gets the actor's display name as the engine knows it.
     pub audit: Vec<AuditRecord>,
+    /// `interaction.viewers` events: who has an interaction open changed. Nothing is
+    /// stored of it but the events.
+    pub viewers: Vec<ViewersEvent>,
+}
+
+/// What the readers of one interaction are told about who has it open: `agents` goes to the
+/// agents among its audience, `supervisors` to the shared floor stream; `None` tells nobody.
+#[derive(Debug, Clone)]
+pub struct ViewersEvent {
+    pub interaction: InteractionId,
+    pub agents: Option<Value>,
+    pub supervisors: Option<Value>,
 }
 
 type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
@@ -968,6 +980,23 @@ impl Worker {
                     .map(|x| x.display_name.clone());
             }
             batch.cs.audit.push(a);
+        }
+        for v in attach.viewers {
+            if let Some(data) = v.agents {
+                let engine = &self.state.engine;
+                let to = engine
+                    .interaction(&v.interaction)
+                    .map(|i| engine.audience(i))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|a| !engine.is_supervisor(a))
+                    .collect();
+                self.event(batch, to, "interaction.viewers", &data, now);
+            }
+            if let Some(data) = v.supervisors {
+                let to = vec![AgentId(FLOOR.to_owned())];
+                self.event(batch, to, "interaction.viewers", &data, now);
+            }
         }
         for (u, interaction) in attach.message_updates {
             let to = interaction

@@ -2,7 +2,8 @@
 //! it — the core worker that owns the routing engine and commits every change (`core`), the
 //! configuration, clocks (and the shutdown signal), ids, metrics, the one error type, live
 //! fan-out (`hub`), typed locks, client addresses (`net`), the rule for stored text, the JSON
-//! views of the nouns and the rows the core writes beside the engine's changes (`records`). Nothing here imports `services`, `http` or `app`
+//! views of the nouns and the rows the core writes beside the engine's changes (`records`), who has
+//! which interaction open (`viewers`, in memory only). Nothing here imports `services`, `http` or `app`
 //! (ARCHITECTURE.md, "Layers").
 
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod monitor;
 pub mod net;
 pub mod records;
 pub mod text;
+pub mod viewers;
 pub mod views;
 
 #[cfg(test)]

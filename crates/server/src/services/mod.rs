@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod paging;
 pub mod templates;
 pub mod users;
+pub mod viewing;
 pub mod whatsapp;
 
 use crate::runtime::clock::Clock;

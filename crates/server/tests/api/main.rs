@@ -24,4 +24,5 @@ mod supervisor;
 mod support;
 mod templates;
 mod transcript;
+mod watch;
 mod whatsapp;

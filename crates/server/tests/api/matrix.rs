@@ -292,6 +292,23 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("POST", "/api/v1/interactions/{id}/whisper"),
             supervisor(F::Active, B::Text, CREATED),
         ),
+        // Silent watch and who is viewing: agents say so only of what they see.
+        (
+            ("POST", "/api/v1/interactions/{id}/watch"),
+            supervisor(F::Active, B::None, OK),
+        ),
+        (
+            ("DELETE", "/api/v1/interactions/{id}/watch"),
+            supervisor(F::Active, B::None, NO_CONTENT),
+        ),
+        (
+            ("PUT", "/api/v1/interactions/{id}/viewing"),
+            interaction(F::Active, B::None, OK, OK),
+        ),
+        (
+            ("DELETE", "/api/v1/interactions/{id}/viewing"),
+            user(F::Active, B::None, NO_CONTENT),
+        ),
         (
             ("PUT", "/api/v1/agents/{id}/presence"),
             supervisor(F::User, B::Presence, OK),

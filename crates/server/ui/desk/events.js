@@ -6,9 +6,10 @@ import { belongsInList, loadState, offerFor } from './session.js';
 import { renderMe } from './status.js';
 import { renderConversation, upsertMessage } from './transcript.js';
 import { api } from '../lib/api.js';
-import { emit } from '../lib/bus.js';
 import { $, toast } from '../lib/dom.js';
 import { S, myPart } from '../lib/store.js';
+import { emit } from '../lib/bus.js';
+import { reannounce, setViewers } from './viewers.js';
 
 // ---------- applying changes ----------
 
@@ -49,11 +50,13 @@ export function refreshMe() {
 
 export let readTimer = null;
 export function onEvent(f) {
-  // Other screens (the board) see every frame of the one socket.
-  emit('wsEvent', f);
   const d = f.data || {};
   switch (f.type) {
     case 'hello':
+      reannounce();
+      break;
+    case 'interaction.viewers':
+      setViewers(d.interaction_id, d.viewers || []);
       break;
     case 'resync':
       loadState().catch((e) => toast(e.message));
@@ -101,6 +104,7 @@ export function onEvent(f) {
     default:
       break;
   }
+  emit('event', f); // other screens (the watch, the board) follow the same stream
 }
 
 /**

@@ -120,6 +120,7 @@ export async function selectInteraction(id, markRead, focusCompose = false) {
     T.id = null; // the transcript shown belongs to another interaction
   }
   S.selected = id;
+  emit('selected', id); // the supervisor's watch gives way to the desk
   renderList();
   renderConversation();
   if (focusCompose) {

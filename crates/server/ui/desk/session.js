@@ -9,6 +9,7 @@ import { emit } from '../lib/bus.js';
 import { $ } from '../lib/dom.js';
 import { S, TOKEN_KEY, customerName, myPart } from '../lib/store.js';
 import { forgetReplay } from '../lib/ws.js';
+import { resetViewers } from './viewers.js';
 
 // ---------- login / logout ----------
 
@@ -58,6 +59,7 @@ export function resetState() {
   S.media.clear();
   S.earlyUpdates.clear();
   S.selected = null;
+  resetViewers();
   forgetReplay();
   $('offers').replaceChildren();
   $('interaction-list').replaceChildren();

@@ -7,6 +7,7 @@ import { api } from '../lib/api.js';
 import { $, el, toast } from '../lib/dom.js';
 import { fmtDate, fmtNum, fmtTime, initials } from '../lib/format.js';
 import { S, customerName, myPart } from '../lib/store.js';
+import { renderViewers, syncViewing } from './viewers.js';
 
 export const PAGE = 200; // messages per transcript page
 
@@ -17,7 +18,9 @@ export function renderConversation() {
   $('conv-empty').hidden = !!it;
   $('conv').hidden = !it;
   Panels.render(it);
+  syncViewing();
   if (!it) { T.id = null; return; }
+  renderViewers($('conv-viewers'), it.id);
   $('conv-title').textContent = customerName(it);
   const parts = [];
   if (it.customer && it.customer.wa_id) parts.push(fmtNum(it.customer.wa_id));

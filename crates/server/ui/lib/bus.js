@@ -4,7 +4,9 @@
 // Events of the desk: `offerShown(card, offer)` (an offer card was added), `listItem(button,
 // interaction)` (an item of the interaction list was built), `messageContent(message, interaction,
 // content)` (may change the nodes of a message's bubble), `sessionEnded(message)` (the server
-// refused the token: log in again), `signedIn(me)` (the user and their role are known).
+// refused the token: log in again), `signedIn(me)` (the user and their role are known),
+// `event(frame)` (every websocket frame, once the desk applied it), `selected(id)`
+// (the desk opened one of its interactions).
 
 const listeners = new Map(); // name -> Set of functions
 

@@ -1,6 +1,6 @@
 // The supervisor's board (R-8.2): queues and agents live. Loaded from GET /api/v1/monitor, then
 // kept current by the `monitor.agent` / `monitor.queue` events of the websocket (the desk's
-// socket; every frame is announced on the bus as `wsEvent`). Time in state and the longest wait
+// socket; every frame is announced on the bus as `event`). Time in state and the longest wait
 // tick in the page; colours flag what a supervisor acts on (a queue with customers waiting and
 // nobody available, waits past the queue's response target, long breaks, missed offers).
 import { api } from '../lib/api.js';
@@ -175,7 +175,7 @@ export function mount() {
     el('h2', null, 'Queues'), queueTable.table,
     el('h2', null, 'Agents'), agentTable.table);
   app.append(M.root);
-  M.offs.push(on('wsEvent', onFrame));
+  M.offs.push(on('event', onFrame));
   M.offs.push(on('signedIn', load));
   // Colours that depend on time (long waits, long breaks) are re-judged every second.
   M.timer = setInterval(schedule, 1000);
