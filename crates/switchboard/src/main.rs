@@ -4,9 +4,11 @@
 //! - `switchboard demo [--listen ADDR]` starts a ready-to-try contact center with demo data.
 //! - `switchboard bench-api [...]` measures the HTTP API on the real store.
 //! - `switchboard bench-history [...]` times the CRM's reads on a large store.
+//! - `switchboard bench-monitor [...]` times the supervisor's board at floor size.
 
 mod bench;
 mod bench_history;
+mod bench_monitor;
 mod demo;
 mod e2e;
 mod loadgen;
@@ -26,6 +28,11 @@ const USAGE: &str = "usage:
                             [--samples S]
                                         time history pages, screen pops and full-text search
                                         on a large store (default 100,000 x 10 messages)
+  switchboard bench-monitor [--database URL] [--queues Q] [--agents A] [--waiting W] [--samples N]
+                            [--rate R] [--seconds S]
+                                        the supervisor's board at floor size: GET /api/v1/monitor
+                                        and change -> monitor.* event latency (default 100 x 1,000
+                                        x 10,000, 200 changes/s)
   switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
   switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
                                         a fake WhatsApp Cloud API with simulated customers
@@ -50,6 +57,7 @@ fn main() -> anyhow::Result<()> {
         Some("e2e") => runtime.block_on(e2e::run(&args[1..])),
         Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
         Some("bench-history") => runtime.block_on(bench_history::run(&args[1..])),
+        Some("bench-monitor") => runtime.block_on(bench_monitor::run(&args[1..])),
         Some("load") => runtime.block_on(loadgen::run(&args[1..])),
         Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
         Some("-h" | "--help" | "help") => {
