@@ -86,6 +86,15 @@ desktopTest('the supervisor searches the audit log and sees what a change change
   await sue.getByText('No entries match these filters.').waitFor();
   await sue.getByRole('button', { name: 'Clear' }).click();
   await loginFailed.waitFor();
+  // A time range: nothing from a future day on, everything up to it.
+  await sue.getByLabel('From', { exact: true }).fill('2099-01-01T00:00:00');
+  await sue.getByText('No entries match these filters.').waitFor();
+  await sue.getByLabel('From', { exact: true }).fill('');
+  const upTo = sue.waitForResponse((r) => r.url().includes('/api/v1/audit?') && /[?&]to=2099-/.test(r.url()) && !r.url().includes('from='));
+  await sue.getByLabel('To', { exact: true }).fill('2099-01-01T00:00:00');
+  assert.ok((await upTo).ok());
+  await loginFailed.waitFor();
+  await change.waitFor();
 });
 
 /** `count` changes of the queue `name`'s response target, as the admin (one session). */
