@@ -86,6 +86,13 @@ desktopTest('the supervisor searches the audit log and sees what a change change
   await sue.getByText('No entries match these filters.').waitFor();
   await sue.getByRole('button', { name: 'Clear' }).click();
   await loginFailed.waitFor();
+  // One actor (picked among the users): Sue's own login only.
+  await sue.getByLabel('Actor', { exact: true }).selectOption({ label: 'Sue Supervisor (sue)' });
+  await loginFailed.waitFor({ state: 'detached' });
+  const mine = await entries(sue).locator('tbody tr').evaluateAll((rows) => rows.map((r) => `${r.children[1].innerText} ${r.children[2].innerText}`));
+  assert.deepEqual(mine, ['Sue Supervisor Logged in']);
+  await sue.getByLabel('Actor', { exact: true }).selectOption({ label: 'Anyone' });
+  await loginFailed.waitFor();
   // A time range: nothing from a future day on, everything up to it.
   await sue.getByLabel('From', { exact: true }).fill('2099-01-01T00:00:00');
   await sue.getByText('No entries match these filters.').waitFor();
