@@ -6,6 +6,7 @@
 // A new screen (reports, admin, audit) is a folder beside `desk/` with its module(s) and CSS, and
 // one row here: `{ path: 'reports', label: 'Reports', roles: ['supervisor', 'admin'], screens: () => [...] }`;
 // the header's menu lists the routes the role may open.
+import * as audit from './audit/audit.js';
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
 import * as board from './monitor/board.js';
@@ -20,6 +21,8 @@ export const ROUTES = [
   { path: 'desk', label: 'Desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk, watch] },
   // The board keeps the desk mounted under it: its login, header, websocket and offers.
   { path: 'monitor', label: 'Board', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, board] },
+  // The audit log keeps the desk mounted under it too, like the board.
+  { path: 'audit', label: 'Audit log', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, audit] },
 ];
 const DEFAULT = 'desk';
 

@@ -58,6 +58,8 @@ const ASSETS: &[(&str, &str)] = assets![
     "monitor/board.js",
     "watch/watch.css",
     "watch/watch.js",
+    "audit/audit.css",
+    "audit/audit.js",
 ];
 
 pub fn endpoints() -> Vec<Endpoint> {
