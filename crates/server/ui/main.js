@@ -9,6 +9,7 @@
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
 import * as board from './monitor/board.js';
+import * as playback from './playback/playback.js';
 import * as watch from './watch/watch.js';
 import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
@@ -20,6 +21,8 @@ export const ROUTES = [
   { path: 'desk', label: 'Desk', roles: ['agent', 'supervisor', 'admin'], screens: () => [crm, desk, watch] },
   // The board keeps the desk mounted under it: its login, header, websocket and offers.
   { path: 'monitor', label: 'Board', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, board] },
+  // Playback of ended interactions, over the desk like the board.
+  { path: 'playback', label: 'Playback', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, playback] },
 ];
 const DEFAULT = 'desk';
 
