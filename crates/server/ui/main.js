@@ -10,6 +10,7 @@ import * as audit from './audit/audit.js';
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
 import * as board from './monitor/board.js';
+import * as playback from './playback/playback.js';
 import * as watch from './watch/watch.js';
 import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
@@ -23,6 +24,8 @@ export const ROUTES = [
   { path: 'monitor', label: 'Board', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, board] },
   // The audit log keeps the desk mounted under it too, like the board.
   { path: 'audit', label: 'Audit log', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, audit] },
+  // Playback of ended interactions, over the desk like the board.
+  { path: 'playback', label: 'Playback', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, playback] },
 ];
 const DEFAULT = 'desk';
 

@@ -941,6 +941,29 @@ impl Store {
         if filter.before_created.is_some() {
             sql += &format!(" AND created_at < {}", param());
         }
+        if filter.contact_id.is_some() {
+            sql += &format!(" AND contact_id = {}", param());
+        }
+        // The customer and the disposition are read from the report row written in the same
+        // commit as the interaction (one row per interaction, keyed by its id).
+        if filter.customer_wa_id.is_some() {
+            sql += &format!(
+                " AND id IN (SELECT id FROM report_interactions WHERE customer_wa_id = {})",
+                param()
+            );
+        }
+        if filter.disposition.is_some() {
+            sql += &format!(
+                " AND id IN (SELECT id FROM report_interactions WHERE disposition = {})",
+                param()
+            );
+        }
+        if filter.created_from.is_some() {
+            sql += &format!(" AND created_at >= {}", param());
+        }
+        if filter.created_to.is_some() {
+            sql += &format!(" AND created_at < {}", param());
+        }
         sql += &format!(" ORDER BY created_at DESC, id DESC LIMIT {}", param());
         dispatch!(self, pool => {
             // Bound in the order the placeholders were numbered above.
@@ -956,6 +979,21 @@ impl Store {
             }
             if let Some(before) = filter.before_created {
                 query = query.bind(before.0);
+            }
+            if let Some(contact_id) = &filter.contact_id {
+                query = query.bind(contact_id.as_str());
+            }
+            if let Some(wa_id) = &filter.customer_wa_id {
+                query = query.bind(wa_id.as_str());
+            }
+            if let Some(code) = &filter.disposition {
+                query = query.bind(code.as_str());
+            }
+            if let Some(from) = filter.created_from {
+                query = query.bind(from.0);
+            }
+            if let Some(to) = filter.created_to {
+                query = query.bind(to.0);
             }
             let rows = query.bind(filter.limit.max(0)).fetch_all(pool).await?;
             decode_all(&rows, |r| r.json::<Interaction>("doc"))

@@ -344,6 +344,16 @@ pub struct InteractionFilter {
     pub agent_id: Option<AgentId>,
     /// Only interactions created strictly before this time (for paging).
     pub before_created: Option<Timestamp>,
+    /// Interactions linked to this contact of the built-in CRM.
+    pub contact_id: Option<String>,
+    /// Interactions with this customer (WhatsApp id: the number's digits, no '+').
+    pub customer_wa_id: Option<String>,
+    /// Interactions whose owner wrapped up with this disposition code.
+    pub disposition: Option<String>,
+    /// Only interactions created at or after this time.
+    pub created_from: Option<Timestamp>,
+    /// Only interactions created strictly before this time (the end of a date range).
+    pub created_to: Option<Timestamp>,
     /// At most this many (negative counts as zero).
     pub limit: i64,
 }

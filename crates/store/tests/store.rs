@@ -537,6 +537,7 @@ async fn participants_are_remembered_and_filter_listings() {
                 agent_id: Some(a1.clone()),
                 before_created: Some(Timestamp(101)),
                 limit: 10,
+                ..Default::default()
             })
             .await),
             ["i1"]

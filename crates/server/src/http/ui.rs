@@ -56,6 +56,8 @@ const ASSETS: &[(&str, &str)] = assets![
     "crm/templates.js",
     "monitor/board.css",
     "monitor/board.js",
+    "playback/playback.css",
+    "playback/playback.js",
     "watch/watch.css",
     "watch/watch.js",
     "audit/audit.css",

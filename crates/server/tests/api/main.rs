@@ -18,6 +18,7 @@ mod matrix;
 mod media;
 mod monitor;
 mod ops;
+mod playback;
 mod restart;
 mod rows;
 mod supervisor;

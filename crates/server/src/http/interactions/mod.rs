@@ -55,7 +55,7 @@ use send_media::*;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/interactions", summary: "The caller's offered, active and wrap-up interactions, oldest accepted first (supervisors: ?all=true, state, queue_id).", access: Access::Agent, body: None, handler: get(list), doc: super::Doc::ok::<Vec<super::wire::Interaction>>().query::<ListQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/interactions", summary: "The caller's offered, active and wrap-up interactions, oldest accepted first (supervisors: ?all=true, state, queue_id). Supervisors find ended ones (playback) with state=done and any of agent_id, contact_id, customer (a number in any format), disposition (a code), from and to (RFC 3339, on created_at): these filters imply all=true and answer from the store, newest first.", access: Access::Agent, body: None, handler: get(list), doc: super::Doc::ok::<Vec<super::wire::Interaction>>().query::<ListQuery>() },
         Endpoint { method: "GET", path: "/api/v1/interactions/{id}", summary: "One interaction.", access: Access::Agent, body: None, handler: get(get_one), doc: super::Doc::ok::<super::wire::Interaction>() },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/accept", summary: "Accept an offer (or a conference invitation).", access: Access::Agent, body: None, handler: post(accept), doc: super::Doc::ok::<super::wire::AfterAction>() },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/reject", summary: "Reject an offer (needs can_reject).", access: Access::Agent, body: None, handler: post(reject), doc: super::Doc::ok::<super::wire::AfterAction>() },
@@ -96,6 +96,40 @@ struct ListQuery {
     state: Option<String>,
     queue_id: Option<String>,
     limit: Option<i64>,
+    /// Interactions this agent ever took part in.
+    agent_id: Option<String>,
+    /// Interactions linked to this contact.
+    contact_id: Option<String>,
+    /// Interactions with this customer number (any format: only its digits count).
+    customer: Option<String>,
+    /// Interactions wrapped up with this disposition code.
+    disposition: Option<String>,
+    /// Created at or after this time (RFC 3339).
+    from: Option<String>,
+    /// Created before this time (RFC 3339).
+    to: Option<String>,
+}
+
+/// An RFC 3339 time of the query, as a timestamp (milliseconds).
+fn time_param(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("{name} must be an RFC 3339 time such as 2026-01-31T08:00:00Z"),
+            )
+        })?;
+    let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| ApiError::bad_request("invalid_time", format!("{name} is out of range")))?;
+    Ok(Some(Timestamp(ms)))
+}
+
+/// A query string value, `None` when absent or empty.
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// `GET /api/v1/interactions`
@@ -114,22 +148,45 @@ async fn list(
         })?),
         None => None,
     };
-    let all = q.all.unwrap_or(false);
+    let customer_wa_id = match non_empty(q.customer) {
+        Some(c) => {
+            let digits: String = c.chars().filter(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                return Err(ApiError::bad_request(
+                    "invalid_customer",
+                    "customer must be a phone number such as +49 151 1234567",
+                ));
+            }
+            Some(digits)
+        }
+        None => None,
+    };
+    let search = InteractionFilter {
+        state: filter_state,
+        queue_id: non_empty(q.queue_id.clone()).map(QueueId),
+        agent_id: non_empty(q.agent_id).map(AgentId),
+        contact_id: non_empty(q.contact_id),
+        customer_wa_id,
+        disposition: non_empty(q.disposition),
+        created_from: time_param("from", q.from.as_deref())?,
+        created_to: time_param("to", q.to.as_deref())?,
+        before_created: None,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    // Searching (playback: who, which contact, when, how it ended) is a supervisor's view of all.
+    let searching = search.agent_id.is_some()
+        || search.contact_id.is_some()
+        || search.customer_wa_id.is_some()
+        || search.disposition.is_some()
+        || search.created_from.is_some()
+        || search.created_to.is_some();
+    let all = q.all.unwrap_or(false) || searching;
     if all && !user.is_supervisor() {
         return Err(ApiError::forbidden("?all=true needs the supervisor role"));
     }
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    if all && filter_state == Some(InteractionState::Done) {
-        let rows = state
-            .store
-            .list_interactions(&InteractionFilter {
-                state: Some(InteractionState::Done),
-                queue_id: q.queue_id.map(QueueId),
-                agent_id: None,
-                before_created: None,
-                limit,
-            })
-            .await?;
+    let limit = search.limit;
+    if all && (searching || filter_state == Some(InteractionState::Done)) {
+        let rows = state.store.list_interactions(&search).await?;
         let v = state
             .core
             .read(move |s| {
