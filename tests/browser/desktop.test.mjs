@@ -899,11 +899,16 @@ desktopTest('the whole desktop works with the keyboard alone', ['ann'], async ({
 desktopTest('first paint under a second; a 1,000-message transcript renders incrementally and scrolls smoothly', ['ann'], async ({ srv, pages: { ann } }) => {
   await ann.goto(srv.base);
   await ann.getByLabel('Username').waitFor();
-  const paint = await ann.evaluate(() => {
+  // The paint entry is recorded once the frame is presented, which may be just after the field
+  // shows: wait for it (a buffered observer also sees one already recorded).
+  const paint = await ann.evaluate(() => new Promise((resolve) => {
     const nav = performance.getEntriesByType('navigation')[0];
-    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-    return { fcp: fcp ? fcp.startTime : null, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd };
-  });
+    const done = (fcp) => resolve({ fcp: fcp ? fcp.startTime : null, domContentLoaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd });
+    new PerformanceObserver((list, obs) => {
+      const fcp = list.getEntriesByName('first-contentful-paint')[0];
+      if (fcp) { obs.disconnect(); done(fcp); }
+    }).observe({ type: 'paint', buffered: true });
+  }));
   console.log(`# first contentful paint ${paint.fcp?.toFixed(0)} ms, DOMContentLoaded ${paint.domContentLoaded.toFixed(0)} ms`);
   assert.ok(paint.fcp !== null && paint.fcp < 1000, `first contentful paint ${paint.fcp} ms`);
   await assertContrast(ann);
