@@ -77,8 +77,8 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
             ),
         ],
     )?;
+    let schema = format!("bench_monitor_{}", std::process::id());
     let store = if url.starts_with("postgres") {
-        let schema = format!("bench_monitor_{}", std::process::id());
         switchboard_store::Store::connect_in_schema(&url, &schema).await?
     } else {
         switchboard_store::Store::connect(&url).await?
@@ -292,5 +292,8 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
 
     let _ = stop_tx.send(());
     let _ = server.await;
+    if backend == "postgres" {
+        println!("(PostgreSQL schema {schema} was left in place; DROP SCHEMA {schema} CASCADE to remove it)");
+    }
     Ok(())
 }
