@@ -63,7 +63,15 @@ desktopTest('the board follows the floor live and sets an agent offline', ['sue'
   await acceptOffer(agentPage, 'Mia Customer', 'My order is late');
   await rowShows(sue, 'Agents', name, { Activity: 'Handling', Load: 're:^1 / \\d' });
   await rowShows(sue, 'Queues', 'Support', { Offered: '1', Accepted: '1', Missed: '0', Handled: '0' });
+  await rowShows(sue, 'Agents', name, { Interactions: 'Mia Customer' });
   await docShot(sue, 'board');
+  // From the board, the live chat opens read-only (silent watch); back to the board after.
+  await sue.getByRole('button', { name: `Watch Mia Customer with ${name}` }).click();
+  await sue.getByText('Watching — the agent does not see you.').waitFor();
+  await sue.getByText('My order is late').waitFor();
+  await sue.getByRole('button', { name: 'Stop watching' }).click();
+  await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Board' }).click();
+  await sue.getByRole('table', { name: 'Agents' }).waitFor();
 
   await sendText(agentPage, 'Sorry about that, checking now');
   await endAndWrapUp(agentPage, 'Mia Customer');

@@ -155,6 +155,16 @@ pub struct MonitorAgent {
     pub activity: Activity,
     /// The interactions the agent holds (offered, active, in wrap-up).
     pub interaction_ids: Vec<String>,
+    /// The same, with the customer's name (or number) and the interaction's state.
+    pub interactions: Vec<MonitorInteraction>,
+}
+
+/// An interaction an agent holds, on the board.
+#[derive(JsonSchema)]
+pub struct MonitorInteraction {
+    pub id: String,
+    pub customer: String,
+    pub state: InteractionState,
 }
 
 /// A queue on the supervisor's board (`runtime::monitor::queue`): `GET /api/v1/monitor` and

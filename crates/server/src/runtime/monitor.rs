@@ -58,12 +58,20 @@ impl Today {
 /// stop-new, load against capacity, activity) and the interactions they hold.
 pub fn agent(engine: &Engine, a: &Agent) -> Value {
     let mut v = views::agent_now(engine, a, None);
-    let ids: Vec<&str> = engine
-        .interactions_of(&a.id)
-        .into_iter()
-        .map(|i| i.id.as_str())
+    let held = engine.interactions_of(&a.id);
+    let ids: Vec<&str> = held.iter().map(|i| i.id.as_str()).collect();
+    let list: Vec<Value> = held
+        .iter()
+        .map(|i| {
+            json!({
+                "id": i.id,
+                "customer": i.customer.name.as_deref().unwrap_or(&i.customer.wa_id),
+                "state": i.state,
+            })
+        })
         .collect();
     v["interaction_ids"] = json!(ids);
+    v["interactions"] = Value::Array(list);
     v
 }
 

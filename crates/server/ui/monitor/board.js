@@ -9,6 +9,7 @@ import { $, el, toast } from '../lib/dom.js';
 import { fmtDuration, parseTs } from '../lib/format.js';
 import { S } from '../lib/store.js';
 import { sortableTable } from '../lib/table.js';
+import { watch } from '../watch/watch.js';
 
 const M = { agents: new Map(), queues: new Map(), offs: [], timer: null, frame: 0, root: null, filter: { queue: '', name: '' }, at: null };
 
@@ -90,6 +91,10 @@ const agentTable = sortableTable({
         return el('span', { class: `meter${a.load >= a.capacity ? ' full' : ''}` },
           el('span', { class: 'bar', 'aria-hidden': 'true' }, fill), `${a.load} / ${a.capacity}`);
       } },
+    { key: 'work', label: 'Interactions', value: (a) => (a.interactions || []).length, title: 'What the agent holds; a live one opens read-only (silent watch)',
+      cell: (a) => el('span', { class: 'work' }, ...(a.interactions || []).map((i) => (i.state === 'offered'
+        ? el('span', { class: 'muted', title: 'Offered, not accepted yet' }, `${i.customer} (offered)`)
+        : el('button', { type: 'button', class: 'link', 'aria-label': `Watch ${i.customer} with ${a.display_name}`, onclick: () => openWatch(i.id) }, i.customer)))) },
     { key: 'stop_new', label: 'Stop new', value: (a) => (a.stop_new ? 1 : 0), cell: (a) => (a.stop_new ? 'Yes' : '') },
     { key: 'queues', label: 'Queues', value: (a) => (a.queue_ids || []).map(queueName).join(', ') },
     { key: 'set', label: 'Set status', value: () => 0,
@@ -104,6 +109,13 @@ const agentTable = sortableTable({
       } },
   ],
 });
+
+/** Opens a live interaction read-only in the desk (the watch), leaving the board. */
+function openWatch(id) {
+  // The router's own hashchange listener (registered first) shows the desk, then this one runs.
+  window.addEventListener('hashchange', () => watch(id), { once: true });
+  location.hash = '#/desk';
+}
 
 function visibleAgents() {
   const { queue, name } = M.filter;
