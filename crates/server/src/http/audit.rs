@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use switchboard_domain::{AgentId, Timestamp};
+use switchboard_domain::AgentId;
 use switchboard_store::{AuditCursor, AuditFilter, AuditRecord};
 
 feature_state! {
@@ -49,24 +49,6 @@ struct AuditQuery {
     limit: Option<i64>,
     /// The `next` of the previous page.
     before: Option<String>,
-}
-
-/// An RFC 3339 time of the query, as a timestamp (milliseconds).
-fn time_param(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    let Some(v) = v.filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_time",
-                format!("{name} must be an RFC 3339 time such as 2026-01-31T08:00:00Z"),
-            )
-        })?;
-    let ms = t.unix_timestamp_nanos() / 1_000_000;
-    let ms = i64::try_from(ms)
-        .map_err(|_| ApiError::bad_request("invalid_time", format!("{name} is out of range")))?;
-    Ok(Some(Timestamp(ms)))
 }
 
 /// One entry as the API shows it.
@@ -104,8 +86,8 @@ async fn audit_log(
     };
     let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
     let filter = AuditFilter {
-        from: time_param("from", q.from.as_deref())?,
-        to: time_param("to", q.to.as_deref())?,
+        from: super::time_param("from", q.from.as_deref())?,
+        to: super::time_param("to", q.to.as_deref())?,
         actor_id: nonempty(q.actor_id).map(AgentId),
         action: nonempty(q.action),
         target_id: nonempty(q.target_id),

@@ -676,6 +676,28 @@ pub fn openapi() -> Value {
     })
 }
 
+/// An RFC 3339 time of a query parameter (`name`, for the error), as a timestamp in
+/// milliseconds; absent or empty is `None`, anything else 400 `invalid_time`.
+pub(crate) fn time_param(
+    name: &str,
+    v: Option<&str>,
+) -> Result<Option<switchboard_domain::Timestamp>, ApiError> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_time",
+                format!("{name} must be an RFC 3339 time such as 2026-01-31T08:00:00Z"),
+            )
+        })?;
+    let ms = t.unix_timestamp_nanos() / 1_000_000;
+    let ms = i64::try_from(ms)
+        .map_err(|_| ApiError::bad_request("invalid_time", format!("{name} is out of range")))?;
+    Ok(Some(switchboard_domain::Timestamp(ms)))
+}
+
 #[cfg(test)]
 mod tests {
     /// The layering rule (ARCHITECTURE.md, "Layers"): `http` stands on `services` and `runtime`

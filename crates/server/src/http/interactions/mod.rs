@@ -110,23 +110,6 @@ struct ListQuery {
     to: Option<String>,
 }
 
-/// An RFC 3339 time of the query, as a timestamp (milliseconds).
-fn time_param(name: &str, v: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
-    let Some(v) = v.filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_time",
-                format!("{name} must be an RFC 3339 time such as 2026-01-31T08:00:00Z"),
-            )
-        })?;
-    let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| ApiError::bad_request("invalid_time", format!("{name} is out of range")))?;
-    Ok(Some(Timestamp(ms)))
-}
-
 /// A query string value, `None` when absent or empty.
 fn non_empty(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
@@ -168,8 +151,8 @@ async fn list(
         contact_id: non_empty(q.contact_id),
         customer_wa_id,
         disposition: non_empty(q.disposition),
-        created_from: time_param("from", q.from.as_deref())?,
-        created_to: time_param("to", q.to.as_deref())?,
+        created_from: super::time_param("from", q.from.as_deref())?,
+        created_to: super::time_param("to", q.to.as_deref())?,
         before_created: None,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
