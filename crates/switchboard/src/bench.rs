@@ -13,7 +13,7 @@ use switchboard_domain::QueueId;
 use switchboard_server::{App, Config, InboundMessage, SystemClock};
 use tokio::task::JoinSet;
 
-const PASSWORD: &str = "bench-pass-123";
+pub const PASSWORD: &str = "bench-pass-123";
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -40,6 +40,78 @@ fn stats(mut lat: Vec<Duration>, elapsed: Duration) -> Stats {
     }
 }
 
+/// A server in this process for a benchmark, on a fresh database: a temp SQLite file, or a fresh
+/// schema of the PostgreSQL `database`; the first admin has the password [`PASSWORD`].
+pub struct BenchServer {
+    pub state: switchboard_server::AppState,
+    pub base: String,
+    pub backend: &'static str,
+    schema: String,
+    tmp: std::path::PathBuf,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl BenchServer {
+    /// `name` names the temp directory and the PostgreSQL schema (with the process id).
+    pub async fn start(database: Option<&str>, name: &str) -> anyhow::Result<BenchServer> {
+        let tmp = std::env::temp_dir().join(format!("switchboard-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp)?;
+        let url = database
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("sqlite://{}/bench.db", tmp.display()));
+        let env = [
+            ("SWITCHBOARD_SERVER__LISTEN", "127.0.0.1:0"),
+            ("SWITCHBOARD_DATABASE__URL", url.as_str()),
+            ("SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES", "1000"),
+        ];
+        let config = Config::from_toml_and_env(
+            "",
+            env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )?;
+        let schema = format!("{}_{}", name.replace('-', "_"), std::process::id());
+        let store = if url.starts_with("postgres") {
+            switchboard_store::Store::connect_in_schema(&url, &schema).await?
+        } else {
+            switchboard_store::Store::connect(&url).await?
+        };
+        let backend = store.backend();
+        let app =
+            App::build_with_store(config, Arc::new(SystemClock), store, Some(PASSWORD.into()))
+                .await?;
+        let state = app.state().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run(listener, async {
+            let _ = stopped.await;
+        }));
+        Ok(BenchServer {
+            state,
+            base,
+            backend,
+            schema,
+            tmp,
+            stop,
+            server,
+        })
+    }
+
+    /// Stops the server and removes the temp directory (a PostgreSQL schema is left, and named).
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.server.await??;
+        let _ = std::fs::remove_dir_all(&self.tmp);
+        if self.backend == "postgres" {
+            println!(
+                "(PostgreSQL schema {s} was left in place; DROP SCHEMA {s} CASCADE to remove it)",
+                s = self.schema
+            );
+        }
+        Ok(())
+    }
+}
+
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let agents: usize = flag(args, "--agents")
         .and_then(|v| v.parse().ok())
@@ -51,40 +123,8 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(agents);
     let database = flag(args, "--database");
-    let tmp = std::env::temp_dir().join(format!("switchboard-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let url = database
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}/bench.db", tmp.display()));
-    let env = vec![
-        (
-            "SWITCHBOARD_SERVER__LISTEN".to_owned(),
-            "127.0.0.1:0".to_owned(),
-        ),
-        ("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone()),
-        (
-            "SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES".to_owned(),
-            "1000".to_owned(),
-        ),
-    ];
-    let config = Config::from_toml_and_env("", env)?;
-    let store = if url.starts_with("postgres") {
-        let schema = format!("bench_{}", std::process::id());
-        switchboard_store::Store::connect_in_schema(&url, &schema).await?
-    } else {
-        switchboard_store::Store::connect(&url).await?
-    };
-    let backend = store.backend();
-    let app =
-        App::build_with_store(config, Arc::new(SystemClock), store, Some(PASSWORD.into())).await?;
-    let state = app.state().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(listener, async {
-        let _ = stop_rx.await;
-    }));
-
+    let srv = BenchServer::start(database.as_deref(), "bench").await?;
+    let (state, base, backend) = (srv.state.clone(), srv.base.clone(), srv.backend);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -249,9 +289,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         metric("switchboard_commits_total "),
         metric("switchboard_events_total "),
     );
-    let _ = stop_tx.send(());
-    server.await??;
-    let _ = std::fs::remove_dir_all(&tmp);
+    srv.stop().await?;
 
     println!(
         "bench-api: backend={backend} agents={agents} concurrency={concurrency} seconds={seconds}"

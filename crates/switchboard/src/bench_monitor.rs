@@ -17,10 +17,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use switchboard_domain::QueueId;
-use switchboard_server::{App, Config, InboundMessage, SystemClock};
+use switchboard_server::InboundMessage;
 use tokio_tungstenite::tungstenite::Message;
 
-const PASSWORD: &str = "bench-pass-123";
+use crate::bench::PASSWORD;
 
 fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     flag(args, name)
@@ -59,40 +59,8 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     if queues == 0 || agents == 0 || rate == 0 {
         anyhow::bail!("--queues, --agents and --rate must be at least 1");
     }
-    let tmp =
-        std::env::temp_dir().join(format!("switchboard-bench-monitor-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let url = database.unwrap_or_else(|| format!("sqlite://{}/bench.db", tmp.display()));
-    let config = Config::from_toml_and_env(
-        "",
-        vec![
-            (
-                "SWITCHBOARD_SERVER__LISTEN".to_owned(),
-                "127.0.0.1:0".to_owned(),
-            ),
-            ("SWITCHBOARD_DATABASE__URL".to_owned(), url.clone()),
-            (
-                "SWITCHBOARD_SERVER__LOGIN_MAX_FAILURES".to_owned(),
-                "1000".to_owned(),
-            ),
-        ],
-    )?;
-    let schema = format!("bench_monitor_{}", std::process::id());
-    let store = if url.starts_with("postgres") {
-        switchboard_store::Store::connect_in_schema(&url, &schema).await?
-    } else {
-        switchboard_store::Store::connect(&url).await?
-    };
-    let backend = store.backend();
-    let app =
-        App::build_with_store(config, Arc::new(SystemClock), store, Some(PASSWORD.into())).await?;
-    let state = app.state().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run(listener, async {
-        let _ = stop_rx.await;
-    }));
+    let srv = crate::bench::BenchServer::start(database.as_deref(), "bench-monitor").await?;
+    let (state, base, backend) = (srv.state.clone(), srv.base.clone(), srv.backend);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?;
@@ -290,10 +258,5 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
         e99 / a99.max(1e-9)
     );
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    if backend == "postgres" {
-        println!("(PostgreSQL schema {schema} was left in place; DROP SCHEMA {schema} CASCADE to remove it)");
-    }
-    Ok(())
+    srv.stop().await
 }
