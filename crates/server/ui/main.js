@@ -11,6 +11,7 @@ import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
 import * as board from './monitor/board.js';
 import * as playback from './playback/playback.js';
+import * as reports from './reports/reports.js';
 import * as watch from './watch/watch.js';
 import { on } from './lib/bus.js';
 import { S } from './lib/store.js';
@@ -26,6 +27,8 @@ export const ROUTES = [
   { path: 'audit', label: 'Audit log', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, audit] },
   // Playback of ended interactions, over the desk like the board.
   { path: 'playback', label: 'Playback', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, playback] },
+  // Reports, over the desk like the board.
+  { path: 'reports', label: 'Reports', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, reports] },
 ];
 const DEFAULT = 'desk';
 
@@ -38,9 +41,10 @@ export function routeFor(path, role = S.me && S.me.role) {
 
 const R = { route: null, mounted: [] };
 
+/** The route of the hash `#/<path>[?<parameters>]` (the screen reads its own parameters). */
 function pathOfHash() {
   const h = location.hash;
-  return h.startsWith('#/') ? h.slice(2) : null;
+  return h.startsWith('#/') ? h.slice(2).split('?')[0] : null;
 }
 
 /** The header's menu of the screens the role may open, the current one marked. */

@@ -37,3 +37,26 @@ export async function api(method, path, body) {
   }
   return data;
 }
+
+/**
+ * Downloads the file a GET of `path` answers (a CSV report) with the session's token: saved
+ * under the name its Content-Disposition gives. Errors are thrown as ApiError.
+ */
+export async function download(path) {
+  const resp = await fetch(path, { headers: S.token ? { Authorization: `Bearer ${S.token}` } : {} });
+  if (!resp.ok) {
+    let err = {};
+    try { err = (await resp.json()).error || {}; } catch { /* not JSON */ }
+    throw new ApiError(resp.status, err.code || 'error', err.message || `HTTP ${resp.status}`, err);
+  }
+  const m = /filename="([^"]+)"/.exec(resp.headers.get('content-disposition') || '');
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = m ? m[1] : 'download';
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}

@@ -3,7 +3,7 @@
 // the results, and a player that reveals one interaction's messages (`GET …/messages`) and notes
 // (`GET …/notes`) — whispers and system messages in place, all by time — with their original gaps,
 // at 1×, 2×, 8× or all at once; pause and resume; a list to jump to any message; the elapsed time
-// of the original conversation.
+// of the original conversation. `#/playback?id=<interaction>` opens one interaction directly.
 //
 // Long silences: a gap that would take more than `LONG_GAP_MS` of real time at the chosen speed is
 // played as `SHORT_GAP_MS`, and a "⏩ 4 min later" marker says how much was skipped (the screen
@@ -284,8 +284,23 @@ async function open(it) {
   drawClock();
 }
 
+/** `#/playback?id=<interaction>` (a report's drill-down links here) opens that one at once. */
+async function openFromHash() {
+  const m = /[?&]id=([^&]+)/.exec(location.hash);
+  if (!m || !P.root || !isSupervisor()) return;
+  const id = decodeURIComponent(m[1]);
+  if (P.it && P.it.id === id) return;
+  try {
+    const it = await api('GET', `/api/v1/interactions/${enc(id)}`);
+    if (P.root) await open(it);
+  } catch (e) {
+    toast(e.message);
+  }
+}
+
 async function loadChoices() {
   if (!isSupervisor()) return;
+  openFromHash();
   try {
     const [agents, queues] = await Promise.all([api('GET', '/api/v1/agents'), api('GET', '/api/v1/queues')]);
     P.agents = new Map(agents.map((a) => [a.id, a.display_name]));
@@ -334,6 +349,8 @@ export function mount() {
             el('ol', { id: 'pb-jump', class: 'pb-jump', 'aria-label': 'Jump to a message' }))))));
   app.append(P.root);
   P.offs.push(on('signedIn', loadChoices));
+  window.addEventListener('hashchange', openFromHash);
+  P.offs.push(() => window.removeEventListener('hashchange', openFromHash));
   P.ticker = setInterval(() => { if (P.playing) drawClock(); }, 250);
   if (S.me) loadChoices();
 }
