@@ -1,7 +1,7 @@
 // Real-browser test of the reports screen: after two handled chats and one missed offer,
 // a supervisor opens Reports: the volume chart draws bars with those counts, the table says the
-// same, a figure lists the interactions behind it and one opens in playback, and the downloaded
-// CSV parses and matches the table.
+// same, a figure lists the interactions behind it and one opens in playback, an agent's row opens
+// their presence timeline, and the downloaded CSV parses and matches the table.
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -87,8 +87,20 @@ desktopTest('reports chart, table, drill-down to playback and CSV agree', ['ann'
   await sue.getByRole('heading', { name: /Mia Customer/ }).waitFor();
   await sue.getByRole('list', { name: 'Jump to a message' }).getByRole('button', { name: /Where is my order\?/ }).waitFor();
 
-  // Back to the reports: the CSV of the table, downloaded, says what the table says.
+  // By agent: Ann's row opens her presence over the day, which adds up to it.
   await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Reports' }).click();
+  await screen.getByLabel('Group by').selectOption('agent');
+  const annRow = table.locator('tbody tr').filter({ hasText: 'Ann Agent' });
+  await annRow.getByRole('button', { name: /offered: 3\./ }).waitFor();
+  await annRow.getByRole('button', { name: 'Timeline' }).click();
+  const timeline = screen.getByRole('region', { name: 'Agent timeline' });
+  await timeline.getByRole('heading', { name: 'Ann Agent: presence' }).waitFor();
+  const segments = timeline.getByRole('group', { name: /presence over the range/ }).getByRole('img');
+  assert.ok(await segments.count() >= 3, 'offline, available and RONA at least');
+  await timeline.getByText(/Missed offer \(RONA\): /).waitFor();
+  await screen.getByLabel('Group by').selectOption('queue');
+
+  // The CSV of the table, downloaded, says what the table says.
   await support.getByRole('button', { name: /offered: 3\./ }).waitFor();
   const [download] = await Promise.all([
     sue.waitForEvent('download'),
