@@ -923,3 +923,88 @@ async fn streamed(db: Db) {
 }
 
 on_every_backend!(the_interactions_csv_streams_every_row, streamed);
+
+/// This process's resident anonymous memory (its heap, not the database file SQLite maps), KiB.
+fn anon_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A measurement, not a check of behaviour (`--ignored`): 100,000 interactions seeded as facts,
+/// then their CSV downloaded; prints the time and how far the process's heap grew meanwhile.
+async fn csv_scale(db: Db) {
+    let (server, admin) = Server::with_admin(db.clone()).await;
+    let q = queue(&admin, json!({"name": "Support"})).await;
+    let n: i64 = 100_000;
+    let started = std::time::Instant::now();
+    for chunk in 0..(n / 1000) {
+        let facts: Vec<Fact> = (chunk * 1000..(chunk + 1) * 1000)
+            .map(|i| Fact {
+                at: Timestamp(DAY + i * 100),
+                kind: FactKind::Arrived {
+                    interaction: InteractionId(format!("i_{i:07}")),
+                    queue: QueueId(q.clone()),
+                    channel: Some("ch".into()),
+                    customer: Customer {
+                        wa_id: format!("49151{i:07}"),
+                        name: Some(format!("Customer number {i}")),
+                    },
+                    contact_id: None,
+                    outbound: false,
+                    sla_response_s: 60,
+                },
+            })
+            .collect();
+        server
+            .state
+            .store
+            .commit(&switchboard_store::Changeset {
+                facts,
+                ..Default::default()
+            })
+            .await
+            .expect("facts stored");
+    }
+    eprintln!("{}: seeded {n} in {:?}", db.name(), started.elapsed());
+    let before = anon_kib();
+    let mut most = before;
+    let started = std::time::Instant::now();
+    // Read as it comes, holding nothing: what the peak grows by is the server's.
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/reports/interactions?{RANGE}&format=csv",
+            server.base
+        ))
+        .bearer_auth(admin.token.clone().expect("token"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let mut resp = resp;
+    let (mut bytes, mut lines) = (0usize, 0usize);
+    while let Some(chunk) = resp.chunk().await.expect("a chunk") {
+        bytes += chunk.len();
+        most = most.max(anon_kib());
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    let took = started.elapsed();
+    assert_eq!(lines as i64, n + 1);
+    eprintln!(
+        "{}: {n} rows, {bytes} bytes of CSV in {took:?}; heap before {before} KiB, at most {most} KiB while streaming",
+        db.name()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: cargo test -p switchboard-server --test api csv_of_100k -- --ignored --nocapture"]
+async fn csv_of_100k_interactions_is_streamed() {
+    for db in backends() {
+        csv_scale(db).await;
+    }
+}
