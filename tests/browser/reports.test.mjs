@@ -89,7 +89,7 @@ desktopTest('reports chart, table, drill-down to playback and CSV agree', ['ann'
 
   // By agent: Ann's row opens her presence over the day, which adds up to it.
   await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Reports' }).click();
-  await screen.getByLabel('Group by').selectOption('agent');
+  await screen.getByLabel('Group by', { exact: true }).selectOption('agent');
   const annRow = table.locator('tbody tr').filter({ hasText: 'Ann Agent' });
   await annRow.getByRole('button', { name: /offered: 3\./ }).waitFor();
   await annRow.getByRole('button', { name: 'Timeline' }).click();
@@ -98,7 +98,15 @@ desktopTest('reports chart, table, drill-down to playback and CSV agree', ['ann'
   const segments = timeline.getByRole('group', { name: /presence over the range/ }).getByRole('img');
   assert.ok(await segments.count() >= 3, 'offline, available and RONA at least');
   await timeline.getByText(/Missed offer \(RONA\): /).waitFor();
-  await screen.getByLabel('Group by').selectOption('queue');
+  await screen.getByLabel('Group by', { exact: true }).selectOption('queue');
+
+  // Over the last 7 days the charts go by day: seven bars per series, today's with the counts.
+  await screen.getByLabel('Range', { exact: true }).selectOption('7');
+  const byDay = sue.locator('figure:has(figcaption:text-is("Volume by day")) rect.bar[data-series="Offered"]');
+  await byDay.nth(6).waitFor();
+  assert.equal(await byDay.count(), 7);
+  assert.equal(await byDay.nth(6).getAttribute('data-value'), '3');
+  await screen.getByLabel('Range', { exact: true }).selectOption('today');
 
   // The CSV of the table, downloaded, says what the table says.
   await support.getByRole('button', { name: /offered: 3\./ }).waitFor();

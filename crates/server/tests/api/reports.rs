@@ -972,6 +972,27 @@ async fn csv_scale(db: Db) {
             .expect("facts stored");
     }
     eprintln!("{}: seeded {n} in {:?}", db.name(), started.elapsed());
+    // One page of the store at the start and near the end of the walk.
+    let filter = switchboard_store::ReportFilter {
+        from: Timestamp(DAY - 3_600_000),
+        to: Timestamp(DAY + 86_400_000),
+        ..Default::default()
+    };
+    for cursor in [None, Some(InteractionId("i_0001000".into()))] {
+        let t = std::time::Instant::now();
+        let page = server
+            .state
+            .store
+            .report_interactions(&filter, 1000, cursor.as_ref())
+            .await
+            .expect("a page");
+        eprintln!(
+            "{}: a page of {} after {cursor:?} in {:?}",
+            db.name(),
+            page.len(),
+            t.elapsed()
+        );
+    }
     let before = anon_kib();
     let mut most = before;
     let started = std::time::Instant::now();
