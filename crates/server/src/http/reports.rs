@@ -621,13 +621,14 @@ async fn interactions(
     let before = nonempty(p.before).map(InteractionId);
     let names = agent_names(&state).await?;
     if !csv {
-        let page = state
+        // One more than the page: whether there is a next one (`next` is null on the last).
+        let mut page = state
             .store
-            .report_interactions(&filter, limit, before.as_ref())
+            .report_interactions(&filter, limit + 1, before.as_ref())
             .await?;
-        let next = (page.len() as i64 == limit)
-            .then(|| page.last().map(|r| r.id.0.clone()))
-            .flatten();
+        let more = page.len() as i64 > limit;
+        page.truncate(limit as usize);
+        let next = more.then(|| page.last().map(|r| r.id.0.clone())).flatten();
         let items: Vec<Value> = page.iter().map(|r| interaction_json(r, &names)).collect();
         return Ok(ok(json!({"items": items, "next": next})));
     }

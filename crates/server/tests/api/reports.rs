@@ -736,6 +736,21 @@ async fn scripted_day(db: Db) {
         }
     }
     assert_eq!(paged, ids);
+    // Six rows in pages of three: the second page is the last, and says so.
+    let first = sue
+        .get_ok(&format!("/api/v1/reports/interactions?{RANGE}&limit=3"))
+        .await;
+    let second = sue
+        .get_ok(&format!(
+            "/api/v1/reports/interactions?{RANGE}&limit=3&before={}",
+            string(&first["next"])
+        ))
+        .await;
+    assert_eq!(
+        strings(&second["items"], "id"),
+        [c3.as_str(), c2.as_str(), c1.as_str()]
+    );
+    assert_eq!(second["next"], Value::Null);
 
     // ---- CSV = JSON.
     for g in ["queue", "agent", "channel", "day", "hour"] {
