@@ -46,6 +46,7 @@ const enc = encodeURIComponent;
 const R = {
   root: null, offs: [], seq: 0, tz: null,
   summary: null, series: null, agents: [], queues: [],
+  table: null, // the summary table of the grouping shown: {group, table, render}
   drill: null, // {title, query, items, next}
   timeline: null, // {agent, data}
 };
@@ -149,11 +150,12 @@ async function load() {
 
 // ---------- drawing ----------
 
-const table = sortableTable({
+/** The summary table of a grouping: its first column is named after it (Queue, Agent, Day…). */
+const tableOf = (group) => sortableTable({
   caption: 'Report figures',
   sortKey: 'label',
   columns: [
-    { key: 'label', label: 'Row', value: (r) => (R.summary && ['day', 'hour'].includes(R.summary.group_by) ? r.key : r.label),
+    { key: 'label', label: (GROUPS.find(([g]) => g === group) || [group, group])[1], value: (r) => (R.summary && ['day', 'hour'].includes(R.summary.group_by) ? r.key : r.label),
       title: DEFINITIONS.period, cell: rowHead },
     ...COUNTS.map(([k, label]) => ({
       key: k, label, num: true, title: DEFINITIONS[k], value: (r) => r[k], cell: (r) => figureButton(r, k, k),
@@ -207,6 +209,13 @@ function dispositionCell(r) {
 
 function draw() {
   const s = R.summary;
+  if (!R.table || R.table.group !== s.group_by) {
+    const next = { group: s.group_by, ...tableOf(s.group_by) };
+    if (R.table) R.table.table.replaceWith(next.table);
+    else $('rp-table').append(next.table);
+    R.table = next;
+  }
+  const { table } = R;
   table.render(s.rows.map((r) => ({ ...r, id: r.key })));
   const foot = el('tfoot', null, el('tr', { class: 'total', dataset: { id: 'total' } },
     el('th', { scope: 'row' }, 'Total'),
@@ -386,7 +395,7 @@ export function mount() {
     form,
     el('p', { id: 'rp-error', class: 'error', role: 'alert' }),
     el('div', { id: 'rp-charts', class: 'rp-charts' }),
-    el('div', { class: 'rp-table' }, table.table),
+    el('div', { id: 'rp-table', class: 'rp-table' }),
     el('p', { id: 'rp-empty', class: 'muted', hidden: true }, 'No interaction arrived in this range.'),
     el('section', { id: 'rp-drill', class: 'rp-panel card', 'aria-label': 'Interactions behind a figure', hidden: true }),
     el('section', { id: 'rp-timeline', class: 'rp-panel card', 'aria-label': 'Agent timeline', hidden: true }));
@@ -404,6 +413,7 @@ export function unmount() {
   R.timeline = null;
   R.summary = null;
   R.series = null;
+  R.table = null;
   const ws = $('app-view').querySelector('.workspace');
   if (ws) ws.hidden = false;
 }
