@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import {
   useBrowser, desktopTest, login, setStatus, customerWrites, adminApi, transcript, outbound, acceptOffer,
-  endAndWrapUp, docShot,
+  endAndWrapUp, docShot, pageApi,
 } from './helpers.mjs';
 
 useBrowser();
@@ -132,6 +132,11 @@ desktopTest('the Responses panel searches and inserts; a private note is listed 
   assert.match(await listed.first().innerText(), /Private note by you/);
   assert.match(await listed.first().innerText(), /Not seen by the customer/);
   await notes.getByRole('status').filter({ hasText: '1 private note' }).waitFor();
+  // A note someone else adds (an admin, through the API) appears at once, live.
+  const { data: mine } = await pageApi(ann, 'GET', '/api/v1/interactions');
+  await adminApi(srv, 'POST', `/api/v1/interactions/${mine[0].id}/notes`, { text: 'Checked: callback booked' });
+  await listed.filter({ hasText: 'Checked: callback booked' }).waitFor();
+  await notes.getByRole('status').filter({ hasText: '2 private notes' }).waitFor();
   await notes.scrollIntoViewIfNeeded();
   await docShot(ann, 'notes');
   // Never sent: not in the transcript as a message to the customer.
