@@ -227,7 +227,7 @@ $('compose').addEventListener('keydown', (e) => {
     e.stopPropagation();
     if (n) p.active = (p.active + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
     drawPicker();
-  } else if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.isComposing && n) {
+  } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && n) {
     e.preventDefault();
     e.stopPropagation();
     choose(p.active);
