@@ -489,6 +489,16 @@ pub struct MediaInfo {
     pub file_size: Option<u64>,
 }
 
+/// A business number as the Graph API describes it (fields it did not give are `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumberInfo {
+    pub id: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality_rating: Option<String>,
+}
+
 /// Media fetched by [`GraphClient::fetch_media`], checked against its sha256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMedia {
@@ -778,6 +788,30 @@ impl GraphClient {
             }
         }
         Ok(FetchedMedia { info, bytes })
+    }
+
+    /// The number `phone_number_id` as the Graph API knows it (`GET /{phone_number_id}`): a
+    /// check that the access token may use it.
+    #[tracing::instrument(name = "whatsapp.phone_number", skip_all, fields(phone_number_id = %phone_number_id))]
+    pub async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        access_token: &str,
+    ) -> Result<PhoneNumberInfo, SendError> {
+        let url = format!("{}/{}", self.base_url, segment(phone_number_id)?);
+        let request = self
+            .http
+            .get(url)
+            .bearer_auth(access_token)
+            .timeout(self.timeout);
+        let v = self.call_json(request, ErrorClass::Transient).await?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(PhoneNumberInfo {
+            id: text("id"),
+            display_phone_number: text("display_phone_number"),
+            verified_name: text("verified_name"),
+            quality_rating: text("quality_rating"),
+        })
     }
 
     /// Every message template of the WhatsApp Business Account, following `paging.next`.
