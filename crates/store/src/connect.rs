@@ -32,6 +32,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         include_str!("../migrations/sqlite/0010_report_facts.sql"),
     ),
     (11, include_str!("../migrations/sqlite/0011_event_seq.sql")),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_responses_tokens.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -60,6 +64,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (
         11,
         include_str!("../migrations/postgres/0011_event_seq.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_responses_tokens.sql"),
     ),
 ];
 

@@ -42,6 +42,7 @@ mod connect;
 mod contacts;
 mod crm;
 mod error;
+mod library;
 mod ops;
 mod records;
 mod reports;
@@ -52,6 +53,7 @@ mod whatsapp;
 pub use audit::{AuditCursor, AuditFilter, AuditPage, AuditRecord};
 pub use contacts::{search_words, CaseFilter, SearchScope};
 pub use error::{Result, StoreError};
+pub use library::{ResponseRecord, TokenRecord, TokenUse};
 pub use records::{
     CaseRecord, Changeset, ChannelRecord, ContactRecord, ConversationRecord, ConversationSummary,
     CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter, LastSend, LoadedState,

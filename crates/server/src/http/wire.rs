@@ -454,6 +454,59 @@ pub struct Note {
     pub created_at: Time,
 }
 
+// ------------------------------------------------------------- standard responses and tokens
+
+/// A standard response (`services::responses::view`).
+#[derive(JsonSchema)]
+pub struct StandardResponse {
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    pub category: Nullable<String>,
+    pub shortcut: Nullable<String>,
+    /// Empty: global.
+    pub queue_ids: Vec<String>,
+    pub created_at: Time,
+    pub updated_at: Time,
+}
+
+/// A standard response filled for an interaction.
+#[derive(JsonSchema)]
+pub struct FilledResponse {
+    pub response_id: String,
+    /// The text with its placeholders filled; those without a value stay as `{{path}}`.
+    pub text: String,
+    /// The placeholders without a value (e.g. `contact.first_name`), in order of appearance.
+    pub missing: Vec<String>,
+}
+
+/// An integration token as listed (never the token).
+#[derive(JsonSchema)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    /// The user's display name, when the user still exists.
+    pub user_name: Nullable<String>,
+    pub created_at: Time,
+    pub expires_at: Nullable<Time>,
+    /// Updated at most once a minute.
+    pub last_used_at: Nullable<Time>,
+    pub expired: bool,
+}
+
+/// A new integration token: `token` is shown this once.
+#[derive(JsonSchema)]
+pub struct NewToken {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    /// `sbt_` and 64 hex digits; send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub created_at: Time,
+    pub expires_at: Nullable<Time>,
+}
+
 // ---------------------------------------------------------------------------------- contacts
 
 #[derive(JsonSchema)]

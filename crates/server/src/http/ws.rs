@@ -196,7 +196,7 @@ async fn session(state: WsState, user: AuthUser, since: Option<i64>, socket: Web
                 let ended = match r {
                     Ok(r) => r.user == user.id && r.token_hash.as_ref().is_none_or(|t| t == &user.token_hash),
                     // Missed revocations: check the session itself.
-                    Err(RecvError::Lagged(_)) => !matches!(state.store.session(&user.token_hash).await, Ok(Some(_))),
+                    Err(RecvError::Lagged(_)) => !crate::services::auth::still_stored(&state.store, &user).await,
                     Err(RecvError::Closed) => false,
                 };
                 if ended {

@@ -50,6 +50,9 @@ pub enum LockKey {
     /// The template sync (`templates::sync`): one run at a time, whether started by its timer,
     /// a webhook or an admin.
     TemplateSync,
+    /// The standard responses (`http::responses`): a change is checked against the others
+    /// (shortcuts unique among responses seen together) and saved before the next is checked.
+    Responses,
 }
 
 /// One async lock per [`LockKey`], created on demand and forgotten when nobody holds or waits

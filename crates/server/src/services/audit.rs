@@ -33,6 +33,13 @@ pub const CHANNEL_DELETED: &str = "channel.deleted";
 pub const TEMPLATE_UPDATED: &str = "template.updated";
 /// An admin put a dead event for the external CRM back in the queue.
 pub const CRM_EVENT_RETRIED: &str = "crm_event.retried";
+pub const RESPONSE_CREATED: &str = "response.created";
+pub const RESPONSE_UPDATED: &str = "response.updated";
+pub const RESPONSE_DELETED: &str = "response.deleted";
+/// An integration token was made for a user (the token itself is never logged).
+pub const TOKEN_CREATED: &str = "token.created";
+/// An integration token was deleted: it stops working at once.
+pub const TOKEN_REVOKED: &str = "token.revoked";
 /// An admin asked for the templates to be read from WhatsApp again.
 pub const TEMPLATES_SYNCED: &str = "templates.synced";
 pub const LOGIN_SUCCEEDED: &str = "login.succeeded";

@@ -2,7 +2,9 @@
 //! limiting, and the access check every endpoint goes through.
 //!
 //! Tokens are random 256-bit values; only their SHA-256 is stored. A session is valid while its
-//! row exists, has not expired and its user is active. Never log a token or a password.
+//! row exists, has not expired and its user is active. An integration token (R-9.1, `sbt_…`)
+//! is the same with a row of `api_tokens` (no expiry, or the one an admin gave it); it records
+//! when it was last used, at most once a minute. Never log a token or a password.
 
 use crate::runtime::error::ApiError;
 use crate::runtime::net::canonical;
@@ -22,6 +24,18 @@ use switchboard_domain::{AgentId, Role, Timestamp};
 
 pub const COOKIE: &str = "sb_session";
 
+/// How integration tokens begin (session tokens are bare hex), so one is recognised in a
+/// configuration file or a leaked log, and looked up in its own table.
+pub const API_TOKEN_PREFIX: &str = "sbt_";
+
+/// An integration token's `last_used_at` is written at most this often (never on every request).
+pub const TOKEN_USE_EVERY_MS: i64 = 60_000;
+
+/// A new integration token: [`API_TOKEN_PREFIX`] and 256 random bits in hex.
+pub fn new_api_token() -> String {
+    format!("{API_TOKEN_PREFIX}{}", crate::runtime::ids::new_token())
+}
+
 /// The one route that may take its token from the URL (`?token=`): the websocket handshake.
 pub const WEBSOCKET_PATH: &str = "/api/v1/ws";
 
@@ -31,6 +45,8 @@ pub struct AuthUser {
     pub id: AgentId,
     pub role: Role,
     pub token_hash: String,
+    /// The integration token's id when the caller presented one (not a session).
+    pub api_token: Option<String>,
 }
 
 impl AuthUser {
@@ -534,13 +550,33 @@ pub async fn authenticate(
     };
     let token_hash = hash_token(&token);
     let now = state.clock.now();
-    let session = state.store.session(&token_hash).await?;
-    let Some((id, expires)) = session else {
-        return Err(ApiError::unauthorized());
+    let (id, api_token) = if token.starts_with(API_TOKEN_PREFIX) {
+        let Some(t) = state.store.token_use(&token_hash).await? else {
+            return Err(ApiError::unauthorized());
+        };
+        if t.expires_at.is_some_and(|e| e <= now) {
+            return Err(ApiError::unauthorized());
+        }
+        if t.last_used_at
+            .is_none_or(|at| now.millis_since(at) >= TOKEN_USE_EVERY_MS)
+        {
+            // Only the first request of each minute writes; a failure costs the caller nothing.
+            let since = Timestamp(now.0 - TOKEN_USE_EVERY_MS);
+            if let Err(e) = state.store.touch_token(&t.id, now, since).await {
+                tracing::warn!(error = %e, token = %t.id, "cannot record an integration token's use");
+            }
+        }
+        (t.user_id, Some(t.id))
+    } else {
+        let session = state.store.session(&token_hash).await?;
+        let Some((id, expires)) = session else {
+            return Err(ApiError::unauthorized());
+        };
+        if expires <= now {
+            return Err(ApiError::unauthorized());
+        }
+        (id, None)
     };
-    if expires <= now {
-        return Err(ApiError::unauthorized());
-    }
     let Some(role) = state.core.directory.role(&id) else {
         return Err(ApiError::unauthorized());
     };
@@ -549,9 +585,20 @@ pub async fn authenticate(
             id,
             role,
             token_hash,
+            api_token,
         },
         from_cookie,
     ))
+}
+
+/// Whether the session or integration token `user` came with is still stored (a websocket that
+/// may have missed a revocation asks).
+pub async fn still_stored(store: &switchboard_store::Store, user: &AuthUser) -> bool {
+    if user.api_token.is_some() {
+        matches!(store.token_use(&user.token_hash).await, Ok(Some(_)))
+    } else {
+        matches!(store.session(&user.token_hash).await, Ok(Some(_)))
+    }
 }
 
 #[cfg(test)]

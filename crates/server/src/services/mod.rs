@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod messaging;
 pub mod monitor;
 pub mod paging;
+pub mod responses;
 pub mod templates;
 pub mod users;
 pub mod viewing;

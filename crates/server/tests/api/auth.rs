@@ -462,7 +462,7 @@ on_every_backend!(
 );
 
 /// Reads a raw websocket until its close frame and returns the close code.
-async fn close_code(
+pub(crate) async fn close_code(
     stream: &mut tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,

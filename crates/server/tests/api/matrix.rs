@@ -51,6 +51,10 @@ enum Fixture {
     DeadCrmEvent,
     /// The message template of the setup.
     Template,
+    /// A new standard response of the owner's queue.
+    Response,
+    /// A new integration token (of Carl).
+    Token,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -78,6 +82,9 @@ enum Body {
     CaseSubject,
     BadPhone,
     TemplatePatch,
+    NewResponse,
+    ResponsePatch,
+    NewToken,
 }
 
 struct Case {
@@ -440,6 +447,40 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ),
             interaction(F::Active, B::None, OK, OK),
         ),
+        // Standard responses: every user reads those of their queues (Oscar works in none, so
+        // the owner's queue's response is hidden from him); admins keep the library.
+        (("GET", "/api/v1/responses"), user(F::None, B::None, OK)),
+        (
+            ("POST", "/api/v1/responses"),
+            admin(F::None, B::NewResponse, CREATED),
+        ),
+        (
+            ("GET", "/api/v1/responses/{id}"),
+            interaction(F::Response, B::None, OK, OK),
+        ),
+        (
+            ("PATCH", "/api/v1/responses/{id}"),
+            admin(F::Response, B::ResponsePatch, OK),
+        ),
+        (
+            ("DELETE", "/api/v1/responses/{id}"),
+            admin(F::Response, B::None, NO_CONTENT),
+        ),
+        // A response filled for an interaction follows the interaction's visibility.
+        (
+            ("GET", "/api/v1/interactions/{id}/responses/{rid}"),
+            interaction(F::Active, B::None, OK, OK),
+        ),
+        // Integration tokens are for admins.
+        (("GET", "/api/v1/tokens"), admin(F::None, B::None, OK)),
+        (
+            ("POST", "/api/v1/tokens"),
+            admin(F::None, B::NewToken, CREATED),
+        ),
+        (
+            ("DELETE", "/api/v1/tokens/{id}"),
+            admin(F::Token, B::None, NO_CONTENT),
+        ),
         // The websocket is checked with a real upgrade: 200 here means "the socket opens".
         (("GET", "/api/v1/ws"), user(F::None, B::None, OK)),
     ];
@@ -464,6 +505,8 @@ struct Ctx {
     carl: String,
     /// A stored message template (`{template_id}` of paths).
     template: String,
+    /// A standard response of the owner's queue (`{rid}` of paths).
+    response: String,
     counter: AtomicUsize,
 }
 
@@ -478,6 +521,18 @@ impl Ctx {
 
     fn admin(&self) -> &Api {
         &self.users[3]
+    }
+
+    /// A new standard response of the owner's queue.
+    async fn new_response(&self, n: usize) -> String {
+        let v = self
+            .admin()
+            .ok(
+                "/api/v1/responses",
+                json!({"title": format!("Fixture response {n}"), "text": "Hi", "queue_ids": [self.queue]}),
+            )
+            .await;
+        string(&v["id"])
     }
 
     fn body(&self, b: Body) -> Option<Value> {
@@ -516,6 +571,11 @@ impl Ctx {
             Body::CaseSubject => Some(json!({"subject": format!("Case {n}")})),
             Body::BadPhone => Some(json!({"phone": "12"})),
             Body::TemplatePatch => Some(json!({"variable_map": {"1": "contact.first_name"}})),
+            Body::NewResponse => Some(
+                json!({"title": format!("Response {n}"), "text": "Hello {{contact.first_name}}"}),
+            ),
+            Body::ResponsePatch => Some(json!({"title": format!("Renamed {n}")})),
+            Body::NewToken => Some(json!({"name": format!("Token {n}"), "user_id": self.carl})),
         }
     }
 
@@ -605,6 +665,15 @@ impl Ctx {
             }
             Fixture::DeadCrmEvent => Some(dead_crm_event(&self.server, &format!("c{n}"), 1).await),
             Fixture::Template => Some(self.template.clone()),
+            Fixture::Response => Some(self.new_response(n).await),
+            Fixture::Token => {
+                let body = self.body(Body::NewToken);
+                let v = self
+                    .admin()
+                    .ok("/api/v1/tokens", body.unwrap_or_default())
+                    .await;
+                Some(string(&v["id"]))
+            }
             Fixture::Channel => {
                 let body = self.body(Body::NewChannel);
                 let v = self
@@ -640,8 +709,17 @@ async fn setup(db: Db) -> Ctx {
     server.login("carl", PASSWORD).await.available().await;
     owner.available().await;
     let template = stored_template(&server).await;
+    let response = string(
+        &admin
+            .ok(
+                "/api/v1/responses",
+                json!({"title": "Matrix", "text": "Hi {{contact.first_name}}", "queue_ids": [q]}),
+            )
+            .await["id"],
+    );
     Ctx {
         template,
+        response,
         anon: server.anon(),
         users: [owner, other, sup, admin],
         usernames: ["ann", "oscar", "sue", "admin"],
@@ -764,6 +842,7 @@ async fn run(db: Db) {
         let path_with = |id: &str| {
             path.replace("{id}", id)
                 .replace("{template_id}", &cx.template)
+                .replace("{rid}", &cx.response)
         };
         let url = match &id {
             Some(id) => path_with(id),
