@@ -3,7 +3,7 @@
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
 import { S } from '../lib/store.js';
-import { buttons, checkbox, checkList, confirmAction, field, input, intOf, listView, number, onSubmit, select, split } from './kit.js';
+import { buttons, checkList, checkbox, confirmAction, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
 
 export const label = 'Users';
 
@@ -59,7 +59,8 @@ export async function render(box, C) {
         const made = await api('POST', '/api/v1/agents', { ...body, username: f.username.value.trim(), password: f.password.value });
         await reload();
         edit(C.users.find((x) => x.id === made.id) || made);
-        return `User ${made.username} created.`;
+        notice(detail, `User ${made.username} created.`);
+        return '';
       }
       await api('PATCH', `/api/v1/agents/${u.id}`, body);
       await reload();

@@ -3,7 +3,7 @@
 // connection" against the Graph API, the last webhook received and the last send error.
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, confirmAction, copyButton, field, input, listView, onSubmit, select, split, when } from './kit.js';
+import { buttons, confirmAction, copyButton, field, input, listView, notice, onSubmit, select, split, when } from './kit.js';
 
 export const label = 'Channels';
 
@@ -95,11 +95,13 @@ export async function render(box, C) {
       else saved = await api('PATCH', `/api/v1/channels/${c.id}`, body);
       await reload();
       await edit(saved);
-      return isNew ? 'Number connected.' : 'Saved.';
+      notice(detail, isNew ? `${saved.display_phone_number} connected.` : 'Saved.');
+      return '';
     });
     const nodes = [form];
     if (!isNew) {
-      nodes.push(await operations(c));
+      // What the admin came for first: the setup to paste into Meta's app and the check.
+      nodes.unshift(await operations(c));
       const errLine = el('p', { class: 'error', role: 'alert' });
       nodes.push(el('div', { class: 'adm-form card danger-zone' },
         el('h3', null, 'Disconnect'),

@@ -181,8 +181,9 @@ export function listView({ caption, columns, text, pageSize = 15, tools = [], em
     for (const tr of table.table.tBodies[0].rows) tr.hidden = !shown.has(tr.dataset.id);
     empty.textContent = st.rows.length ? 'Nothing matches the search.' : emptyText;
     empty.hidden = matching.length > 0;
-    const from = sorted.length ? st.page * pageSize + 1 : 0;
-    info.textContent = `${from}–${Math.min(sorted.length, (st.page + 1) * pageSize)} of ${sorted.length}`;
+    const from = st.page * pageSize + 1;
+    info.textContent = sorted.length ? `${from}–${Math.min(sorted.length, (st.page + 1) * pageSize)} of ${sorted.length}` : '';
+    prev.hidden = next.hidden = pages < 2;
     prev.disabled = st.page === 0;
     next.disabled = st.page >= pages - 1;
   }
@@ -193,6 +194,16 @@ export function listView({ caption, columns, text, pageSize = 15, tools = [], em
 export const when = (s, never = 'Never') => (s ? new Date(s).toLocaleString([], {
   year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit',
 }) : never);
+
+/** A day in the browser's words (the full time as its tooltip), or `never`: for list cells. */
+export const day = (s, never = 'Never') => (s
+  ? el('time', { datetime: s, title: when(s) }, new Date(s).toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' }))
+  : never);
+
+/** A status line at the top of `box` (after a form was replaced by the item it created). */
+export function notice(box, msg) {
+  box.prepend(el('p', { class: 'form-status adm-notice', role: 'status' }, msg));
+}
 
 /** A section's layout: the list on the left, the selected item's form on the right. */
 export function split(list, detail) {

@@ -3,7 +3,7 @@
 // how long it holds. Deleting asks first.
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, checkbox, confirmAction, field, input, intOf, listView, number, onSubmit, select, split } from './kit.js';
+import { buttons, checkbox, confirmAction, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
 
 export const label = 'Queues';
 
@@ -88,8 +88,10 @@ export async function render(box, C) {
       };
       const saved = isNew ? await api('POST', '/api/v1/queues', body) : await api('PATCH', `/api/v1/queues/${q.id}`, body);
       await reload();
-      if (isNew) edit(saved);
-      return isNew ? `Queue ${saved.name} created.` : 'Saved.';
+      if (!isNew) return 'Saved.';
+      edit(saved);
+      notice(detail, `Queue ${saved.name} created.`);
+      return '';
     });
     const nodes = [form];
     if (!isNew) {

@@ -3,7 +3,7 @@
 // The search and category filter are the API's (`?q=`, `?category=`).
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, checkList, confirmAction, field, input, listView, onSubmit, split } from './kit.js';
+import { buttons, checkList, confirmAction, field, input, listView, notice, onSubmit, split } from './kit.js';
 
 export const label = 'Standard responses';
 
@@ -85,8 +85,10 @@ export async function render(box, C) {
       if (sc || !isNew) body.shortcut = sc || null;
       const saved = isNew ? await api('POST', '/api/v1/responses', body) : await api('PATCH', `/api/v1/responses/${r.id}`, body);
       await reload();
-      if (isNew) edit(saved);
-      return isNew ? 'Response created.' : 'Saved.';
+      if (!isNew) return 'Saved.';
+      edit(saved);
+      notice(detail, `Response ${saved.title} created.`);
+      return '';
     });
     const nodes = [form];
     if (!isNew) {

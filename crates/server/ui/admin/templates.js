@@ -39,11 +39,9 @@ export async function render(box) {
     columns: [
       { key: 'name', label: 'Name', value: (t) => t.name, cell: (t) => el('button', { type: 'button', class: 'link', onclick: () => edit(t) }, t.name) },
       { key: 'language', label: 'Language', value: (t) => t.language },
-      { key: 'category', label: 'Category', value: (t) => t.category },
       { key: 'status', label: 'Status', value: (t) => t.status,
         cell: (t) => el('span', { class: `pill ${STATUS[t.status] || ''}`, title: t.rejected_reason || null }, t.status.toLowerCase()) },
       { key: 'vars', label: 'Variables', num: true, value: (t) => t.variables.length },
-      { key: 'synced', label: 'Synced', value: (t) => t.synced_at, cell: (t) => when(t.synced_at) },
     ],
   });
   async function reload() { items = await api('GET', '/api/v1/templates'); list.render(items); }
@@ -54,11 +52,12 @@ export async function render(box) {
     const inputs = t.variables.map((v) => [v.key, input({ value: map[v.key] || '', list: 'tpl-contact-fields', placeholder: 'Not prefilled' })]);
     const form = el('form', { class: 'adm-form card', 'aria-label': `Template ${t.name}` },
       el('h3', null, `${t.name} (${t.language})`),
-      el('p', { class: 'muted' }, `Status: ${t.status.toLowerCase()}${t.rejected_reason ? ` — ${t.rejected_reason}` : ''}.`),
+      el('p', { class: 'muted' }, `${t.category.toLowerCase()} · ${t.status.toLowerCase()}${t.rejected_reason ? ` (${t.rejected_reason})` : ''} · synced ${when(t.synced_at)}`),
       t.body ? el('blockquote', { class: 'tpl-body' }, t.body) : null,
       options,
       inputs.length
-        ? el('div', { class: 'form-grid' }, inputs.map(([key, i]) => field(`Variable ${key}`, i, { name: 'variable_map', hint: 'A contact field: contact.name, contact.first_name, …, contact.fields.KEY.' })))
+        ? el('div', null, el('p', { class: 'hint muted' }, 'Each variable can be prefilled from a contact field (contact.name, contact.first_name, contact.last_name, contact.email, contact.phone, contact.fields.KEY) when an agent sends the template.'),
+          el('div', { class: 'form-grid' }, inputs.map(([key, i]) => field(`Variable ${key}`, i, { name: 'variable_map' }))))
         : el('p', { class: 'muted' }, 'This template has no variables.'),
       inputs.length ? buttons(['Save variables', { type: 'submit', primary: true }]) : null);
     onSubmit(form, async () => {

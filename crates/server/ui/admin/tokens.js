@@ -2,7 +2,7 @@
 // it then), only its hash is stored; revoking asks first and takes effect at once.
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, confirmAction, copyButton, field, input, intOf, listView, number, onSubmit, select, split, when } from './kit.js';
+import { buttons, confirmAction, copyButton, day, field, input, intOf, listView, number, onSubmit, select, split, when } from './kit.js';
 
 export const label = 'Integration tokens';
 
@@ -15,10 +15,10 @@ export async function render(box, C) {
     emptyText: 'No integration tokens yet.',
     columns: [
       { key: 'name', label: 'Name', value: (t) => t.name },
-      { key: 'user', label: 'Acts as', value: (t) => C.userName(t.user_id) },
-      { key: 'created', label: 'Created', value: (t) => t.created_at, cell: (t) => when(t.created_at) },
-      { key: 'expires', label: 'Expires', value: (t) => t.expires_at, cell: (t) => when(t.expires_at, 'Never') },
-      { key: 'used', label: 'Last used', value: (t) => t.last_used_at, cell: (t) => when(t.last_used_at, 'Never') },
+      { key: 'user', label: 'Acts as', value: (t) => t.user_name || C.userName(t.user_id) },
+      { key: 'created', label: 'Created', value: (t) => t.created_at, cell: (t) => day(t.created_at) },
+      { key: 'expires', label: 'Expires', value: (t) => t.expires_at, cell: (t) => (t.expired ? el('span', { class: 'bad' }, ['Expired ', day(t.expires_at)]) : day(t.expires_at, 'Never')) },
+      { key: 'used', label: 'Last used', value: (t) => t.last_used_at, cell: (t) => (t.last_used_at ? el('span', { title: when(t.last_used_at) }, when(t.last_used_at)) : 'Never') },
       { key: 'revoke', label: 'Actions', value: () => '', cell: (t) => el('button', { type: 'button', class: 'danger', onclick: () => revoke(t) }, 'Revoke') },
     ],
   });
@@ -56,7 +56,7 @@ export async function render(box, C) {
         el('p', { class: 'warn-box', role: 'alert' }, 'Copy this token now: it is shown only once and cannot be read again.'),
         el('div', { class: 'copy-row' },
           el('label', { for: 'token-value' }, 'Token'),
-          el('input', { id: 'token-value', value: made.token, readonly: true, onfocus: (ev) => ev.target.select() }),
+          el('textarea', { id: 'token-value', class: 'token-value', rows: '2', readonly: true, spellcheck: 'false', onfocus: (ev) => ev.target.select() }, made.token),
           copyButton(() => made.token)),
         el('p', { class: 'muted' }, 'Send it as ', el('code', null, 'Authorization: Bearer …'), made.expires_at ? `. It expires ${when(made.expires_at)}.` : '. It does not expire.'),
         buttons(['Done', { onclick: () => detail.replaceChildren() }])));
