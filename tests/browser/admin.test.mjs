@@ -109,7 +109,6 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   assert.equal(await handshake.text(), '31337');
   await connection.getByRole('button', { name: 'Check connection' }).click();
   await connection.getByRole('status').filter({ hasText: 'Connected: Switchboard Test Business' }).waitFor();
-  await docShot(admin, 'admin-channels');
 
   // ---- A standard response with placeholders and a shortcut.
   await openSection(admin, 'Standard responses');
@@ -163,6 +162,15 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await wrap.getByRole('button', { name: 'Submit wrap-up' }).click();
   await wrap.waitFor({ state: 'hidden' });
 
+  // ---- The number's traffic, as the console shows it now.
+  await openSection(admin, 'Channels');
+  await admin.getByRole('table', { name: 'Channels' }).getByRole('button', { name: wa.display_phone_number }).click();
+  const traffic = admin.getByRole('group', { name: 'Connection' });
+  assert.doesNotMatch(await traffic.getByRole('definition').first().textContent(), /None/, 'a webhook was received');
+  await traffic.getByRole('button', { name: 'Check connection' }).click();
+  await traffic.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+  await docShot(admin, 'admin-channels');
+
   // ---- The token reads every interaction; revoked in the console, it gets 401 at once.
   const read = await readWithToken(srv, token);
   assert.equal(read.status, 200, JSON.stringify(read.data));
@@ -195,15 +203,16 @@ async function insertResponse(page, shortcut) {
   const box = page.getByRole('textbox', { name: 'Message' });
   await box.click();
   await box.pressSequentially(`/${shortcut}`);
-  await page.getByRole('listbox', { name: /responses/i }).getByRole('option', { name: new RegExp(shortcut) }).waitFor();
+  const picker = page.getByRole('listbox', { name: 'Standard responses' });
+  await picker.getByRole('option', { name: new RegExp(`/${shortcut}`) }).waitFor();
   await box.press('Enter');
-  await page.getByRole('listbox', { name: /responses/i }).waitFor({ state: 'hidden' });
+  await picker.waitFor({ state: 'hidden' });
 }
 
 /** Adds a private note to the selected interaction. */
 async function addNote(page, text) {
-  const panel = page.getByRole('region', { name: 'Notes' });
-  await panel.getByLabel('Note').fill(text);
+  const panel = page.getByRole('complementary', { name: 'Details' }).getByRole('region', { name: 'Notes' });
+  await panel.getByLabel('Add a private note').fill(text);
   await panel.getByRole('button', { name: 'Add note' }).click();
-  await panel.getByText(text).waitFor();
+  await panel.getByRole('list', { name: 'Private notes' }).getByText(text).waitFor();
 }

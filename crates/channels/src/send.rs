@@ -696,13 +696,7 @@ impl GraphClient {
         media_id: &str,
         access_token: &str,
     ) -> Result<MediaInfo, SendError> {
-        let url = format!("{}/{}", self.base_url, segment(media_id)?);
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .timeout(self.timeout);
-        let v = self.call_json(request, ErrorClass::Transient).await?;
+        let v = self.get_object(media_id, access_token).await?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let url = text("url").filter(|u| !u.is_empty()).ok_or_else(|| {
             SendError::local(
@@ -798,13 +792,7 @@ impl GraphClient {
         phone_number_id: &str,
         access_token: &str,
     ) -> Result<PhoneNumberInfo, SendError> {
-        let url = format!("{}/{}", self.base_url, segment(phone_number_id)?);
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .timeout(self.timeout);
-        let v = self.call_json(request, ErrorClass::Transient).await?;
+        let v = self.get_object(phone_number_id, access_token).await?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         Ok(PhoneNumberInfo {
             id: text("id"),
@@ -857,6 +845,17 @@ impl GraphClient {
         }
         tracing::warn!(pages = TEMPLATE_PAGES_MAX, "template list truncated");
         Ok(out)
+    }
+
+    /// `GET {base}/{id}` with the bearer token: a Graph object (a media id, a phone number id).
+    async fn get_object(&self, id: &str, access_token: &str) -> Result<Value, SendError> {
+        let url = format!("{}/{}", self.base_url, segment(id)?);
+        let request = self
+            .http
+            .get(url)
+            .bearer_auth(access_token)
+            .timeout(self.timeout);
+        self.call_json(request, ErrorClass::Transient).await
     }
 
     /// Sends a request and reads a JSON answer; `unreadable` classifies a 2xx whose body is not

@@ -321,15 +321,20 @@ async fn list_channels(State(state): State<ChannelsState>) -> Result<Response, A
     Ok(ok(Value::Array(v)))
 }
 
+/// The channel `id`, or 404.
+fn known(state: &ChannelsState, id: &str) -> Result<ChannelRecord, ApiError> {
+    state
+        .channels
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("channel"))
+}
+
 /// `GET /api/v1/channels/{id}`
 async fn get_channel(
     State(state): State<ChannelsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let c = state
-        .channels
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let c = known(&state, &id)?;
     Ok(ok(answer(&state, &c).await?))
 }
 
@@ -346,10 +351,7 @@ async fn patch_channel(
     state
         .locks
         .with(key, async {
-            let mut c = state
-                .channels
-                .get(&id)
-                .ok_or_else(|| ApiError::not_found("channel"))?;
+            let mut c = known(&state, &id)?;
             let before = c.clone();
             if let Some(v) = req.display_phone_number {
                 c.display_phone_number = v.trim().to_owned();
@@ -459,10 +461,7 @@ async fn webhook_setup(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let c = state
-        .channels
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let c = known(&state, &id)?;
     Ok(ok(json!({
         "url": webhook_url(&headers, state.config.server.secure_cookies),
         "verify_token": c.verify_token,
@@ -475,10 +474,7 @@ async fn check_connection(
     State(state): State<ChannelsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let c = state
-        .channels
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let c = known(&state, &id)?;
     let result = state
         .graph
         .phone_number(&c.phone_number_id, &c.access_token)

@@ -3,7 +3,7 @@
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
 import { S } from '../lib/store.js';
-import { buttons, checkList, checkbox, confirmAction, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
+import { buttons, checkbox, checkList, dangerZone, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
 
 export const label = 'Users';
 
@@ -80,20 +80,13 @@ export async function render(box, C) {
       });
       nodes.push(reset);
       if (S.me && S.me.id !== u.id) {
-        const danger = el('div', { class: 'adm-form card danger-zone' },
-          el('h3', null, 'Deactivate'),
-          el('p', { class: 'muted' }, 'The user can no longer log in; their history stays. Only a user who holds no interactions can be deactivated.'));
-        const errLine = el('p', { class: 'error', role: 'alert' });
-        danger.append(buttons([`Deactivate ${u.username}`, { danger: true, onclick: async () => {
-          errLine.textContent = '';
-          if (!(await confirmAction(`Deactivate ${u.display_name || u.username}?`, 'They are logged out at once and can no longer log in.', 'Deactivate'))) return;
-          try {
-            await api('DELETE', `/api/v1/agents/${u.id}`);
-            detail.replaceChildren(el('p', { class: 'form-status', role: 'status' }, `${u.username} was deactivated.`));
-            await reload();
-          } catch (e) { errLine.textContent = e.message; }
-        } }]), errLine);
-        nodes.push(danger);
+        nodes.push(dangerZone({
+          title: 'Deactivate',
+          text: 'The user can no longer log in; their history stays. Only a user who holds no interactions can be deactivated.',
+          button: `Deactivate ${u.username}`,
+          ask: [`Deactivate ${u.display_name || u.username}?`, 'They are logged out at once and can no longer log in.', 'Deactivate'],
+          path: `/api/v1/agents/${u.id}`, detail, done: `${u.username} was deactivated.`, after: reload,
+        }));
       }
     }
     detail.replaceChildren(...nodes);

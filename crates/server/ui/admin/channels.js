@@ -3,7 +3,7 @@
 // connection" against the Graph API, the last webhook received and the last send error.
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, confirmAction, copyButton, field, input, listView, notice, onSubmit, select, split, when } from './kit.js';
+import { buttons, copyButton, dangerZone, field, input, listView, notice, onSubmit, select, split, when } from './kit.js';
 
 export const label = 'Channels';
 
@@ -102,18 +102,13 @@ export async function render(box, C) {
     if (!isNew) {
       // What the admin came for first: the setup to paste into Meta's app and the check.
       nodes.unshift(await operations(c));
-      const errLine = el('p', { class: 'error', role: 'alert' });
-      nodes.push(el('div', { class: 'adm-form card danger-zone' },
-        el('h3', null, 'Disconnect'),
-        el('p', { class: 'muted' }, 'Messages to this number are no longer taken; unsent replies fail.'),
-        buttons([`Disconnect ${c.display_phone_number}`, { danger: true, onclick: async () => {
-          if (!(await confirmAction(`Disconnect ${c.display_phone_number}?`, 'Customers writing to this number reach nobody until it is connected again.', 'Disconnect'))) return;
-          try {
-            await api('DELETE', `/api/v1/channels/${c.id}`);
-            detail.replaceChildren(el('p', { class: 'form-status', role: 'status' }, `${c.display_phone_number} was disconnected.`));
-            await reload();
-          } catch (e) { errLine.textContent = e.message; }
-        } }]), errLine));
+      nodes.push(dangerZone({
+        title: 'Disconnect',
+        text: 'Messages to this number are no longer taken; unsent replies fail.',
+        button: `Disconnect ${c.display_phone_number}`,
+        ask: [`Disconnect ${c.display_phone_number}?`, 'Customers writing to this number reach nobody until it is connected again.', 'Disconnect'],
+        path: `/api/v1/channels/${c.id}`, detail, done: `${c.display_phone_number} was disconnected.`, after: reload,
+      }));
     }
     detail.replaceChildren(...nodes);
     // Keep a status line written by the submit handler of the form replaced.

@@ -1,7 +1,7 @@
 // The admin console's building blocks: labelled fields with their own error line, forms that
 // show the API's refusal beside the field it names (else at the form), a searchable and paged
 // list over lib/table.js, a confirmation dialog for destructive actions, and Copy buttons.
-import { ApiError } from '../lib/api.js';
+import { api, ApiError } from '../lib/api.js';
 import { modalDialog } from '../lib/dialog.js';
 import { el } from '../lib/dom.js';
 import { sortableTable } from '../lib/table.js';
@@ -130,6 +130,27 @@ export function confirmAction(title, message, confirmLabel) {
     d.open();
     cancel.focus();
   });
+}
+
+/**
+ * A card for one destructive action: `title` and `text` say what it does; its button asks first
+ * (`ask`: [title, message, confirm label]), then sends `DELETE path`; a refusal shows under the
+ * button; once done, `detail` says `done` and `after` runs (a reload).
+ */
+export function dangerZone({ title, text, button, ask, path, detail, done, after }) {
+  const errLine = el('p', { class: 'error', role: 'alert' });
+  return el('div', { class: 'adm-form card danger-zone' },
+    title ? el('h3', null, title) : null,
+    text ? el('p', { class: 'muted' }, text) : null,
+    buttons([button, { danger: true, onclick: async () => {
+      errLine.textContent = '';
+      if (!(await confirmAction(...ask))) return;
+      try {
+        await api('DELETE', path);
+        detail.replaceChildren(el('p', { class: 'form-status adm-notice', role: 'status' }, done));
+        await after();
+      } catch (e) { errLine.textContent = e.message; }
+    } }]), errLine);
 }
 
 /** A Copy button for `text()`; says "Copied" for a moment. */

@@ -3,7 +3,7 @@
 // how long it holds. Deleting asks first.
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, checkbox, confirmAction, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
+import { buttons, checkbox, dangerZone, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
 
 export const label = 'Queues';
 
@@ -95,19 +95,13 @@ export async function render(box, C) {
     });
     const nodes = [form];
     if (!isNew) {
-      const errLine = el('p', { class: 'error', role: 'alert' });
-      nodes.push(el('div', { class: 'adm-form card danger-zone' },
-        el('h3', null, 'Delete queue'),
-        el('p', { class: 'muted' }, 'Only a queue with no interactions, and that no WhatsApp number routes to, can be deleted.'),
-        buttons([`Delete ${v.name}`, { danger: true, onclick: async () => {
-          errLine.textContent = '';
-          if (!(await confirmAction(`Delete the queue ${v.name}?`, 'Agents lose it from their queues. This cannot be undone.', 'Delete queue'))) return;
-          try {
-            await api('DELETE', `/api/v1/queues/${q.id}`);
-            detail.replaceChildren(el('p', { class: 'form-status', role: 'status' }, `Queue ${v.name} was deleted.`));
-            await reload();
-          } catch (e) { errLine.textContent = e.message; }
-        } }]), errLine));
+      nodes.push(dangerZone({
+        title: 'Delete queue',
+        text: 'Only a queue with no interactions, and that no WhatsApp number routes to, can be deleted.',
+        button: `Delete ${v.name}`,
+        ask: [`Delete the queue ${v.name}?`, 'Agents lose it from their queues. This cannot be undone.', 'Delete queue'],
+        path: `/api/v1/queues/${q.id}`, detail, done: `Queue ${v.name} was deleted.`, after: reload,
+      }));
     }
     detail.replaceChildren(...nodes);
     f.name.focus();

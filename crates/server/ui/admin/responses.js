@@ -3,7 +3,7 @@
 // The search and category filter are the API's (`?q=`, `?category=`).
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, checkList, confirmAction, field, input, listView, notice, onSubmit, split } from './kit.js';
+import { buttons, checkList, dangerZone, field, input, listView, notice, onSubmit, split } from './kit.js';
 
 export const label = 'Standard responses';
 
@@ -92,16 +92,11 @@ export async function render(box, C) {
     });
     const nodes = [form];
     if (!isNew) {
-      const errLine = el('p', { class: 'error', role: 'alert' });
-      nodes.push(el('div', { class: 'adm-form card danger-zone' },
-        buttons([`Delete ${v.title}`, { danger: true, onclick: async () => {
-          if (!(await confirmAction(`Delete the response ${v.title}?`, 'Agents can no longer insert it.', 'Delete response'))) return;
-          try {
-            await api('DELETE', `/api/v1/responses/${r.id}`);
-            detail.replaceChildren(el('p', { class: 'form-status', role: 'status' }, `${v.title} was deleted.`));
-            await reload();
-          } catch (e) { errLine.textContent = e.message; }
-        } }]), errLine));
+      nodes.push(dangerZone({
+        button: `Delete ${v.title}`,
+        ask: [`Delete the response ${v.title}?`, 'Agents can no longer insert it.', 'Delete response'],
+        path: `/api/v1/responses/${r.id}`, detail, done: `${v.title} was deleted.`, after: reload,
+      }));
     }
     detail.replaceChildren(...nodes);
     f.title.focus();
