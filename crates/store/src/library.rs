@@ -119,12 +119,14 @@ impl Store {
 
     /// Deletes a standard response; [`StoreError::NotFound`] if there is none with that id.
     pub async fn delete_response(&self, id: &str) -> Result<()> {
+        self.delete_by_id("DELETE FROM responses WHERE id = $1", id)
+            .await
+    }
+
+    /// Runs `sql` (a DELETE of one row by `$1`); [`StoreError::NotFound`] if it deleted none.
+    async fn delete_by_id(&self, sql: &str, id: &str) -> Result<()> {
         let n = dispatch!(self, pool => {
-            sqlx::query("DELETE FROM responses WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
+            sqlx::query(sql).bind(id).execute(pool).await?.rows_affected()
         });
         if n == 0 {
             return Err(StoreError::NotFound);
@@ -222,16 +224,7 @@ impl Store {
 
     /// Deletes (revokes) a token; [`StoreError::NotFound`] if there is none with that id.
     pub async fn delete_token(&self, id: &str) -> Result<()> {
-        let n = dispatch!(self, pool => {
-            sqlx::query("DELETE FROM api_tokens WHERE id = $1")
-                .bind(id)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.delete_by_id("DELETE FROM api_tokens WHERE id = $1", id)
+            .await
     }
 }

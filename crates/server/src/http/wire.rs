@@ -558,6 +558,8 @@ pub struct HistoryEntry {
     pub interaction: Interaction,
     pub agents: Vec<HistoryAgent>,
     pub messages: Option<Vec<Message>>,
+    /// With `?transcripts=true`: the interaction's private notes (never sent to the customer).
+    pub notes: Option<Vec<Note>>,
 }
 
 /// `GET /api/v1/contacts/{id}/interactions`.

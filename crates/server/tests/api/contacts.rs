@@ -351,6 +351,12 @@ async fn history_search_and_the_communication_list(db: Db) {
         })
         .await;
     say(&wa, &id1, "I will check the invoice right away").await;
+    wa.ann
+        .ok(
+            &format!("/api/v1/interactions/{id1}/notes"),
+            json!({"text": "Promised to pay on Friday"}),
+        )
+        .await;
     finish(&wa, &id1).await;
     let id2 = conversation(&mut wa, "4915177777777", "Finn").await;
     assert_ne!(id1, id2);
@@ -391,6 +397,11 @@ async fn history_search_and_the_communication_list(db: Db) {
     assert_eq!(page2["interactions"][0]["agents"][0]["display_name"], "Ann");
     let texts = texts(&page2["interactions"][0]["messages"]);
     assert!(texts.contains(&"The invoice 4711 is overdue"), "{texts:?}");
+    // The private note is in the history, beside the messages.
+    assert_eq!(
+        crate::support::texts(&page2["interactions"][0]["notes"]),
+        ["Promised to pay on Friday"]
+    );
     let (s, b) = wa
         .ann
         .get(&format!(

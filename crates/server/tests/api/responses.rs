@@ -5,12 +5,7 @@ use crate::support::*;
 use serde_json::{json, Value};
 
 fn titles(v: &Value) -> Vec<String> {
-    let mut t: Vec<String> = v
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|r| string(&r["title"]))
-        .collect();
+    let mut t: Vec<String> = strings(v, "title").into_iter().map(str::to_owned).collect();
     t.sort();
     t
 }
@@ -143,12 +138,10 @@ async fn placeholders(db: Db) {
         .ingest_id(&l.qa, "491701234567", "Kerry King", "hi")
         .await;
     l.ann.act(&id, "accept").await;
+    let greeting = &l.greeting;
     let filled = l
         .ann
-        .get_ok(&format!(
-            "/api/v1/interactions/{id}/responses/{}",
-            l.greeting
-        ))
+        .get_ok(&format!("/api/v1/interactions/{id}/responses/{greeting}"))
         .await;
     // No contact is linked: the WhatsApp profile stands in; it has no email.
     assert_eq!(
@@ -173,10 +166,7 @@ async fn placeholders(db: Db) {
         .await;
     let filled = l
         .ann
-        .get_ok(&format!(
-            "/api/v1/interactions/{id}/responses/{}",
-            l.greeting
-        ))
+        .get_ok(&format!("/api/v1/interactions/{id}/responses/{greeting}"))
         .await;
     assert_eq!(
         filled["text"],

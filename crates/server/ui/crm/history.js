@@ -3,6 +3,7 @@ import { field } from './contact.js';
 import { loadConvs } from './conversations.js';
 import { openStart } from './start.js';
 import { CRM, enc, highlighted, markWords } from './state.js';
+import { noteNode } from '../desk/notes.js';
 import { start } from '../desk/session.js';
 import { messageNode } from '../desk/transcript.js';
 import { api } from '../lib/api.js';
@@ -146,12 +147,19 @@ export function historyEntry(entry) {
   const agents = (entry.agents || []).map((a) => a.display_name).filter(Boolean).join(', ');
   const it = { ...entry, customer_display_name: (CRM.history.contact && CRM.history.contact.name) || entry.customer_display_name };
   const msgs = entry.messages || [];
+  // Private notes (R-3.7) between the messages, by time; marked as never sent.
+  const notes = (entry.notes || []).map((n) => {
+    const a = (entry.agents || []).find((x) => x.agent_id === n.author_id);
+    return { at: n.created_at, node: noteNode(n, (a && a.display_name) || null) };
+  });
+  const items = [...msgs.map((m) => ({ at: m.created_at, node: messageNode(m, it) })), ...notes]
+    .sort((a, b) => a.at.localeCompare(b.at)).map((x) => x.node);
   return el('section', { class: 'crm-entry', dataset: { interaction: entry.id }, 'aria-labelledby': `crm-h-${entry.id}` },
     el('h3', { id: `crm-h-${entry.id}`, class: 'crm-entry-head', tabindex: '-1' },
       fmtDate(entry.created_at),
       el('span', { class: 'muted small' }, ` ${fmtTime(entry.created_at)} · ${[entry.queue_name, agents, entry.state === 'done' ? 'finished' : entry.state].filter(Boolean).join(' · ')}`)),
-    msgs.length
-      ? el('ol', { class: 'transcript crm-entry-msgs', 'aria-label': `Messages of ${fmtDate(entry.created_at)}` }, msgs.map((m) => messageNode(m, it)))
+    items.length
+      ? el('ol', { class: 'transcript crm-entry-msgs', 'aria-label': `Messages of ${fmtDate(entry.created_at)}` }, items)
       : el('p', { class: 'muted small' }, 'No messages.'));
 }
 

@@ -8,6 +8,12 @@ import { S } from '../lib/store.js';
 
 // ---------- compose ----------
 
+/**
+ * Checks run before a text is sent: each returns null to let it go, or the refusal to show
+ * (e.g. an inserted standard response whose placeholder is still unfilled).
+ */
+export const sendGuards = [];
+
 export function updateCounter() {
   const max = (S.me && S.me.max_text_message_size) || 4096;
   const n = bytes($('compose-text').value);
@@ -59,6 +65,14 @@ export async function sendText() {
   errEl.textContent = '';
   errEl.dataset.kind = '';
   if (!text.trim()) return;
+  for (const guard of sendGuards) {
+    const refusal = guard(text);
+    if (refusal) {
+      errEl.dataset.kind = 'placeholder';
+      errEl.textContent = refusal;
+      return;
+    }
+  }
   const { n, max } = updateCounter();
   if (n > max) {
     sizeNotice(n, max);

@@ -1,6 +1,8 @@
 // The agent desk screen: mount/unmount, the websocket, timers, the side panels.
 import { onEvent } from './events.js';
 import { outsideWindow, pastSla, renderList } from './list.js';
+import { notesPanel, onNoteEvent } from './notes.js';
+import { mountResponses, unmountResponses } from './responses.js';
 import { showLogin, start } from './session.js';
 import { renderConversation } from './transcript.js';
 import { api } from '../lib/api.js';
@@ -133,6 +135,10 @@ export function mount(_root, _ctx) {
   M.timer = setInterval(tick, 1000);
   document.addEventListener('visibilitychange', onVisibility);
   M.offs.push(on('sessionEnded', (message) => showLogin(message)));
+  // The desk's own panels, after the CRM's (mounted first).
+  mountResponses(Panels);
+  Panels.register(notesPanel);
+  M.offs.push(on('event', onNoteEvent));
   if (S.token) start(); else showLogin('');
 }
 
@@ -141,5 +147,7 @@ export function unmount() {
   clearInterval(M.timer);
   document.removeEventListener('visibilitychange', onVisibility);
   for (const off of M.offs.splice(0)) off();
+  unmountResponses(Panels);
+  Panels.unregister(notesPanel);
   closeWs();
 }

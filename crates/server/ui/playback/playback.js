@@ -8,11 +8,12 @@
 // Long silences: a gap that would take more than `LONG_GAP_MS` of real time at the chosen speed is
 // played as `SHORT_GAP_MS`, and a "⏩ 4 min later" marker says how much was skipped (the screen
 // says so above the transcript). Nothing here changes the interaction: it only reads.
+import { noteNode } from '../desk/notes.js';
 import { messageNode } from '../desk/transcript.js';
 import { api } from '../lib/api.js';
 import { on } from '../lib/bus.js';
 import { $, el, toast } from '../lib/dom.js';
-import { fmtDateTime, fmtDuration, fmtNum, fmtTime, parseTs } from '../lib/format.js';
+import { fmtDateTime, fmtDuration, fmtNum, parseTs } from '../lib/format.js';
 import { S } from '../lib/store.js';
 
 /** A gap longer than this (real time at the chosen speed) is shortened... */
@@ -152,12 +153,7 @@ function eventNode(i) {
   const e = P.events[i];
   let node;
   if (e.kind === 'note') {
-    node = el('li', { class: 'msg note' },
-      el('div', { class: 'bubble' },
-        el('span', { class: 'author' }, `Note by ${agentName(e.item.author_id)}`),
-        el('p', { class: 'text' }, e.item.text || ''),
-        el('span', { class: 'meta' }, el('span', { class: 'muted' }, 'Not seen by the customer'), ' ',
-          el('time', { datetime: e.at }, fmtTime(e.at)))));
+    node = noteNode(e.item, agentName(e.item.author_id));
   } else {
     node = messageNode(e.item, P.it);
   }

@@ -419,6 +419,9 @@ pub(super) async fn contact_history(
             let iid = InteractionId(v["id"].as_str().unwrap_or_default().to_owned());
             let messages = state.store.messages_of_interaction(&iid, None, 500).await?;
             v["messages"] = Value::Array(messages.iter().map(views::message).collect());
+            // Private notes are part of the history, drawn beside the messages.
+            let notes = state.store.notes_of(&iid).await?;
+            v["notes"] = Value::Array(notes.iter().map(views::note).collect());
         }
     }
     Ok(ok(
