@@ -156,6 +156,13 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await nina.getByRole('button', { name: 'Send' }).click();
   await transcript(nina).getByText('Hello Mia, this is Nina Novak from Billing.').waitFor();
   await addNote(nina, 'Customer was charged twice; refund requested.');
+
+  // ---- The token reads every interaction: Mia's chat among them.
+  const read = await readWithToken(srv, token);
+  assert.equal(read.status, 200, JSON.stringify(read.data));
+  const mine = read.data.find((i) => i.customer && i.customer.name === 'Mia Jones');
+  assert.ok(mine, `Mia's chat is listed: ${JSON.stringify(read.data)}`);
+  assert.equal(mine.state, 'active');
   await nina.getByRole('button', { name: 'End', exact: true }).click();
   const wrap = nina.getByRole('dialog', { name: 'Wrap-up: Mia Jones' });
   await wrap.getByLabel('Disposition (required)').selectOption({ label: 'Paid in full' });
@@ -171,12 +178,12 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await traffic.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
   await docShot(admin, 'admin-channels');
 
-  // ---- The token reads every interaction; revoked in the console, it gets 401 at once.
-  const read = await readWithToken(srv, token);
-  assert.equal(read.status, 200, JSON.stringify(read.data));
-  assert.ok(Array.isArray(read.data) ? read.data.length >= 0 : true);
-  await admin.getByRole('table', { name: 'Integration tokens' }).getByRole('row').filter({ hasText: 'Reporting export' })
-    .getByRole('button', { name: 'Revoke' }).click();
+  // ---- Revoked in the console, the token gets 401 at once.
+  await openSection(admin, 'Integration tokens');
+  const tokenRow = admin.getByRole('table', { name: 'Integration tokens' }).getByRole('row').filter({ hasText: 'Reporting export' });
+  // Its use shows in the list.
+  assert.doesNotMatch(await tokenRow.textContent(), /Never\s*Revoke$/);
+  await tokenRow.getByRole('button', { name: 'Revoke' }).click();
   await admin.getByRole('dialog', { name: 'Revoke the token Reporting export?' }).getByRole('button', { name: 'Revoke token' }).click();
   await admin.getByRole('status').filter({ hasText: 'was revoked' }).waitFor();
   assert.equal((await readWithToken(srv, token)).status, 401);
@@ -184,6 +191,7 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   // ---- Neither an agent nor a supervisor sees the console, even by typing its route.
   assert.equal(await nina.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Admin' }).count(), 0);
   await nina.evaluate(() => { location.hash = '#/admin'; });
+  await nina.waitForURL((u) => u.hash === '#/desk');
   await nina.getByRole('navigation', { name: 'Interactions' }).waitFor();
   assert.equal(await menu(nina).count(), 0);
   await adminApi(srv, 'POST', '/api/v1/agents', { username: 'sue', password: srv.agent_password, display_name: 'Sue Supervisor', role: 'supervisor' });
@@ -195,7 +203,7 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Board' }).waitFor();
   assert.equal(await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Admin' }).count(), 0);
   assert.equal(await menu(sue).count(), 0);
-  assert.notEqual(new URL(sue.url()).hash, '#/admin');
+  assert.equal(new URL(sue.url()).hash, '#/desk');
 });
 
 /** Types `/shortcut` in the compose box and picks the response with Enter. */

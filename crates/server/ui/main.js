@@ -61,7 +61,10 @@ function drawNav() {
 }
 
 function show(path) {
-  const route = routeFor(path) || routeFor(DEFAULT);
+  const allowed = routeFor(path);
+  const route = allowed || routeFor(DEFAULT);
+  // A route the role may not open (typed by hand) gives way to the default, in the address too.
+  if (!allowed && route && S.me && pathOfHash() !== null) history.replaceState(null, '', `#/${route.path}`);
   if (!route || route === R.route) return;
   // Screens the next route keeps stay mounted (the board keeps the desk and its socket).
   const next = route.screens();
@@ -98,7 +101,7 @@ const openedWithRoute = pathOfHash() !== null;
 on('signedIn', () => {
   const landing = !openedWithRoute && S.me && routesFor(S.me.role).find((r) => r.landing);
   if (landing && R.route && R.route.path === DEFAULT) navigate(landing.path);
-  else if (R.route && !routeFor(R.route.path)) show(DEFAULT);
+  else if (R.route && !routeFor(R.route.path)) show(R.route.path); // gives way to the default
   drawNav();
 });
 

@@ -58,9 +58,9 @@ export async function render(box, C) {
           el('label', { for: 'token-value' }, 'Token'),
           el('textarea', { id: 'token-value', class: 'token-value', rows: '2', readonly: true, spellcheck: 'false', onfocus: (ev) => ev.target.select() }, made.token),
           copyButton(() => made.token)),
-        el('p', { class: 'muted' }, 'Send it as ', el('code', null, 'Authorization: Bearer …'), made.expires_at ? `. It expires ${when(made.expires_at)}.` : '. It does not expire.'),
+        el('p', { class: 'muted' }, 'Integrations send it as ', el('code', null, 'Authorization: Bearer <token>'), made.expires_at ? `; it expires ${when(made.expires_at)}.` : '; it does not expire.'),
         buttons(['Done', { onclick: () => detail.replaceChildren() }])));
-      detail.querySelector('#token-value').focus();
+      detail.querySelector('.copy').focus();
       return '';
     });
     detail.replaceChildren(form);
