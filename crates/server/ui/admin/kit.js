@@ -175,10 +175,11 @@ export function copyButton(text, label = 'Copy') {
 }
 
 /**
- * A list: a search box (filtering by `text(row)`), a sortable table and a pager of `pageSize`
- * rows. `render(rows)` redraws; `tools` are extra nodes beside the search box.
+ * A list: a search box (filtering by `text(row)`; `searchBox: false` when the API searches), a
+ * sortable table and a pager of `pageSize` rows. `render(rows)` redraws; `tools` are extra nodes
+ * beside the search box.
  */
-export function listView({ caption, columns, text, pageSize = 15, tools = [], emptyText = 'Nothing yet.', sortKey }) {
+export function listView({ caption, columns, text, pageSize = 15, tools = [], emptyText = 'Nothing yet.', sortKey, searchBox = true }) {
   const st = { rows: [], page: 0, q: '' };
   const table = sortableTable({ caption, columns, sortKey, onSort: () => { st.page = 0; draw(); } });
   const search = el('input', { type: 'search', autocomplete: 'off', placeholder: 'Search', 'aria-label': `Search ${caption.toLowerCase()}` });
@@ -188,7 +189,7 @@ export function listView({ caption, columns, text, pageSize = 15, tools = [], em
   const empty = el('p', { class: 'muted empty' });
   search.addEventListener('input', () => { st.q = search.value.trim().toLowerCase(); st.page = 0; draw(); });
   const node = el('div', { class: 'adm-list' },
-    el('div', { class: 'adm-tools' }, search, ...tools),
+    el('div', { class: 'adm-tools' }, searchBox ? search : null, ...tools),
     table.table, empty,
     el('div', { class: 'adm-pager' }, info, prev, next));
   function draw() {

@@ -11,14 +11,16 @@ const PLACEHOLDERS = ['{{contact.first_name}}', '{{contact.name}}', '{{agent.dis
 
 export async function render(box, C) {
   const detail = el('div', { class: 'adm-detail' });
-  const q = el('input', { type: 'search', autocomplete: 'off', 'aria-label': 'Search the texts (server)', placeholder: 'Search titles and texts' });
+  const q = el('input', { type: 'search', autocomplete: 'off', 'aria-label': 'Search responses', placeholder: 'Search titles and texts' });
   const category = el('select', { 'aria-label': 'Category' }, el('option', { value: '' }, 'All categories'));
   let items = [];
   let seq = 0;
   const list = listView({
     caption: 'Standard responses',
     text: (r) => `${r.title} ${r.category || ''} ${r.shortcut || ''}`,
-    tools: [el('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, '+ New response')],
+    // The API searches titles and texts (`?q=`) and filters by category.
+    searchBox: false,
+    tools: [q, category, el('button', { type: 'button', class: 'primary', onclick: () => edit(null) }, '+ New response')],
     emptyText: 'No standard responses yet.',
     columns: [
       { key: 'title', label: 'Title', value: (r) => r.title, cell: (r) => el('button', { type: 'button', class: 'link', onclick: () => edit(r) }, r.title) },
@@ -102,10 +104,6 @@ export async function render(box, C) {
     f.title.focus();
   }
 
-  const node = split(list.node, detail);
-  node.querySelector('.adm-tools').prepend(q, category);
-  // The list's own search box filters what the API returned; the API's search reads the texts too.
-  node.querySelector('.adm-tools input[type=search]:not([aria-label^="Search the texts"])').remove();
-  box.append(node);
+  box.append(split(list.node, detail));
   await reload();
 }
