@@ -206,6 +206,87 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   assert.equal(new URL(sue.url()).hash, '#/desk');
 });
 
+desktopTest('the console pages and searches lists, shows the API\'s refusals beside the field, asks before deleting', ['admin'], async ({ srv, pages: { admin } }) => {
+  for (let i = 1; i <= 15; i += 1) {
+    const n = String(i).padStart(2, '0');
+    await adminApi(srv, 'POST', '/api/v1/agents', { username: `temp${n}`, password: srv.agent_password, display_name: `Temp Agent ${n}`, role: 'agent' });
+  }
+  await admin.goto(srv.base);
+  await admin.getByLabel('Username').fill('admin');
+  await admin.getByLabel('Password').fill(srv.admin_password);
+  await admin.getByRole('button', { name: 'Log in' }).click();
+  const users = admin.getByRole('table', { name: 'Users' });
+  await users.waitFor();
+
+  // 18 users: a page of 15, then the rest; the search narrows the list.
+  await admin.getByText('1–15 of 18').waitFor();
+  assert.equal(await users.locator('tbody tr:visible').count(), 15);
+  await admin.getByRole('button', { name: 'Next ›' }).click();
+  await admin.getByText('16–18 of 18').waitFor();
+  assert.equal(await users.locator('tbody tr:visible').count(), 3);
+  await admin.getByRole('searchbox', { name: 'Search users' }).fill('agent 07');
+  await admin.getByText('1–1 of 1').waitFor();
+  await users.getByRole('button', { name: 'Temp Agent 07' }).click();
+
+  // Deactivating asks first: Cancel keeps the user, the confirmation removes them.
+  await admin.getByRole('button', { name: 'Deactivate temp07' }).click();
+  const ask = admin.getByRole('dialog', { name: 'Deactivate Temp Agent 07?' });
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await ask.waitFor({ state: 'hidden' });
+  assert.ok((await adminApi(srv, 'GET', '/api/v1/agents')).some((u) => u.username === 'temp07'));
+  await admin.getByRole('button', { name: 'Deactivate temp07' }).click();
+  await ask.getByRole('button', { name: 'Deactivate' }).click();
+  await admin.getByRole('status').filter({ hasText: 'temp07 was deactivated.' }).waitFor();
+  await admin.getByText('Nothing matches the search.').waitFor();
+  assert.ok(!(await adminApi(srv, 'GET', '/api/v1/agents')).some((u) => u.username === 'temp07'));
+
+  // A queue's refused value: the API's words beside the field, nothing changed.
+  await openSection(admin, 'Queues');
+  await admin.getByRole('table', { name: 'Queues' }).getByRole('button', { name: 'Support' }).click();
+  const form = detailForm(admin, 'Queue Support');
+  const target = form.getByLabel('Response target (s)');
+  const before = await target.inputValue();
+  await target.fill('0');
+  await form.getByRole('button', { name: 'Save changes' }).click();
+  await form.getByText('sla_response_s must be between 1 and 86400').waitFor();
+  assert.equal(await target.getAttribute('aria-invalid'), 'true');
+  const support = (await adminApi(srv, 'GET', '/api/v1/queues')).find((q) => q.name === 'Support');
+  assert.equal(String(support.sla_response_s), before);
+  await target.fill('75');
+  await form.getByRole('button', { name: 'Save changes' }).click();
+  await form.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  assert.equal(await target.getAttribute('aria-invalid'), 'false');
+
+  // Settings: refused beside the field, then saved.
+  await openSection(admin, 'Settings');
+  const grace = admin.getByLabel('Keep an agent after a lost connection for (s)');
+  await grace.fill('100000');
+  await admin.getByRole('button', { name: 'Save settings' }).click();
+  await admin.getByText('offer_exclusion_s and disconnect_grace_s must be at most 86400').first().waitFor();
+  assert.equal(await grace.getAttribute('aria-invalid'), 'true');
+  await grace.fill('90');
+  await admin.getByRole('button', { name: 'Save settings' }).click();
+  await admin.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  assert.equal((await adminApi(srv, 'GET', '/api/v1/settings')).disconnect_grace_s, 90);
+
+  // Break reasons: one more.
+  await openSection(admin, 'Break reasons');
+  await admin.getByRole('button', { name: '+ Add reason' }).click();
+  await admin.getByLabel('Break reason').last().fill('Team huddle');
+  await admin.getByRole('button', { name: 'Save reasons' }).click();
+  await admin.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  assert.ok((await adminApi(srv, 'GET', '/api/v1/settings')).break_reasons.includes('Team huddle'));
+
+  // A template's variable prefilled from a contact field.
+  await openSection(admin, 'Templates');
+  await admin.getByRole('table', { name: 'Templates' }).getByRole('button', { name: 'account_notice' }).click();
+  await admin.getByLabel('Variable body.first_name').fill('contact.first_name');
+  await admin.getByRole('button', { name: 'Save variables' }).click();
+  await admin.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+  const tpl = (await adminApi(srv, 'GET', '/api/v1/templates')).find((x) => x.name === 'account_notice');
+  assert.equal(tpl.variable_map['body.first_name'], 'contact.first_name');
+});
+
 /** Types `/shortcut` in the compose box and picks the response with Enter. */
 async function insertResponse(page, shortcut) {
   const box = page.getByRole('textbox', { name: 'Message' });

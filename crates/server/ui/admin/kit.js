@@ -63,14 +63,20 @@ export function intOf(inp) {
   return v === '' ? undefined : Number(v);
 }
 
-/** The field of `form` an API error names, by its code (`invalid_name`, `weak_password`) or its message's first word. */
-function fieldFor(form, err) {
+/**
+ * The fields of `form` an API error names: by its code (`invalid_name`, `weak_password`), else
+ * every field its message names (`offer_exclusion_s and disconnect_grace_s must be …`), else one
+ * the code begins (`invalid_sla_response` → `sla_response_s`).
+ */
+function fieldsFor(form, err) {
   const fields = [...form.querySelectorAll('[data-name]')].filter((f) => f.dataset.name);
-  const code = String(err.code || '').replace(/^(invalid_|unknown_|weak_)/, '').replace(/_taken$/, '');
-  const first = String(err.message || '').split(/[\s:]/)[0];
-  return fields.find((f) => f.dataset.name === code)
-    || fields.find((f) => f.dataset.name === first)
-    || fields.find((f) => code && (f.dataset.name.startsWith(code) || code.startsWith(f.dataset.name)));
+  const code = String(err.code || '').replace(/^(invalid_|unknown_|weak_|duplicate_)/, '').replace(/_taken$/, '');
+  const words = new Set(String(err.message || '').split(/[^A-Za-z0-9_.]+/));
+  const exact = fields.filter((f) => f.dataset.name === code);
+  if (exact.length) return exact;
+  const named = fields.filter((f) => words.has(f.dataset.name));
+  if (named.length) return named;
+  return fields.filter((f) => code && (f.dataset.name.startsWith(code) || code.startsWith(f.dataset.name))).slice(0, 1);
 }
 
 /**
@@ -93,10 +99,10 @@ export function onSubmit(form, action) {
       const msg = await action();
       status.textContent = msg || '';
     } catch (e) {
-      const f = e instanceof ApiError ? fieldFor(form, e) : null;
-      if (f) {
-        f.fieldError(e.message);
-        const c = f.querySelector('input, select, textarea');
+      const named = e instanceof ApiError ? fieldsFor(form, e) : [];
+      if (named.length) {
+        for (const f of named) f.fieldError(e.message);
+        const c = named[0].querySelector('input, select, textarea');
         if (c) c.focus();
       } else {
         formErr.textContent = e.message;
