@@ -3,7 +3,7 @@
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
 import { S } from '../lib/store.js';
-import { buttons, checkbox, checkList, dangerZone, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
+import { buttons, checkbox, checkList, dangerZone, field, input, intOf, listView, number, onSubmit, saveItem, select, split } from './kit.js';
 
 export const label = 'Users';
 
@@ -55,16 +55,12 @@ export async function render(box, C) {
         display_name: f.display_name.value.trim(), role: f.role.value, capacity: intOf(f.capacity),
         can_reject: f.can_reject.checked, queue_ids: f.queue_ids.value(),
       };
-      if (isNew) {
-        const made = await api('POST', '/api/v1/agents', { ...body, username: f.username.value.trim(), password: f.password.value });
-        await reload();
-        edit(C.users.find((x) => x.id === made.id) || made);
-        notice(detail, `User ${made.username} created.`);
-        return '';
-      }
-      await api('PATCH', `/api/v1/agents/${u.id}`, body);
-      await reload();
-      return 'Saved.';
+      if (isNew) Object.assign(body, { username: f.username.value.trim(), password: f.password.value });
+      return saveItem({
+        path: '/api/v1/agents', id: u && u.id, body, reload, detail,
+        open: (made) => edit(C.users.find((x) => x.id === made.id) || made),
+        created: (made) => `User ${made.username} created.`,
+      });
     });
     const nodes = [form];
     if (!isNew) {

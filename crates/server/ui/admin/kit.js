@@ -233,6 +233,20 @@ export function notice(box, msg) {
   box.prepend(el('p', { class: 'form-status adm-notice', role: 'status' }, msg));
 }
 
+/**
+ * Saves an item of a list: `PATCH path/id` when it has an `id` (answers "Saved."), else
+ * `POST path`; then `reload()`s the list, and a new item is opened (`open(saved)`) under the line
+ * `created(saved)`.
+ */
+export async function saveItem({ path, id, body, reload, open, detail, created }) {
+  const saved = id ? await api('PATCH', `${path}/${id}`, body) : await api('POST', path, body);
+  await reload();
+  if (id) return 'Saved.';
+  await open(saved);
+  notice(detail, created(saved));
+  return '';
+}
+
 /** A section's layout: the list on the left, the selected item's form on the right. */
 export function split(list, detail) {
   return el('div', { class: 'adm-split' }, el('div', { class: 'adm-split-list' }, list), detail);

@@ -1,9 +1,8 @@
 // Queues: every field of the API — routing policy, priority, time to accept, post processing,
 // response target, dispositions (and whether one is required at wrap-up), sticky routing and
 // how long it holds. Deleting asks first.
-import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, checkbox, dangerZone, field, input, intOf, listView, notice, number, onSubmit, select, split } from './kit.js';
+import { buttons, checkbox, dangerZone, field, input, intOf, listView, number, onSubmit, saveItem, select, split } from './kit.js';
 
 export const label = 'Queues';
 
@@ -86,12 +85,9 @@ export async function render(box, C) {
         sla_response_s: intOf(f.sla_response_s), dispositions: f.dispositions.value(),
         disposition_required: f.disposition_required.checked, sticky: f.sticky.checked, sticky_timeout_s: intOf(f.sticky_timeout_s),
       };
-      const saved = isNew ? await api('POST', '/api/v1/queues', body) : await api('PATCH', `/api/v1/queues/${q.id}`, body);
-      await reload();
-      if (!isNew) return 'Saved.';
-      edit(saved);
-      notice(detail, `Queue ${saved.name} created.`);
-      return '';
+      return saveItem({
+        path: '/api/v1/queues', id: q && q.id, body, reload, detail, open: edit, created: (s) => `Queue ${s.name} created.`,
+      });
     });
     const nodes = [form];
     if (!isNew) {

@@ -3,7 +3,7 @@
 // The search and category filter are the API's (`?q=`, `?category=`).
 import { api } from '../lib/api.js';
 import { el } from '../lib/dom.js';
-import { buttons, checkList, dangerZone, field, input, listView, notice, onSubmit, split } from './kit.js';
+import { buttons, checkList, dangerZone, field, input, listView, onSubmit, saveItem, split } from './kit.js';
 
 export const label = 'Standard responses';
 
@@ -85,12 +85,9 @@ export async function render(box, C) {
       const sc = f.shortcut.value.trim().replace(/^\//, '');
       if (cat || !isNew) body.category = cat || null;
       if (sc || !isNew) body.shortcut = sc || null;
-      const saved = isNew ? await api('POST', '/api/v1/responses', body) : await api('PATCH', `/api/v1/responses/${r.id}`, body);
-      await reload();
-      if (!isNew) return 'Saved.';
-      edit(saved);
-      notice(detail, `Response ${saved.title} created.`);
-      return '';
+      return saveItem({
+        path: '/api/v1/responses', id: r && r.id, body, reload, detail, open: edit, created: (s) => `Response ${s.title} created.`,
+      });
     });
     const nodes = [form];
     if (!isNew) {
