@@ -236,6 +236,41 @@ async fn seed(admin: &Api, sim: &SimulatorHandle) -> anyhow::Result<()> {
             .await?;
     }
 
+    // Standard responses for the `/` picker and the Responses panel.
+    for (title, category, shortcut, text) in [
+        (
+            "Greeting",
+            "Opening",
+            "hi",
+            "Hello {{contact.first_name}}, this is {{agent.first_name}} from {{queue.name}}. How can I help you?",
+        ),
+        (
+            "Order status",
+            "Orders",
+            "order",
+            "Let me check that for you, {{contact.first_name}}. Could you give me your order number?",
+        ),
+        (
+            "Opening hours",
+            "Info",
+            "hours",
+            "We are here Monday to Friday, 8:00 to 18:00.",
+        ),
+        (
+            "Goodbye",
+            "Closing",
+            "bye",
+            "Thank you for writing to us, {{contact.first_name}}. Have a good day!",
+        ),
+    ] {
+        admin
+            .post(
+                "/api/v1/responses",
+                json!({"title": title, "category": category, "shortcut": shortcut, "text": text}),
+            )
+            .await?;
+    }
+
     // Kerry's history: three interactions Carol handled, each now a closed case.
     let carol = Api::login(&admin.base, "carol", AGENT_PASSWORD).await?;
     carol.presence("available").await?;

@@ -222,8 +222,13 @@ fn one_line(field: &str, code: &'static str, v: &str, max: usize) -> Result<Stri
 }
 
 /// Checks a response as it would be stored (every field, the queues, and its shortcut against
-/// the others), cleaning its text fields.
-async fn check(state: &ResponsesState, r: &mut ResponseRecord) -> Result<(), ApiError> {
+/// the others), cleaning its text fields. Queues in `kept` (those it already had) may have been
+/// deleted since: only the others must exist.
+async fn check(
+    state: &ResponsesState,
+    r: &mut ResponseRecord,
+    kept: &[String],
+) -> Result<(), ApiError> {
     r.title = one_line("title", "invalid_title", &r.title, TITLE_MAX_CHARS)?;
     if r.title.is_empty() {
         return Err(ApiError::invalid("invalid_title", "the title is empty"));
@@ -260,7 +265,11 @@ async fn check(state: &ResponsesState, r: &mut ResponseRecord) -> Result<(), Api
             queues.push(q.clone());
         }
     }
-    let wanted = queues.clone();
+    let wanted: Vec<String> = queues
+        .iter()
+        .filter(|q| !kept.contains(q))
+        .cloned()
+        .collect();
     let unknown = state
         .core
         .read(move |s| {
@@ -335,7 +344,7 @@ async fn create(
     state
         .locks
         .with(LockKey::Responses, async {
-            check(&state, &mut r).await?;
+            check(&state, &mut r, &[]).await?;
             state.store.upsert_response(&r).await?;
             log(&state, &me, audit::RESPONSE_CREATED, &r.id, None, Some(&r)).await
         })
@@ -374,7 +383,7 @@ async fn update(
             if let Some(v) = req.queue_ids {
                 r.queue_ids = v;
             }
-            check(&state, &mut r).await?;
+            check(&state, &mut r, &before.queue_ids).await?;
             r.updated_at = state.clock.now();
             state.store.upsert_response(&r).await?;
             log(

@@ -270,6 +270,33 @@ async fn validation(db: Db) {
     assert_error(s, &v, 422, "invalid_text");
     // Nothing changed.
     assert_eq!(l.admin.get_ok("/api/v1/responses").await, before);
+    // A queue deleted since does not block changing a response that still names it.
+    let gone = queue(&l.admin, json!({"name": "Old"})).await;
+    let old = l
+        .admin
+        .ok(
+            "/api/v1/responses",
+            json!({"title": "Old", "text": "x", "queue_ids": [gone]}),
+        )
+        .await;
+    let (s, _) = l.admin.delete(&format!("/api/v1/queues/{gone}")).await;
+    assert_eq!(s, 204);
+    let v = l
+        .admin
+        .patch_ok(
+            &format!("/api/v1/responses/{}", string(&old["id"])),
+            json!({"title": "Older"}),
+        )
+        .await;
+    assert_eq!(v["queue_ids"], json!([gone]));
+    let (s, v) = l
+        .admin
+        .patch(
+            &format!("/api/v1/responses/{}", string(&old["id"])),
+            json!({"queue_ids": [gone, "que_missing"]}),
+        )
+        .await;
+    assert_error(s, &v, 422, "unknown_queue");
     // The same shortcut in queues that never meet is allowed; a leading "/" is dropped.
     let v = l
         .admin

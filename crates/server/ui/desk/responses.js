@@ -152,7 +152,6 @@ function closePicker() {
   list.hidden = true;
   list.replaceChildren();
   box.removeAttribute('aria-activedescendant');
-  box.setAttribute('aria-expanded', 'false');
 }
 
 function drawPicker() {
@@ -176,7 +175,6 @@ function drawPicker() {
     if (active && active.scrollIntoView) active.scrollIntoView({ block: 'nearest' });
   }
   list.hidden = false;
-  box.setAttribute('aria-expanded', 'true');
 }
 
 async function updatePicker() {
@@ -204,8 +202,8 @@ async function choose(i) {
 }
 
 box.setAttribute('aria-controls', 'response-picker');
+// The box stays a textbox (ARIA gives a textbox aria-activedescendant and aria-autocomplete).
 box.setAttribute('aria-autocomplete', 'list');
-box.setAttribute('aria-expanded', 'false');
 box.addEventListener('input', () => {
   updatePicker();
   // The refusal goes once every inserted placeholder is filled.
@@ -227,7 +225,7 @@ $('compose').addEventListener('keydown', (e) => {
     e.stopPropagation();
     if (n) p.active = (p.active + (e.key === 'ArrowDown' ? 1 : n - 1)) % n;
     drawPicker();
-  } else if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.isComposing && n) {
+  } else if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && n) {
     e.preventDefault();
     e.stopPropagation();
     choose(p.active);

@@ -204,6 +204,26 @@ async fn the_demo_shows_contacts_screen_pops_history_search_cases_and_templates(
             None,
         )
         .await;
+    // Standard responses are there: `/hi` greets Kerry by her first name, from Alice.
+    let greeting = alice.get("/api/v1/responses?q=greeting").await;
+    let greeting = list(&greeting)
+        .iter()
+        .find(|r| r["shortcut"] == "hi")
+        .unwrap_or_else(|| panic!("a /hi response: {greeting}"))
+        .clone();
+    let filled = alice
+        .get(&format!(
+            "/api/v1/interactions/{kerry_id}/responses/{}",
+            greeting["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        filled["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Hello Kerry, this is Alice from ")),
+        "{filled}"
+    );
+    assert_eq!(filled["missing"], json!([]), "{filled}");
     let texts = |page: &Value| -> Vec<String> {
         list(&page["messages"])
             .iter()
