@@ -83,7 +83,7 @@ export async function render(box, C) {
         field('Queue', f.queue_id, { name: 'queue_id', hint: 'New conversations of this number go here.' }),
         field('Access token', f.access_token, { name: 'access_token', hint: setHint('access_token') }),
         field('App secret', f.app_secret, { name: 'app_secret', hint: setHint('app_secret') || 'Webhooks are signed with it.' }),
-        field('Verify token', f.verify_token, { name: 'verify_token', hint: setHint('verify_token') || 'Any text; Meta echoes it once when you save the webhook.' })),
+        field('Verify token', f.verify_token, { name: 'verify_token', hint: isNew ? 'Any text; Meta sends it back once when you save the webhook.' : 'Shown under Connection; type a new one to replace it.' })),
       buttons([isNew ? 'Connect number' : 'Save changes', { type: 'submit', primary: true }], ['Cancel', { onclick: () => detail.replaceChildren() }]));
     onSubmit(form, async () => {
       const body = { display_phone_number: f.display_phone_number.value.trim(), queue_id: f.queue_id.value };
