@@ -20,6 +20,12 @@ const openSection = async (page, name) => {
   await page.getByRole('heading', { name, level: 2 }).waitFor();
 };
 const detailForm = (page, name) => page.getByRole('form', { name });
+/** Opens a section and its "+ New …" form. */
+const newItem = async (page, sectionName, button, formName) => {
+  await openSection(page, sectionName);
+  await page.getByRole('button', { name: button }).click();
+  return detailForm(page, formName);
+};
 
 /** `GET /api/v1/interactions?all=true` with an integration token: the status. */
 async function readWithToken(srv, token) {
@@ -39,9 +45,7 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await admin.getByRole('heading', { name: 'Users', level: 2 }).waitFor();
 
   // ---- A queue with two dispositions, one required at wrap-up.
-  await openSection(admin, 'Queues');
-  await admin.getByRole('button', { name: '+ New queue' }).click();
-  let form = detailForm(admin, 'New queue');
+  let form = await newItem(admin, 'Queues', '+ New queue', 'New queue');
   // The API's refusal, beside the field it names.
   await form.getByRole('button', { name: 'Create queue' }).click();
   await form.getByText('a queue needs a name').waitFor();
@@ -63,9 +67,7 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await docShot(admin, 'admin-queues');
 
   // ---- An agent in it.
-  await openSection(admin, 'Users');
-  await admin.getByRole('button', { name: '+ New user' }).click();
-  form = detailForm(admin, 'New user');
+  form = await newItem(admin, 'Users', '+ New user', 'New user');
   await form.getByLabel('Username').fill('nina');
   await form.getByLabel('Display name').fill('Nina Novak');
   await form.getByLabel('Password').fill('short');
@@ -111,9 +113,7 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await connection.getByRole('status').filter({ hasText: 'Connected: Switchboard Test Business' }).waitFor();
 
   // ---- A standard response with placeholders and a shortcut.
-  await openSection(admin, 'Standard responses');
-  await admin.getByRole('button', { name: '+ New response' }).click();
-  form = detailForm(admin, 'New standard response');
+  form = await newItem(admin, 'Standard responses', '+ New response', 'New standard response');
   await form.getByLabel('Title').fill('Invoice greeting');
   await form.getByLabel('Category').fill('Greetings');
   await form.getByLabel('Shortcut').fill('inv');
@@ -131,9 +131,7 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await admin.getByRole('table', { name: 'Standard responses' }).getByRole('row').filter({ hasText: '/inv' }).waitFor();
 
   // ---- An integration token, shown once.
-  await openSection(admin, 'Integration tokens');
-  await admin.getByRole('button', { name: '+ New token' }).click();
-  form = detailForm(admin, 'New integration token');
+  form = await newItem(admin, 'Integration tokens', '+ New token', 'New integration token');
   await form.getByLabel('Name').fill('Reporting export');
   await form.getByLabel('Acts as user').selectOption({ label: 'Administrator (admin)' });
   await form.getByLabel('Expires after (days)').fill('30');

@@ -15,7 +15,7 @@ function dispositionsEditor(list) {
   const row = (d = { code: '', label: '' }) => {
     const code = input({ value: d.code, 'aria-label': 'Code', placeholder: 'code, e.g. resolved', maxlength: '64' });
     const lbl = input({ value: d.label, 'aria-label': 'Label', placeholder: 'Label agents see', maxlength: '200' });
-    const li = el('li', null, code, lbl, el('button', { type: 'button', class: 'link', onclick: () => li.remove() }, 'Remove'));
+    const li = el('li', null, code, lbl, el('button', { type: 'button', class: 'link', 'aria-label': 'Remove this disposition', onclick: () => li.remove() }, 'Remove'));
     return li;
   };
   rows.append(...list.map(row));
