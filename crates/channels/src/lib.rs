@@ -17,7 +17,7 @@ pub mod webhook;
 pub use media::{check_media, media_limit, verify_sha256, DigestError, LimitError, MediaKind};
 pub use send::{
     ErrorClass, ErrorOrigin, FetchedMedia, GraphClient, MediaInfo, MediaSource, OutboundError,
-    OutboundMessage, SendError, SendOk,
+    OutboundMessage, PhoneNumberInfo, SendError, SendOk,
 };
 pub use signature::{sign, verify_signature, verify_subscription, SignatureError};
 pub use webhook::{

@@ -489,6 +489,16 @@ pub struct MediaInfo {
     pub file_size: Option<u64>,
 }
 
+/// A business number as the Graph API describes it (fields it did not give are `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneNumberInfo {
+    pub id: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+    pub quality_rating: Option<String>,
+}
+
 /// Media fetched by [`GraphClient::fetch_media`], checked against its sha256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMedia {
@@ -686,13 +696,7 @@ impl GraphClient {
         media_id: &str,
         access_token: &str,
     ) -> Result<MediaInfo, SendError> {
-        let url = format!("{}/{}", self.base_url, segment(media_id)?);
-        let request = self
-            .http
-            .get(url)
-            .bearer_auth(access_token)
-            .timeout(self.timeout);
-        let v = self.call_json(request, ErrorClass::Transient).await?;
+        let v = self.get_object(media_id, access_token).await?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         let url = text("url").filter(|u| !u.is_empty()).ok_or_else(|| {
             SendError::local(
@@ -780,6 +784,24 @@ impl GraphClient {
         Ok(FetchedMedia { info, bytes })
     }
 
+    /// The number `phone_number_id` as the Graph API knows it (`GET /{phone_number_id}`): a
+    /// check that the access token may use it.
+    #[tracing::instrument(name = "whatsapp.phone_number", skip_all, fields(phone_number_id = %phone_number_id))]
+    pub async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        access_token: &str,
+    ) -> Result<PhoneNumberInfo, SendError> {
+        let v = self.get_object(phone_number_id, access_token).await?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(PhoneNumberInfo {
+            id: text("id"),
+            display_phone_number: text("display_phone_number"),
+            verified_name: text("verified_name"),
+            quality_rating: text("quality_rating"),
+        })
+    }
+
     /// Every message template of the WhatsApp Business Account, following `paging.next`.
     #[tracing::instrument(name = "whatsapp.list_templates", skip_all, fields(waba_id = %waba_id))]
     pub async fn list_templates(
@@ -823,6 +845,17 @@ impl GraphClient {
         }
         tracing::warn!(pages = TEMPLATE_PAGES_MAX, "template list truncated");
         Ok(out)
+    }
+
+    /// `GET {base}/{id}` with the bearer token: a Graph object (a media id, a phone number id).
+    async fn get_object(&self, id: &str, access_token: &str) -> Result<Value, SendError> {
+        let url = format!("{}/{}", self.base_url, segment(id)?);
+        let request = self
+            .http
+            .get(url)
+            .bearer_auth(access_token)
+            .timeout(self.timeout);
+        self.call_json(request, ErrorClass::Transient).await
     }
 
     /// Sends a request and reads a JSON answer; `unreadable` classifies a 2xx whose body is not

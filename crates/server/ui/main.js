@@ -6,6 +6,7 @@
 // A new screen (reports, admin, audit) is a folder beside `desk/` with its module(s) and CSS, and
 // one row here: `{ path: 'reports', label: 'Reports', roles: ['supervisor', 'admin'], screens: () => [...] }`;
 // the header's menu lists the routes the role may open.
+import * as admin from './admin/admin.js';
 import * as audit from './audit/audit.js';
 import * as crm from './crm/crm.js';
 import * as desk from './desk/desk.js';
@@ -29,6 +30,8 @@ export const ROUTES = [
   { path: 'playback', label: 'Playback', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, playback] },
   // Reports, over the desk like the board.
   { path: 'reports', label: 'Reports', roles: ['supervisor', 'admin'], screens: () => [crm, desk, watch, reports] },
+  // The admin console, over the desk like the board; where an admin lands after login.
+  { path: 'admin', label: 'Admin', roles: ['admin'], screens: () => [crm, desk, watch, admin], landing: true },
 ];
 const DEFAULT = 'desk';
 
@@ -62,7 +65,10 @@ function drawNav() {
 }
 
 function show(path) {
-  const route = routeFor(path) || routeFor(DEFAULT);
+  const allowed = routeFor(path);
+  const route = allowed || routeFor(DEFAULT);
+  // A route the role may not open (typed by hand) gives way to the default, in the address too.
+  if (!allowed && route && S.me && pathOfHash() !== null) history.replaceState(null, '', `#/${route.path}`);
   if (!route || route === R.route) return;
   // Screens the next route keeps stay mounted (the board keeps the desk and its socket).
   const next = route.screens();
@@ -94,8 +100,12 @@ export function routesFor(role) {
 
 // Before login any route shows (the desk holds the login); once the role is known, a route it
 // may not open gives way to the default.
+// An admin who opened the page without a route lands on their landing screen (the console).
+const openedWithRoute = pathOfHash() !== null;
 on('signedIn', () => {
-  if (R.route && !routeFor(R.route.path)) show(DEFAULT);
+  const landing = !openedWithRoute && S.me && routesFor(S.me.role).find((r) => r.landing);
+  if (landing && R.route && R.route.path === DEFAULT) navigate(landing.path);
+  else if (R.route && !routeFor(R.route.path)) show(R.route.path); // gives way to the default
   drawNav();
 });
 

@@ -27,6 +27,8 @@ pub struct PhoneNumberConfig {
     pub display_phone_number: String,
     /// The bearer token that may send from this number.
     pub access_token: String,
+    /// The business name Meta approved for the number (`verified_name` of `GET /{phone_number_id}`).
+    pub verified_name: String,
 }
 
 impl PhoneNumberConfig {
@@ -40,6 +42,7 @@ impl PhoneNumberConfig {
             phone_number_id: phone_number_id.into(),
             display_phone_number: display_phone_number.into(),
             access_token: access_token.into(),
+            verified_name: "Switchboard Test Business".to_owned(),
         }
     }
 }

@@ -31,7 +31,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(upload_media).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
         )
         .route("/{version}/{id}/message_templates", get(list_templates))
-        .route("/{version}/{id}", get(lookup_media).delete(delete_media))
+        .route("/{version}/{id}", get(get_object).delete(delete_media))
         .route("/whatsapp_business/attachments/", get(download_media))
         .fallback(unknown_path)
         .with_state(shared)
@@ -332,14 +332,28 @@ async fn upload_media(
     graph_answer(result)
 }
 
-/// `GET /{version}/{media_id}`
-async fn lookup_media(
+/// `GET /{version}/{id}`: a phone number (its own token only) or a media lookup.
+async fn get_object(
     State(shared): Sim,
     Path((version, media_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     apply_latency(&shared).await;
     let result: Result<Value, GraphError> = (|| {
+        check_version(&version)?;
+        // A phone number id: the number's own fields, for its own token only.
+        if shared.config.number(&media_id).is_some() {
+            let number = authorize_number(&shared, "get", &media_id, bearer(&headers).as_deref())?;
+            return Ok(json!({
+                "verified_name": number.verified_name,
+                "code_verification_status": "VERIFIED",
+                "display_phone_number": format!("+{}", number.display_phone_number),
+                "quality_rating": "GREEN",
+                "platform_type": "CLOUD_API",
+                "throughput": {"level": "STANDARD"},
+                "id": number.phone_number_id,
+            }));
+        }
         authorize_call(&shared, &version, &headers)?;
         let info = shared
             .media_info(&media_id)

@@ -370,6 +370,36 @@ async fn bad_or_missing_tokens_get_401_code_190() {
     assert!(sent.iter().all(|s| s.wamid().is_none()));
 }
 
+/// `GET /{phone_number_id}`: the number's fields for its own token (what a connection check
+/// reads), 190 for a wrong one; an id that is neither a number nor a media is "does not exist".
+#[tokio::test]
+async fn a_phone_number_answers_its_fields_to_its_own_token() {
+    let h = harness(|_| {}).await;
+    let url = format!("{}/{DEFAULT_PHONE_NUMBER_ID}", h.sim.graph_api_base());
+    let ok = h.get(&url, Some(DEFAULT_ACCESS_TOKEN)).await;
+    assert_eq!(ok.status().as_u16(), 200);
+    let v: Value = ok.json().await.expect("json");
+    assert_eq!(v["id"], DEFAULT_PHONE_NUMBER_ID);
+    assert_eq!(v["verified_name"], "Switchboard Test Business");
+    assert_eq!(v["quality_rating"], "GREEN");
+    assert!(v["display_phone_number"]
+        .as_str()
+        .is_some_and(|d| d.starts_with('+')));
+    let wrong = h.get(&url, Some("nope")).await;
+    let status = wrong.status().as_u16();
+    let body: Value = wrong.json().await.expect("json");
+    assert_graph_error(&(status, body), 401, 190);
+    let missing = h
+        .get(
+            &format!("{}/123456", h.sim.graph_api_base()),
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+    let status = missing.status().as_u16();
+    let body: Value = missing.json().await.expect("json");
+    assert_graph_error(&(status, body), 400, 100);
+}
+
 #[tokio::test]
 async fn malformed_sends_get_code_100_or_131009() {
     let h = harness(|_| {}).await;

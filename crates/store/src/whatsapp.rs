@@ -172,6 +172,28 @@ impl Store {
         })
     }
 
+    /// The newest error of a send attempt from `channel_id` (a retry or a failure), with when it
+    /// was written: what the outbox rows keep of each attempt.
+    pub async fn last_send_error(
+        &self,
+        channel_id: &str,
+    ) -> Result<Option<(Timestamp, serde_json::Value)>> {
+        dispatch!(self, pool => {
+            let row: Option<(i64, String)> = sqlx::query_as(
+                "SELECT updated_at, last_error FROM outbox \
+                 WHERE channel_id = $1 AND last_error IS NOT NULL \
+                 ORDER BY updated_at DESC, message_id DESC LIMIT 1",
+            )
+            .bind(channel_id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.map(|(at, e)| {
+                let v = serde_json::from_str(&e).unwrap_or(serde_json::Value::String(e));
+                (Timestamp(at), v)
+            }))
+        })
+    }
+
     /// Pending sends due at `now`, oldest first. A send waits while an earlier one to the same
     /// recipient is waiting for a retry, so a customer receives messages in order.
     pub async fn due_outbox(&self, now: Timestamp, limit: i64) -> Result<Vec<OutboxRecord>> {

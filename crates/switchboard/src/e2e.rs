@@ -34,7 +34,10 @@ use std::time::Duration;
 use switchboard_domain::Timestamp;
 use switchboard_server::clock::BoxFuture;
 use switchboard_server::{App, Clock, Config, SystemClock};
-use switchboard_simulator::{Simulator, SimulatorConfig, SimulatorHandle, StatusTimings};
+use switchboard_simulator::{
+    Simulator, SimulatorConfig, SimulatorHandle, StatusTimings, DEFAULT_ACCESS_TOKEN,
+    DEFAULT_DISPLAY_PHONE_NUMBER, DEFAULT_PHONE_NUMBER_ID, DEFAULT_WABA_ID,
+};
 use tokio::sync::watch;
 
 const ADMIN_PASSWORD: &str = "e2e-admin-pass";
@@ -119,7 +122,12 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     println!(
         "{}",
         json!({"base": base, "control": control_base, "admin_password": ADMIN_PASSWORD,
-               "agent_password": AGENT_PASSWORD})
+               "agent_password": AGENT_PASSWORD,
+               // What an admin copies from the Meta app to connect the simulator's number.
+               "whatsapp": {"phone_number_id": DEFAULT_PHONE_NUMBER_ID,
+                            "display_phone_number": DEFAULT_DISPLAY_PHONE_NUMBER,
+                            "access_token": DEFAULT_ACCESS_TOKEN, "app_secret": APP_SECRET,
+                            "waba_id": DEFAULT_WABA_ID}})
     );
     crate::shutdown_signal().await;
     let _ = stop_tx.send(true);

@@ -1,5 +1,8 @@
-//! WhatsApp channels (role admin): connect numbers, each to a queue. Secrets go in and
-//! never come out: answers say only whether each is set.
+//! WhatsApp channels (role admin): connect numbers, each to a queue. The access token and
+//! app secret go in and never come out: answers say only whether each is set. The operations an
+//! admin needs to connect a number: the webhook URL and verify token to paste into Meta's app
+//! (`GET …/webhook`), a connection check against the Graph API (`POST …/check`), and each
+//! number's last webhook and last send error in every answer.
 
 use super::state::feature_state;
 #[allow(unused_imports)]
@@ -11,7 +14,9 @@ use crate::runtime::ids::new_id;
 use crate::runtime::locks::LockKey;
 use crate::services::audit;
 use crate::services::auth::AuthUser;
+use crate::services::whatsapp::ChannelActivity;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{delete, get, patch, post};
 use axum::Extension;
@@ -28,6 +33,8 @@ feature_state! {
     clock: Arc<dyn Clock>,
     channels: Arc<Channels>,
     locks: Arc<KeyedLocks>,
+    graph: switchboard_channels::GraphClient,
+    config: Arc<Config>,
     }
 }
 
@@ -78,6 +85,25 @@ pub fn endpoints() -> Vec<Endpoint> {
             handler: delete(delete_channel),
             doc: super::Doc::no_content(),
         },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/channels/{id}/webhook",
+            summary: "The webhook URL and verify token to paste into the Meta app.",
+            access: Access::Admin,
+            body: None,
+            handler: get(webhook_setup),
+            doc: super::Doc::ok::<super::wire::ChannelWebhook>(),
+        },
+        Endpoint {
+            method: "POST",
+            path: "/api/v1/channels/{id}/check",
+            summary:
+                "Check the connection: asks the Graph API for the number with its access token.",
+            access: Access::Admin,
+            body: None,
+            handler: post(check_connection),
+            doc: super::Doc::ok::<super::wire::ChannelCheck>(),
+        },
     ]
 }
 
@@ -107,7 +133,7 @@ pub struct ChannelPatch {
     pub waba_id: Option<String>,
 }
 
-pub fn view(c: &ChannelRecord) -> Value {
+pub fn view(c: &ChannelRecord, activity: &ChannelActivity) -> Value {
     json!({
         "id": c.id,
         "kind": c.kind,
@@ -119,8 +145,35 @@ pub fn view(c: &ChannelRecord) -> Value {
         "access_token_set": !c.access_token.is_empty(),
         "app_secret_set": !c.app_secret.is_empty(),
         "verify_token_set": !c.verify_token.is_empty(),
-        "webhook_path": "/webhooks/whatsapp",
+        "webhook_path": WEBHOOK_PATH,
+        "last_webhook_at": crate::runtime::views::ts_opt(activity.last_webhook_at),
+        "last_send_error": activity.last_send_error.as_ref().map(|(at, message)| json!({
+            "at": crate::runtime::views::ts(*at),
+            "message": message,
+        })),
     })
+}
+
+const WEBHOOK_PATH: &str = "/webhooks/whatsapp";
+
+/// What the number's traffic last said; the last send error is read from the outbox rows the
+/// first time after a start (see [`ChannelActivity`]).
+async fn activity(state: &ChannelsState, id: &str) -> Result<ChannelActivity, ApiError> {
+    let a = state.channels.activity(id);
+    if a.stored_error_read {
+        return Ok(a);
+    }
+    let found = state.store.last_send_error(id).await?.map(|(at, e)| {
+        let words = crate::services::whatsapp::outbox::error_words(&e);
+        (at, words)
+    });
+    state.channels.stored_send_error(id, found);
+    Ok(state.channels.activity(id))
+}
+
+/// A channel's JSON with its activity.
+async fn answer(state: &ChannelsState, c: &ChannelRecord) -> Result<Value, ApiError> {
+    Ok(view(c, &activity(state, &c.id).await?))
 }
 
 fn check_secret(name: &str, v: &str) -> Result<(), ApiError> {
@@ -256,14 +309,24 @@ async fn create_channel(
     save(&state, &c).await?;
     log(&state, &me, audit::CHANNEL_CREATED, &c.id, None, Some(&c)).await?;
     tracing::info!(channel = %c.id, phone_number_id = %c.phone_number_id, "channel connected");
-    Ok(created(view(&c)))
+    Ok(created(answer(&state, &c).await?))
 }
 
 /// `GET /api/v1/channels`
 async fn list_channels(State(state): State<ChannelsState>) -> Result<Response, ApiError> {
-    Ok(ok(Value::Array(
-        state.channels.all().iter().map(view).collect(),
-    )))
+    let mut v = Vec::new();
+    for c in state.channels.all() {
+        v.push(answer(&state, &c).await?);
+    }
+    Ok(ok(Value::Array(v)))
+}
+
+/// The channel `id`, or 404.
+fn known(state: &ChannelsState, id: &str) -> Result<ChannelRecord, ApiError> {
+    state
+        .channels
+        .get(id)
+        .ok_or_else(|| ApiError::not_found("channel"))
 }
 
 /// `GET /api/v1/channels/{id}`
@@ -271,11 +334,8 @@ async fn get_channel(
     State(state): State<ChannelsState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let c = state
-        .channels
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found("channel"))?;
-    Ok(ok(view(&c)))
+    let c = known(&state, &id)?;
+    Ok(ok(answer(&state, &c).await?))
 }
 
 /// `PATCH /api/v1/channels/{id}`
@@ -291,10 +351,7 @@ async fn patch_channel(
     state
         .locks
         .with(key, async {
-            let mut c = state
-                .channels
-                .get(&id)
-                .ok_or_else(|| ApiError::not_found("channel"))?;
+            let mut c = known(&state, &id)?;
             let before = c.clone();
             if let Some(v) = req.display_phone_number {
                 c.display_phone_number = v.trim().to_owned();
@@ -325,7 +382,7 @@ async fn patch_channel(
                 Some(&c),
             )
             .await?;
-            Ok(ok(view(&c)))
+            Ok(ok(answer(&state, &c).await?))
         })
         .await
 }
@@ -363,4 +420,127 @@ async fn delete_channel(
             Ok(no_content())
         })
         .await
+}
+
+/// The first value of a header, trimmed, when it is readable and not empty.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The webhook's URL as the admin's browser reached this server: behind a proxy, the scheme and
+/// host it says it was asked for (`X-Forwarded-Proto`, `X-Forwarded-Host`); else the `Host` and
+/// `https` when cookies are marked secure (the server is then served over TLS), `http` otherwise.
+/// It is only shown to the admin who asked, so the headers need no trust.
+fn webhook_url(headers: &HeaderMap, secure: bool) -> String {
+    let valid_host = |h: &&str| {
+        h.len() <= 255
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+    };
+    let scheme = match header_text(headers, "x-forwarded-proto") {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        Some(p) if p.eq_ignore_ascii_case("http") => "http",
+        _ if secure => "https",
+        _ => "http",
+    };
+    let host = header_text(headers, "x-forwarded-host")
+        .filter(valid_host)
+        .or_else(|| header_text(headers, "host").filter(valid_host))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}{WEBHOOK_PATH}")
+}
+
+/// `GET /api/v1/channels/{id}/webhook`
+async fn webhook_setup(
+    State(state): State<ChannelsState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let c = known(&state, &id)?;
+    Ok(ok(json!({
+        "url": webhook_url(&headers, state.config.server.secure_cookies),
+        "verify_token": c.verify_token,
+    })))
+}
+
+/// `POST /api/v1/channels/{id}/check`: a refusal of the Graph API is an answer (`ok: false` with
+/// its words), not an error of this request.
+async fn check_connection(
+    State(state): State<ChannelsState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = known(&state, &id)?;
+    let result = state
+        .graph
+        .phone_number(&c.phone_number_id, &c.access_token)
+        .await;
+    let checked_at = crate::runtime::views::ts(state.clock.now());
+    Ok(ok(match result {
+        Ok(n) => json!({
+            "ok": true,
+            "checked_at": checked_at,
+            "phone_number": {
+                "id": n.id,
+                "display_phone_number": n.display_phone_number,
+                "verified_name": n.verified_name,
+                "quality_rating": n.quality_rating,
+            },
+            "error": null,
+        }),
+        Err(e) => {
+            tracing::info!(channel = %c.id, error = %e.describe(), "channel check failed");
+            json!({
+                "ok": false,
+                "checked_at": checked_at,
+                "phone_number": null,
+                "error": e.describe(),
+            })
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::webhook_url;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, v.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn the_webhook_url_follows_the_address_the_browser_used() {
+        let direct = headers(&[("host", "10.0.0.5:8080")]);
+        assert_eq!(
+            webhook_url(&direct, false),
+            "http://10.0.0.5:8080/webhooks/whatsapp"
+        );
+        assert_eq!(
+            webhook_url(&direct, true),
+            "https://10.0.0.5:8080/webhooks/whatsapp"
+        );
+        let proxied = headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "cc.example.com, inner"),
+        ]);
+        assert_eq!(
+            webhook_url(&proxied, false),
+            "https://cc.example.com/webhooks/whatsapp"
+        );
+        let hostile = headers(&[("host", "a.example"), ("x-forwarded-host", "evil/path?x")]);
+        assert_eq!(
+            webhook_url(&hostile, false),
+            "http://a.example/webhooks/whatsapp"
+        );
+    }
 }

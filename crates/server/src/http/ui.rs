@@ -67,6 +67,17 @@ const ASSETS: &[(&str, &str)] = assets![
     "watch/watch.js",
     "audit/audit.css",
     "audit/audit.js",
+    "admin/admin.css",
+    "admin/admin.js",
+    "admin/agents.js",
+    "admin/breaks.js",
+    "admin/channels.js",
+    "admin/kit.js",
+    "admin/queues.js",
+    "admin/responses.js",
+    "admin/settings.js",
+    "admin/templates.js",
+    "admin/tokens.js",
 ];
 
 pub fn endpoints() -> Vec<Endpoint> {

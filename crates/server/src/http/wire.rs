@@ -675,6 +675,47 @@ pub struct Channel {
     pub app_secret_set: bool,
     pub verify_token_set: bool,
     pub webhook_path: String,
+    /// When a signed webhook last named this number (known since the server started).
+    pub last_webhook_at: Nullable<Time>,
+    /// The newest error of a send from this number (a retry or a failure).
+    pub last_send_error: Nullable<ChannelSendError>,
+}
+
+/// A send error of a channel: when, and the Graph API's error in words.
+#[derive(JsonSchema)]
+pub struct ChannelSendError {
+    pub at: Time,
+    pub message: String,
+}
+
+/// `GET /api/v1/channels/{id}/webhook`: what to paste into the Meta app's webhook settings.
+#[derive(JsonSchema)]
+pub struct ChannelWebhook {
+    /// The callback URL, from the address the request came to (`X-Forwarded-Proto` and
+    /// `X-Forwarded-Host` when a proxy sets them).
+    pub url: String,
+    pub verify_token: String,
+}
+
+/// `POST /api/v1/channels/{id}/check`: whether the Graph API accepts the access token for the
+/// phone number id.
+#[derive(JsonSchema)]
+pub struct ChannelCheck {
+    pub ok: bool,
+    pub checked_at: Time,
+    /// The number as the Graph API describes it, when `ok`.
+    pub phone_number: Nullable<ChannelCheckNumber>,
+    /// The Graph API's error in words, when not `ok`.
+    pub error: Nullable<String>,
+}
+
+/// The number as the Graph API answered `GET /{phone_number_id}`.
+#[derive(JsonSchema)]
+pub struct ChannelCheckNumber {
+    pub id: Nullable<String>,
+    pub display_phone_number: Nullable<String>,
+    pub verified_name: Nullable<String>,
+    pub quality_rating: Nullable<String>,
 }
 
 /// An event for the external CRM.

@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod channel_ops;
 mod concurrency;
 mod conform;
 mod contacts;

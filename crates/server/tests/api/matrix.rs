@@ -226,6 +226,14 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             ("DELETE", "/api/v1/channels/{id}"),
             admin(F::Channel, B::None, NO_CONTENT),
         ),
+        (
+            ("GET", "/api/v1/channels/{id}/webhook"),
+            admin(F::Channel, B::None, OK),
+        ),
+        (
+            ("POST", "/api/v1/channels/{id}/check"),
+            admin(F::Channel, B::Empty, OK),
+        ),
         // The external CRM's event queue is for operators.
         (("GET", "/api/v1/crm/events"), admin(F::None, B::None, OK)),
         (
@@ -693,7 +701,16 @@ impl Ctx {
 }
 
 async fn setup(db: Db) -> Ctx {
-    let (server, admin) = Server::with_admin(db).await;
+    // No WhatsApp here: Graph API calls (a channel's check) are refused at once.
+    let server = Server::start_with_env(
+        db,
+        vec![(
+            "SWITCHBOARD_WHATSAPP__GRAPH_API_BASE",
+            "http://127.0.0.1:9/v21.0".to_owned(),
+        )],
+    )
+    .await;
+    let admin = server.admin().await;
     let q = queue(&admin, json!({"name": "Matrix"})).await;
     let other_queue = queue(&admin, json!({"name": "Elsewhere"})).await;
     agent(&admin, "ann", 100, true, &[&q]).await;

@@ -356,6 +356,15 @@ async fn with_uploaded(
     })
 }
 
+/// The words of a stored send error (`error_json`'s `message`, else its `title`).
+pub fn error_words(error: &Value) -> String {
+    error["message"]
+        .as_str()
+        .or_else(|| error["title"].as_str())
+        .unwrap_or("the send failed")
+        .to_owned()
+}
+
 fn error_json(e: &SendError) -> Value {
     let (needs_template, undeliverable, auth) = match e.class {
         ErrorClass::Permanent {
@@ -470,6 +479,9 @@ async fn retry(state: &Outbox, row: &OutboxRecord, e: &SendError) {
         backoff = backoff.max(6000);
     }
     tracing::warn!(message = %row.message_id, attempts, backoff_ms = backoff, error = %e.describe(), "outbox: send failed, will retry");
+    state
+        .channels
+        .send_failed(&row.channel_id, now, e.describe());
     let attach = Attach {
         outbox_updates: vec![OutboxUpdate {
             message_id: row.message_id.clone(),
@@ -487,6 +499,9 @@ async fn retry(state: &Outbox, row: &OutboxRecord, e: &SendError) {
 /// A permanent error: the message failed, with the reason shown to the agent.
 async fn fail(state: &Outbox, row: &OutboxRecord, error: Value) {
     let now = state.clock.now();
+    state
+        .channels
+        .send_failed(&row.channel_id, now, error_words(&error));
     state
         .metrics
         .sends_failed

@@ -124,6 +124,7 @@ pub async fn handle(
                     raw.push(keep(None, "unknown phone_number_id".into(), body));
                     continue;
                 };
+                state.channels.webhook_received(&channel.id, now);
                 for m in &mc.messages {
                     let Some(sender) = m.sender().filter(|s| !s.trim().is_empty()) else {
                         raw.push(keep(
