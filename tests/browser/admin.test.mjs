@@ -149,8 +149,11 @@ desktopTest('an admin sets everything up in the console and an agent works with 
   await customerWrites(srv, '4917612345678', 'Mia Jones', 'My invoice shows the wrong amount');
   await acceptOffer(nina, 'Mia Jones', 'My invoice shows the wrong amount');
   await insertResponse(nina, 'inv');
+  // The filled text replaces `/inv` once the server's answer is in: wait for it, then compare.
+  const filled = 'Hello Mia, this is Nina Novak from Billing. Let me check your invoice.';
   const box = nina.getByRole('textbox', { name: 'Message' });
-  assert.equal(await box.inputValue(), 'Hello Mia, this is Nina Novak from Billing. Let me check your invoice.');
+  await nina.waitForFunction(() => !document.getElementById('compose-text').value.startsWith('/'));
+  assert.equal(await box.inputValue(), filled);
   await nina.getByRole('button', { name: 'Send' }).click();
   await transcript(nina).getByText('Hello Mia, this is Nina Novak from Billing.').waitFor();
   await addNote(nina, 'Customer was charged twice; refund requested.');
