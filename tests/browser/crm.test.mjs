@@ -493,3 +493,45 @@ desktopTest('a supervisor opens a conversation without a contact from the Conver
   // Searching within it still works.
   assert.equal(await dialog.getByLabel('In', { exact: true }).inputValue(), 'conversation');
 });
+
+desktopTest('a saved case opens from the Contact panel: its facts and transcript with the private note marked as such (R-4.6, R-3.7)', ['ann'], async ({ srv, pages: { ann } }) => {
+  const carla = await adminApi(srv, 'POST', '/api/v1/contacts', { name: 'Carla Casefile', phones: ['+4915110000107'] });
+  await login(ann, srv, 'ann');
+  await setStatus(ann, 'Available');
+  await customerWrites(srv, '4915110000107', 'Carla WA', 'My invoice shows the wrong address');
+  await acceptOffer(ann, 'Carla WA', 'My invoice shows the wrong address');
+  await sendText(ann, 'I will correct it and send a new one.');
+  // A private note on the chat, then the transcript saved as an open case.
+  const notes = panel(ann).getByRole('region', { name: 'Notes' });
+  await notes.getByLabel('Add a private note').fill('Billing address changed in March');
+  await notes.getByRole('button', { name: 'Add note' }).click();
+  await notes.getByRole('list', { name: 'Private notes' }).getByText('Billing address changed in March').waitFor();
+  const pop = contactPanel(ann);
+  await expectOk(ann, 'POST', /^\/api\/v1\/interactions\/[^/]+\/case$/, () => pop.getByRole('button', { name: 'Save transcript as case' }).click());
+  // The case in the Open cases list opens the dialog with the case as the API answers it.
+  const link = pop.getByRole('list', { name: 'Open cases' }).getByRole('button', { name: /^Case of / });
+  const title = await link.innerText();
+  const opened = await expectOk(ann, 'GET', /^\/api\/v1\/cases\/[^/]+$/, () => link.click());
+  assert.equal(opened.contact_id, carla.id);
+  const dlg = ann.getByRole('dialog', { name: title });
+  const facts = dlg.locator('.crm-case-facts');
+  await facts.getByText('Open', { exact: true }).waitFor();
+  await facts.getByText('Ann Agent', { exact: true }).waitFor();
+  const items = dlg.getByRole('list', { name: 'Messages and notes' }).getByRole('listitem');
+  await items.filter({ hasText: 'My invoice shows the wrong address' }).waitFor();
+  await items.filter({ hasText: 'I will correct it and send a new one.' }).waitFor();
+  const note = items.filter({ hasText: 'Billing address changed in March' });
+  assert.match(await note.innerText(), /Private note by Ann Agent/);
+  assert.match(await note.innerText(), /Not seen by the customer/);
+  assert.equal(await note.getAttribute('class'), 'msg note');
+  // Notes sit between the messages by time: after the reply written before it.
+  const texts = await items.allInnerTexts();
+  const at = (s) => texts.findIndex((t) => t.includes(s));
+  assert.ok(at('I will correct it') < at('Billing address changed'), texts.join(' | '));
+  await dlg.getByRole('status').filter({ hasText: '1 private note' }).waitFor();
+  await docShot(ann, 'case');
+  await dlg.getByRole('button', { name: 'Close' }).click();
+  await dlg.waitFor({ state: 'hidden' });
+  // Focus goes back to the case's link.
+  assert.equal(await link.evaluate((b) => b === document.activeElement), true);
+});

@@ -49,6 +49,7 @@ const ASSETS: &[(&str, &str)] = assets![
     "desk/status.js",
     "desk/transcript.js",
     "desk/viewers.js",
+    "crm/case.js",
     "crm/contact.js",
     "crm/conversations.js",
     "crm/crm.css",

@@ -83,6 +83,34 @@ pub fn case_json(c: &CaseRecord) -> Value {
 /// The closed case of a finished interaction. Its transcript is the interaction's
 /// messages and notes, which are kept with it.
 pub fn closed_case(it: &Interaction, engine: &Engine, now: Timestamp) -> CaseRecord {
+    let disposition = it
+        .participants
+        .iter()
+        .rev()
+        .find_map(|p| p.disposition_code.clone());
+    CaseRecord {
+        id: new_id("case", now),
+        state: "closed".into(),
+        contact_id: it.contact_id.clone(),
+        interaction_id: it.id.clone(),
+        conversation_id: it.conversation_id.clone(),
+        queue_id: Some(it.queue_id.clone()),
+        subject: None,
+        agents: case_agents(it, engine),
+        disposition_code: disposition,
+        initiated_at: it.created_at,
+        accepted_at: it.accepted_at,
+        ended_at: it.ended_at,
+        created_by: None,
+        created_at: now,
+        closed_at: Some(now),
+        updated_at: now,
+    }
+}
+
+/// The agents of a case: every participant of the interaction so far, named, with their times,
+/// disposition and wrap-up note (an open case saved before the end has them too).
+pub fn case_agents(it: &Interaction, engine: &Engine) -> Value {
     let agents: Vec<Value> = it
         .participants
         .iter()
@@ -98,29 +126,7 @@ pub fn closed_case(it: &Interaction, engine: &Engine, now: Timestamp) -> CaseRec
             })
         })
         .collect();
-    let disposition = it
-        .participants
-        .iter()
-        .rev()
-        .find_map(|p| p.disposition_code.clone());
-    CaseRecord {
-        id: new_id("case", now),
-        state: "closed".into(),
-        contact_id: it.contact_id.clone(),
-        interaction_id: it.id.clone(),
-        conversation_id: it.conversation_id.clone(),
-        queue_id: Some(it.queue_id.clone()),
-        subject: None,
-        agents: Value::Array(agents),
-        disposition_code: disposition,
-        initiated_at: it.created_at,
-        accepted_at: it.accepted_at,
-        ended_at: it.ended_at,
-        created_by: None,
-        created_at: now,
-        closed_at: Some(now),
-        updated_at: now,
-    }
+    Value::Array(agents)
 }
 
 /// The `data` of [`INTERACTION_ENDED`] (without the transcript, which the delivery service adds

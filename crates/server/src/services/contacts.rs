@@ -4,7 +4,7 @@
 
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
-pub use crate::runtime::records::{case_json, closed_case};
+pub use crate::runtime::records::{case_agents, case_json, closed_case};
 use crate::runtime::views;
 use serde_json::{json, Value};
 use switchboard_domain::Timestamp;

@@ -199,6 +199,9 @@ async fn wrap_up_saves_a_closed_case_with_the_whole_transcript(db: Db) {
     assert_eq!(s, 201, "{open}");
     assert_eq!(open["state"], "open");
     assert_eq!(open["contact_id"], contact.as_str());
+    // The agents so far are on it already, named (the desk names the notes' authors by them).
+    assert_eq!(open["agents"][0]["agent_id"], wa.ann_id.as_str(), "{open}");
+    assert_eq!(open["agents"][0]["display_name"], "Ann", "{open}");
     wa.ann
         .act_with(&id, "notes", json!({"text": "Asked the courier"}))
         .await;

@@ -1,4 +1,5 @@
 // The CRM's Contact panel: the screen pop of the selected interaction (R-4.1 … R-4.5).
+import { caseTitle, openCase } from './case.js';
 import { openHistory } from './history.js';
 import { CRM, PHONE_STATE, contactLabel, enc, phoneItem } from './state.js';
 import { updateTemplateButton } from './templates.js';
@@ -161,8 +162,8 @@ export function drawPop(it, pop, body) {
       : el('p', { class: 'muted small' }, 'None before this one.'));
     parts.push(el('h3', { class: 'crm-sub' }, 'Open cases'));
     parts.push(pop.open_cases.length
-      ? el('ul', { class: 'crm-cases' }, pop.open_cases.map((c) => el('li', null,
-        el('span', null, c.subject || `Case of ${fmtDate(c.initiated_at)}`),
+      ? el('ul', { class: 'crm-cases', 'aria-label': 'Open cases' }, pop.open_cases.map((c) => el('li', null,
+        el('button', { type: 'button', class: 'link crm-case-link', onclick: () => openCase(c, pop.contact.name) }, caseTitle(c)),
         el('span', { class: 'muted small' }, ` saved ${fmtDateTime(c.created_at)}`))))
       : el('p', { class: 'muted small' }, 'No open cases.'));
   }
@@ -171,7 +172,7 @@ export function drawPop(it, pop, body) {
     // Chats of this conversation saved while nobody knew the customer (R-4.6): assign them.
     parts.push(el('h3', { class: 'crm-sub' }, 'Cases without a contact'));
     parts.push(el('ul', { class: 'crm-cases', 'aria-label': 'Cases without a contact' }, loose.map((c) => el('li', null,
-      el('span', null, c.subject || `Chat of ${fmtDate(c.initiated_at)}`),
+      el('button', { type: 'button', class: 'link crm-case-link', onclick: () => openCase(c, customerName(it), 'Chat') }, caseTitle(c, 'Chat')),
       el('span', { class: 'muted small' }, ` ${c.state === 'closed' ? 'closed' : 'open'} · saved ${fmtDateTime(c.created_at)} `),
       pop.contact
         ? el('button', { type: 'button', class: 'link', onclick: (e) => assignCase(c, pop.contact, e.currentTarget, status) }, `Assign to ${pop.contact.name}`)

@@ -143,17 +143,23 @@ export async function loadConversationPage() {
   }
 }
 
+/**
+ * The nodes of a saved transcript: messages and the private notes (R-3.7) between them, by time;
+ * notes are named by their author among `agents` and marked as never sent.
+ */
+export function transcriptItems(messages, notes, agents, it) {
+  const byNote = (notes || []).map((n) => {
+    const a = (agents || []).find((x) => x.agent_id === n.author_id);
+    return { at: n.created_at, node: noteNode(n, (a && a.display_name) || null) };
+  });
+  return [...(messages || []).map((m) => ({ at: m.created_at, node: messageNode(m, it) })), ...byNote]
+    .sort((a, b) => a.at.localeCompare(b.at)).map((x) => x.node);
+}
+
 export function historyEntry(entry) {
   const agents = (entry.agents || []).map((a) => a.display_name).filter(Boolean).join(', ');
   const it = { ...entry, customer_display_name: (CRM.history.contact && CRM.history.contact.name) || entry.customer_display_name };
-  const msgs = entry.messages || [];
-  // Private notes (R-3.7) between the messages, by time; marked as never sent.
-  const notes = (entry.notes || []).map((n) => {
-    const a = (entry.agents || []).find((x) => x.agent_id === n.author_id);
-    return { at: n.created_at, node: noteNode(n, (a && a.display_name) || null) };
-  });
-  const items = [...msgs.map((m) => ({ at: m.created_at, node: messageNode(m, it) })), ...notes]
-    .sort((a, b) => a.at.localeCompare(b.at)).map((x) => x.node);
+  const items = transcriptItems(entry.messages, entry.notes, entry.agents, it);
   return el('section', { class: 'crm-entry', dataset: { interaction: entry.id }, 'aria-labelledby': `crm-h-${entry.id}` },
     el('h3', { id: `crm-h-${entry.id}`, class: 'crm-entry-head', tabindex: '-1' },
       fmtDate(entry.created_at),

@@ -18,8 +18,8 @@ use crate::runtime::locks::LockKey;
 use crate::runtime::views;
 use crate::services::auth::AuthUser;
 use crate::services::contacts::{
-    case_json, contact_json, normalize_phone, split_name, wa_id_of, FIELDS_MAX, PHONES_MAX,
-    TEXT_MAX,
+    case_agents, case_json, contact_json, normalize_phone, split_name, wa_id_of, FIELDS_MAX,
+    PHONES_MAX, TEXT_MAX,
 };
 use crate::services::crm::LookupOutcome;
 use crate::services::interactions::{as_seen, visible, window_open};

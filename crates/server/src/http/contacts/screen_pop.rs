@@ -221,6 +221,12 @@ pub(super) async fn save_case(
         };
     }
     let now = state.clock.now();
+    // The agents so far, named as the live engine knows them.
+    let named = it.clone();
+    let agents = state
+        .core
+        .read(move |s| case_agents(&named, &s.engine))
+        .await?;
     let case = CaseRecord {
         id: new_id("case", now),
         state: "open".into(),
@@ -229,7 +235,7 @@ pub(super) async fn save_case(
         conversation_id: it.conversation_id.clone(),
         queue_id: Some(it.queue_id.clone()),
         subject,
-        agents: json!([]),
+        agents,
         disposition_code: None,
         initiated_at: it.created_at,
         accepted_at: it.accepted_at,
