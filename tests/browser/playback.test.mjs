@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import {
   useBrowser, desktopTest, login, setStatus, customerWrites, adminApi, acceptOffer, sendText, endAndWrapUp,
-  advanceClock, pageApi, docShot,
+  advanceClock, pageApi, docShot, offerCard,
 } from './helpers.mjs';
 
 useBrowser();
@@ -123,3 +123,47 @@ desktopTest('a supervisor plays an ended chat back with its original timing', ['
   await controls.getByRole('button', { name: 'Instant' }).click();
   assert.equal(await player(sue).locator('li[data-playback]').count(), items.length);
 }, { timeout: 90_000 });
+
+desktopTest('playback results come in pages: Load more shows the next ones, none twice', ['ann', 'sue'], async ({ srv, pages: { ann, sue } }) => {
+  await adminApi(srv, 'POST', '/api/v1/agents', {
+    username: 'sue', password: srv.agent_password, display_name: 'Sue Supervisor', role: 'supervisor',
+  });
+  await login(ann, srv, 'ann');
+  await login(sue, srv, 'sue');
+  await setStatus(ann, 'Available');
+  // 52 short chats, each handled to the end (a page is 50).
+  const total = 52;
+  for (let n = 0; n < total; n += 1) {
+    const name = `Pager ${String(n).padStart(2, '0')}`;
+    await customerWrites(srv, `49170000${String(1000 + n)}`, name, 'Hi');
+    await offerCard(ann, name).waitFor();
+    const { data: mine } = await pageApi(ann, 'GET', '/api/v1/interactions?state=offered');
+    const id = mine[0].id;
+    for (const [action, body] of [['accept'], ['end'], ['wrap-up', { disposition_code: 'solved' }]]) {
+      const r = await pageApi(ann, 'POST', `/api/v1/interactions/${id}/${action}`, body);
+      assert.ok(r.status < 300, `${action}: ${r.status} ${JSON.stringify(r.data)}`);
+    }
+    await advanceClock(srv, 11); // past the queue's post processing
+  }
+  await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Playback' }).click();
+  const search = sue.getByRole('search', { name: 'Find ended interactions' });
+  await search.getByRole('button', { name: 'Search' }).click();
+  const results = sue.getByRole('navigation', { name: 'Ended interactions' });
+  const items = results.getByRole('listitem');
+  await results.getByRole('status').filter({ hasText: '50 shown, more match' }).waitFor();
+  assert.equal(await items.count(), 50);
+  // Newest first: the last two chats are on the first page, the first two are not.
+  await results.getByRole('button', { name: /Pager 51/ }).waitFor();
+  assert.equal(await results.getByRole('button', { name: /Pager 00/ }).count(), 0);
+  const more = results.getByRole('button', { name: 'Load more' });
+  const next = sue.waitForResponse((r) => /\/api\/v1\/interactions\?/.test(r.url()) && new URL(r.url()).searchParams.has('before'));
+  await more.click();
+  assert.ok((await next).ok());
+  await results.getByRole('status').filter({ hasText: `${total} shown` }).waitFor();
+  assert.equal(await items.count(), total);
+  await results.getByRole('button', { name: /Pager 00/ }).waitFor();
+  await more.waitFor({ state: 'hidden' });
+  // Every chat once.
+  const names = (await items.allInnerTexts()).map((t) => /Pager \d+/.exec(t)[0]);
+  assert.equal(new Set(names).size, total);
+});

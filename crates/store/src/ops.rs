@@ -938,8 +938,13 @@ impl Store {
                 param()
             );
         }
-        if filter.before_created.is_some() {
-            sql += &format!(" AND created_at < {}", param());
+        match (&filter.before_created, &filter.before_id) {
+            (Some(_), Some(_)) => {
+                let (a, b, c) = (param(), param(), param());
+                sql += &format!(" AND (created_at < {a} OR (created_at = {b} AND id < {c}))");
+            }
+            (Some(_), None) => sql += &format!(" AND created_at < {}", param()),
+            (None, _) => {}
         }
         if filter.contact_id.is_some() {
             sql += &format!(" AND contact_id = {}", param());
@@ -979,6 +984,9 @@ impl Store {
             }
             if let Some(before) = filter.before_created {
                 query = query.bind(before.0);
+                if let Some(id) = &filter.before_id {
+                    query = query.bind(before.0).bind(id.as_str());
+                }
             }
             if let Some(contact_id) = &filter.contact_id {
                 query = query.bind(contact_id.as_str());

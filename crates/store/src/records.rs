@@ -344,6 +344,9 @@ pub struct InteractionFilter {
     pub agent_id: Option<AgentId>,
     /// Only interactions created strictly before this time (for paging).
     pub before_created: Option<Timestamp>,
+    /// With `before_created`: also those created at that very time with a smaller id, so pages
+    /// follow each other by `(created_at, id)` without skipping interactions of the same instant.
+    pub before_id: Option<String>,
     /// Interactions linked to this contact of the built-in CRM.
     pub contact_id: Option<String>,
     /// Interactions with this customer (WhatsApp id: the number's digits, no '+').

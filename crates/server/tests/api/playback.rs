@@ -161,3 +161,69 @@ fn rfc3339(ms: i64) -> String {
 }
 
 on_every_backend!(supervisors_find_ended_interactions, find_ended);
+
+/// Ended interactions come in pages: `before` is the last id of a page, and the pages follow
+/// the listing's order (newest first) without gaps or repeats, even for interactions that
+/// arrived at the same instant.
+async fn page_through_ended(db: Db) {
+    let dispositions = json!([{"code": "sold", "label": "Sold"}]);
+    let desk = Desk::open_with(
+        db,
+        json!({"name": "Support", "dispositions": dispositions}),
+        3,
+        false,
+    )
+    .await;
+    let server = &desk.server;
+    supervisor(&desk.admin, "sue").await;
+    let sue = server.login("sue", PASSWORD).await;
+    // Five chats handled one after the other, all on the same (fake, unmoved) clock tick.
+    for n in 0..5 {
+        let id = server
+            .ingest_id(&desk.queue, &format!("491511000002{n}"), "Pat", "Hi")
+            .await;
+        handle(&desk.ann, &id, "sold").await;
+    }
+    let everything = ids(&sue.get_ok("/api/v1/interactions?all=true&state=done").await);
+    assert_eq!(everything.len(), 5);
+    let mut paged: Vec<String> = Vec::new();
+    let mut sizes = Vec::new();
+    let mut path = "/api/v1/interactions?all=true&state=done&limit=2".to_owned();
+    loop {
+        let page = ids(&sue.get_ok(&path).await);
+        sizes.push(page.len());
+        paged.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == 2 => {
+                path = format!("/api/v1/interactions?all=true&state=done&limit=2&before={last}")
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(paged, everything);
+    // A search pages the same way.
+    let page = sue
+        .get_ok(&format!(
+            "/api/v1/interactions?disposition=sold&limit=2&before={}",
+            everything[1]
+        ))
+        .await;
+    assert_eq!(ids(&page), everything[2..4]);
+
+    // Wrong values say what is wrong.
+    let (s, v) = sue
+        .get("/api/v1/interactions?all=true&state=done&before=int_nope")
+        .await;
+    assert_error(s, &v, 400, "invalid_cursor");
+    let (s, v) = sue
+        .get("/api/v1/interactions?all=true&state=done&limit=0")
+        .await;
+    assert_error(s, &v, 400, "invalid_limit");
+    let (s, v) = sue
+        .get(&format!("/api/v1/interactions?before={}", everything[0]))
+        .await;
+    assert_error(s, &v, 400, "invalid_query");
+}
+
+on_every_backend!(ended_interactions_come_in_pages, page_through_ended);

@@ -27,6 +27,8 @@ const P = {
   root: null,
   offs: [],
   results: [],
+  query: null, // the search shown (URLSearchParams), for its next pages
+  searches: 0, // counts searches: a page answered for an older one is dropped
   it: null, // the interaction played
   events: [], // its messages and notes by time: {t (ms from the first), at, kind, item}
   shown: 0, // how many events are on screen
@@ -226,10 +228,13 @@ function resultNode(it) {
 
 // ---------- search and open ----------
 
+/** Results per page; "Load more" asks for the next page after the last one shown. */
+const PAGE = 50;
+
 async function search(ev) {
   if (ev) ev.preventDefault();
   const f = new FormData($('pb-form'));
-  const q = new URLSearchParams({ state: 'done', all: 'true', limit: '50' });
+  const q = new URLSearchParams({ state: 'done', all: 'true', limit: String(PAGE) });
   for (const k of ['customer', 'agent_id', 'queue_id', 'disposition']) {
     const v = String(f.get(k) || '').trim();
     if (v) q.set(k, v);
@@ -239,15 +244,51 @@ async function search(ev) {
   const to = String(f.get('to') || '');
   if (from) q.set('from', new Date(`${from}T00:00:00`).toISOString());
   if (to) q.set('to', new Date(new Date(`${to}T00:00:00`).getTime() + 86_400_000).toISOString());
+  const seq = ++P.searches;
+  let page;
   try {
-    P.results = await api('GET', `/api/v1/interactions?${q}`);
+    page = await api('GET', `/api/v1/interactions?${q}`);
   } catch (e) {
     toast(e.message);
     return;
   }
-  const ul = $('pb-results');
-  ul.replaceChildren(...P.results.map(resultNode));
-  $('pb-none').hidden = P.results.length > 0;
+  if (seq !== P.searches || !P.root) return;
+  P.query = q;
+  P.results = page;
+  $('pb-results').replaceChildren(...page.map(resultNode));
+  $('pb-none').hidden = page.length > 0;
+  drawMore(page.length);
+}
+
+/** The next page of the same search, after the last result shown (keyset paging by `before`). */
+async function loadMore() {
+  const last = P.results[P.results.length - 1];
+  if (!P.query || !last) return;
+  const q = new URLSearchParams(P.query);
+  q.set('before', last.id);
+  const seq = P.searches;
+  const btn = $('pb-more');
+  btn.disabled = true;
+  let page;
+  try {
+    page = await api('GET', `/api/v1/interactions?${q}`);
+  } catch (e) {
+    toast(e.message);
+    return;
+  } finally {
+    btn.disabled = false;
+  }
+  if (seq !== P.searches || !P.root) return;
+  P.results.push(...page);
+  $('pb-results').append(...page.map(resultNode));
+  drawMore(page.length);
+}
+
+/** A full page may have more after it: "Load more" then, and how many are shown. */
+function drawMore(got) {
+  const n = P.results.length;
+  $('pb-more').hidden = got < PAGE;
+  $('pb-count').textContent = n ? `${n} shown${got < PAGE ? '' : ', more match'}` : '';
 }
 
 async function open(it) {
@@ -328,8 +369,10 @@ export function mount() {
     el('div', { class: 'pb-body' },
       el('nav', { class: 'pb-list', 'aria-label': 'Ended interactions' },
         el('h2', null, 'Ended interactions'),
+        el('p', { id: 'pb-count', class: 'muted small', role: 'status' }),
         el('ul', { id: 'pb-results', class: 'pb-results' }),
-        el('p', { id: 'pb-none', class: 'muted', hidden: true }, 'No ended interaction matches.')),
+        el('p', { id: 'pb-none', class: 'muted', hidden: true }, 'No ended interaction matches.'),
+        el('button', { id: 'pb-more', type: 'button', hidden: true, onclick: () => loadMore() }, 'Load more')),
       el('div', { id: 'pb-player', class: 'pb-player', hidden: true },
         el('h2', { id: 'pb-title' }),
         el('div', { class: 'pb-controls', role: 'toolbar', 'aria-label': 'Playback controls' },
@@ -360,6 +403,8 @@ export function unmount() {
   P.it = null;
   P.events = [];
   P.shown = 0;
+  P.results = [];
+  P.query = null;
   if (P.root) P.root.remove();
   P.root = null;
   const ws = $('app-view').querySelector('.workspace');

@@ -17,6 +17,7 @@ use crate::runtime::views;
 use crate::services::auth::AuthUser;
 use crate::services::interactions::{as_seen, render, require_window, visible};
 use crate::services::messaging::{outbound_record, send_text, store_outbound};
+use crate::services::paging;
 use crate::services::whatsapp::media::{self, kind_for, BlobWriter, StoredBlob};
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::{Field, MultipartError};
@@ -55,7 +56,7 @@ use send_media::*;
 
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        Endpoint { method: "GET", path: "/api/v1/interactions", summary: "The caller's offered, active and wrap-up interactions, oldest accepted first (supervisors: ?all=true, state, queue_id). Supervisors find ended ones (playback) with state=done and any of agent_id, contact_id, customer (a number in any format), disposition (a code), from and to (RFC 3339, on created_at): these filters imply all=true and answer from the store, newest first.", access: Access::Agent, body: None, handler: get(list), doc: super::Doc::ok::<Vec<super::wire::Interaction>>().query::<ListQuery>() },
+        Endpoint { method: "GET", path: "/api/v1/interactions", summary: "The caller's offered, active and wrap-up interactions, oldest accepted first (supervisors: ?all=true, state, queue_id). Supervisors find ended ones (playback) with state=done and any of agent_id, contact_id, customer (a number in any format), disposition (a code), from and to (RFC 3339, on created_at): these filters imply all=true and answer from the store, newest first, `limit` (1–1000, default 100) at a time; `before` (the last id of a page) gives the next page.", access: Access::Agent, body: None, handler: get(list), doc: super::Doc::ok::<Vec<super::wire::Interaction>>().query::<ListQuery>() },
         Endpoint { method: "GET", path: "/api/v1/interactions/{id}", summary: "One interaction.", access: Access::Agent, body: None, handler: get(get_one), doc: super::Doc::ok::<super::wire::Interaction>() },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/accept", summary: "Accept an offer (or a conference invitation).", access: Access::Agent, body: None, handler: post(accept), doc: super::Doc::ok::<super::wire::AfterAction>() },
         Endpoint { method: "POST", path: "/api/v1/interactions/{id}/reject", summary: "Reject an offer (needs can_reject).", access: Access::Agent, body: None, handler: post(reject), doc: super::Doc::ok::<super::wire::AfterAction>() },
@@ -108,6 +109,9 @@ struct ListQuery {
     from: Option<String>,
     /// Created before this time (RFC 3339).
     to: Option<String>,
+    /// The next page of a search or of `state=done` (newest first): the id of the last
+    /// interaction of the page before; a full page (`limit` items) may have another after it.
+    before: Option<String>,
 }
 
 /// A query string value, `None` when absent or empty.
@@ -154,7 +158,8 @@ async fn list(
         created_from: super::time_param("from", q.from.as_deref())?,
         created_to: super::time_param("to", q.to.as_deref())?,
         before_created: None,
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        before_id: None,
+        limit: paging::limit(q.limit, 100, 1000)?,
     };
     // Searching (playback: who, which contact, when, how it ended) is a supervisor's view of all.
     let searching = search.agent_id.is_some()
@@ -168,7 +173,24 @@ async fn list(
         return Err(ApiError::forbidden("?all=true needs the supervisor role"));
     }
     let limit = search.limit;
+    let before = non_empty(q.before);
     if all && (searching || filter_state == Some(InteractionState::Done)) {
+        let mut search = search;
+        if let Some(id) = before {
+            // Keyset paging by (created_at, id), the listing's order.
+            let last = state
+                .store
+                .interaction(&InteractionId(id.clone()))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_cursor",
+                        "before must be the id of an interaction of the previous page",
+                    )
+                })?;
+            search.before_created = Some(last.created_at);
+            search.before_id = Some(id);
+        }
         let rows = state.store.list_interactions(&search).await?;
         let v = state
             .core
@@ -179,6 +201,12 @@ async fn list(
             })
             .await?;
         return Ok(ok(Value::Array(v)));
+    }
+    if before.is_some() {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "before pages a search or state=done with all=true",
+        ));
     }
     let me = user.id.clone();
     let queue = q.queue_id.map(QueueId);
