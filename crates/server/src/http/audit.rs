@@ -15,7 +15,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_domain::AgentId;
-use switchboard_store::{AuditCursor, AuditFilter, AuditRecord};
+use switchboard_store::{AuditCursor, AuditFilter};
 
 feature_state! {
     /// The audit log's handles.
@@ -51,24 +51,6 @@ struct AuditQuery {
     before: Option<String>,
 }
 
-/// One entry as the API shows it.
-fn entry_json(a: &AuditRecord) -> Value {
-    let actor = match &a.actor_id {
-        Some(id) => json!({"id": id, "name": a.actor_name}),
-        None => Value::Null,
-    };
-    json!({
-        "id": a.id,
-        "at": views::ts(a.at),
-        "actor": actor,
-        "action": a.action,
-        "target": {"type": a.target_type, "id": a.target_id},
-        "before": a.before,
-        "after": a.after,
-        "client_addr": a.client_addr,
-    })
-}
-
 /// `GET /api/v1/audit`
 async fn audit_log(
     State(state): State<AuditState>,
@@ -95,7 +77,7 @@ async fn audit_log(
         before,
     };
     let page = state.store.audit_page(&filter).await?;
-    let items: Vec<Value> = page.items.iter().map(entry_json).collect();
+    let items: Vec<Value> = page.items.iter().map(views::audit_entry).collect();
     Ok(ok(json!({
         "items": items,
         "next": page.next.map(|c| c.encode()),

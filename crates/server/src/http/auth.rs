@@ -109,7 +109,7 @@ async fn login(
             &username,
             Some(client.to_string()),
         );
-        if let Err(e) = audit::append(&state.core, &state.store, vec![entry]).await {
+        if let Err(e) = audit::append(&state.core, vec![entry]).await {
             tracing::warn!(error = %e.message, "cannot log a failed login");
         }
         return Err(ApiError::new(
@@ -137,7 +137,7 @@ async fn login(
         &user.username,
         Some(client.to_string()),
     );
-    audit::append(&state.core, &state.store, vec![entry]).await?;
+    audit::append(&state.core, vec![entry]).await?;
     let id = user.id.clone();
     let agent = state
         .core

@@ -281,7 +281,7 @@ async fn log(
         before.map(audit::channel_value),
         after_value,
     );
-    audit::append(&state.core, &state.store, vec![entry]).await
+    audit::append(&state.core, vec![entry]).await
 }
 
 /// `POST /api/v1/channels`

@@ -114,7 +114,7 @@ async fn retry(
                 before.map(|b| json!({"state": b.state, "attempts": b.attempts, "last_error": b.last_error})),
                 Some(json!({"state": event.state, "attempts": event.attempts})),
             );
-            audit::append(&state.core, &state.store, vec![entry]).await?;
+            audit::append(&state.core, vec![entry]).await?;
             state.crm.wake.notify_one();
             Ok(ok(view(&event)))
         }

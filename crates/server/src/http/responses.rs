@@ -321,7 +321,7 @@ async fn log(
         before.map(rules::audit_value),
         after.map(rules::audit_value),
     );
-    audit::append(&state.core, &state.store, vec![e]).await
+    audit::append(&state.core, vec![e]).await
 }
 
 /// `POST /api/v1/responses`

@@ -159,7 +159,7 @@ async fn patch_template(
         Some(crate::services::audit::template_value(&t)),
         Some(crate::services::audit::template_value(&changed)),
     );
-    crate::services::audit::append(&state.core, &state.store, vec![entry]).await?;
+    crate::services::audit::append(&state.core, vec![entry]).await?;
     Ok(ok(tpl::view(&changed)))
 }
 
@@ -201,7 +201,7 @@ async fn sync(
         None,
         Some(json!({"accounts": detail})),
     );
-    crate::services::audit::append(&state.core, &state.store, vec![entry]).await?;
+    crate::services::audit::append(&state.core, vec![entry]).await?;
     if let Some(first) = failed.first() {
         let reason = first
             .error

@@ -182,7 +182,7 @@ async fn create(
         None,
         Some(audit_value(&record)),
     );
-    audit::append(&state.core, &state.store, vec![entry]).await?;
+    audit::append(&state.core, vec![entry]).await?;
     Ok(created(json!({
         "id": record.id,
         "name": record.name,
@@ -218,6 +218,6 @@ async fn revoke(
         Some(audit_value(&record)),
         None,
     );
-    audit::append(&state.core, &state.store, vec![entry]).await?;
+    audit::append(&state.core, vec![entry]).await?;
     Ok(no_content())
 }

@@ -401,6 +401,20 @@ struct Batch {
 }
 
 impl Batch {
+    /// An audit entry, stored with the batch and told live to supervisors and admins
+    /// (the floor stream) as `audit.created`, shown as `GET /api/v1/audit` shows it.
+    fn audit(&mut self, a: AuditRecord, now: Timestamp) {
+        self.events.push(PendingEvent {
+            to: vec![AgentId(FLOOR.to_owned())],
+            kind: "audit.created",
+            data: Data::Ready(crate::runtime::hub::encode(&views::audit_entry(&a))),
+            at: now,
+        });
+        self.cs.audit.push(a);
+    }
+}
+
+impl Batch {
     /// Queues an event for the external CRM (only when its webhook is configured).
     fn crm_event(&mut self, crm: &CrmOutlet, event: CrmEventRecord) {
         if crm.enabled {
@@ -572,7 +586,7 @@ impl Worker {
                     .agent(agent)
                     .filter(|_| seen.insert(agent))
                 {
-                    batch.cs.audit.push(records::system_presence_audit(a, now));
+                    batch.audit(records::system_presence_audit(a, now), now);
                 }
             }
         }
@@ -979,7 +993,7 @@ impl Worker {
                     .and_then(|id| self.state.engine.agent(id))
                     .map(|x| x.display_name.clone());
             }
-            batch.cs.audit.push(a);
+            batch.audit(a, now);
         }
         for v in attach.viewers {
             if let Some(data) = v.agents {

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 use switchboard_domain::*;
-use switchboard_store::{MessageRecord, NoteRecord, UserRecord};
+use switchboard_store::{AuditRecord, MessageRecord, NoteRecord, UserRecord};
 
 /// RFC 3339 UTC with milliseconds.
 pub fn ts(t: Timestamp) -> String {
@@ -366,6 +366,24 @@ pub fn note(n: &NoteRecord) -> Value {
         "author_id": n.author_id,
         "text": n.body,
         "created_at": ts(n.created_at),
+    })
+}
+
+/// One audit log entry as `GET /api/v1/audit` and the floor's `audit.created` show it.
+pub fn audit_entry(a: &AuditRecord) -> Value {
+    let actor = match &a.actor_id {
+        Some(id) => json!({"id": id, "name": a.actor_name}),
+        None => Value::Null,
+    };
+    json!({
+        "id": a.id,
+        "at": ts(a.at),
+        "actor": actor,
+        "action": a.action,
+        "target": {"type": a.target_type, "id": a.target_id},
+        "before": a.before,
+        "after": a.after,
+        "client_addr": a.client_addr,
     })
 }
 

@@ -3,18 +3,18 @@
 //! Every entry is made here, so actions are named one way (dotted: `<noun>.<verb in the past>`)
 //! and values have one shape per noun. An entry of a change goes into the change's
 //! [`Attach::audit`](crate::runtime::core::Attach) and is committed with it (the core fills in
-//! the actor's display name); an entry that goes with no stored change (a login) is written by
-//! [`append`]. Secrets (passwords, tokens, app secrets) never appear in a value.
+//! the actor's display name and tells the floor, `audit.created`); an entry that goes with no
+//! other change (a login) is written by [`append`], through the core as well. Secrets (passwords, tokens, app secrets) never appear in a value.
 
 use crate::runtime::clock::Clock;
-use crate::runtime::core::Core;
+use crate::runtime::core::{Attach, Core};
 use crate::runtime::error::ApiError;
 use crate::runtime::ids::new_id;
 use crate::runtime::views;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use switchboard_domain::*;
-use switchboard_store::{AuditRecord, ChannelRecord, Store, TemplateRecord};
+use switchboard_store::{AuditRecord, ChannelRecord, TemplateRecord};
 
 pub const QUEUE_CREATED: &str = "queue.created";
 pub const QUEUE_UPDATED: &str = "queue.updated";
@@ -80,29 +80,15 @@ pub fn entry(
     }
 }
 
-/// Stores entries that go with no other change (logins), filling in actors' names from the
-/// engine first (a user the engine does not know keeps `None`).
-pub async fn append(
-    core: &Core,
-    store: &Store,
-    mut records: Vec<AuditRecord>,
-) -> Result<(), ApiError> {
-    let actors: Vec<AgentId> = records.iter().filter_map(|r| r.actor_id.clone()).collect();
-    let names: std::collections::HashMap<AgentId, String> = core
-        .read(move |s| {
-            actors
-                .into_iter()
-                .filter_map(|a| s.engine.agent(&a).map(|x| (a, x.display_name.clone())))
-                .collect()
-        })
-        .await?;
-    for r in &mut records {
-        if r.actor_name.is_none() {
-            r.actor_name = r.actor_id.as_ref().and_then(|a| names.get(a).cloned());
-        }
-    }
-    store.append_audit(&records).await?;
-    Ok(())
+/// Stores entries that go with no other change (logins) through the core, in order with
+/// everything else: it fills in actors' names from the engine (a user the engine does not know
+/// keeps `None`) and tells supervisors and admins live (`audit.created`).
+pub async fn append(core: &Core, records: Vec<AuditRecord>) -> Result<(), ApiError> {
+    core.store(Attach {
+        audit: records,
+        ..Attach::default()
+    })
+    .await
 }
 
 /// A login, successful or not, from `client` (the client's address as the server sees it).

@@ -310,3 +310,61 @@ on_every_backend!(
     presence_changes_the_engine_makes_are_logged,
     engine_presence
 );
+
+/// New entries reach supervisors' and admins' sockets at once (`audit.created`, the entry as
+/// the log shows it), those of a change and those appended alone (a login); never an agent's.
+async fn live_entries(db: Db) {
+    let (server, admin) = Server::with_admin(db).await;
+    agent(&admin, "ann", 2, false, &[]).await;
+    supervisor(&admin, "sue").await;
+    let ann = server.login("ann", PASSWORD).await;
+    let sue = server.login("sue", PASSWORD).await;
+    let mut sue_ws = sue.ws(None).await;
+    let mut ann_ws = ann.ws(None).await;
+
+    // A change: the entry committed with it.
+    let q = queue(&admin, json!({"name": "Live"})).await;
+    let created = sue_ws
+        .expect("audit.created of the queue", |f| {
+            f.kind == "audit.created" && f.data["action"] == "queue.created"
+        })
+        .await;
+    let listed = items(&page(&sue, "action=queue.created").await);
+    assert_eq!(
+        created.data, listed[0],
+        "the same as GET /api/v1/audit shows it"
+    );
+    assert_eq!(created.data["target"], json!({"type": "queue", "id": q}));
+    assert_eq!(
+        created.data["actor"]["name"], "Administrator",
+        "{}",
+        created.data
+    );
+
+    // Appended alone: a failed login.
+    let (s, _) = server
+        .anon()
+        .post(
+            "/api/v1/auth/login",
+            json!({"username": "ann", "password": "wrong-password"}),
+        )
+        .await;
+    assert_eq!(s, 401);
+    let failed = sue_ws
+        .expect("audit.created of the login", |f| {
+            f.kind == "audit.created" && f.data["action"] == "login.failed"
+        })
+        .await;
+    assert_eq!(
+        failed.data,
+        items(&page(&sue, "action=login.failed").await)[0]
+    );
+
+    // The agent's socket got neither.
+    let seen = ann_ws.drain().await;
+    assert!(
+        seen.iter().all(|f| f.kind != "audit.created"),
+        "an agent is told of no audit entry: {seen:?}"
+    );
+}
+on_every_backend!(new_entries_reach_supervisors_live, live_entries);

@@ -335,7 +335,7 @@ async fn patch_agent(
             None,
             None,
         );
-        audit::append(&state.core, &state.store, vec![entry]).await?;
+        audit::append(&state.core, vec![entry]).await?;
     }
     Ok(ok(agent_json(&state, &id).await?))
 }
