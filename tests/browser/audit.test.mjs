@@ -148,3 +148,43 @@ desktopTest('the audit screen pages to older entries and shows the API\'s own wo
   await sue.getByRole('button', { name: 'Search' }).click();
   await sue.getByRole('alert').filter({ hasText: 'from must be an RFC 3339 time such as 2026-01-31T08:00:00Z' }).waitFor();
 });
+
+desktopTest('the audit log is live: new entries the filters list appear on top without searching again', ['sue'], async ({ srv, pages: { sue } }) => {
+  await adminApi(srv, 'POST', '/api/v1/agents', {
+    username: 'sue', password: srv.agent_password, display_name: 'Sue Supervisor', role: 'supervisor',
+  });
+  const sales = (await adminApi(srv, 'GET', '/api/v1/queues')).find((q) => q.name === 'Sales');
+  await login(sue, srv, 'sue');
+  await sue.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'Audit log' }).click();
+  await entries(sue).waitFor();
+  const listed = sue.waitForResponse((r) => r.url().includes('/api/v1/audit?') && r.url().includes('action=queue.'));
+  await sue.getByLabel('Action', { exact: true }).selectOption({ label: 'Queues: all' });
+  const before = (await (await listed).json()).items.length;
+  await entry(sue, 'Login failed').waitFor({ state: 'detached' });
+  await sue.getByRole('status').filter({ hasText: new RegExp(`^${before} entr`) }).waitFor();
+  // From here on the screen asks the API for nothing: what appears came live.
+  let asked = 0;
+  sue.on('request', (r) => { if (r.url().includes('/api/v1/audit')) asked += 1; });
+
+  await adminApi(srv, 'PATCH', `/api/v1/queues/${sales.id}`, { sla_response_s: 50 });
+  await entry(sue, 'Queue changed').waitFor();
+  // A failed login is not a queue's entry: it stays out. The next queue change goes on top.
+  const failed = await fetch(`${srv.base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'bob', password: 'not his password' }),
+  });
+  assert.equal(failed.status, 401);
+  await adminApi(srv, 'POST', '/api/v1/queues', { name: 'Returns' });
+  const created = entry(sue, 'Queue created').filter({ hasText: 'Returns' });
+  await created.waitFor();
+  assert.match(await created.innerText(), /Queue Returns/);
+  const order = await entries(sue).locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.children[2].innerText));
+  assert.deepEqual(order.slice(0, 2), ['Queue created', 'Queue changed']);
+  assert.equal(order.length, before + 2);
+  assert.ok(!order.includes('Login failed'), `${order}`);
+  await sue.getByRole('status').filter({ hasText: new RegExp(`^${before + 2} entries`) }).waitFor();
+  assert.equal(asked, 0, 'no search was needed');
+  // The live entry opens like any other, its values before and after.
+  await created.getByRole('button', { name: 'Queue created' }).click();
+  await sue.getByRole('complementary', { name: 'Entry details' }).getByText('Returns').first().waitFor();
+});

@@ -2,7 +2,8 @@
 // GET /api/v1/audit (newest first, paged with its `next`). Filters by time, actor (the users of
 // GET /api/v1/agents), action (a family such as `queue.`, or one action) and target id; "Load
 // older" reads the next page; a selected entry shows its values before and after side by side,
-// the fields that changed highlighted. It only reads: nothing here changes anything.
+// the fields that changed highlighted. New entries the filters list appear on top as they
+// happen (the floor stream's `audit.created`). It only reads: nothing here changes anything.
 import { api } from '../lib/api.js';
 import { on } from '../lib/bus.js';
 import { $, el } from '../lib/dom.js';
@@ -146,6 +147,28 @@ async function load(more = false) {
   }
 }
 
+/** Whether entry `e` is one the filters shown would list (as the API filters). */
+function matches(e) {
+  const p = new URLSearchParams(query());
+  const at = Date.parse(e.at);
+  if (p.has('from') && !(at >= Date.parse(p.get('from')))) return false;
+  if (p.has('to') && !(at < Date.parse(p.get('to')))) return false;
+  if (p.has('actor_id') && !(e.actor && e.actor.id === p.get('actor_id'))) return false;
+  const action = p.get('action');
+  if (action && !(action.endsWith('.') ? e.action.startsWith(action) : e.action === action)) return false;
+  if (p.has('target_id') && !(e.target && e.target.id === p.get('target_id'))) return false;
+  return true;
+}
+
+/** The floor stream's `audit.created`: a new entry the filters list goes on top at once. */
+function onFrame(f) {
+  if (!A.root) return;
+  if (f.type === 'resync') { load(); return; }
+  if (f.type !== 'audit.created' || !f.data || A.items.some((x) => x.id === f.data.id) || !matches(f.data)) return;
+  A.items = [f.data, ...A.items];
+  draw();
+}
+
 function draw() {
   A.rank = new Map(A.items.map((e, i) => [e.id, A.items.length - i]));
   table.render(A.items);
@@ -260,7 +283,7 @@ export function mount() {
           el('button', { id: 'audit-older', type: 'button', hidden: true, onclick: () => load(true) }, 'Load older'))),
       el('aside', { id: 'audit-detail', class: 'audit-detail card', 'aria-label': 'Entry details', hidden: true })));
   app.append(A.root);
-  A.offs.push(on('signedIn', start));
+  A.offs.push(on('signedIn', start), on('event', onFrame));
   if (S.me) start();
 }
 
