@@ -403,6 +403,16 @@ desktopTest('a chat saved without a contact is assigned from the Contact panel o
   const loose = pop.getByRole('list', { name: 'Cases without a contact' });
   await loose.getByRole('listitem').filter({ hasText: 'closed' }).waitFor();
   await pop.getByText('Link or create the contact to assign them.').waitFor();
+  // The case opens: closed, with the first chat's transcript.
+  const chat = loose.getByRole('button', { name: /^Chat of / });
+  const title = await chat.innerText();
+  await expectOk(ann, 'GET', /^\/api\/v1\/cases\/[^/]+$/, () => chat.click());
+  const dlg = ann.getByRole('dialog', { name: title });
+  await dlg.locator('.crm-case-facts').getByText(/^Closed /).waitFor();
+  await dlg.getByRole('list', { name: 'Messages and notes' }).getByText('First visit').waitFor();
+  assert.equal(await dlg.getByRole('list', { name: 'Messages and notes' }).getByText('Back again').count(), 0);
+  await dlg.getByRole('button', { name: 'Close' }).click();
+  await dlg.waitFor({ state: 'hidden' });
   const form = pop.getByRole('form', { name: 'New contact' });
   await form.getByLabel('Name').fill('Sam Sample');
   const created = await expectOk(ann, 'POST', /^\/api\/v1\/contacts$/, () => form.getByRole('button', { name: 'Create contact' }).click());
