@@ -32,6 +32,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
         include_str!("../migrations/sqlite/0010_report_facts.sql"),
     ),
     (11, include_str!("../migrations/sqlite/0011_event_seq.sql")),
+    (14, include_str!("../migrations/sqlite/0014_cluster.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -61,6 +62,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         11,
         include_str!("../migrations/postgres/0011_event_seq.sql"),
     ),
+    (14, include_str!("../migrations/postgres/0014_cluster.sql")),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).
