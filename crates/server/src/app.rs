@@ -185,6 +185,7 @@ impl App {
             // fetched, delivered, synced or pruned twice.
             Some(link) => {
                 services.spawn(on_router(state.clone(), link.role()));
+                services.spawn(refresh_channels(state.clone()));
             }
             None => spawn_background(&state, &mut services),
         }
@@ -245,6 +246,21 @@ async fn on_router(state: AppState, mut role: watch::Receiver<Option<i64>>) {
         while services.join_next().await.is_some() {}
         if *shutdown.borrow() {
             return;
+        }
+    }
+}
+
+/// Several nodes: channels added, changed or removed through another node are read again
+/// every second (sends on the router, webhooks on every node).
+async fn refresh_channels(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = crate::runtime::clock::stopped(&mut shutdown) => return,
+        }
+        if let Err(e) = state.channels.refresh(&state.store).await {
+            tracing::warn!(error = %e, "cannot read the channels again");
         }
     }
 }

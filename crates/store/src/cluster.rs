@@ -110,7 +110,7 @@ impl Store {
     /// The lease as stored.
     pub async fn lease(&self) -> Result<LeaseRecord> {
         let sql = format!(
-            "SELECT holder, epoch, CASE WHEN expires_at > {} THEN 1 ELSE 0 END AS live \
+            "SELECT holder, epoch, CAST(CASE WHEN expires_at > {} THEN 1 ELSE 0 END AS BIGINT) AS live \
              FROM router_lease WHERE id = 1",
             self.db_now()
         );
