@@ -769,3 +769,148 @@ async fn paused(c: &mut Cluster) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// An offer timeout and a wrap-up countdown due while the router is gone (killed just before
+/// they are due) fire once, on the node that takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_due_during_a_fail_over_fire_once() {
+    let Some(env) = env() else { return };
+    let mut c = Cluster::new(env).await.expect("cluster");
+    let result = timers(&mut c).await;
+    c.finish(result).await;
+}
+
+async fn timers(c: &mut Cluster) -> anyhow::Result<()> {
+    use sqlx::Row;
+    c.start("n1").await?;
+    c.start("n2").await?;
+    let http = c.http.clone();
+    let admin = admin_login(&http, c.base(1)).await?;
+    let queue = create_channel(&http, c.base(1), &admin).await?;
+    let r = http
+        .patch(format!("{}/api/v1/queues/{queue}", c.base(1)))
+        .bearer_auth(&admin)
+        .json(&json!({"acceptance_interval_s": 2, "post_processing_s": 2}))
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "queue: {}", r.text().await?);
+    let (bert, bert_token) = user(&http, c.base(1), &admin, "bert", "agent", &queue).await?;
+    let (anna, anna_token) = user(&http, c.base(1), &admin, "anna", "agent", &queue).await?;
+    let bert_socket = Socket::open(c.base(1), &bert_token, None).await?;
+    let anna_socket = Socket::open(c.base(1), &anna_token, None).await?;
+    let available = |token: String| {
+        let (http, url) = (http.clone(), format!("{}/api/v1/me/presence", c.base(1)));
+        async move {
+            let r = http
+                .put(url)
+                .bearer_auth(token)
+                .json(&json!({"presence": "available"}))
+                .send()
+                .await?;
+            ensure!(r.status().is_success(), "presence: {}", r.text().await?);
+            anyhow::Ok(())
+        }
+    };
+    let offer_of = |s: &Socket| {
+        s.frames()
+            .iter()
+            .find(|f| f.1 == "offer.created")
+            .and_then(|f| f.2["interaction_id"].as_str().map(str::to_owned))
+    };
+
+    // Bert takes a customer and ends: his wrap-up counts down 2 s.
+    available(bert_token.clone()).await?;
+    let w = customer_webhook("491700000101", &format!("wamid.cl.{}", random_suffix()));
+    ensure!(
+        post_webhook(&http, c.base(1), &w.body).await == Some(200),
+        "webhook"
+    );
+    bert_socket
+        .wait_for(
+            |f| f.iter().any(|x| x.1 == "offer.created"),
+            "offer to bert",
+        )
+        .await?;
+    let first = offer_of(&bert_socket).context("bert's offer")?;
+    for action in ["accept", "end"] {
+        let (status, body) = post(
+            &http,
+            format!("{}/api/v1/interactions/{first}/{action}", c.base(1)),
+            &bert_token,
+            json!({}),
+        )
+        .await?;
+        ensure!(status == 200, "{action}: {status} {body}");
+    }
+    // Anna is offered the next customer, for 2 s.
+    available(anna_token.clone()).await?;
+    let w = customer_webhook("491700000102", &format!("wamid.cl.{}", random_suffix()));
+    ensure!(
+        post_webhook(&http, c.base(1), &w.body).await == Some(200),
+        "webhook"
+    );
+    anna_socket
+        .wait_for(
+            |f| f.iter().any(|x| x.1 == "offer.created"),
+            "offer to anna",
+        )
+        .await?;
+    let second = offer_of(&anna_socket).context("anna's offer")?;
+
+    // The router dies before either is due; n2 takes over and fires both, once.
+    c.nodes[0].kill();
+    let mut db = c.db().await?;
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let missed: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM report_offers WHERE interaction_id = $1 AND agent_id = $2 \
+             AND outcome = 'missed'",
+        )
+        .bind(&second)
+        .bind(&anna)
+        .fetch_one(&mut db)
+        .await?
+        .get("n");
+        let wrapped: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM report_legs WHERE interaction_id = $1 AND agent_id = $2 \
+             AND wrapped_up_at IS NOT NULL AND by_countdown = 1",
+        )
+        .bind(&first)
+        .bind(&bert)
+        .fetch_one(&mut db)
+        .await?
+        .get("n");
+        ensure!(
+            missed <= 1 && wrapped <= 1,
+            "missed {missed}, wrapped up {wrapped}"
+        );
+        if missed == 1 && wrapped == 1 {
+            break;
+        }
+        ensure!(
+            Instant::now() < until,
+            "offer missed {missed} times, wrap-up done {wrapped} times"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Once, also in what anna was told.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let withdrawn: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM events WHERE user_id = $1 AND kind = 'offer.withdrawn' \
+         AND data LIKE $2",
+    )
+    .bind(&anna)
+    .bind(format!("%{second}%"))
+    .fetch_one(&mut db)
+    .await?
+    .get("n");
+    ensure!(
+        withdrawn == 1,
+        "anna was told {withdrawn} times that the offer was withdrawn"
+    );
+    ensure!(
+        c.router().await?.as_deref() == Some("n2"),
+        "n2 is not the router"
+    );
+    Ok(())
+}
