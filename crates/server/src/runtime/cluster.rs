@@ -150,6 +150,9 @@ pub struct Link {
     /// Requests being answered (or just answered) by this node as router, by id: a retry that
     /// arrives meanwhile waits for the same answer instead of applying the commands again.
     answering: Mutex<HashMap<String, Answering>>,
+    /// On the router: live sockets of the other nodes per agent, from the `Connected` and
+    /// `Disconnected` they forwarded; those of a node gone silent are disconnected.
+    remote_connections: Mutex<HashMap<String, HashMap<AgentId, u32>>>,
     /// This node's lease epoch while it is the router.
     role: watch::Sender<Option<i64>>,
     /// A node holds an unexpired lease (as of the last look).
@@ -201,6 +204,7 @@ impl Link {
             relayed: AtomicI64::new(relayed),
             relay_lock: tokio::sync::Mutex::new(()),
             answering: Mutex::default(),
+            remote_connections: Mutex::default(),
             role: watch::Sender::new(None),
             router_seen: AtomicBool::new(false),
             relay_lag_ms: AtomicU64::new(0),
@@ -238,19 +242,67 @@ impl Link {
     /// Keeps count of this node's live sockets (see `connections`).
     pub(crate) fn note_connections(&self, ops: &[(Option<Command>, Attach)]) {
         let mut conns = self.connections.lock().unwrap_or_else(|e| e.into_inner());
-        for (cmd, _) in ops {
-            match cmd {
-                Some(Command::Connected { agent }) => *conns.entry(agent.clone()).or_default() += 1,
-                Some(Command::Disconnected { agent }) => {
-                    if let Some(n) = conns.get_mut(agent) {
-                        *n = n.saturating_sub(1);
-                        if *n == 0 {
-                            conns.remove(agent);
-                        }
+        count_connections(&mut conns, ops.iter().map(|(cmd, _)| cmd.as_ref()));
+    }
+}
+
+/// Adds each `Connected` to `conns` and takes each `Disconnected` off.
+fn count_connections<'a>(
+    conns: &mut HashMap<AgentId, u32>,
+    cmds: impl Iterator<Item = Option<&'a Command>>,
+) {
+    for cmd in cmds {
+        match cmd {
+            Some(Command::Connected { agent }) => *conns.entry(agent.clone()).or_default() += 1,
+            Some(Command::Disconnected { agent }) => {
+                if let Some(n) = conns.get_mut(agent) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        conns.remove(agent);
                     }
                 }
-                _ => {}
             }
+            _ => {}
+        }
+    }
+}
+
+impl Link {
+    /// On the router: disconnects the sockets of nodes not seen since `since` (killed, or cut
+    /// off), so their agents' offers are withdrawn after the grace period as for any lost
+    /// connection.
+    async fn disconnect_silent_nodes(&self, core: &Core, alive: &[String]) {
+        let gone: Vec<(String, HashMap<AgentId, u32>)> = {
+            let mut remote = self
+                .remote_connections
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let silent: Vec<String> = remote
+                .keys()
+                .filter(|n| !alive.contains(n))
+                .cloned()
+                .collect();
+            silent
+                .into_iter()
+                .filter_map(|n| remote.remove(&n).map(|c| (n, c)))
+                .collect()
+        };
+        for (node, conns) in gone {
+            let ops: Vec<(Option<Command>, Attach)> = conns
+                .into_iter()
+                .flat_map(|(agent, n)| {
+                    (0..n).map(move |_| {
+                        (
+                            Some(Command::Disconnected {
+                                agent: agent.clone(),
+                            }),
+                            Attach::default(),
+                        )
+                    })
+                })
+                .collect();
+            tracing::warn!(node = %node, sockets = ops.len(), "a node went silent: its sockets count as lost");
+            core.call_unnoted(ops).await;
         }
     }
 
@@ -564,7 +616,22 @@ impl Link {
             if !core.is_local() {
                 return None;
             }
-            for (i, r) in at.into_iter().zip(core.call_here(todo).await) {
+            let cmds: Vec<Option<Command>> = todo.iter().map(|(c, _)| c.clone()).collect();
+            let answers = core.call_here(todo).await;
+            {
+                let mut remote = self
+                    .remote_connections
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let conns = remote.entry(request.node.clone()).or_default();
+                let done = cmds
+                    .iter()
+                    .zip(&answers)
+                    .filter(|(_, a)| matches!(a, Some(Ok(_))))
+                    .map(|(c, _)| c.as_ref());
+                count_connections(conns, done);
+            }
+            for (i, r) in at.into_iter().zip(answers) {
                 results[i] = Some(r?.map_err(WireError::from));
             }
         }
@@ -673,7 +740,14 @@ impl Manager {
         }
         if self.term.is_none() {
             link.poll_relay().await;
-        } else if self.last_prune.elapsed() >= Duration::from_secs(60) {
+        } else {
+            let since = Timestamp(link.clock.now().0 - 3 * self.lease_ms);
+            if let Ok(nodes) = link.store.nodes(since).await {
+                let alive: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
+                link.disconnect_silent_nodes(&self.core, &alive).await;
+            }
+        }
+        if self.term.is_some() && self.last_prune.elapsed() >= Duration::from_secs(60) {
             self.last_prune = Instant::now();
             let older = Timestamp(link.clock.now().0 - 10 * 60 * 1000);
             if let Err(e) = link.store.prune_commands(older).await {
@@ -723,6 +797,11 @@ impl Manager {
             }
         };
         tracing::info!(node = %self.link.node_id, epoch, "this node is now the router");
+        self.link
+            .remote_connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         self.link.role.send_replace(Some(epoch));
         self.link.metrics.cluster_router.store(1, Ordering::Relaxed);
         self.term = Some(Term {

@@ -487,6 +487,45 @@ async fn three_nodes(c: &mut Cluster) -> anyhow::Result<()> {
             && metrics.contains("switchboard_cluster_forwarded_total"),
         "cluster metrics missing on a follower"
     );
+
+    // A node that is not the router dies with bert's socket: the router counts it as lost, and
+    // after the grace period bert is offline, as when a socket drops.
+    let r = http
+        .patch(format!("{}/api/v1/settings", c.base(0)))
+        .bearer_auth(&admin)
+        .json(&json!({"disconnect_grace_s": 1}))
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "settings: {}", r.text().await?);
+    c.nodes[2].kill();
+    drop(s2);
+    let killed = Instant::now();
+    loop {
+        let board = api(
+            &http,
+            reqwest::Method::GET,
+            format!("{}/api/v1/monitor", c.base(0)),
+            Some(&admin),
+            None,
+        )
+        .await?;
+        let presence = board["agents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["id"] == a2.as_str()))
+            .map(|x| x["presence"].clone());
+        if presence == Some(json!("offline")) {
+            break;
+        }
+        ensure!(
+            killed.elapsed() < Duration::from_secs(15),
+            "bert is {presence:?} 15 s after his node died"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "bert offline {} ms after his node died",
+        killed.elapsed().as_millis()
+    );
     Ok(())
 }
 
