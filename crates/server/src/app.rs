@@ -86,7 +86,7 @@ impl App {
                 relay: None,
                 wake: vec![outbox_wake.clone(), media_wake.clone()],
             };
-            let mut manager = Manager::new(link, core.clone(), parts, &config.cluster);
+            let mut manager = Manager::new(link, core.clone(), parts, &config.cluster).await?;
             manager.tick().await;
             (core, tokio::spawn(manager.run(shutdown_rx.clone())))
         } else {

@@ -382,12 +382,12 @@ impl Link {
         self.replica.wake.notify_one();
     }
 
-    /// Reloads the replica whenever a change was heard of since the last load (only while
-    /// this node is not the router; the router reads its worker's state).
+    /// Reloads the replica whenever a change was heard of since the last load (the router
+    /// reads its worker's state, and hears of few: it needs the replica only once it stops).
     async fn reload_replica(self: Arc<Self>) {
         loop {
             let target = self.replica.wanted.load(Ordering::Acquire);
-            if *self.replica.loaded.borrow() >= target || self.is_router() {
+            if *self.replica.loaded.borrow() >= target {
                 self.replica.wake.notified().await;
                 continue;
             }
@@ -642,6 +642,9 @@ impl Link {
 /// Takes, renews and gives up the router lease, and starts or stops this node's worker.
 pub struct Manager {
     link: Arc<Link>,
+    /// The lease, the node's heartbeat and the checks of the relay go through a pool of their
+    /// own: a router whose main pool is busy with requests still renews in time.
+    lease_store: Store,
     core: Core,
     parts: WorkerParts,
     lease_ms: i64,
@@ -663,13 +666,14 @@ struct Term {
 }
 
 impl Manager {
-    pub fn new(
+    pub async fn new(
         link: Arc<Link>,
         core: Core,
         parts: WorkerParts,
         config: &crate::runtime::config::ClusterConfig,
-    ) -> Manager {
-        Manager {
+    ) -> anyhow::Result<Manager> {
+        Ok(Manager {
+            lease_store: parts.store.dedicated(2).await?,
             link,
             core,
             parts,
@@ -678,15 +682,15 @@ impl Manager {
             term: None,
             seen_epoch: 0,
             last_prune: Instant::now(),
-        }
+        })
     }
 
     /// One round: records this node as alive, renews the lease (or takes it when free), and
     /// looks at who holds it.
     pub async fn tick(&mut self) {
         let link = self.link.clone();
-        if let Err(e) = link
-            .store
+        let store = self.lease_store.clone();
+        if let Err(e) = store
             .touch_node(&link.node_id, link.started_at, link.clock.now())
             .await
         {
@@ -696,8 +700,7 @@ impl Manager {
             let lost = if term.worker.is_finished() {
                 true
             } else {
-                match link
-                    .store
+                match store
                     .renew_lease(&link.node_id, term.epoch, self.lease_ms)
                     .await
                 {
@@ -717,13 +720,13 @@ impl Manager {
             }
         }
         if self.term.is_none() {
-            match link.store.acquire_lease(&link.node_id, self.lease_ms).await {
+            match store.acquire_lease(&link.node_id, self.lease_ms).await {
                 Ok(Some(epoch)) => self.become_router(epoch).await,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot look at the router lease"),
             }
         }
-        match link.store.lease().await {
+        match store.lease().await {
             Ok(lease) => {
                 link.router_seen.store(lease.live, Ordering::Relaxed);
                 if lease.live && lease.epoch != self.seen_epoch {
@@ -742,7 +745,7 @@ impl Manager {
             link.poll_relay().await;
         } else {
             let since = Timestamp(link.clock.now().0 - 3 * self.lease_ms);
-            if let Ok(nodes) = link.store.nodes(since).await {
+            if let Ok(nodes) = store.nodes(since).await {
                 let alive: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
                 link.disconnect_silent_nodes(&self.core, &alive).await;
             }
@@ -750,7 +753,7 @@ impl Manager {
         if self.term.is_some() && self.last_prune.elapsed() >= Duration::from_secs(60) {
             self.last_prune = Instant::now();
             let older = Timestamp(link.clock.now().0 - 10 * 60 * 1000);
-            if let Err(e) = link.store.prune_commands(older).await {
+            if let Err(e) = store.prune_commands(older).await {
                 tracing::warn!(error = %e, "cannot prune forwarded command results");
             }
         }
@@ -768,11 +771,7 @@ impl Manager {
             Err(e) => {
                 relay.abort();
                 tracing::error!(error = %e, epoch, "took the router lease but cannot start the core worker; giving it up");
-                let _ = self
-                    .link
-                    .store
-                    .release_lease(&self.link.node_id, epoch)
-                    .await;
+                self.give_up(epoch).await;
                 return;
             }
         };
@@ -788,11 +787,7 @@ impl Manager {
                 self.core.stop_worker();
                 let _ = stop.send(true);
                 relay.abort();
-                let _ = self
-                    .link
-                    .store
-                    .release_lease(&self.link.node_id, epoch)
-                    .await;
+                self.give_up(epoch).await;
                 return;
             }
         };
@@ -814,12 +809,25 @@ impl Manager {
         });
     }
 
+    /// Gives the lease of `epoch` up, so another node takes over without waiting for it.
+    async fn give_up(&self, epoch: i64) {
+        if let Err(e) = self
+            .lease_store
+            .release_lease(&self.link.node_id, epoch)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot give the router lease up");
+        }
+    }
+
     async fn step_down(&mut self, why: &str) {
         let Some(term) = self.term.take() else {
             return;
         };
         tracing::warn!(node = %self.link.node_id, epoch = term.epoch, "{why}: this node is no longer the router");
         self.core.stop_worker();
+        // Reads go to the replica from now on: reloaded now, and again once the worker is done.
+        self.link.replica_dirty();
         term.commands.abort();
         let _ = term.stop.send(true);
         let _ = term.worker.await;
@@ -842,11 +850,7 @@ impl Manager {
         }
         if let Some(epoch) = self.term.as_ref().map(|t| t.epoch) {
             self.step_down("stopping").await;
-            let _ = self
-                .link
-                .store
-                .release_lease(&self.link.node_id, epoch)
-                .await;
+            self.give_up(epoch).await;
         }
     }
 }

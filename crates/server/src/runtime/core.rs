@@ -185,11 +185,7 @@ impl Core {
         today: Today,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(Core, tokio::task::JoinHandle<()>)> {
-        let core = Core {
-            local: Arc::default(),
-            link: None,
-            directory: Arc::new(Directory::default()),
-        };
+        let core = Core::with(None, Arc::new(Directory::default()));
         let parts = WorkerParts {
             store,
             clock,
@@ -207,9 +203,13 @@ impl Core {
     /// Several nodes: a handle with no worker yet; commands go to the router through `link`
     /// until [`start_worker`](Self::start_worker) makes this node the router.
     pub fn clustered(link: Arc<Link>, directory: Arc<Directory>) -> Core {
+        Core::with(Some(link), directory)
+    }
+
+    fn with(link: Option<Arc<Link>>, directory: Arc<Directory>) -> Core {
         Core {
             local: Arc::default(),
-            link: Some(link),
+            link,
             directory,
         }
     }
@@ -349,18 +349,33 @@ impl Core {
         &self,
         f: impl FnOnce(&CoreState) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let (tx, rx) = oneshot::channel();
-        let op: ReadFn = Box::new(move |s: &CoreState| {
-            let _ = tx.send(f(s));
-        });
-        match (self.worker(), &self.link) {
-            (Some(worker), _) => worker
-                .send(Op::Read(op))
-                .await
-                .map_err(|_| ApiError::unavailable())?,
-            (None, Some(link)) => link.read(op).await?,
-            (None, None) => return Err(ApiError::unavailable()),
+        // Kept here until run: a worker that stops before running it (several nodes: the lease
+        // was lost) leaves it to the replica.
+        let cell = Arc::new(std::sync::Mutex::new(Some(f)));
+        let take =
+            |c: &std::sync::Mutex<Option<_>>| c.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = self.worker() {
+            let (tx, rx) = oneshot::channel();
+            let c = cell.clone();
+            let op: ReadFn = Box::new(move |s: &CoreState| {
+                if let Some(f) = take(&c) {
+                    let _ = tx.send(f(s));
+                }
+            });
+            if worker.send(Op::Read(op)).await.is_ok() {
+                if let Ok(v) = rx.await {
+                    return Ok(v);
+                }
+            }
         }
+        let (Some(link), Some(f)) = (&self.link, take(&cell)) else {
+            return Err(ApiError::unavailable());
+        };
+        let (tx, rx) = oneshot::channel();
+        link.read(Box::new(move |s: &CoreState| {
+            let _ = tx.send(f(s));
+        }))
+        .await?;
         rx.await.map_err(|_| ApiError::unavailable())
     }
 }

@@ -152,6 +152,43 @@ pub(crate) async fn stored_wamids(
     Ok(counts)
 }
 
+/// The answers of a burst: each webhook's index and its status (`None`: no answer).
+pub(crate) type Burst = tokio::task::JoinSet<Option<(usize, Option<u16>)>>;
+
+/// Posts every webhook of `webhooks`, the n-th to `bases[n % bases.len()]`, `in_flight` at a
+/// time; the `Notify` is told once `kill_after` were answered 200.
+pub(crate) fn fire_burst(
+    http: &reqwest::Client,
+    bases: &[String],
+    webhooks: &Arc<Vec<Webhook>>,
+    in_flight: usize,
+    kill_after: usize,
+) -> (Burst, Arc<Notify>) {
+    let acked = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(in_flight));
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..webhooks.len() {
+        let (http, base, webhooks, acked, enough, gate) = (
+            http.clone(),
+            bases[i % bases.len()].clone(),
+            webhooks.clone(),
+            acked.clone(),
+            enough.clone(),
+            gate.clone(),
+        );
+        posts.spawn(async move {
+            let _permit = gate.acquire().await.ok()?;
+            let status = post_webhook(&http, &base, &webhooks[i].body).await;
+            if status == Some(200) && acked.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
+                enough.notify_one();
+            }
+            Some((i, status))
+        });
+    }
+    (posts, enough)
+}
+
 /// A queue and the WhatsApp channel of the burst's number feeding it; the queue's id.
 pub(crate) async fn create_channel(
     http: &reqwest::Client,
@@ -193,28 +230,13 @@ async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()>
 
     // The burst, with the kill in the middle of it.
     let webhooks = Arc::new(burst(&random_suffix()));
-    let acked = Arc::new(AtomicUsize::new(0));
-    let enough = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut posts = tokio::task::JoinSet::new();
-    for i in 0..WEBHOOKS {
-        let (http, base, webhooks, acked, enough, gate) = (
-            http.clone(),
-            first.base.clone(),
-            webhooks.clone(),
-            acked.clone(),
-            enough.clone(),
-            gate.clone(),
-        );
-        posts.spawn(async move {
-            let _permit = gate.acquire().await.ok()?;
-            let status = post_webhook(&http, &base, &webhooks[i].body).await;
-            if status == Some(200) && acked.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
-                enough.notify_one();
-            }
-            Some((i, status))
-        });
-    }
+    let (mut posts, enough) = fire_burst(
+        &http,
+        &[first.base.clone()],
+        &webhooks,
+        IN_FLIGHT,
+        KILL_AFTER,
+    );
     tokio::time::timeout(Duration::from_secs(60), enough.notified())
         .await
         .with_context(|| format!("the burst never got {KILL_AFTER} answers:\n{}", first.log()))?;
