@@ -5,8 +5,9 @@
 
 use crate::http::AppState;
 use crate::runtime::clock::Clock;
+use crate::runtime::cluster::{Link, Manager};
 use crate::runtime::config::Config;
-use crate::runtime::core::{Core, CrmOutlet};
+use crate::runtime::core::{Core, CrmOutlet, Directory, WorkerParts};
 use crate::runtime::error::ApiError;
 use crate::runtime::hub::Hub;
 use crate::runtime::ids::new_id;
@@ -55,19 +56,51 @@ impl App {
         let metrics = Arc::new(Metrics::default());
         let crm = Arc::new(crm::Crm::new(config.crm.clone())?);
         let today = Today::default();
-        let (core, core_task) = Core::start(
-            store.clone(),
-            clock.clone(),
-            hub.clone(),
-            metrics.clone(),
-            CrmOutlet {
-                enabled: crm.webhooks_enabled(),
-                wake: crm.wake.clone(),
-            },
-            today.clone(),
-            shutdown_rx.clone(),
-        )
-        .await?;
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let media_wake = Arc::new(tokio::sync::Notify::new());
+        let crm_outlet = CrmOutlet {
+            enabled: crm.webhooks_enabled(),
+            wake: crm.wake.clone(),
+        };
+        let (core, core_task) = if config.cluster.enabled() {
+            // Several nodes: this node becomes the router if the lease is free, and
+            // otherwise forwards to the router; the manager keeps the lease on a timer.
+            let directory = Arc::new(Directory::default());
+            let link = Link::connect(
+                &config.cluster,
+                store.clone(),
+                clock.clone(),
+                metrics.clone(),
+                hub.clone(),
+                directory.clone(),
+            )
+            .await?;
+            let core = Core::clustered(link.clone(), directory);
+            let parts = WorkerParts {
+                store: store.clone(),
+                clock: clock.clone(),
+                hub: hub.clone(),
+                metrics: metrics.clone(),
+                crm: crm_outlet,
+                today: today.clone(),
+                relay: None,
+                wake: vec![outbox_wake.clone(), media_wake.clone()],
+            };
+            let mut manager = Manager::new(link, core.clone(), parts, &config.cluster).await?;
+            manager.tick().await;
+            (core, tokio::spawn(manager.run(shutdown_rx.clone())))
+        } else {
+            Core::start(
+                store.clone(),
+                clock.clone(),
+                hub.clone(),
+                metrics.clone(),
+                crm_outlet,
+                today.clone(),
+                shutdown_rx.clone(),
+            )
+            .await?
+        };
         let channels = Arc::new(whatsapp::Channels::load(&store).await?);
         let graph = switchboard_channels::GraphClient::new(
             &config.whatsapp.graph_api_base,
@@ -91,10 +124,10 @@ impl App {
         let state = AppState {
             channels,
             graph,
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            outbox_wake,
             outbox_attempts: Arc::new(watch::Sender::new(0)),
             blobs: whatsapp::media::Blobs::new(&config.media.dir),
-            media_wake: Arc::new(tokio::sync::Notify::new()),
+            media_wake,
             crm,
             today,
             template_sync_wake: Arc::new(tokio::sync::Notify::new()),
@@ -147,19 +180,15 @@ impl App {
             core_task,
         } = self;
         let mut services = JoinSet::new();
-        // Each background loop gets only its own handles.
-        services.spawn(maintenance::run(FromRef::from_ref(&state)));
-        services.spawn(whatsapp::outbox::run(FromRef::from_ref(&state)));
-        services.spawn(whatsapp::media::run(FromRef::from_ref(&state)));
-        services.spawn(crm::delivery::run(FromRef::from_ref(&state)));
-        services.spawn(monitor::run(
-            FromRef::from_ref(&state),
-            state.shutdown.clone(),
-        ));
-        services.spawn(templates::run(
-            FromRef::from_ref(&state),
-            state.config.whatsapp.template_sync_interval_s,
-        ));
+        match state.core.link() {
+            // Several nodes: the background loops run on the router only, so nothing is sent,
+            // fetched, delivered, synced or pruned twice.
+            Some(link) => {
+                services.spawn(on_router(state.clone(), link.role()));
+                services.spawn(refresh_channels(state.clone()));
+            }
+            None => spawn_background(&state, &mut services),
+        }
         let tx = shutdown_tx.clone();
         let serve = axum::serve(
             listener,
@@ -176,6 +205,63 @@ impl App {
         state.store.close().await;
         tracing::info!("server stopped");
         result.map_err(Into::into)
+    }
+}
+
+/// The background loops; each gets only its own handles, and stops with `state.shutdown`.
+fn spawn_background(state: &AppState, services: &mut JoinSet<()>) {
+    services.spawn(maintenance::run(FromRef::from_ref(state)));
+    services.spawn(whatsapp::outbox::run(FromRef::from_ref(state)));
+    services.spawn(whatsapp::media::run(FromRef::from_ref(state)));
+    services.spawn(crm::delivery::run(FromRef::from_ref(state)));
+    services.spawn(monitor::run(
+        FromRef::from_ref(state),
+        state.shutdown.clone(),
+    ));
+    services.spawn(templates::run(
+        FromRef::from_ref(state),
+        state.config.whatsapp.template_sync_interval_s,
+    ));
+}
+
+/// Several nodes: runs the background loops while this node is the router (`role` holds its
+/// lease epoch), stopping them when it stops being the router or the server stops.
+async fn on_router(state: AppState, mut role: watch::Receiver<Option<i64>>) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            r = role.wait_for(Option::is_some) => if r.is_err() { return },
+            _ = crate::runtime::clock::stopped(&mut shutdown) => return,
+        }
+        let (stop, stop_rx) = watch::channel(false);
+        let mut term = state.clone();
+        term.shutdown = stop_rx;
+        let mut services = JoinSet::new();
+        spawn_background(&term, &mut services);
+        tokio::select! {
+            _ = role.wait_for(Option::is_none) => {}
+            _ = crate::runtime::clock::stopped(&mut shutdown) => {}
+        }
+        let _ = stop.send(true);
+        while services.join_next().await.is_some() {}
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// Several nodes: channels added, changed or removed through another node are read again
+/// every second (sends on the router, webhooks on every node).
+async fn refresh_channels(state: AppState) {
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = crate::runtime::clock::stopped(&mut shutdown) => return,
+        }
+        if let Err(e) = state.channels.refresh(&state.store).await {
+            tracing::warn!(error = %e, "cannot read the channels again");
+        }
     }
 }
 

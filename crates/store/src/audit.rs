@@ -10,11 +10,11 @@
 use crate::error::Result;
 use crate::rows::{to_json, RowExt};
 use crate::Store;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use switchboard_domain::model::{AgentId, Timestamp};
 
 /// One entry of the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditRecord {
     /// Unique; also the second key of the log's order (entries of equal `at` by id).
     pub id: String,

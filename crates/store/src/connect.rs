@@ -36,6 +36,7 @@ const SQLITE_MIGRATIONS: Migrations = &[
         12,
         include_str!("../migrations/sqlite/0012_responses_tokens.sql"),
     ),
+    (14, include_str!("../migrations/sqlite/0014_cluster.sql")),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -69,6 +70,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         12,
         include_str!("../migrations/postgres/0012_responses_tokens.sql"),
     ),
+    (14, include_str!("../migrations/postgres/0014_cluster.sql")),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).
@@ -225,6 +227,29 @@ impl Store {
 
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl Store {
+    /// The same PostgreSQL database through a pool of its own of at most `connections`
+    /// (several nodes: the router lease is renewed on it, so a busy main pool never delays it).
+    /// On SQLite, the same store.
+    pub async fn dedicated(&self, connections: u32) -> Result<Store> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                let options = (*pool.connect_options()).clone();
+                let pool = PgPoolOptions::new()
+                    .max_connections(connections.max(1))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Store {
+                    backend: Backend::Postgres(pool),
+                    writer: None,
+                })
+            }
+            Backend::Sqlite(_) => Ok(self.clone()),
+        }
+    }
 }
 
 async fn pg_pool(options: PgConnectOptions) -> Result<sqlx::PgPool> {

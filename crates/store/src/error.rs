@@ -15,6 +15,10 @@ pub enum StoreError {
     /// A stored row could not be decoded into its domain type.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// Several nodes: the commit's lease epoch no longer holds the router lease (another node
+    /// took over, or it expired); nothing was written.
+    #[error("the router lease of epoch {0} is lost; nothing was committed")]
+    Fenced(i64),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -39,7 +43,10 @@ impl StoreError {
     pub fn is_data_fault(&self) -> bool {
         match self {
             StoreError::Conflict(_) => true,
-            StoreError::NotFound | StoreError::Corrupt(_) | StoreError::Invalid(_) => false,
+            StoreError::NotFound
+            | StoreError::Corrupt(_)
+            | StoreError::Invalid(_)
+            | StoreError::Fenced(_) => false,
             StoreError::Database(e) => is_data_error(e),
         }
     }

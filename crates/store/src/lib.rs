@@ -38,6 +38,7 @@ macro_rules! dispatch_commit {
 }
 
 mod audit;
+mod cluster;
 mod connect;
 mod contacts;
 mod crm;
@@ -51,14 +52,15 @@ mod templates;
 mod whatsapp;
 
 pub use audit::{AuditCursor, AuditFilter, AuditPage, AuditRecord};
+pub use cluster::{LeaseRecord, NodeRecord};
 pub use contacts::{search_words, CaseFilter, SearchScope};
 pub use error::{Result, StoreError};
 pub use library::{ResponseRecord, TokenRecord, TokenUse};
 pub use records::{
-    CaseRecord, Changeset, ChannelRecord, ContactRecord, ConversationRecord, ConversationSummary,
-    CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter, LastSend, LoadedState,
-    MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate, PendingStatus,
-    RawWebhook, UserRecord,
+    CaseRecord, Changeset, ChannelRecord, CommandRecord, ContactRecord, ConversationRecord,
+    ConversationSummary, CrmEventRecord, CrmEventUpdate, EventRecord, InteractionFilter, LastSend,
+    LoadedState, MessageRecord, MessageStatusUpdate, NoteRecord, OutboxRecord, OutboxUpdate,
+    PendingStatus, RawWebhook, UserRecord,
 };
 pub use reports::{
     report_bucket_range, report_day_of, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,

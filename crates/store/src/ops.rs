@@ -486,8 +486,34 @@ impl Store {
         let fact_statements = crate::reports::fact_statements(&changes.facts);
         let begin = self.begin_write();
 
+        let fence_sql = self.fence_sql();
+        let mut fenced = false;
         let result: Result<(), sqlx::Error> = dispatch_commit!(self, pool => async {
             let mut tx = pool.begin_with(begin).await?;
+
+            // Several nodes: the router's lease is checked (and, on PostgreSQL, share-locked so
+            // no other node can take it over) before anything is written.
+            if let Some(epoch) = changes.fence {
+                let held = sqlx::query(fence_sql)
+                    .bind(epoch)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if held.is_none() {
+                    fenced = true;
+                    return Err(sqlx::Error::RowNotFound);
+                }
+            }
+            for c in &changes.commands {
+                sqlx::query(
+                    "INSERT INTO cluster_commands (id, result, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(c.id.as_str())
+                .bind(c.result.as_str())
+                .bind(c.created_at.0)
+                .execute(&mut *tx)
+                .await?;
+            }
 
             if let Some(doc) = &settings_doc {
                 sqlx::query(
@@ -875,6 +901,9 @@ impl Store {
 
         if result.is_ok() {
             self.checkpoint_soon();
+        }
+        if let (true, Some(epoch)) = (fenced, changes.fence) {
+            return Err(StoreError::Fenced(epoch));
         }
         result.map_err(|e| {
             if is_unique_violation(&e) {

@@ -2,7 +2,7 @@
 //!
 //! Plain data: no I/O here.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use switchboard_domain::engine::Fact;
 use switchboard_domain::model::{
@@ -36,7 +36,7 @@ pub struct LoadedState {
 }
 
 /// One customer thread on one channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationRecord {
     pub id: ConversationId,
     pub channel_id: Option<String>,
@@ -49,7 +49,7 @@ pub struct ConversationRecord {
 }
 
 /// One message of a conversation. `id` is time-sortable: ordering by id is chronological.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRecord {
     pub id: String,
     pub conversation_id: ConversationId,
@@ -69,7 +69,7 @@ pub struct MessageRecord {
 }
 
 /// A delivery-status change of a stored message.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageStatusUpdate {
     pub id: String,
     pub status: String,
@@ -111,7 +111,7 @@ impl std::fmt::Debug for ChannelRecord {
 }
 
 /// An outbound message waiting for (or done with) its send to WhatsApp.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxRecord {
     pub message_id: String,
     pub channel_id: String,
@@ -127,7 +127,7 @@ pub struct OutboxRecord {
 }
 
 /// The outcome of a send attempt.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxUpdate {
     pub message_id: String,
     pub state: String,
@@ -138,7 +138,7 @@ pub struct OutboxUpdate {
 }
 
 /// A status webhook for a WhatsApp id not known yet (it came before the send answer).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingStatus {
     pub wa_message_id: String,
     pub status: String,
@@ -147,7 +147,7 @@ pub struct PendingStatus {
 }
 
 /// A part of a webhook kept as received: rejected items and fields Switchboard does not handle.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawWebhook {
     pub id: String,
     pub channel_id: Option<String>,
@@ -157,7 +157,7 @@ pub struct RawWebhook {
 }
 
 /// An internal note on an interaction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NoteRecord {
     pub id: String,
     pub interaction_id: InteractionId,
@@ -180,7 +180,7 @@ pub struct EventRecord<D = serde_json::Value> {
 }
 
 /// An event for the external CRM, waiting in (or done with) the durable webhook queue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrmEventRecord {
     /// Also the delivery id the receiver deduplicates by.
     pub id: String,
@@ -251,6 +251,22 @@ pub struct Changeset {
     /// What reports need, the engine's `Changes::facts` in order; written to the report
     /// tables after every other row.
     pub facts: Vec<Fact>,
+    /// Results of commands forwarded by other nodes of a cluster, by the id the sender gave:
+    /// a retry of one (after the router changed) answers the stored result instead of
+    /// applying it again.
+    pub commands: Vec<CommandRecord>,
+    /// Several nodes: the router's lease epoch. The commit fails with [`crate::StoreError::Fenced`]
+    /// (and writes nothing) unless this epoch still holds an unexpired lease.
+    pub fence: Option<i64>,
+}
+
+/// The stored result of a forwarded command (see [`Changeset::commands`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandRecord {
+    pub id: String,
+    /// The result as the router answered it (JSON text).
+    pub result: String,
+    pub created_at: Timestamp,
 }
 
 impl Changeset {
@@ -278,6 +294,7 @@ impl Changeset {
             && self.crm_events.is_empty()
             && self.audit.is_empty()
             && self.facts.is_empty()
+            && self.commands.is_empty()
     }
 
     /// Appends `other` after `self`. Rows are applied in order within each kind, so a later
@@ -306,8 +323,14 @@ impl Changeset {
             crm_events,
             audit,
             facts,
+            commands,
+            fence,
         } = other;
         self.facts.extend(facts);
+        self.commands.extend(commands);
+        if fence.is_some() {
+            self.fence = fence;
+        }
         self.contacts.extend(contacts);
         self.cases.extend(cases);
         self.crm_events.extend(crm_events);
@@ -362,7 +385,7 @@ pub struct InteractionFilter {
 }
 
 /// A contact of the built-in CRM (SPEC §4). `phones` are E.164 numbers with the leading '+'.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContactRecord {
     pub id: String,
     pub name: String,

@@ -5,8 +5,10 @@
 //! - `switchboard bench-api [...]` measures the HTTP API on the real store.
 //! - `switchboard bench-history [...]` times the CRM's reads on a large store.
 //! - `switchboard bench-monitor [...]` times the supervisor's board at floor size.
+//! - `switchboard bench-cluster [...]` measures several nodes (forwarding, relay, fail-over).
 
 mod bench;
+mod bench_cluster;
 mod bench_history;
 mod bench_monitor;
 mod demo;
@@ -33,6 +35,11 @@ const USAGE: &str = "usage:
                                         the supervisor's board at floor size: GET /api/v1/monitor
                                         and change -> monitor.* event latency (default 100 x 1,000
                                         x 10,000, 200 changes/s)
+  switchboard bench-cluster [--database URL] [--nats URL] [--samples N] [--webhooks W]
+                            [--kills K] [--lease-ms L]
+                                        three nodes on PostgreSQL and NATS: accept latency on the
+                                        router vs forwarded (beside a NATS round trip), webhooks
+                                        through a node that is not the router, fail-over time
   switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
   switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
                                         a fake WhatsApp Cloud API with simulated customers
@@ -58,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
         Some("bench-history") => runtime.block_on(bench_history::run(&args[1..])),
         Some("bench-monitor") => runtime.block_on(bench_monitor::run(&args[1..])),
+        Some("bench-cluster") => runtime.block_on(bench_cluster::run(&args[1..])),
         Some("load") => runtime.block_on(loadgen::run(&args[1..])),
         Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
         Some("-h" | "--help" | "help") => {

@@ -4,11 +4,12 @@
 use super::Fact;
 use crate::error::DomainError;
 use crate::model::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Something the engine is asked to do.
-#[derive(Debug, Clone, PartialEq)]
+/// Serializable so that a node of a cluster can hand it to the router.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     UpsertQueue(Queue),
     DeleteQueue(QueueId),
@@ -119,7 +120,7 @@ pub enum Command {
 }
 
 /// A customer message, as the engine needs it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Inbound {
     /// The id to give a new interaction, if this message opens one.
     pub new_interaction_id: InteractionId,
@@ -139,7 +140,7 @@ pub struct Inbound {
 }
 
 /// An outbound start, as the engine needs it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outbound {
     pub agent: AgentId,
     pub new_interaction_id: InteractionId,
@@ -154,7 +155,7 @@ pub struct Outbound {
 }
 
 /// What a successful command answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
     Done,
     Inbound {

@@ -4,6 +4,7 @@ use super::state::feature_state;
 #[allow(unused_imports)]
 use super::state::prelude::*;
 use super::{Access, Endpoint};
+use crate::runtime::error::ApiError;
 use crate::runtime::metrics::label;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -19,6 +20,8 @@ feature_state! {
     store: Store,
     metrics: Arc<Metrics>,
     hasher: Arc<PasswordHasher>,
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
     }
 }
 
@@ -36,7 +39,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         Endpoint {
             method: "GET",
             path: "/readyz",
-            summary: "Readiness: the database is reachable.",
+            summary: "Readiness: the database is reachable (several nodes: and NATS, and some \
+                      node is the router).",
             access: Access::Public,
             body: None,
             handler: get(readyz),
@@ -50,6 +54,16 @@ pub fn endpoints() -> Vec<Endpoint> {
             body: None,
             handler: get(metrics),
             doc: super::Doc::text(200, "text/plain"),
+        },
+        Endpoint {
+            method: "GET",
+            path: "/api/v1/cluster",
+            summary: "The nodes of the cluster seen in the last minute (one node when \
+                      `cluster.nats_url` is unset), with the one that is the router.",
+            access: Access::Admin,
+            body: None,
+            handler: get(cluster),
+            doc: super::Doc::ok::<super::wire::Cluster>(),
         },
         Endpoint {
             method: "GET",
@@ -71,8 +85,17 @@ async fn healthz() -> Response {
 /// `GET /readyz`
 async fn readyz(State(state): State<OpsState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => axum::Json(json!({"status": "ready", "database": state.store.backend()}))
-            .into_response(),
+        Ok(()) => {
+            if let Err(why) = state.core.link().map_or(Ok(()), |l| l.ready()) {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(json!({"error": {"code": "cluster_unready", "message": why}})),
+                )
+                    .into_response();
+            }
+            axum::Json(json!({"status": "ready", "database": state.store.backend()}))
+                .into_response()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (
@@ -82,6 +105,37 @@ async fn readyz(State(state): State<OpsState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// `GET /api/v1/cluster`
+async fn cluster(State(state): State<OpsState>) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let Some(link) = state.core.link() else {
+        let node = json!({
+            "id": state.config.cluster.node_id(),
+            "started_at": null,
+            "last_seen_at": crate::runtime::views::ts(now),
+            "router": true,
+        });
+        return Ok(axum::Json(json!({ "nodes": [node] })).into_response());
+    };
+    let lease = state.store.lease().await?;
+    let nodes: Vec<serde_json::Value> = state
+        .store
+        .nodes(switchboard_domain::Timestamp(now.0 - 60_000))
+        .await?
+        .into_iter()
+        .map(|n| {
+            json!({
+                "id": n.id,
+                "started_at": crate::runtime::views::ts(n.started_at),
+                "last_seen_at": crate::runtime::views::ts(n.last_seen_at),
+                "router": lease.live && lease.holder == n.id,
+                "this_node": n.id == link.node_id,
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "nodes": nodes })).into_response())
 }
 
 /// `GET /metrics`
@@ -149,6 +203,24 @@ async fn metrics(State(state): State<OpsState>) -> Response {
                 states[i] as f64,
             ));
         }
+    }
+    if let Some(link) = state.core.link() {
+        g.push((
+            "switchboard_cluster_router",
+            "1 while this node is the router (several nodes).",
+            String::new(),
+            state
+                .metrics
+                .cluster_router
+                .load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ));
+        g.push((
+            "switchboard_cluster_relay_lag_ms",
+            "Milliseconds between the router publishing the last relayed commit and this node \
+             receiving it (several nodes).",
+            String::new(),
+            link.relay_lag_ms.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ));
     }
     g.push((
         "switchboard_password_hashes",

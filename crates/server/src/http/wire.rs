@@ -741,6 +741,27 @@ pub struct Health {
     pub status: String,
 }
 
+/// `GET /api/v1/cluster`.
+#[derive(JsonSchema)]
+pub struct Cluster {
+    pub nodes: Vec<ClusterNode>,
+}
+
+/// A node of the cluster.
+#[derive(JsonSchema)]
+pub struct ClusterNode {
+    /// `cluster.node_id` (default: host name and process id).
+    pub id: String,
+    /// When the node started (null on one node without a cluster).
+    pub started_at: Option<String>,
+    /// When the node last said it was alive (it does every `cluster.renew_ms`).
+    pub last_seen_at: String,
+    /// Whether the node holds the router lease (runs the routing engine).
+    pub router: bool,
+    /// Whether it is the node that answered.
+    pub this_node: Option<bool>,
+}
+
 /// `GET /readyz`.
 #[derive(JsonSchema)]
 pub struct Ready {

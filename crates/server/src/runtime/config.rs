@@ -15,6 +15,103 @@ pub struct Config {
     pub media: MediaConfig,
     pub crm: CrmConfig,
     pub reports: ReportsConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: several nodes sharing one PostgreSQL database and one NATS server.
+/// Off (one node) unless `nats_url` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `nats://host:port` of the NATS server the nodes talk through; unset: one node.
+    #[serde(deserialize_with = "opt_string")]
+    pub nats_url: Option<String>,
+    /// This node's name in `GET /api/v1/cluster` and the logs; empty: host name and process id.
+    pub node_id: String,
+    /// How long the router's lease lasts without renewal, in milliseconds: after it, another
+    /// node takes over.
+    pub lease_ms: u32,
+    /// How often the lease is renewed (and a follower tries to take it), in milliseconds.
+    pub renew_ms: u32,
+    /// The start of every NATS subject this cluster uses (several clusters may share a server).
+    pub subject_prefix: String,
+    /// How long a node waits for the router's answer to a forwarded command, in milliseconds.
+    pub forward_timeout_ms: u32,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nats_url: None,
+            node_id: String::new(),
+            lease_ms: 5000,
+            renew_ms: 1000,
+            subject_prefix: "switchboard".into(),
+            forward_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// Whether this node is one of several.
+    pub fn enabled(&self) -> bool {
+        self.nats_url.is_some()
+    }
+
+    /// This node's id: `node_id`, or the host name and process id.
+    pub fn node_id(&self) -> String {
+        if !self.node_id.trim().is_empty() {
+            return self.node_id.trim().to_owned();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "node".into());
+        format!("{host}-{}", std::process::id())
+    }
+
+    fn validate(&self, database_url: &str) -> Result<(), ConfigError> {
+        let Some(url) = &self.nats_url else {
+            return Ok(());
+        };
+        if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+            return Err(ConfigError::Invalid(format!(
+                "cluster.nats_url '{url}' is not a nats:// URL"
+            )));
+        }
+        if database_url.starts_with("sqlite:") {
+            return Err(ConfigError::Invalid(
+                "cluster.nats_url is set but database.url is SQLite: several nodes must share                  one PostgreSQL database (set database.url to postgres://…, or unset                  cluster.nats_url to run one node)"
+                    .into(),
+            ));
+        }
+        if self.renew_ms == 0 || self.lease_ms < 2 * self.renew_ms {
+            return Err(ConfigError::Invalid(
+                "cluster.renew_ms must be at least 1 and cluster.lease_ms at least twice it".into(),
+            ));
+        }
+        if self.forward_timeout_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "cluster.forward_timeout_ms must be at least 1".into(),
+            ));
+        }
+        let p = &self.subject_prefix;
+        if p.is_empty()
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            || p.starts_with('.')
+            || p.ends_with('.')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "cluster.subject_prefix '{p}' must be letters, digits, '_', '-' and inner dots"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// `[reports]`: how reports and the supervisor's board count days.
@@ -319,7 +416,7 @@ impl Config {
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             if !matches!(
                 section.as_str(),
-                "server" | "database" | "whatsapp" | "media" | "crm" | "reports"
+                "server" | "database" | "whatsapp" | "media" | "crm" | "reports" | "cluster"
             ) {
                 continue;
             }
@@ -338,6 +435,14 @@ impl Config {
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
         cfg.crm.normalize();
+        if cfg
+            .cluster
+            .nats_url
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            cfg.cluster.nats_url = None;
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -387,6 +492,7 @@ impl Config {
                 self.reports.timezone
             )));
         }
+        self.cluster.validate(&self.database.url)?;
         self.crm.validate()
     }
 }
@@ -444,6 +550,52 @@ mod tests {
         assert!(c.server.secure_cookies);
         assert_eq!(c.database.url, "sqlite://x.db");
         assert_eq!(c.media.dir, "/tmp/m");
+    }
+
+    #[test]
+    fn a_cluster_needs_postgres_and_takes_its_keys_from_the_environment() {
+        let c = Config::from_toml_and_env("", Vec::new()).unwrap();
+        assert!(!c.cluster.enabled());
+        assert!(!c.cluster.node_id().is_empty());
+        assert!(c
+            .cluster
+            .node_id()
+            .ends_with(&format!("-{}", std::process::id())));
+        let env = |db: &str| {
+            vec![
+                (
+                    "SWITCHBOARD_CLUSTER__NATS_URL".to_owned(),
+                    "nats://127.0.0.1:4222".to_owned(),
+                ),
+                ("SWITCHBOARD_CLUSTER__NODE_ID".to_owned(), "n1".to_owned()),
+                ("SWITCHBOARD_CLUSTER__LEASE_MS".to_owned(), "800".to_owned()),
+                ("SWITCHBOARD_DATABASE__URL".to_owned(), db.to_owned()),
+            ]
+        };
+        let err = Config::from_toml_and_env("", env("sqlite://x.db"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cluster.nats_url") && err.contains("PostgreSQL"),
+            "{err}"
+        );
+        let err = Config::from_toml_and_env("", env("postgres://db/x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lease_ms"), "{err}");
+        let mut vars = env("postgres://db/x");
+        vars.push(("SWITCHBOARD_CLUSTER__RENEW_MS".to_owned(), "200".to_owned()));
+        let c = Config::from_toml_and_env("", vars).unwrap();
+        assert!(c.cluster.enabled());
+        assert_eq!(c.cluster.node_id(), "n1");
+        assert_eq!((c.cluster.lease_ms, c.cluster.renew_ms), (800, 200));
+        // An empty value switches the cluster off again.
+        let c = Config::from_toml_and_env(
+            "[cluster]\nnats_url = \"nats://x:4222\"\n[database]\nurl = \"postgres://db/x\"\n",
+            vec![("SWITCHBOARD_CLUSTER__NATS_URL".to_owned(), String::new())],
+        )
+        .unwrap();
+        assert!(!c.cluster.enabled());
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! committed state.
 
 use crate::runtime::clock::Clock;
+use crate::runtime::cluster::Link;
 use crate::runtime::error::ApiError;
 use crate::runtime::hub::{Frame, Hub, FLOOR};
 use crate::runtime::ids::new_id;
@@ -32,7 +33,8 @@ use switchboard_store::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Rows to store together with a command, only if it succeeds.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Attach {
     /// Messages to insert; an inbound message without an interaction id gets the id of the
     /// interaction the command answers with.
@@ -60,18 +62,21 @@ pub struct Attach {
     /// `interaction.viewers` events: who has an interaction open changed. Nothing is
     /// stored of it but the events.
     pub viewers: Vec<ViewersEvent>,
+    /// Several nodes: the id a forwarding node gave the command; its result is stored with
+    /// it, so a retry after a fail-over is answered, not applied again.
+    pub command_id: Option<String>,
 }
 
 /// What the readers of one interaction are told about who has it open: `agents` goes to the
 /// agents among its audience, `supervisors` to the shared floor stream; `None` tells nobody.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ViewersEvent {
     pub interaction: InteractionId,
     pub agents: Option<Value>,
     pub supervisors: Option<Value>,
 }
 
-type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
+pub(crate) type ReadFn = Box<dyn FnOnce(&CoreState) + Send>;
 
 /// Where a command's answer goes.
 type Answer = oneshot::Sender<Result<Reply, ApiError>>;
@@ -117,7 +122,7 @@ impl Directory {
             .get(id)
             .copied()
     }
-    fn set(&self, engine: &Engine) {
+    pub(crate) fn set(&self, engine: &Engine) {
         let mut roles = self.roles.write().unwrap_or_else(|e| e.into_inner());
         roles.clear();
         for a in engine.agents() {
@@ -126,11 +131,36 @@ impl Directory {
     }
 }
 
-/// A handle to the core service.
+/// A handle to the core service: the worker of this process, or (several nodes, on a node
+/// that is not the router) the router, reached through [`Link`].
 #[derive(Clone)]
 pub struct Core {
-    tx: mpsc::Sender<Op>,
+    /// The worker, while this process runs one.
+    local: Arc<RwLock<Option<mpsc::Sender<Op>>>>,
+    /// Several nodes: forwarding to the router and reads of the replica.
+    link: Option<Arc<Link>>,
     pub directory: Arc<Directory>,
+}
+
+/// Where a router's worker hands each committed batch's frames, to be relayed to the other
+/// nodes.
+pub type Relay = mpsc::UnboundedSender<Vec<(AgentId, Arc<Frame>)>>;
+
+/// What a worker is made of besides its state (several nodes start one whenever they become
+/// the router).
+#[derive(Clone)]
+pub struct WorkerParts {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hub: Hub,
+    pub metrics: Arc<Metrics>,
+    pub crm: CrmOutlet,
+    pub today: Today,
+    /// Several nodes: where committed frames go to be relayed to the other nodes.
+    pub relay: Option<Relay>,
+    /// Several nodes: woken when a commit queued sends or media (the router's outbox and
+    /// media loops; a node that forwarded the command woke only its own).
+    pub wake: Vec<Arc<tokio::sync::Notify>>,
 }
 
 const MAX_BATCH: usize = 512;
@@ -155,7 +185,55 @@ impl Core {
         today: Today,
         shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<(Core, tokio::task::JoinHandle<()>)> {
-        let directory = Arc::new(Directory::default());
+        let core = Core::with(None, Arc::new(Directory::default()));
+        let parts = WorkerParts {
+            store,
+            clock,
+            hub,
+            metrics,
+            crm,
+            today,
+            relay: None,
+            wake: Vec::new(),
+        };
+        let handle = core.start_worker(&parts, None, shutdown).await?;
+        Ok((core, handle))
+    }
+
+    /// Several nodes: a handle with no worker yet; commands go to the router through `link`
+    /// until [`start_worker`](Self::start_worker) makes this node the router.
+    pub fn clustered(link: Arc<Link>, directory: Arc<Directory>) -> Core {
+        Core::with(Some(link), directory)
+    }
+
+    fn with(link: Option<Arc<Link>>, directory: Arc<Directory>) -> Core {
+        Core {
+            local: Arc::default(),
+            link,
+            directory,
+        }
+    }
+
+    /// Loads the engine from the store, fires what expired meanwhile (while the server was
+    /// down, or while no node was router), and starts the worker; with `fence`, every commit
+    /// of it checks that lease epoch. The worker stops when `shutdown` turns true (after
+    /// finishing what is queued) or when a commit finds the lease lost.
+    pub async fn start_worker(
+        &self,
+        parts: &WorkerParts,
+        fence: Option<i64>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let WorkerParts {
+            store,
+            clock,
+            hub,
+            metrics,
+            crm,
+            today,
+            relay,
+            wake,
+        } = parts.clone();
         let (state, load_changes, settings_missing) = load_state(&store, clock.now()).await?;
         let mut worker = Worker {
             state,
@@ -165,26 +243,45 @@ impl Core {
             metrics,
             crm,
             today,
-            directory: directory.clone(),
+            directory: self.directory.clone(),
+            fence,
+            fenced: false,
+            relay,
+            wake,
         };
         worker.startup(load_changes, settings_missing).await?;
         let (tx, rx) = mpsc::channel(4096);
         let handle = tokio::spawn(worker.run(rx, shutdown));
-        Ok((Core { tx, directory }, handle))
+        *self.local.write().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        Ok(handle)
+    }
+
+    /// Several nodes: this node stops being the router; its commands go to the new one.
+    pub fn stop_worker(&self) {
+        *self.local.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Whether this process runs the worker (always, on one node; on the router of several).
+    pub fn is_local(&self) -> bool {
+        self.local
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|tx| !tx.is_closed())
+    }
+
+    pub fn link(&self) -> Option<&Arc<Link>> {
+        self.link.as_ref()
+    }
+
+    fn worker(&self) -> Option<mpsc::Sender<Op>> {
+        self.local.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Applies a command; answers once its effects are durable.
     pub async fn call(&self, cmd: Command, attach: Attach) -> Result<Reply, ApiError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Op::Command(Box::new(CommandOp {
-                cmd: Some(cmd),
-                attach,
-                reply,
-            })))
-            .await
-            .map_err(|_| ApiError::unavailable())?;
-        rx.await.map_err(|_| ApiError::unavailable())?
+        let mut out = self.call_many(vec![(Some(cmd), attach)]).await;
+        out.pop().unwrap_or_else(|| Err(ApiError::unavailable()))
     }
 
     /// Applies several commands (or row-only changes, `None`) so that they share one commit
@@ -193,59 +290,122 @@ impl Core {
         &self,
         ops: Vec<(Option<Command>, Attach)>,
     ) -> Vec<Result<Reply, ApiError>> {
-        let mut waits = Vec::with_capacity(ops.len());
-        for (cmd, attach) in ops {
-            let (reply, rx) = oneshot::channel();
-            let sent = self
-                .tx
-                .send(Op::Command(Box::new(CommandOp { cmd, attach, reply })))
-                .await;
-            waits.push((sent.is_ok(), rx));
+        if let Some(link) = &self.link {
+            link.note_connections(&ops);
         }
-        let mut out = Vec::with_capacity(waits.len());
-        for (sent, rx) in waits {
-            out.push(if sent {
-                rx.await.unwrap_or_else(|_| Err(ApiError::unavailable()))
-            } else {
-                Err(ApiError::unavailable())
-            });
+        self.call_unnoted(ops).await
+    }
+
+    /// [`call_many`](Self::call_many) without counting this node's live sockets (which a
+    /// node announces again to a new router).
+    pub(crate) async fn call_unnoted(
+        &self,
+        ops: Vec<(Option<Command>, Attach)>,
+    ) -> Vec<Result<Reply, ApiError>> {
+        let Some(link) = &self.link else {
+            return match self.worker() {
+                Some(tx) => local_calls(&tx, ops)
+                    .await
+                    .into_iter()
+                    .map(|r| r.unwrap_or_else(|| Err(ApiError::unavailable())))
+                    .collect(),
+                None => ops.iter().map(|_| Err(ApiError::unavailable())).collect(),
+            };
+        };
+        if let Some(tx) = self.worker() {
+            let out = local_calls(&tx, ops.clone()).await;
+            // The worker stopped before answering (the lease was lost): nothing of those was
+            // committed; they go to the new router.
+            if out.iter().all(Option::is_some) {
+                return out.into_iter().flatten().collect();
+            }
         }
-        out
+        link.forward(ops).await
+    }
+
+    /// Several nodes, on the router: applies commands forwarded by another node; `None` for
+    /// each the worker did not answer (it stopped: this node is no longer the router).
+    pub async fn call_here(
+        &self,
+        ops: Vec<(Option<Command>, Attach)>,
+    ) -> Vec<Option<Result<Reply, ApiError>>> {
+        match self.worker() {
+            Some(tx) => local_calls(&tx, ops).await,
+            None => ops.iter().map(|_| None).collect(),
+        }
     }
 
     /// Stores rows that change no routing state (e.g. a note), in order with everything else.
     pub async fn store(&self, attach: Attach) -> Result<(), ApiError> {
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Op::Command(Box::new(CommandOp {
-                cmd: None,
-                attach,
-                reply,
-            })))
-            .await
-            .map_err(|_| ApiError::unavailable())?;
-        rx.await.map_err(|_| ApiError::unavailable())?.map(|_| ())
+        let mut out = self.call_many(vec![(None, attach)]).await;
+        out.pop()
+            .unwrap_or_else(|| Err(ApiError::unavailable()))
+            .map(|_| ())
     }
 
-    /// Runs `f` against committed state.
+    /// Runs `f` against committed state (several nodes: on a node that is not the router, the
+    /// replica of the router's state, as of at least the last change this node knows of).
     pub async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&CoreState) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
+        // Kept here until run: a worker that stops before running it (several nodes: the lease
+        // was lost) leaves it to the replica.
+        let cell = Arc::new(std::sync::Mutex::new(Some(f)));
+        let take =
+            |c: &std::sync::Mutex<Option<_>>| c.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = self.worker() {
+            let (tx, rx) = oneshot::channel();
+            let c = cell.clone();
+            let op: ReadFn = Box::new(move |s: &CoreState| {
+                if let Some(f) = take(&c) {
+                    let _ = tx.send(f(s));
+                }
+            });
+            if worker.send(Op::Read(op)).await.is_ok() {
+                if let Ok(v) = rx.await {
+                    return Ok(v);
+                }
+            }
+        }
+        let (Some(link), Some(f)) = (&self.link, take(&cell)) else {
+            return Err(ApiError::unavailable());
+        };
         let (tx, rx) = oneshot::channel();
-        let op = Op::Read(Box::new(move |s: &CoreState| {
+        link.read(Box::new(move |s: &CoreState| {
             let _ = tx.send(f(s));
-        }));
-        self.tx
-            .send(op)
-            .await
-            .map_err(|_| ApiError::unavailable())?;
+        }))
+        .await?;
         rx.await.map_err(|_| ApiError::unavailable())
     }
 }
 
+/// Hands `ops` to the worker behind `tx`, each answered once durable; `None` for each the
+/// worker did not answer (it stopped first).
+async fn local_calls(
+    tx: &mpsc::Sender<Op>,
+    ops: Vec<(Option<Command>, Attach)>,
+) -> Vec<Option<Result<Reply, ApiError>>> {
+    let mut waits = Vec::with_capacity(ops.len());
+    for (cmd, attach) in ops {
+        let (reply, rx) = oneshot::channel();
+        let sent = tx
+            .send(Op::Command(Box::new(CommandOp { cmd, attach, reply })))
+            .await;
+        waits.push((sent.is_ok(), rx));
+    }
+    let mut out = Vec::with_capacity(waits.len());
+    for (sent, rx) in waits {
+        out.push(if sent { rx.await.ok() } else { None });
+    }
+    out
+}
+
 /// Rebuilds the engine from the store; also tells whether settings were never stored.
-async fn load_state(store: &Store, now: Timestamp) -> anyhow::Result<(CoreState, Changes, bool)> {
+pub(crate) async fn load_state(
+    store: &Store,
+    now: Timestamp,
+) -> anyhow::Result<(CoreState, Changes, bool)> {
     let loaded = store.load_state().await?;
     let settings_missing = loaded.settings.is_none();
     let settings = loaded.settings.unwrap_or_default();
@@ -286,6 +446,12 @@ struct Worker {
     /// Today's figures per queue, for `monitor.queue` events.
     today: Today,
     directory: Arc<Directory>,
+    /// Several nodes: the lease epoch every commit checks.
+    fence: Option<i64>,
+    /// A commit found the lease lost: the worker stops without answering what it holds.
+    fenced: bool,
+    relay: Option<Relay>,
+    wake: Vec<Arc<tokio::sync::Notify>>,
 }
 
 /// A batch being applied, with the reads to run once it is committed.
@@ -325,12 +491,15 @@ enum Committed {
     Refused(String),
     /// Anything else (connection lost, disk full, the task died): an outage.
     Failed(String),
+    /// Several nodes: the router lease is lost; nothing was written, and this worker must stop.
+    Fenced,
 }
 
 impl Committed {
     fn of(res: Result<Result<(), switchboard_store::StoreError>, tokio::task::JoinError>) -> Self {
         match res {
             Ok(Ok(())) => Committed::Ok,
+            Ok(Err(switchboard_store::StoreError::Fenced(_))) => Committed::Fenced,
             Ok(Err(e)) if e.is_data_fault() => Committed::Refused(e.to_string()),
             Ok(Err(e)) => Committed::Failed(e.to_string()),
             Err(e) => Committed::Failed(e.to_string()),
@@ -398,6 +567,9 @@ struct Batch {
     agents_changed: bool,
     /// CRM events are in the changeset: wake their delivery once committed.
     crm_queued: bool,
+    /// Sends or messages (maybe with media to fetch) are in the changeset: several nodes wake
+    /// the router's outbox and media loops once committed.
+    sends_queued: bool,
 }
 
 impl Batch {
@@ -443,6 +615,7 @@ impl Worker {
         self.audit_presence(&changes, now, &mut batch);
         self.collect(changes, now, &mut batch);
         self.seal(&mut batch);
+        batch.cs.fence = self.fence;
         if let Err(e) = self.store.commit(&batch.cs).await {
             anyhow::bail!("cannot store start-up state: {e}");
         }
@@ -459,6 +632,11 @@ impl Worker {
         let mut inflight: Option<InFlight> = None;
         let mut open = true;
         loop {
+            if self.fenced {
+                // Whatever is queued is dropped unanswered: its senders go to the new router.
+                rx.close();
+                break;
+            }
             if inflight.is_none() && !next.is_empty() {
                 let p = std::mem::take(&mut next);
                 inflight = self.start_commit(p);
@@ -603,7 +781,8 @@ impl Worker {
             }
             return None;
         }
-        let cs = std::mem::take(&mut p.batch.cs);
+        let mut cs = std::mem::take(&mut p.batch.cs);
+        cs.fence = self.fence;
         let store = self.store.clone();
         // The changeset is encoded, written and dropped off the worker's path.
         let handle = tokio::spawn(async move { store.commit(&cs).await });
@@ -634,6 +813,17 @@ impl Worker {
             }
             Committed::Failed(e) => {
                 tracing::error!(error = %e, "commit failed; reloading state from the store");
+            }
+            Committed::Fenced => {
+                tracing::error!(
+                    epoch = self.fence,
+                    "the router lease is lost: nothing more is committed here; stopping the core worker"
+                );
+                self.fenced = true;
+                // Answers and reads are dropped: the callers send them to the new router.
+                drop(p);
+                drop(std::mem::take(next));
+                return;
             }
         }
         self.metrics
@@ -722,6 +912,7 @@ impl Worker {
         let mut reconnected = Batch::default();
         self.reload(&mut reconnected).await;
         self.seal(&mut reconnected);
+        reconnected.cs.fence = self.fence;
         let mut outage = match self.store.commit(&reconnected.cs).await {
             Ok(()) => {
                 self.publish(reconnected);
@@ -753,6 +944,7 @@ impl Worker {
                 results.push(self.apply_command(cmd.clone(), attach.clone(), now, &mut batch));
             }
             self.seal(&mut batch);
+            batch.cs.fence = self.fence;
             match Committed::of(Ok(self.store.commit(&batch.cs).await)) {
                 Committed::Ok => {
                     self.metrics
@@ -791,6 +983,14 @@ impl Worker {
                     }
                     outage = Some(e);
                 }
+                Committed::Fenced => {
+                    tracing::error!(
+                        epoch = self.fence,
+                        "the router lease is lost: stopping the core worker"
+                    );
+                    self.fenced = true;
+                    return;
+                }
             }
         }
         if outage.is_some() {
@@ -811,6 +1011,16 @@ impl Worker {
         }
         if batch.crm_queued {
             self.crm.wake.notify_one();
+        }
+        if batch.sends_queued {
+            for w in &self.wake {
+                w.notify_one();
+            }
+        }
+        if let Some(relay) = &self.relay {
+            if !batch.frames.is_empty() || !batch.replies.is_empty() {
+                let _ = relay.send(batch.frames.clone());
+            }
         }
         self.metrics.events.fetch_add(
             batch.frames.len() as u64,
@@ -967,6 +1177,15 @@ impl Worker {
     }
 
     fn attach(&mut self, attach: Attach, reply: &Reply, now: Timestamp, batch: &mut Batch) {
+        if let Some(id) = attach.command_id {
+            let result = serde_json::to_string(reply).unwrap_or_default();
+            batch.cs.commands.push(switchboard_store::CommandRecord {
+                id,
+                result,
+                created_at: now,
+            });
+        }
+        batch.sends_queued |= !attach.outbox.is_empty() || !attach.messages.is_empty();
         batch.cs.conversations.extend(attach.conversations);
         batch.cs.outbox.extend(attach.outbox);
         batch.cs.outbox_updates.extend(attach.outbox_updates);

@@ -43,6 +43,10 @@ pub struct Metrics {
     /// External CRM lookups that answered, and that failed (the local CRM was used).
     pub crm_lookups: AtomicU64,
     pub crm_lookup_failures: AtomicU64,
+    /// Several nodes: commands this node forwarded to the router.
+    pub forwarded: AtomicU64,
+    /// Several nodes: 1 while this node is the router.
+    pub cluster_router: AtomicU64,
     requests: Mutex<Vec<RequestSeries>>,
 }
 
@@ -101,7 +105,12 @@ impl Metrics {
     /// Renders the metrics; `gauges` are (name, help, labels, value) computed at scrape time.
     pub fn render(&self, gauges: &[(&str, &str, String, f64)]) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 27] = [
+        let counters: [(&str, &str, &AtomicU64); 28] = [
+            (
+                "switchboard_cluster_forwarded_total",
+                "Commands this node forwarded to the router (several nodes).",
+                &self.forwarded,
+            ),
             (
                 "switchboard_webhooks_total",
                 "WhatsApp webhooks accepted (answered 200).",

@@ -7,6 +7,7 @@
 //! (ARCHITECTURE.md, "Layers").
 
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod core;
 pub mod error;

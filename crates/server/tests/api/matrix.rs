@@ -236,6 +236,8 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
         ),
         // The external CRM's event queue is for operators.
         (("GET", "/api/v1/crm/events"), admin(F::None, B::None, OK)),
+        // The nodes of a cluster are for operators.
+        (("GET", "/api/v1/cluster"), admin(F::None, B::None, OK)),
         (
             ("POST", "/api/v1/crm/events/{id}/retry"),
             admin(F::DeadCrmEvent, B::Empty, OK),

@@ -17,28 +17,28 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::serve::Serve;
 
-const ADMIN_PASSWORD: &str = "crash-admin-pass-123";
-const APP_SECRET: &str = "crash-app-secret";
-const PHONE_NUMBER_ID: &str = "106540352242922";
-const WEBHOOKS: usize = 400;
-const PER_WEBHOOK: usize = 5;
+pub(crate) const ADMIN_PASSWORD: &str = "crash-admin-pass-123";
+pub(crate) const APP_SECRET: &str = "crash-app-secret";
+pub(crate) const PHONE_NUMBER_ID: &str = "106540352242922";
+pub(crate) const WEBHOOKS: usize = 400;
+pub(crate) const PER_WEBHOOK: usize = 5;
 /// Few enough that the open interactions fit in one `?all=true` page.
 const CUSTOMERS: usize = 100;
 const IN_FLIGHT: usize = 48;
 /// The kill comes once this many webhooks were answered 200.
 const KILL_AFTER: usize = 60;
 
-fn random_suffix() -> String {
+pub(crate) fn random_suffix() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
 /// One webhook of the burst: its body and the message ids it carries.
-struct Webhook {
-    body: Vec<u8>,
-    wamids: Vec<String>,
+pub(crate) struct Webhook {
+    pub body: Vec<u8>,
+    pub wamids: Vec<String>,
 }
 
-fn burst(run: &str) -> Vec<Webhook> {
+pub(crate) fn burst(run: &str) -> Vec<Webhook> {
     (0..WEBHOOKS)
         .map(|w| {
             let mut contacts = Vec::new();
@@ -65,7 +65,7 @@ fn burst(run: &str) -> Vec<Webhook> {
         .collect()
 }
 
-async fn post_webhook(http: &reqwest::Client, base: &str, body: &[u8]) -> Option<u16> {
+pub(crate) async fn post_webhook(http: &reqwest::Client, base: &str, body: &[u8]) -> Option<u16> {
     http.post(format!("{base}/webhooks/whatsapp"))
         .header("content-type", "application/json")
         .header(
@@ -79,7 +79,7 @@ async fn post_webhook(http: &reqwest::Client, base: &str, body: &[u8]) -> Option
         .map(|r| r.status().as_u16())
 }
 
-async fn api(
+pub(crate) async fn api(
     http: &reqwest::Client,
     method: reqwest::Method,
     url: String,
@@ -100,7 +100,7 @@ async fn api(
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn admin_login(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+pub(crate) async fn admin_login(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
     let v = api(
         http,
         reqwest::Method::POST,
@@ -113,7 +113,7 @@ async fn admin_login(http: &reqwest::Client, base: &str) -> anyhow::Result<Strin
 }
 
 /// How many times each WhatsApp message id is stored, read through the API as admin.
-async fn stored_wamids(
+pub(crate) async fn stored_wamids(
     http: &reqwest::Client,
     base: &str,
 ) -> anyhow::Result<HashMap<String, usize>> {
@@ -152,45 +152,26 @@ async fn stored_wamids(
     Ok(counts)
 }
 
-async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(IN_FLIGHT)
-        .build()?;
-    let mut first = Serve::start(database_url, dir, "first", ADMIN_PASSWORD)?;
-    first.ready(&http).await?;
-    let token = admin_login(&http, &first.base).await?;
-    let queue = api(
-        &http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/queues", first.base),
-        Some(&token),
-        Some(json!({"name": "Crash"})),
-    )
-    .await?;
-    api(
-        &http,
-        reqwest::Method::POST,
-        format!("{}/api/v1/channels", first.base),
-        Some(&token),
-        Some(
-            json!({"kind": "whatsapp", "phone_number_id": PHONE_NUMBER_ID,
-                    "display_phone_number": "15557650000", "access_token": "token",
-                    "app_secret": APP_SECRET, "verify_token": "verify", "queue_id": queue["id"]}),
-        ),
-    )
-    .await?;
+/// The answers of a burst: each webhook's index and its status (`None`: no answer).
+pub(crate) type Burst = tokio::task::JoinSet<Option<(usize, Option<u16>)>>;
 
-    // The burst, with the kill in the middle of it.
-    let webhooks = Arc::new(burst(&random_suffix()));
+/// Posts every webhook of `webhooks`, the n-th to `bases[n % bases.len()]`, `in_flight` at a
+/// time; the `Notify` is told once `kill_after` were answered 200.
+pub(crate) fn fire_burst(
+    http: &reqwest::Client,
+    bases: &[String],
+    webhooks: &Arc<Vec<Webhook>>,
+    in_flight: usize,
+    kill_after: usize,
+) -> (Burst, Arc<Notify>) {
     let acked = Arc::new(AtomicUsize::new(0));
     let enough = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(IN_FLIGHT));
+    let gate = Arc::new(Semaphore::new(in_flight));
     let mut posts = tokio::task::JoinSet::new();
-    for i in 0..WEBHOOKS {
+    for i in 0..webhooks.len() {
         let (http, base, webhooks, acked, enough, gate) = (
             http.clone(),
-            first.base.clone(),
+            bases[i % bases.len()].clone(),
             webhooks.clone(),
             acked.clone(),
             enough.clone(),
@@ -199,12 +180,63 @@ async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()>
         posts.spawn(async move {
             let _permit = gate.acquire().await.ok()?;
             let status = post_webhook(&http, &base, &webhooks[i].body).await;
-            if status == Some(200) && acked.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
+            if status == Some(200) && acked.fetch_add(1, Ordering::SeqCst) + 1 == kill_after {
                 enough.notify_one();
             }
             Some((i, status))
         });
     }
+    (posts, enough)
+}
+
+/// A queue and the WhatsApp channel of the burst's number feeding it; the queue's id.
+pub(crate) async fn create_channel(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<String> {
+    let queue = api(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/queues"),
+        Some(token),
+        Some(json!({"name": "Crash"})),
+    )
+    .await?;
+    api(
+        http,
+        reqwest::Method::POST,
+        format!("{base}/api/v1/channels"),
+        Some(token),
+        Some(
+            json!({"kind": "whatsapp", "phone_number_id": PHONE_NUMBER_ID,
+                    "display_phone_number": "15557650000", "access_token": "token",
+                    "app_secret": APP_SECRET, "verify_token": "verify", "queue_id": queue["id"]}),
+        ),
+    )
+    .await?;
+    queue["id"].as_str().map(str::to_owned).context("queue id")
+}
+
+async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()?;
+    let mut first = Serve::start(database_url, dir, "first", ADMIN_PASSWORD)?;
+    first.ready(&http).await?;
+    let token = admin_login(&http, &first.base).await?;
+    create_channel(&http, &first.base, &token).await?;
+
+    // The burst, with the kill in the middle of it.
+    let webhooks = Arc::new(burst(&random_suffix()));
+    let (mut posts, enough) = fire_burst(
+        &http,
+        &[first.base.clone()],
+        &webhooks,
+        IN_FLIGHT,
+        KILL_AFTER,
+    );
     tokio::time::timeout(Duration::from_secs(60), enough.notified())
         .await
         .with_context(|| format!("the burst never got {KILL_AFTER} answers:\n{}", first.log()))?;
@@ -272,7 +304,7 @@ async fn crash_and_recover(database_url: &str, dir: &Path) -> anyhow::Result<()>
     Ok(())
 }
 
-fn temp_dir() -> PathBuf {
+pub(crate) fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("switchboard-crash-{}", random_suffix()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir

@@ -2,6 +2,7 @@
 //! burst of logins against the memory bound, the demo as a newcomer meets it, and the load
 //! generator's smoke run. One test binary (one link) for all of them.
 
+mod cluster;
 mod crash;
 mod demo;
 mod load;

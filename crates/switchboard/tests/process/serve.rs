@@ -22,10 +22,23 @@ impl Serve {
         name: &str,
         admin_password: &str,
     ) -> anyhow::Result<Serve> {
+        Serve::start_with(database_url, dir, name, admin_password, &[])
+    }
+
+    /// [`start`](Self::start) with more environment variables (e.g. `SWITCHBOARD_CLUSTER__…`).
+    pub fn start_with(
+        database_url: &str,
+        dir: &Path,
+        name: &str,
+        admin_password: &str,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Serve> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let log = dir.join(format!("{name}.log"));
+        // The server logs to stdout: both go to the log file.
+        let logfile = std::fs::File::create(&log)?;
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchboard"));
         cmd.arg("serve");
         // Nothing from the caller's environment may change the server under test.
@@ -40,10 +53,11 @@ impl Serve {
             .env("SWITCHBOARD_ADMIN_PASSWORD", admin_password)
             .env("SWITCHBOARD_MEDIA__DIR", dir.join("media"))
             .env("SWITCHBOARD_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
+            .stdout(Stdio::from(logfile.try_clone()?))
+            .stderr(logfile)
             .spawn()
             .context("cannot start switchboard serve")?;
         Ok(Serve {
@@ -71,6 +85,10 @@ impl Serve {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         bail!("switchboard serve not ready after 30 s:\n{}", self.log())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown, no flush, nothing in flight finishes.

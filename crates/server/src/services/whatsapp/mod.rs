@@ -44,6 +44,13 @@ impl Channels {
             activity: RwLock::default(),
         })
     }
+    /// Reads the channels again from the store (several nodes: a channel added, changed or
+    /// removed through another node).
+    pub async fn refresh(&self, store: &Store) -> Result<(), switchboard_store::StoreError> {
+        let list = store.channels().await?;
+        *self.write() = list.into_iter().map(|c| (c.id.clone(), c)).collect();
+        Ok(())
+    }
     pub fn get(&self, id: &str) -> Option<ChannelRecord> {
         self.read().get(id).cloned()
     }

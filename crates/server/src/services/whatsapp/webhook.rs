@@ -74,7 +74,19 @@ pub async fn handle(
     body: &[u8],
 ) -> Result<WebhookOutcome, ApiError> {
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    let secrets = state.channels.app_secrets();
+    let mut secrets = state.channels.app_secrets();
+    let signed = |secrets: &[String]| {
+        secrets
+            .iter()
+            .any(|s| verify_signature(s.as_bytes(), body, signature).is_ok())
+    };
+    // Several nodes: the channel may have been added through another node just now.
+    if !signed(&secrets) && state.core.link().is_some() {
+        if let Err(e) = state.channels.refresh(&state.store).await {
+            tracing::warn!(error = %e, "cannot read the channels again");
+        }
+        secrets = state.channels.app_secrets();
+    }
     let Some(secret) = secrets
         .iter()
         .find(|s| verify_signature(s.as_bytes(), body, signature).is_ok())

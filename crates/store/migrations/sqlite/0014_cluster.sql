@@ -1,0 +1,27 @@
+-- Several nodes (R-11.3) need PostgreSQL; the same tables keep the numbering and the queries aligned.
+-- The router lease: one row. The node holding an unexpired lease runs the routing engine; every
+-- commit it makes checks its epoch here in the same transaction. Times are milliseconds since
+-- the Unix epoch by the database's clock, so the nodes' clocks do not matter.
+CREATE TABLE router_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+INSERT INTO router_lease (id, holder, epoch, expires_at) VALUES (1, '', 0, 0);
+
+-- The nodes that have run, for GET /api/v1/cluster.
+CREATE TABLE cluster_nodes (
+    id TEXT PRIMARY KEY,
+    started_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+
+-- Results of commands forwarded to the router, by the id their sender gave, so that a retry
+-- after a fail-over answers the stored result instead of applying the command twice.
+CREATE TABLE cluster_commands (
+    id TEXT PRIMARY KEY,
+    result TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX cluster_commands_created ON cluster_commands (created_at);
