@@ -32,6 +32,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         include_str!("../migrations/sqlite/0010_report_facts.sql"),
     ),
     (11, include_str!("../migrations/sqlite/0011_event_seq.sql")),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_report_rollups.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -60,6 +64,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (
         11,
         include_str!("../migrations/postgres/0011_event_seq.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_report_rollups.sql"),
     ),
 ];
 
@@ -203,6 +211,12 @@ impl Store {
                 }
                 tracing::info!(backend = self.backend(), version, "applying migration");
                 sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                if version == crate::reports::ROLLUP_MIGRATION {
+                    // An upgraded database's roll-ups are right at once: summed from its rows.
+                    for sql in crate::reports::rollup_rebuild_sql() {
+                        sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+                    }
+                }
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                     .bind(version)
                     .bind(crate::ops::now_ms())

@@ -59,9 +59,9 @@ pub use records::{
     RawWebhook, UserRecord,
 };
 pub use reports::{
-    report_bucket_range, report_day_of, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,
-    ReportInteraction, Summary, SummaryQuery, SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN,
-    DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
+    report_bucket_range, report_day_of, report_summary_uses_rollups, PresenceInterval,
+    ReportFigure, ReportFilter, ReportGroup, ReportInteraction, Summary, SummaryQuery, SummaryRow,
+    Timeline, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
 };
 pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 
