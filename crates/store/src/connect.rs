@@ -100,12 +100,14 @@ impl Store {
             Store {
                 backend: Backend::Postgres(pg_pool(PgConnectOptions::from_str(url)?).await?),
                 writer: None,
+                report_writes: Default::default(),
             }
         } else if url.starts_with("sqlite:") {
             let (pool, writer) = sqlite_pool(url).await?;
             Store {
                 backend: Backend::Sqlite(pool),
                 writer,
+                report_writes: Default::default(),
             }
         } else {
             return Err(config_error(
@@ -142,6 +144,7 @@ impl Store {
         let store = Store {
             backend: Backend::Postgres(pool),
             writer: None,
+            report_writes: Default::default(),
         };
         store.migrate().await?;
         Ok(store)

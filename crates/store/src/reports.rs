@@ -48,11 +48,16 @@ fn int(i: i64) -> Arg {
     Arg::Int(Some(i))
 }
 
-/// The statements that record `facts`, in their order, each fact's rows with their roll-ups.
-pub(crate) fn fact_statements(facts: &[Fact]) -> Vec<Stmt> {
+/// The statements that record `facts`, in their order, each fact's rows with their roll-ups
+/// (unless `rollups` is false: benchmarks only).
+pub(crate) fn fact_statements(facts: &[Fact], rollups: bool) -> Vec<Stmt> {
     let mut out = Vec::with_capacity(facts.len() * 6);
     for fact in facts {
-        let parts = rollup_parts(&fact.kind);
+        let parts = if rollups {
+            rollup_parts(&fact.kind)
+        } else {
+            Vec::new()
+        };
         for (part, args) in &parts {
             out.push(Stmt {
                 sql: part.delta_sql(false),

@@ -46,7 +46,9 @@ pub struct BenchServer {
     pub state: switchboard_server::AppState,
     pub base: String,
     pub backend: &'static str,
-    schema: String,
+    /// The database's URL; on PostgreSQL, every table is in `schema`.
+    pub url: String,
+    pub schema: String,
     tmp: std::path::PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -90,6 +92,7 @@ impl BenchServer {
             state,
             base,
             backend,
+            url,
             schema,
             tmp,
             stop,

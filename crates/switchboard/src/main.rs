@@ -5,10 +5,12 @@
 //! - `switchboard bench-api [...]` measures the HTTP API on the real store.
 //! - `switchboard bench-history [...]` times the CRM's reads on a large store.
 //! - `switchboard bench-monitor [...]` times the supervisor's board at floor size.
+//! - `switchboard bench-reports [...]` times reports at the scale of a million interactions.
 
 mod bench;
 mod bench_history;
 mod bench_monitor;
+mod bench_reports;
 mod demo;
 mod e2e;
 mod loadgen;
@@ -33,6 +35,11 @@ const USAGE: &str = "usage:
                                         the supervisor's board at floor size: GET /api/v1/monitor
                                         and change -> monitor.* event latency (default 100 x 1,000
                                         x 10,000, 200 changes/s)
+  switchboard bench-reports [--database URL] [--interactions N] [--days D] [--queues Q]
+                            [--agents A] [--samples S] [--raw-samples S] [--csv-rows R]
+                                        reports at scale: 30-day summaries from the roll-ups and
+                                        from the report tables, 100,000 rows by keyset and as CSV
+                                        (default 1,000,000 over 90 days, 100 queues, 1,000 agents)
   switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
   switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
                                         a fake WhatsApp Cloud API with simulated customers
@@ -58,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench-api") => runtime.block_on(bench::run(&args[1..])),
         Some("bench-history") => runtime.block_on(bench_history::run(&args[1..])),
         Some("bench-monitor") => runtime.block_on(bench_monitor::run(&args[1..])),
+        Some("bench-reports") => runtime.block_on(bench_reports::run(&args[1..])),
         Some("load") => runtime.block_on(loadgen::run(&args[1..])),
         Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
         Some("-h" | "--help" | "help") => {
