@@ -1078,6 +1078,19 @@ const RAW_TIME: &str = "created_at";
 /// The start of a roll-up's hour.
 const ROLLUP_TIME: &str = "(bucket * 3600000)";
 
+/// [`key_sql`] of `group` over the columns `agent` and `time`; `''` (one row) for none.
+fn group_key(
+    group: Option<ReportGroup>,
+    agent: &'static str,
+    time: &'static str,
+    offsets: &Offsets,
+) -> String {
+    group.map_or_else(
+        || "''".to_owned(),
+        |g| key_sql(g, &Cols { agent, time }, offsets),
+    )
+}
+
 fn key_sql(group: ReportGroup, cols: &Cols, offsets: &Offsets) -> String {
     match group {
         ReportGroup::Queue => "queue_id".into(),
@@ -1376,11 +1389,7 @@ impl Store {
         first_agent: bool,
         rows: &mut HashMap<String, Acc>,
     ) -> Result<()> {
-        let cols = Cols {
-            agent: "first_agent_id",
-            time: RAW_TIME,
-        };
-        let key = group.map_or_else(|| "''".to_owned(), |g| key_sql(g, &cols, src.offsets));
+        let key = group_key(group, "first_agent_id", RAW_TIME, src.offsets);
         let (agent_col, extra) = if first_agent {
             (Some("first_agent_id"), " AND first_agent_id IS NOT NULL")
         } else {
@@ -1450,11 +1459,7 @@ impl Store {
         agent: bool,
         rows: &mut HashMap<String, Acc>,
     ) -> Result<()> {
-        let cols = Cols {
-            agent: "agent_id",
-            time: ROLLUP_TIME,
-        };
-        let key = group.map_or_else(|| "''".to_owned(), |g| key_sql(g, &cols, src.offsets));
+        let key = group_key(group, "agent_id", ROLLUP_TIME, src.offsets);
         let (table, dispositions) = if agent {
             ("report_agent_rollups", "report_agent_rollup_dispositions")
         } else {
@@ -1519,11 +1524,7 @@ impl Store {
                 .await?;
             return self.interaction_figures(src, Some(group), true, rows).await;
         }
-        let cols = Cols {
-            agent: "agent_id",
-            time: RAW_TIME,
-        };
-        let key = key_sql(group, &cols, src.offsets);
+        let key = group_key(Some(group), "agent_id", RAW_TIME, src.offsets);
         let (cond, args) = where_sql(&src.q.filter, 1, Some("agent_id"), "");
         let offers = format!(
             "SELECT {key} AS k, {} FROM report_offers WHERE {cond} GROUP BY 1",

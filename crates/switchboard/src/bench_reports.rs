@@ -13,7 +13,7 @@
 //! 3. `GET /api/v1/reports/interactions?format=csv` of the same 100,000 rows, when the server
 //!    has it: the download time and the growth of the process's peak memory during it.
 
-use crate::bench::PASSWORD;
+use crate::bench::{line, num, PASSWORD};
 use crate::flag;
 use anyhow::Context;
 use sqlx::Connection;
@@ -28,12 +28,6 @@ const DAY: i64 = 86_400_000;
 /// 2026-01-01 00:00 UTC: the first arrival.
 const BASE: i64 = 1_767_225_600_000;
 const TZ: &str = "Europe/Berlin";
-
-fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    flag(args, name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The report rows of `n` interactions spread evenly over `days` days, in `queues` queues of
 /// `agents / queues` agents each and 5 channels: 1 in 20 an outbound start, 1 in 25 never
@@ -162,27 +156,6 @@ async fn execute(srv: &crate::bench::BenchServer, sql: &[String]) -> anyhow::Res
     Ok(())
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
-/// Prints a row of the table and returns (p50, p99).
-fn line(what: &str, mut ms: Vec<f64>) -> (f64, f64) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    let (p50, p99) = (pct(&ms, 0.5), pct(&ms, 0.99));
-    println!(
-        "  {what:<60} {:>6} {:>9.2} {:>9.2} {:>9.2}",
-        ms.len(),
-        p50,
-        p99,
-        ms.last().copied().unwrap_or(0.0)
-    );
-    (p50, p99)
-}
-
 /// Kilobytes of a line of `/proc/self/status` (`VmRSS`, `VmHWM`); 0 where there is none.
 fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -238,7 +211,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
          agents={agents} (report rows in {seeded:.1} s by bulk SQL, roll-ups summed in {rolled:.1} s)"
     );
     println!(
-        "  {:<60} {:>6} {:>9} {:>9} {:>9}",
+        "  {:<58} {:>7} {:>9} {:>9} {:>9}",
         "what", "count", "p50 ms", "p99 ms", "max ms"
     );
 
