@@ -19,6 +19,7 @@ mod me;
 mod media;
 mod monitor;
 mod ops;
+mod reports;
 mod state;
 mod supervision;
 mod templates;
@@ -149,6 +150,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     v.extend(supervision::endpoints());
     v.extend(viewing::endpoints());
     v.extend(audit::endpoints());
+    v.extend(reports::endpoints());
     v.extend(contacts::endpoints());
     v.extend(media::endpoints());
     v.extend(templates::endpoints());
@@ -610,7 +612,19 @@ pub fn openapi() -> Value {
         let mut responses = Map::new();
         for reply in &ep.doc.replies {
             let (status, resp) = response(reply, &mut gen);
-            responses.insert(status.to_string(), resp);
+            // Two answers of one status (JSON or CSV): one response with both contents.
+            match responses.get_mut(&status.to_string()) {
+                Some(Value::Object(had)) => {
+                    if let (Some(Value::Object(both)), Value::Object(more)) =
+                        (had.get_mut("content"), &resp["content"])
+                    {
+                        both.extend(more.clone());
+                    }
+                }
+                _ => {
+                    responses.insert(status.to_string(), resp);
+                }
+            }
         }
         if ep.access != Access::Public {
             responses.insert(

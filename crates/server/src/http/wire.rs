@@ -850,3 +850,125 @@ pub struct Watch {
     pub interaction: Interaction,
     pub viewers: Vec<Viewer>,
 }
+
+/// A line of `GET /api/v1/reports/summary` (ARCHITECTURE.md, "Report definitions").
+#[derive(JsonSchema)]
+pub struct ReportRow {
+    /// Queue, agent or channel id; `YYYY-MM-DD` for a local day, `YYYY-MM-DDTHH:00` for an
+    /// hour; `total` for the total.
+    pub key: String,
+    /// The queue's or agent's name, the channel's number, the local day or hour.
+    pub label: String,
+    /// The instants the row covers: a day's or hour's own (within the range), else the range.
+    pub from: Time,
+    pub to: Time,
+    pub offered: i64,
+    pub accepted: i64,
+    pub missed: i64,
+    pub rejected: i64,
+    pub handled: i64,
+    pub transferred: i64,
+    pub avg_handle_s: Nullable<f64>,
+    pub avg_speed_of_answer_s: Nullable<f64>,
+    pub avg_first_response_s: Nullable<f64>,
+    pub sla_met_pct: Nullable<f64>,
+    /// Handled interactions by disposition code, `(none)` (completed by the countdown) and
+    /// `(no code)`.
+    pub dispositions: std::collections::BTreeMap<String, i64>,
+}
+
+/// `GET /api/v1/reports/summary`.
+#[derive(JsonSchema)]
+pub struct ReportSummary {
+    pub from: Time,
+    pub to: Time,
+    pub group_by: String,
+    /// The IANA time zone of days and hours.
+    pub tz: String,
+    pub rows: Vec<ReportRow>,
+    /// Every interaction of the range once (agent rows need not add up to it).
+    pub total: ReportRow,
+}
+
+/// A queue named in a report.
+#[derive(JsonSchema)]
+pub struct ReportQueue {
+    pub id: String,
+    pub name: String,
+}
+
+/// An agent named in a report.
+#[derive(JsonSchema)]
+pub struct ReportAgent {
+    pub id: String,
+    pub name: String,
+}
+
+/// A customer in a report.
+#[derive(JsonSchema)]
+pub struct ReportCustomer {
+    pub wa_id: String,
+    pub name: Nullable<String>,
+}
+
+/// One interaction of the drill-down.
+#[derive(JsonSchema)]
+pub struct ReportInteraction {
+    pub id: String,
+    /// The queue it arrived in.
+    pub queue: ReportQueue,
+    /// The WhatsApp number's id.
+    pub channel: Nullable<String>,
+    pub customer: ReportCustomer,
+    pub contact_id: Nullable<String>,
+    /// Who accepted it, in order.
+    pub agents: Vec<ReportAgent>,
+    pub outbound: bool,
+    pub created_at: Time,
+    pub accepted_at: Nullable<Time>,
+    pub first_response_at: Nullable<Time>,
+    pub ended_at: Nullable<Time>,
+    pub wrapped_up_at: Nullable<Time>,
+    /// Once done: the code, `(none)` or `(no code)`.
+    pub disposition: Nullable<String>,
+    pub handle_s: Nullable<f64>,
+    pub speed_of_answer_s: Nullable<f64>,
+    pub first_response_s: Nullable<f64>,
+    pub transfers: i64,
+    pub missed_offers: i64,
+    pub rejected_offers: i64,
+    pub messages_in: i64,
+    pub messages_out: i64,
+}
+
+/// `GET /api/v1/reports/interactions`: a page, newest first.
+#[derive(JsonSchema)]
+pub struct ReportInteractions {
+    pub items: Vec<ReportInteraction>,
+    /// The `before` of the next (older) page; `null` on the last.
+    pub next: Nullable<String>,
+}
+
+/// One stretch of an agent's presence.
+#[derive(JsonSchema)]
+pub struct ReportInterval {
+    pub presence: Presence,
+    /// The break reason.
+    pub reason: Nullable<String>,
+    pub from: Time,
+    pub to: Time,
+}
+
+/// `GET /api/v1/reports/agents/{id}/timeline`.
+#[derive(JsonSchema)]
+pub struct ReportTimeline {
+    pub agent_id: String,
+    pub from: Time,
+    pub to: Time,
+    /// They tile `[from, min(to, now))`.
+    pub intervals: Vec<ReportInterval>,
+    /// Seconds per presence; they add up to the intervals' span.
+    pub totals: std::collections::BTreeMap<String, f64>,
+    /// Seconds on break per reason.
+    pub break_totals: std::collections::BTreeMap<String, f64>,
+}

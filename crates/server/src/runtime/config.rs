@@ -319,7 +319,7 @@ impl Config {
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
             if !matches!(
                 section.as_str(),
-                "server" | "database" | "whatsapp" | "media" | "crm"
+                "server" | "database" | "whatsapp" | "media" | "crm" | "reports"
             ) {
                 continue;
             }

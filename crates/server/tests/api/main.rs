@@ -19,6 +19,7 @@ mod media;
 mod monitor;
 mod ops;
 mod playback;
+mod reports;
 mod restart;
 mod rows;
 mod supervisor;

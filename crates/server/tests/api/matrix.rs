@@ -314,6 +314,20 @@ fn expectations() -> BTreeMap<(&'static str, &'static str), Case> {
             supervisor(F::User, B::Presence, OK),
         ),
         (("GET", "/api/v1/audit"), supervisor(F::None, B::None, OK)),
+        // Reports: the range is required, so a bare call is refused as unprocessable
+        // (after the role check); `tests/api/reports.rs` calls them with their parameters.
+        (
+            ("GET", "/api/v1/reports/summary"),
+            supervisor(F::None, B::None, (422, "invalid_time")),
+        ),
+        (
+            ("GET", "/api/v1/reports/interactions"),
+            supervisor(F::None, B::None, (422, "invalid_time")),
+        ),
+        (
+            ("GET", "/api/v1/reports/agents/{id}/timeline"),
+            supervisor(F::User, B::None, (422, "invalid_time")),
+        ),
         (
             ("POST", "/api/v1/interactions/{id}/conference"),
             interaction(F::Active, B::ToCarl, OK, NOT_ACTIVE),

@@ -755,6 +755,18 @@ pub async fn start_with_simulator(
     configure: impl FnOnce(&mut SimulatorConfig),
     extra_env: Vec<(&'static str, String)>,
 ) -> (Server, SimulatorHandle) {
+    let clock = ManualClock::new(SystemClock.now());
+    start_with_simulator_at(db, secret, configure, extra_env, clock).await
+}
+
+/// [`start_with_simulator`] on the fake clock `clock` (a scripted day at known times).
+pub async fn start_with_simulator_at(
+    db: Db,
+    secret: &str,
+    configure: impl FnOnce(&mut SimulatorConfig),
+    extra_env: Vec<(&'static str, String)>,
+    clock: ManualClock,
+) -> (Server, SimulatorHandle) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -764,7 +776,6 @@ pub async fn start_with_simulator(
     let sim = Simulator::start(config).await.expect("simulator");
     let mut env = vec![("SWITCHBOARD_WHATSAPP__GRAPH_API_BASE", sim.graph_api_base())];
     env.extend(extra_env);
-    let clock = ManualClock::new(SystemClock.now());
     let server = Server::start_full(db, clock, env, Some(listener)).await;
     (server, sim)
 }
