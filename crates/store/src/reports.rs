@@ -283,8 +283,19 @@ fn fact_rows(fact: &Fact, out: &mut Vec<Stmt>) {
 /// The migration that adds the roll-up tables (and fills them from the report rows).
 pub(crate) const ROLLUP_MIGRATION: i64 = 13;
 
-/// The spans of the roll-ups: UTC hours and UTC days.
-const SPANS_SQL: &str = "(SELECT 3600000 AS span UNION ALL SELECT 86400000) s";
+/// The spans of the roll-ups: UTC hours, UTC days and weeks of 7 UTC days from 1970-01-01.
+const SPANS_SQL: &str =
+    "(SELECT 3600000 AS span UNION ALL SELECT 86400000 UNION ALL SELECT 604800000) s";
+
+const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// The per-interaction roll-ups are kept per queue and channel (`l.lv = 0`) and once more for
+/// all queues and channels together (queue and channel `'*'`), the rows of a summary by day or
+/// hour without a queue or channel filter.
+const LEVELS_SQL: &str = "(SELECT 0 AS lv UNION ALL SELECT 1) l";
+
+/// The queue and channel of the roll-up row of all queues and channels.
+const ALL: &str = "*";
 
 /// A column of the roll-ups and what one row of a report table adds to it.
 type Figure = (&'static str, &'static str);
@@ -493,7 +504,16 @@ impl Part {
             values.push(a.to_owned());
         }
         keys.extend(["queue_id", "channel_id"]);
-        values.extend(["queue_id".to_owned(), "COALESCE(channel_id, '')".to_owned()]);
+        let mut from = format!("{source}, {SPANS_SQL}");
+        if agent.is_some() {
+            values.extend(["queue_id".to_owned(), "COALESCE(channel_id, '')".to_owned()]);
+        } else {
+            from += &format!(", {LEVELS_SQL}");
+            values.extend([
+                format!("CASE WHEN l.lv = 0 THEN queue_id ELSE '{ALL}' END"),
+                format!("CASE WHEN l.lv = 0 THEN COALESCE(channel_id, '') ELSE '{ALL}' END"),
+            ]);
+        }
         if self.dispositions() {
             keys.push("disposition");
             values.push(DISPOSITION_SQL.to_owned());
@@ -510,7 +530,7 @@ impl Part {
             .map(|c| format!("{c} = {target}.{c} + excluded.{c}"))
             .collect();
         format!(
-            "INSERT INTO {target} ({}, {}) SELECT {}, {} FROM {source}, {SPANS_SQL} \
+            "INSERT INTO {target} ({}, {}) SELECT {}, {} FROM {from} \
              WHERE {selector}{cond} GROUP BY {} ON CONFLICT ({}) DO UPDATE SET {}",
             keys.join(", "),
             cols.join(", "),
@@ -1200,8 +1220,8 @@ fn figure_cols(figures: &[Figure]) -> Vec<&'static str> {
 }
 
 /// The segments of a summary's range the roll-ups cover exactly: `(span, from bucket, to
-/// bucket)`, UTC days inside the range and hours at its edges (only hours when rows are local
-/// days or hours). `None` when the range does not start and end on whole UTC hours, or a local
+/// bucket)`: whole weeks inside the range, whole UTC days around them and hours at its edges
+/// (only hours when rows are local days or hours). `None` when the range does not start and end on whole UTC hours, or a local
 /// day or hour asked for does not (a zone with a :30 or :45 offset or change): the summary then
 /// reads the report tables.
 fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<(i64, i64, i64)>> {
@@ -1221,16 +1241,21 @@ fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<(i64, i64,
     if d0 >= d1 {
         return Some(vec![(HOUR_MS, h0, h1)]);
     }
-    Some(
-        [
-            (HOUR_MS, h0, d0 * 24),
-            (DAY_MS, d0, d1),
-            (HOUR_MS, d1 * 24, h1),
+    let (w0, w1) = ((d0 + 6).div_euclid(7), d1.div_euclid(7));
+    let middle = if w0 < w1 {
+        vec![
+            (DAY_MS, d0, w0 * 7),
+            (WEEK_MS, w0, w1),
+            (DAY_MS, w1 * 7, d1),
         ]
-        .into_iter()
-        .filter(|(_, a, b)| a < b)
-        .collect(),
-    )
+    } else {
+        vec![(DAY_MS, d0, d1)]
+    };
+    let mut segments = vec![(HOUR_MS, h0, d0 * 24)];
+    segments.extend(middle);
+    segments.push((HOUR_MS, d1 * 24, h1));
+    segments.retain(|(_, a, b)| a < b);
+    Some(segments)
 }
 
 /// What a summary reads: its question, the offsets of its zone, and the roll-ups' segments of
@@ -1465,6 +1490,11 @@ impl Store {
         } else {
             ("report_rollups", "report_rollup_dispositions")
         };
+        // Every queue and channel together: their own rows.
+        let f = &src.q.filter;
+        let all_queues = f.queue_id.is_none()
+            && f.channel_id.is_none()
+            && !matches!(group, Some(ReportGroup::Queue | ReportGroup::Channel));
         let sums = ROLLUP_COLUMNS
             .iter()
             .map(|c| format!("COALESCE(SUM({c}), 0) AS {c}"))
@@ -1478,6 +1508,13 @@ impl Store {
             };
             let mut cond = "span = $1 AND bucket >= $2 AND bucket < $3".to_owned();
             let mut args = vec![int(span), int(lo), int(hi)];
+            if !agent {
+                cond += if all_queues {
+                    " AND queue_id = '*' AND channel_id = '*'"
+                } else {
+                    " AND queue_id <> '*'"
+                };
+            }
             push_filters(
                 &mut cond,
                 &mut args,

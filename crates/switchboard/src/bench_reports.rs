@@ -319,7 +319,7 @@ pub async fn run(args: &[String]) -> anyhow::Result<()> {
     // 3. The same rows as CSV over HTTP, when the server has the endpoint.
     let token = crate::login(&http, &base, "admin", PASSWORD).await?;
     let url = format!(
-        "{base}/api/v1/reports/interactions?format=csv&tz=UTC&from={}&to={}",
+        "{base}/api/v1/reports/interactions?format=csv&from={}&to={}",
         rfc3339(filter.from)?,
         rfc3339(filter.to)?
     );
