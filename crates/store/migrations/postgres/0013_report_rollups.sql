@@ -1,5 +1,6 @@
--- Report roll-ups (R-8.4): the sums of the report tables per UTC hour (span 3600000) and per
--- UTC day (span 86400000) of arrival, queue and channel ('' for none), kept by the same commit
+-- Report roll-ups (R-8.4): the sums of the report tables per UTC hour (span 3600000), UTC day
+-- (86400000) and week of 7 UTC days (604800000) of arrival, queue and channel ('' for none; the
+-- per-interaction rows also once for all queues and channels, both '*'), kept by the same commit
 -- that writes the facts, so a summary over whole hours reads a few rows per hour instead of
 -- every interaction. `bucket` is created_at / span. `n` is how many report rows a row sums (a
 -- group is listed when it is above 0). The columns are those of the figures in
