@@ -1620,6 +1620,36 @@ impl Store {
         limit: i64,
         before: Option<&InteractionId>,
     ) -> Result<Vec<ReportInteraction>> {
+        // After `before`: its arrival bounds the range, so each page reads the index from
+        // there instead of from the range's end.
+        let after = match before {
+            None => None,
+            Some(b) => {
+                let at: Option<i64> = dispatch!(self, pool => {
+                    sqlx::query("SELECT created_at FROM report_interactions WHERE id = $1")
+                        .bind(b.as_str())
+                        .fetch_optional(pool)
+                        .await?
+                        .map(|r| r.int("created_at"))
+                        .transpose()
+                })?;
+                match at {
+                    Some(at) => Some((at, b)),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let bounded;
+        let filter = match after {
+            Some((at, _)) if at < filter.to.0 => {
+                bounded = ReportFilter {
+                    to: Timestamp(at + 1),
+                    ..filter.clone()
+                };
+                &bounded
+            }
+            _ => filter,
+        };
         let (mut cond, mut args) = where_in("r.", filter, 1, None, "");
         let mut n = args.len();
         let mut p = || {
@@ -1651,13 +1681,10 @@ impl Store {
             );
             args.push(text(d));
         }
-        if let Some(b) = before {
-            let ph = p();
-            cond += &format!(
-                " AND (r.created_at < (SELECT created_at FROM report_interactions WHERE id = {ph}) \
-                 OR (r.created_at = (SELECT created_at FROM report_interactions WHERE id = {ph}) \
-                 AND r.id < {ph}))"
-            );
+        if let Some((at, b)) = after {
+            let (t, id) = (p(), p());
+            cond += &format!(" AND (r.created_at < {t} OR (r.created_at = {t} AND r.id < {id}))");
+            args.push(int(at));
             args.push(text(b.as_str()));
         }
         let sql = format!(

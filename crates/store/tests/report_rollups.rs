@@ -382,3 +382,51 @@ async fn rollups_agree_with_the_report_tables() {
     })
     .await;
 }
+
+/// The drill-down's keyset pages list every interaction of the month once, in the order of one
+/// long page, whatever the page size.
+#[tokio::test]
+async fn drill_down_pages_follow_each_other() {
+    common::each_store("rollups-pages", |store| async move {
+        workload(&store, 7).await;
+        let filter = ReportFilter {
+            from: Timestamp(START + 2 * 24 * HOUR),
+            to: Timestamp(START + 20 * 24 * HOUR),
+            queue_id: Some(QueueId::from("q1")),
+            ..ReportFilter::default()
+        };
+        let all = store
+            .report_interactions(&filter, 1000, None)
+            .await
+            .unwrap();
+        assert!(all.len() > 40, "{}", all.len());
+        for size in [1, 7, 50] {
+            let mut paged = Vec::new();
+            loop {
+                let page = store
+                    .report_interactions(
+                        &filter,
+                        size,
+                        paged
+                            .last()
+                            .map(|i: &switchboard_store::ReportInteraction| &i.id),
+                    )
+                    .await
+                    .unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                paged.extend(page);
+            }
+            assert_eq!(paged, all, "pages of {size}");
+        }
+        // After an interaction that is not there: nothing.
+        let none = InteractionId::from("i-none");
+        assert!(store
+            .report_interactions(&filter, 10, Some(&none))
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}
