@@ -50,30 +50,54 @@ fn int(i: i64) -> Arg {
 
 /// The statements that record `facts`, in their order, each fact's rows with their roll-ups
 /// (unless `rollups` is false: benchmarks only).
+///
+/// The roll-ups: before the facts' rows, what the report rows the facts touch add to the
+/// roll-ups is taken away; after them, it is added back (one statement per part for up to
+/// [`DELTA_IDS`] interactions, whatever the number of facts).
 pub(crate) fn fact_statements(facts: &[Fact], rollups: bool) -> Vec<Stmt> {
-    let mut out = Vec::with_capacity(facts.len() * 6);
+    let mut rows = Vec::with_capacity(facts.len() * 2);
     for fact in facts {
-        let parts = if rollups {
-            rollup_parts(&fact.kind)
-        } else {
-            Vec::new()
-        };
-        for (part, args) in &parts {
-            out.push(Stmt {
-                sql: part.delta_sql(false),
-                args: args.clone(),
-            });
-        }
-        fact_rows(fact, &mut out);
-        for (part, args) in parts {
-            out.push(Stmt {
-                sql: part.delta_sql(true),
-                args,
-            });
+        fact_rows(fact, &mut rows);
+    }
+    if !rollups {
+        return rows;
+    }
+    // The interactions whose rows each part sums, each once.
+    let mut touched: Vec<Vec<&str>> = vec![Vec::new(); PARTS.len()];
+    let mut seen = std::collections::HashSet::new();
+    for fact in facts {
+        for (part, id) in rollup_parts(&fact.kind) {
+            let i = part.index();
+            if seen.insert((i, id.as_str())) {
+                touched[i].push(id.as_str());
+            }
         }
     }
+    let deltas = |add: bool| {
+        let mut out = Vec::new();
+        for (part, ids) in PARTS.iter().zip(&touched) {
+            for chunk in ids.chunks(DELTA_IDS) {
+                let mut args: Vec<Arg> = chunk.iter().map(|id| text(id)).collect();
+                let one = chunk.len() == 1;
+                if !one {
+                    args.resize(DELTA_IDS, Arg::Text(None));
+                }
+                out.push(Stmt {
+                    sql: part.delta_sql(add, one),
+                    args,
+                });
+            }
+        }
+        out
+    };
+    let mut out = deltas(false);
+    out.extend(rows);
+    out.extend(deltas(true));
     out
 }
+
+/// The interactions one roll-up statement covers (unused places bound to NULL).
+const DELTA_IDS: usize = 32;
 
 /// The statements that write `fact` into the report tables.
 fn fact_rows(fact: &Fact, out: &mut Vec<Stmt>) {
@@ -438,7 +462,10 @@ impl Part {
             Part::InteractionDispositions | Part::LegDispositions => COUNT_FIGURES.to_vec(),
         }
     }
-    /// (report table, roll-up table, agent column, condition, selector of one fact's rows).
+    fn index(self) -> usize {
+        PARTS.iter().position(|p| *p == self).unwrap_or_default()
+    }
+    /// (report table, roll-up table, agent column, condition, its interaction's column).
     fn tables(
         self,
     ) -> (
@@ -448,8 +475,8 @@ impl Part {
         &'static str,
         &'static str,
     ) {
-        const ONE: &str = "id = $1";
-        const AGENT: &str = "interaction_id = $1 AND agent_id = $2";
+        const ONE: &str = "id";
+        const AGENT: &str = "interaction_id";
         match self {
             Part::Interaction => ("report_interactions", "report_rollups", None, "", ONE),
             Part::InteractionDispositions => (
@@ -541,88 +568,83 @@ impl Part {
             sets.join(", ")
         )
     }
-    /// The statement taking away (`add` false) or adding back what one fact's rows add.
-    fn delta_sql(self, add: bool) -> &'static str {
+    /// The statement taking away (`add` false) or adding back what the rows of one
+    /// interaction (`one`) or of [`DELTA_IDS`] interactions add.
+    fn delta_sql(self, add: bool, one: bool) -> &'static str {
         static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            let wide: Vec<String> = (1..=DELTA_IDS).map(|i| format!("${i}")).collect();
+            let wide = wide.join(", ");
             PARTS
                 .iter()
                 .flat_map(|p| {
+                    let col = p.tables().4;
+                    let one = format!("{col} = $1");
+                    let many = format!("{col} IN ({wide})");
                     [
-                        p.upsert_sql(p.tables().4, true),
-                        p.upsert_sql(p.tables().4, false),
+                        p.upsert_sql(&one, true),
+                        p.upsert_sql(&one, false),
+                        p.upsert_sql(&many, true),
+                        p.upsert_sql(&many, false),
                     ]
                 })
                 .collect()
         });
-        let i = PARTS.iter().position(|p| *p == self).unwrap_or_default();
-        &SQL[i * 2 + usize::from(add)]
+        &SQL[self.index() * 4 + usize::from(!one) * 2 + usize::from(add)]
     }
 }
 
-/// The parts of the roll-ups a fact may change, with the values of their selector. Each is
-/// taken away before the fact's rows are written and added back after, so a roll-up always
-/// equals the sums of the rows it covers, whatever a fact changes (a late accept, a first
-/// response, a wrap-up all land in the bucket of the interaction's arrival) and however often
-/// a fact is applied.
-fn rollup_parts(kind: &FactKind) -> Vec<(Part, Vec<Arg>)> {
-    let one = |i: &InteractionId| vec![text(i.as_str())];
-    let two = |i: &InteractionId, a: &AgentId| vec![text(i.as_str()), text(a.as_str())];
+/// The parts of the roll-ups a fact may change, with the interaction whose report rows they
+/// sum. Each is taken away before the facts' rows are written and added back after, so a
+/// roll-up always equals the sums of the rows it covers, whatever a fact changes (a late accept,
+/// a first response, a wrap-up all land in the bucket of the interaction's arrival) and however
+/// often a fact is applied.
+fn rollup_parts(kind: &FactKind) -> Vec<(Part, &InteractionId)> {
     match kind {
-        FactKind::Arrived { interaction, .. } => vec![(Part::Interaction, one(interaction))],
-        FactKind::OfferMade {
-            interaction, agent, ..
-        } => {
-            vec![(Part::Offers, two(interaction, agent))]
-        }
+        FactKind::Arrived { interaction, .. } => vec![(Part::Interaction, interaction)],
+        FactKind::OfferMade { interaction, .. } => vec![(Part::Offers, interaction)],
         FactKind::OfferEnded {
             interaction,
-            agent,
             outcome,
+            ..
         } => {
-            let mut v = vec![(Part::Offers, two(interaction, agent))];
+            let mut v = vec![(Part::Offers, interaction)];
             if matches!(
                 outcome,
                 switchboard_domain::OfferOutcome::Missed
                     | switchboard_domain::OfferOutcome::Rejected
             ) {
-                v.push((Part::Interaction, one(interaction)));
+                v.push((Part::Interaction, interaction));
             }
             v
         }
         FactKind::Answered { interaction, .. } | FactKind::FirstResponse { interaction, .. } => {
             vec![
-                (Part::Interaction, one(interaction)),
-                (Part::FirstAgent, one(interaction)),
+                (Part::Interaction, interaction),
+                (Part::FirstAgent, interaction),
             ]
         }
-        FactKind::Joined {
-            interaction, agent, ..
-        } => vec![(Part::Legs, two(interaction, agent))],
-        FactKind::Transferred {
-            interaction, from, ..
-        } => vec![
-            (Part::Interaction, one(interaction)),
-            (Part::Legs, two(interaction, from)),
-        ],
+        FactKind::Joined { interaction, .. } => vec![(Part::Legs, interaction)],
+        FactKind::Transferred { interaction, .. } => {
+            vec![(Part::Interaction, interaction), (Part::Legs, interaction)]
+        }
         FactKind::WrappedUp {
             interaction,
-            agent,
             closing,
             ..
         } => {
             let mut v = vec![
-                (Part::Legs, two(interaction, agent)),
-                (Part::LegDispositions, two(interaction, agent)),
+                (Part::Legs, interaction),
+                (Part::LegDispositions, interaction),
             ];
             if *closing {
-                v.push((Part::Interaction, one(interaction)));
-                v.push((Part::InteractionDispositions, one(interaction)));
+                v.push((Part::Interaction, interaction));
+                v.push((Part::InteractionDispositions, interaction));
             }
             v
         }
         FactKind::Completed { interaction } => vec![
-            (Part::Interaction, one(interaction)),
-            (Part::InteractionDispositions, one(interaction)),
+            (Part::Interaction, interaction),
+            (Part::InteractionDispositions, interaction),
         ],
         FactKind::MessageIn { .. }
         | FactKind::MessageOut { .. }

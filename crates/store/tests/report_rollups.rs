@@ -215,7 +215,7 @@ fn life(rng: &mut StdRng, n: usize, out: &mut Vec<Fact>) {
     out.push(fact(at, FactKind::Completed { interaction: i }));
 }
 
-/// A seeded month: facts in the order they happened, committed in steps of 1 to 30.
+/// A seeded month: facts in the order they happened, committed in steps of 1 to 30 or 300.
 async fn workload(store: &Store, seed: u64) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut facts = Vec::new();
@@ -225,7 +225,13 @@ async fn workload(store: &Store, seed: u64) {
     facts.sort_by_key(|f| f.at);
     let mut rest = facts.as_slice();
     while !rest.is_empty() {
-        let k = rng.random_range(1..=30).min(rest.len());
+        // Now and then a large step: more interactions than one roll-up statement covers.
+        let k = if rng.random_bool(0.05) {
+            300
+        } else {
+            rng.random_range(1..=30)
+        };
+        let k = k.min(rest.len());
         let (step, tail) = rest.split_at(k);
         store
             .commit(&Changeset {
