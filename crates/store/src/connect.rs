@@ -36,6 +36,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         12,
         include_str!("../migrations/sqlite/0012_responses_tokens.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_report_rollups.sql"),
+    ),
     (14, include_str!("../migrations/sqlite/0014_cluster.sql")),
 ];
 
@@ -70,6 +74,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         12,
         include_str!("../migrations/postgres/0012_responses_tokens.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_report_rollups.sql"),
+    ),
     (14, include_str!("../migrations/postgres/0014_cluster.sql")),
 ];
 
@@ -102,12 +110,14 @@ impl Store {
             Store {
                 backend: Backend::Postgres(pg_pool(PgConnectOptions::from_str(url)?).await?),
                 writer: None,
+                report_writes: Default::default(),
             }
         } else if url.starts_with("sqlite:") {
             let (pool, writer) = sqlite_pool(url).await?;
             Store {
                 backend: Backend::Sqlite(pool),
                 writer,
+                report_writes: Default::default(),
             }
         } else {
             return Err(config_error(
@@ -144,6 +154,7 @@ impl Store {
         let store = Store {
             backend: Backend::Postgres(pool),
             writer: None,
+            report_writes: Default::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -213,6 +224,12 @@ impl Store {
                 }
                 tracing::info!(backend = self.backend(), version, "applying migration");
                 sqlx::raw_sql(sql).execute(&mut *tx).await?;
+                if version == crate::reports::ROLLUP_MIGRATION {
+                    // An upgraded database's roll-ups are right at once: summed from its rows.
+                    for sql in crate::reports::rollup_rebuild_sql() {
+                        sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+                    }
+                }
                 sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
                     .bind(version)
                     .bind(crate::ops::now_ms())

@@ -63,9 +63,9 @@ pub use records::{
     PendingStatus, RawWebhook, UserRecord,
 };
 pub use reports::{
-    report_bucket_range, report_day_of, PresenceInterval, ReportFigure, ReportFilter, ReportGroup,
-    ReportInteraction, Summary, SummaryQuery, SummaryRow, Timeline, DISPOSITION_BY_COUNTDOWN,
-    DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
+    report_bucket_range, report_day_of, report_summary_uses_rollups, PresenceInterval,
+    ReportFigure, ReportFilter, ReportGroup, ReportInteraction, Summary, SummaryQuery, SummaryRow,
+    Timeline, DISPOSITION_BY_COUNTDOWN, DISPOSITION_NO_CODE, MAX_HOUR_RANGE_DAYS, MAX_RANGE_DAYS,
 };
 pub use templates::{TemplateFilter, TemplateRecord, TemplateStatusChange, TemplateSyncOutcome};
 
@@ -84,6 +84,22 @@ pub struct Store {
     pub(crate) backend: Backend,
     /// SQLite: the connection of [`Store::commit`] (see `dispatch_commit!`).
     pub(crate) writer: Option<SqlitePool>,
+    /// What a commit writes of the report facts: everything but in benchmarks.
+    pub(crate) report_writes: ReportWrites,
+}
+
+/// What [`Store::commit`] writes of `Changeset::facts`. Only benchmarks change it, to measure
+/// what the report rows cost on the inbound path (`switchboard load --report-writes`); a store
+/// that writes less than [`ReportWrites::All`] gives wrong reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReportWrites {
+    /// The report tables and their roll-ups.
+    #[default]
+    All,
+    /// The report tables without the roll-ups (as before the roll-ups existed).
+    FactsOnly,
+    /// Nothing (as before the facts existed).
+    Off,
 }
 
 impl std::fmt::Debug for Store {
@@ -101,6 +117,13 @@ impl Store {
             Backend::Sqlite(_) => "sqlite",
             Backend::Postgres(_) => "postgres",
         }
+    }
+
+    /// This store, writing only `what` of the report facts (benchmarks only, see
+    /// [`ReportWrites`]).
+    pub fn with_report_writes(mut self, what: ReportWrites) -> Store {
+        self.report_writes = what;
+        self
     }
 
     /// Checks that the database answers (`SELECT 1`).

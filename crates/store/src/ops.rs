@@ -483,7 +483,13 @@ impl Store {
                 )
             }))
             .collect();
-        let fact_statements = crate::reports::fact_statements(&changes.facts);
+        let fact_statements = match self.report_writes {
+            crate::ReportWrites::All => crate::reports::fact_statements(&changes.facts, true),
+            crate::ReportWrites::FactsOnly => {
+                crate::reports::fact_statements(&changes.facts, false)
+            }
+            crate::ReportWrites::Off => Vec::new(),
+        };
         let begin = self.begin_write();
 
         let fence_sql = self.fence_sql();

@@ -48,10 +48,60 @@ fn int(i: i64) -> Arg {
     Arg::Int(Some(i))
 }
 
-/// The statements that record `facts`, in their order.
-pub(crate) fn fact_statements(facts: &[Fact]) -> Vec<Stmt> {
-    let mut out = Vec::with_capacity(facts.len() * 2);
+/// The statements that record `facts`, in their order, each fact's rows with their roll-ups
+/// (unless `rollups` is false: benchmarks only).
+///
+/// The roll-ups: before the facts' rows, what the report rows the facts touch add to the
+/// roll-ups is taken away; after them, it is added back (one statement per part for up to
+/// [`DELTA_IDS`] interactions, whatever the number of facts).
+pub(crate) fn fact_statements(facts: &[Fact], rollups: bool) -> Vec<Stmt> {
+    let mut rows = Vec::with_capacity(facts.len() * 2);
     for fact in facts {
+        fact_rows(fact, &mut rows);
+    }
+    if !rollups {
+        return rows;
+    }
+    // The interactions whose rows each part sums, each once.
+    let mut touched: Vec<Vec<&str>> = vec![Vec::new(); PARTS.len()];
+    let mut seen = std::collections::HashSet::new();
+    for fact in facts {
+        for (part, id) in rollup_parts(&fact.kind) {
+            let i = part.index();
+            if seen.insert((i, id.as_str())) {
+                touched[i].push(id.as_str());
+            }
+        }
+    }
+    let deltas = |add: bool| {
+        let mut out = Vec::new();
+        for (part, ids) in PARTS.iter().zip(&touched) {
+            for chunk in ids.chunks(DELTA_IDS) {
+                let mut args: Vec<Arg> = chunk.iter().map(|id| text(id)).collect();
+                let one = chunk.len() == 1;
+                if !one {
+                    args.resize(DELTA_IDS, Arg::Text(None));
+                }
+                out.push(Stmt {
+                    sql: part.delta_sql(add, one),
+                    args,
+                });
+            }
+        }
+        out
+    };
+    let mut out = deltas(false);
+    out.extend(rows);
+    out.extend(deltas(true));
+    out
+}
+
+/// The interactions one roll-up statement covers (unused places bound to NULL).
+const DELTA_IDS: usize = 32;
+
+/// The statements that write `fact` into the report tables.
+fn fact_rows(fact: &Fact, out: &mut Vec<Stmt>) {
+    {
         let at = fact.at.0;
         match &fact.kind {
             FactKind::Arrived {
@@ -250,6 +300,372 @@ pub(crate) fn fact_statements(facts: &[Fact]) -> Vec<Stmt> {
             }
         }
     }
+}
+
+// ----------------------------------------------------------------------------------- roll-ups
+
+/// The migration that adds the roll-up tables (and fills them from the report rows).
+pub(crate) const ROLLUP_MIGRATION: i64 = 13;
+
+/// The spans of the roll-ups: UTC hours, UTC days and weeks of 7 UTC days from 1970-01-01.
+const SPANS_SQL: &str =
+    "(SELECT 3600000 AS span UNION ALL SELECT 86400000 UNION ALL SELECT 604800000) s";
+
+const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// The per-interaction roll-ups are kept per queue and channel (`l.lv = 0`) and once more for
+/// all queues and channels together (queue and channel `'*'`), the rows of a summary by day or
+/// hour without a queue or channel filter.
+const LEVELS_SQL: &str = "(SELECT 0 AS lv UNION ALL SELECT 1) l";
+
+/// The queue and channel of the roll-up row of all queues and channels.
+const ALL: &str = "*";
+
+/// A column of the roll-ups and what one row of a report table adds to it.
+type Figure = (&'static str, &'static str);
+
+const ACCEPTED_SQL: &str = "CASE WHEN outbound = 0 AND accepted_at IS NOT NULL THEN 1 ELSE 0 END";
+
+/// The speed figures of an interaction (in an agent's row: those they answered first).
+const SPEED_FIGURES: &[Figure] = &[
+    ("answered", ACCEPTED_SQL),
+    (
+        "answer_ms",
+        "CASE WHEN outbound = 0 AND accepted_at IS NOT NULL THEN accepted_at - created_at \
+         ELSE 0 END",
+    ),
+    (
+        "responded",
+        "CASE WHEN outbound = 0 AND first_response_at IS NOT NULL THEN 1 ELSE 0 END",
+    ),
+    (
+        "response_ms",
+        "CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
+         THEN first_response_at - created_at ELSE 0 END",
+    ),
+    (
+        "sla_met",
+        "CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
+         AND first_response_at - created_at <= sla_ms THEN 1 ELSE 0 END",
+    ),
+    (
+        "sla_late",
+        "CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
+         AND first_response_at - created_at > sla_ms THEN 1 ELSE 0 END",
+    ),
+];
+
+/// The counts of an interaction (beside [`SPEED_FIGURES`]).
+const INTERACTION_FIGURES: &[Figure] = &[
+    ("n", "1"),
+    ("offered", "CASE WHEN outbound = 0 THEN 1 ELSE 0 END"),
+    ("accepted", ACCEPTED_SQL),
+    ("missed", "missed_offers"),
+    ("rejected", "rejected_offers"),
+    (
+        "handled",
+        "CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END",
+    ),
+    ("transferred", "CASE WHEN transfers > 0 THEN 1 ELSE 0 END"),
+    (
+        "handle_ms",
+        "CASE WHEN wrapped_up_at IS NOT NULL THEN handle_ms ELSE 0 END",
+    ),
+];
+
+/// An agent's offer.
+const OFFER_FIGURES: &[Figure] = &[
+    ("n", "1"),
+    ("offered", "1"),
+    (
+        "accepted",
+        "CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END",
+    ),
+    ("missed", "CASE WHEN outcome = 'missed' THEN 1 ELSE 0 END"),
+    (
+        "rejected",
+        "CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END",
+    ),
+];
+
+/// An agent's participation.
+const LEG_FIGURES: &[Figure] = &[
+    ("n", "1"),
+    (
+        "handled",
+        "CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END",
+    ),
+    ("transferred", "transferred"),
+    (
+        "handle_ms",
+        "CASE WHEN wrapped_up_at IS NOT NULL THEN wrapped_up_at - joined_at ELSE 0 END",
+    ),
+];
+
+/// An interaction an agent answered first: its row in that agent's figures.
+const FIRST_FIGURES: &[Figure] = &[("n", "1")];
+
+/// A count of rows, for the dispositions.
+const COUNT_FIGURES: &[Figure] = &[("n", "1")];
+
+/// Every column of the roll-ups (but `n`), as the figures name them.
+const ROLLUP_COLUMNS: &[&str] = &[
+    "n",
+    "offered",
+    "accepted",
+    "missed",
+    "rejected",
+    "handled",
+    "transferred",
+    "handle_ms",
+    "answered",
+    "answer_ms",
+    "responded",
+    "response_ms",
+    "sla_met",
+    "sla_late",
+];
+
+/// A part of the roll-ups: the rows of one report table summed into one roll-up table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// `report_interactions` into `report_rollups`.
+    Interaction,
+    /// Handled interactions by disposition.
+    InteractionDispositions,
+    /// `report_interactions` into the row of the agent who answered first.
+    FirstAgent,
+    /// `report_offers` into the agent's row.
+    Offers,
+    /// `report_legs` into the agent's row.
+    Legs,
+    /// Completed participations by disposition.
+    LegDispositions,
+}
+
+const PARTS: [Part; 6] = [
+    Part::Interaction,
+    Part::InteractionDispositions,
+    Part::FirstAgent,
+    Part::Offers,
+    Part::Legs,
+    Part::LegDispositions,
+];
+
+impl Part {
+    fn figures(self) -> Vec<Figure> {
+        match self {
+            Part::Interaction => [INTERACTION_FIGURES, SPEED_FIGURES].concat(),
+            Part::FirstAgent => [FIRST_FIGURES, SPEED_FIGURES].concat(),
+            Part::Offers => OFFER_FIGURES.to_vec(),
+            Part::Legs => LEG_FIGURES.to_vec(),
+            Part::InteractionDispositions | Part::LegDispositions => COUNT_FIGURES.to_vec(),
+        }
+    }
+    fn index(self) -> usize {
+        PARTS.iter().position(|p| *p == self).unwrap_or_default()
+    }
+    /// (report table, roll-up table, agent column, condition, its interaction's column).
+    fn tables(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        &'static str,
+    ) {
+        const ONE: &str = "id";
+        const AGENT: &str = "interaction_id";
+        match self {
+            Part::Interaction => ("report_interactions", "report_rollups", None, "", ONE),
+            Part::InteractionDispositions => (
+                "report_interactions",
+                "report_rollup_dispositions",
+                None,
+                " AND wrapped_up_at IS NOT NULL",
+                ONE,
+            ),
+            Part::FirstAgent => (
+                "report_interactions",
+                "report_agent_rollups",
+                Some("first_agent_id"),
+                " AND first_agent_id IS NOT NULL",
+                ONE,
+            ),
+            Part::Offers => (
+                "report_offers",
+                "report_agent_rollups",
+                Some("agent_id"),
+                "",
+                AGENT,
+            ),
+            Part::Legs => (
+                "report_legs",
+                "report_agent_rollups",
+                Some("agent_id"),
+                "",
+                AGENT,
+            ),
+            Part::LegDispositions => (
+                "report_legs",
+                "report_agent_rollup_dispositions",
+                Some("agent_id"),
+                " AND wrapped_up_at IS NOT NULL",
+                AGENT,
+            ),
+        }
+    }
+    fn dispositions(self) -> bool {
+        matches!(self, Part::InteractionDispositions | Part::LegDispositions)
+    }
+    /// An upsert adding (or, `negative`, taking away) what the rows `selector` picks add to
+    /// the roll-ups, in both spans.
+    fn upsert_sql(self, selector: &str, negative: bool) -> String {
+        let (source, target, agent, cond, _) = self.tables();
+        let figures = self.figures();
+        let mut keys = vec!["span", "bucket"];
+        let mut values = vec!["s.span".to_owned(), "created_at / s.span".to_owned()];
+        if let Some(a) = agent {
+            keys.push("agent_id");
+            values.push(a.to_owned());
+        }
+        keys.extend(["queue_id", "channel_id"]);
+        let mut from = format!("{source}, {SPANS_SQL}");
+        if agent.is_some() {
+            values.extend(["queue_id".to_owned(), "COALESCE(channel_id, '')".to_owned()]);
+        } else {
+            from += &format!(", {LEVELS_SQL}");
+            values.extend([
+                format!("CASE WHEN l.lv = 0 THEN queue_id ELSE '{ALL}' END"),
+                format!("CASE WHEN l.lv = 0 THEN COALESCE(channel_id, '') ELSE '{ALL}' END"),
+            ]);
+        }
+        if self.dispositions() {
+            keys.push("disposition");
+            values.push(DISPOSITION_SQL.to_owned());
+        }
+        let group: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
+        let sign = if negative { "-" } else { "" };
+        let cols: Vec<&str> = figures.iter().map(|(c, _)| *c).collect();
+        let sums: Vec<String> = figures
+            .iter()
+            .map(|(_, e)| format!("{sign}COALESCE(SUM({e}), 0)"))
+            .collect();
+        let sets: Vec<String> = cols
+            .iter()
+            .map(|c| format!("{c} = {target}.{c} + excluded.{c}"))
+            .collect();
+        format!(
+            "INSERT INTO {target} ({}, {}) SELECT {}, {} FROM {from} \
+             WHERE {selector}{cond} GROUP BY {} ON CONFLICT ({}) DO UPDATE SET {}",
+            keys.join(", "),
+            cols.join(", "),
+            values.join(", "),
+            sums.join(", "),
+            group.join(", "),
+            keys.join(", "),
+            sets.join(", ")
+        )
+    }
+    /// The statement taking away (`add` false) or adding back what the rows of one
+    /// interaction (`one`) or of [`DELTA_IDS`] interactions add.
+    fn delta_sql(self, add: bool, one: bool) -> &'static str {
+        static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            let wide: Vec<String> = (1..=DELTA_IDS).map(|i| format!("${i}")).collect();
+            let wide = wide.join(", ");
+            PARTS
+                .iter()
+                .flat_map(|p| {
+                    let col = p.tables().4;
+                    let one = format!("{col} = $1");
+                    let many = format!("{col} IN ({wide})");
+                    [
+                        p.upsert_sql(&one, true),
+                        p.upsert_sql(&one, false),
+                        p.upsert_sql(&many, true),
+                        p.upsert_sql(&many, false),
+                    ]
+                })
+                .collect()
+        });
+        &SQL[self.index() * 4 + usize::from(!one) * 2 + usize::from(add)]
+    }
+}
+
+/// The parts of the roll-ups a fact may change, with the interaction whose report rows they
+/// sum. Each is taken away before the facts' rows are written and added back after, so a
+/// roll-up always equals the sums of the rows it covers, whatever a fact changes (a late accept,
+/// a first response, a wrap-up all land in the bucket of the interaction's arrival) and however
+/// often a fact is applied.
+fn rollup_parts(kind: &FactKind) -> Vec<(Part, &InteractionId)> {
+    match kind {
+        FactKind::Arrived { interaction, .. } => vec![(Part::Interaction, interaction)],
+        FactKind::OfferMade { interaction, .. } => vec![(Part::Offers, interaction)],
+        FactKind::OfferEnded {
+            interaction,
+            outcome,
+            ..
+        } => {
+            let mut v = vec![(Part::Offers, interaction)];
+            if matches!(
+                outcome,
+                switchboard_domain::OfferOutcome::Missed
+                    | switchboard_domain::OfferOutcome::Rejected
+            ) {
+                v.push((Part::Interaction, interaction));
+            }
+            v
+        }
+        FactKind::Answered { interaction, .. } | FactKind::FirstResponse { interaction, .. } => {
+            vec![
+                (Part::Interaction, interaction),
+                (Part::FirstAgent, interaction),
+            ]
+        }
+        FactKind::Joined { interaction, .. } => vec![(Part::Legs, interaction)],
+        FactKind::Transferred { interaction, .. } => {
+            vec![(Part::Interaction, interaction), (Part::Legs, interaction)]
+        }
+        FactKind::WrappedUp {
+            interaction,
+            closing,
+            ..
+        } => {
+            let mut v = vec![
+                (Part::Legs, interaction),
+                (Part::LegDispositions, interaction),
+            ];
+            if *closing {
+                v.push((Part::Interaction, interaction));
+                v.push((Part::InteractionDispositions, interaction));
+            }
+            v
+        }
+        FactKind::Completed { interaction } => vec![
+            (Part::Interaction, interaction),
+            (Part::InteractionDispositions, interaction),
+        ],
+        FactKind::MessageIn { .. }
+        | FactKind::MessageOut { .. }
+        | FactKind::Ended { .. }
+        | FactKind::Presence { .. } => Vec::new(),
+    }
+}
+
+/// Empties the roll-ups and sums them again from the report tables (the migration that adds
+/// them; [`Store::rebuild_report_rollups`]).
+pub(crate) fn rollup_rebuild_sql() -> Vec<String> {
+    let mut out: Vec<String> = [
+        "report_rollups",
+        "report_rollup_dispositions",
+        "report_agent_rollups",
+        "report_agent_rollup_dispositions",
+    ]
+    .iter()
+    .map(|t| format!("DELETE FROM {t}"))
+    .collect();
+    out.extend(PARTS.iter().map(|p| p.upsert_sql("1 = 1", false)));
     out
 }
 
@@ -558,6 +974,26 @@ struct Acc {
 }
 
 impl Acc {
+    /// Adds a summed column of a query (named as in [`ROLLUP_COLUMNS`], or `sla_due`).
+    fn add_col(&mut self, col: &str, v: i64) {
+        match col {
+            "offered" => self.offered += v,
+            "accepted" => self.accepted += v,
+            "missed" => self.missed += v,
+            "rejected" => self.rejected += v,
+            "handled" => self.handled += v,
+            "transferred" => self.transferred += v,
+            "handle_ms" => self.handle_ms += v,
+            "answered" => self.answered += v,
+            "answer_ms" => self.answer_ms += v,
+            "responded" => self.responded += v,
+            "response_ms" => self.response_ms += v,
+            "sla_met" => self.sla_met += v,
+            // Answered past the target, or no answer yet and the target passed.
+            "sla_late" | "sla_due" => self.sla_missed += v,
+            _ => {}
+        }
+    }
     fn add(&mut self, o: &Acc) {
         self.offered += o.offered;
         self.accepted += o.accepted;
@@ -676,6 +1112,25 @@ fn hour_key(hour: i64) -> String {
 /// The columns a grouping reads, per table.
 struct Cols {
     agent: &'static str,
+    /// The instant of arrival (milliseconds).
+    time: &'static str,
+}
+
+const RAW_TIME: &str = "created_at";
+/// The start of a roll-up's hour.
+const ROLLUP_TIME: &str = "(bucket * 3600000)";
+
+/// [`key_sql`] of `group` over the columns `agent` and `time`; `''` (one row) for none.
+fn group_key(
+    group: Option<ReportGroup>,
+    agent: &'static str,
+    time: &'static str,
+    offsets: &Offsets,
+) -> String {
+    group.map_or_else(
+        || "''".to_owned(),
+        |g| key_sql(g, &Cols { agent, time }, offsets),
+    )
 }
 
 fn key_sql(group: ReportGroup, cols: &Cols, offsets: &Offsets) -> String {
@@ -683,14 +1138,8 @@ fn key_sql(group: ReportGroup, cols: &Cols, offsets: &Offsets) -> String {
         ReportGroup::Queue => "queue_id".into(),
         ReportGroup::Channel => "COALESCE(channel_id, '')".into(),
         ReportGroup::Agent => format!("COALESCE({}, '')", cols.agent),
-        ReportGroup::Day => format!(
-            "CAST({} / {DAY_MS} AS TEXT)",
-            offsets.local_sql("created_at")
-        ),
-        ReportGroup::Hour => format!(
-            "CAST({} / {HOUR_MS} AS TEXT)",
-            offsets.local_sql("created_at")
-        ),
+        ReportGroup::Day => format!("CAST({} / {DAY_MS} AS TEXT)", offsets.local_sql(cols.time)),
+        ReportGroup::Hour => format!("CAST({} / {HOUR_MS} AS TEXT)", offsets.local_sql(cols.time)),
     }
 }
 
@@ -732,20 +1181,32 @@ fn where_in(
         p()
     );
     let mut args = vec![int(f.from.0), int(f.to.0)];
+    push_filters(&mut sql, &mut args, &mut p, prefix, f, agent_col);
+    sql += extra;
+    (sql, args)
+}
+
+/// The queue, channel and agent filters of `f` added to a WHERE clause.
+fn push_filters(
+    sql: &mut String,
+    args: &mut Vec<Arg>,
+    p: &mut impl FnMut() -> String,
+    prefix: &str,
+    f: &ReportFilter,
+    agent_col: Option<&str>,
+) {
     if let Some(q) = &f.queue_id {
-        sql += &format!(" AND {prefix}queue_id = {}", p());
+        *sql += &format!(" AND {prefix}queue_id = {}", p());
         args.push(text(q.as_str()));
     }
     if let Some(c) = &f.channel_id {
-        sql += &format!(" AND {prefix}channel_id = {}", p());
+        *sql += &format!(" AND {prefix}channel_id = {}", p());
         args.push(text(c));
     }
     if let (Some(a), Some(col)) = (&f.agent_id, agent_col) {
-        sql += &format!(" AND {col} = {}", p());
+        *sql += &format!(" AND {col} = {}", p());
         args.push(text(a.as_str()));
     }
-    sql += extra;
-    (sql, args)
 }
 
 macro_rules! bind_all {
@@ -761,27 +1222,78 @@ macro_rules! bind_all {
     }};
 }
 
-const SUM_INTERACTIONS: &str = "\
-    COUNT(*) AS n, \
-    COALESCE(SUM(CASE WHEN outbound = 0 THEN 1 ELSE 0 END), 0) AS offered, \
-    COALESCE(SUM(CASE WHEN outbound = 0 AND accepted_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS accepted, \
-    COALESCE(SUM(missed_offers), 0) AS missed, \
-    COALESCE(SUM(rejected_offers), 0) AS rejected, \
-    COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
-    COALESCE(SUM(CASE WHEN transfers > 0 THEN 1 ELSE 0 END), 0) AS transferred, \
-    COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN handle_ms ELSE 0 END), 0) AS handle_ms, \
-    COALESCE(SUM(CASE WHEN outbound = 0 AND accepted_at IS NOT NULL \
-        THEN accepted_at - created_at ELSE 0 END), 0) AS answer_ms, \
-    COALESCE(SUM(CASE WHEN outbound = 0 AND first_response_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
-        AS responded, \
-    COALESCE(SUM(CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
-        THEN first_response_at - created_at ELSE 0 END), 0) AS response_ms, \
-    COALESCE(SUM(CASE WHEN outbound = 0 AND first_response_at IS NOT NULL \
-        AND first_response_at - created_at <= sla_ms THEN 1 ELSE 0 END), 0) AS sla_met, \
-    COALESCE(SUM(CASE WHEN outbound = 0 AND ((first_response_at IS NOT NULL \
-        AND first_response_at - created_at > sla_ms) \
-        OR (first_response_at IS NULL AND created_at + sla_ms <= $1)) THEN 1 ELSE 0 END), 0) \
-        AS sla_missed";
+/// Inbound interactions without a first response whose target passed at the time of asking
+/// (`$1`): SLA missed, though no roll-up can hold it.
+const SLA_DUE_SQL: &str =
+    "outbound = 0 AND first_response_at IS NULL AND created_at + sla_ms <= $1";
+
+/// `COALESCE(SUM(expression), 0) AS column` of each figure.
+fn figure_sums(figures: &[Figure]) -> String {
+    figures
+        .iter()
+        .map(|(c, e)| format!("COALESCE(SUM({e}), 0) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The names of `figures`' columns.
+fn figure_cols(figures: &[Figure]) -> Vec<&'static str> {
+    figures.iter().map(|(c, _)| *c).collect()
+}
+
+/// The segments of a summary's range the roll-ups cover exactly: `(span, from bucket, to
+/// bucket)`: whole weeks inside the range, whole UTC days around them and hours at its edges
+/// (only hours when rows are local days or hours). `None` when the range does not start and end on whole UTC hours, or a local
+/// day or hour asked for does not (a zone with a :30 or :45 offset or change): the summary then
+/// reads the report tables.
+fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<(i64, i64, i64)>> {
+    let f = &q.filter;
+    let whole = |t: i64| t.rem_euclid(HOUR_MS) == 0;
+    if !whole(f.from.0) || !whole(f.to.0) || f.channel_id.as_deref() == Some("") {
+        return None;
+    }
+    let (h0, h1) = (f.from.0 / HOUR_MS, f.to.0 / HOUR_MS);
+    if matches!(q.group_by, ReportGroup::Day | ReportGroup::Hour) {
+        if offsets.0.iter().any(|&(at, o)| !whole(at) || !whole(o)) {
+            return None;
+        }
+        return Some(vec![(HOUR_MS, h0, h1)]);
+    }
+    let (d0, d1) = ((h0 + 23).div_euclid(24), h1.div_euclid(24));
+    if d0 >= d1 {
+        return Some(vec![(HOUR_MS, h0, h1)]);
+    }
+    let (w0, w1) = ((d0 + 6).div_euclid(7), d1.div_euclid(7));
+    let middle = if w0 < w1 {
+        vec![
+            (DAY_MS, d0, w0 * 7),
+            (WEEK_MS, w0, w1),
+            (DAY_MS, w1 * 7, d1),
+        ]
+    } else {
+        vec![(DAY_MS, d0, d1)]
+    };
+    let mut segments = vec![(HOUR_MS, h0, d0 * 24)];
+    segments.extend(middle);
+    segments.push((HOUR_MS, d1 * 24, h1));
+    segments.retain(|(_, a, b)| a < b);
+    Some(segments)
+}
+
+/// What a summary reads: its question, the offsets of its zone, and the roll-ups' segments of
+/// its range (`None`: the report tables).
+struct Source<'a> {
+    q: &'a SummaryQuery,
+    offsets: &'a Offsets,
+    segments: Option<&'a [(i64, i64, i64)]>,
+}
+
+/// Whether [`Store::report_summary`] answers `q` from the roll-ups (else from the report
+/// tables; the figures are the same).
+pub fn report_summary_uses_rollups(q: &SummaryQuery) -> Result<bool> {
+    let offsets = Offsets::of(&q.tz, q.filter.from, q.filter.to)?;
+    Ok(rollup_segments(q, &offsets).is_some())
+}
 
 /// PostgreSQL's SUM of BIGINT is NUMERIC: every sum is read through this cast.
 fn cast_sums(sql: &str) -> String {
@@ -793,7 +1305,33 @@ impl Store {
     /// Figures of the interactions that arrived in the range, grouped (see ARCHITECTURE.md,
     /// "Report definitions"). Time groups list every local day or hour of the range, also empty
     /// ones; other groups list what has figures.
+    ///
+    /// Read from the roll-ups when the range and its local days or hours fall on whole UTC
+    /// hours (see [`report_summary_uses_rollups`]), else from the report tables.
     pub async fn report_summary(&self, q: &SummaryQuery) -> Result<Summary> {
+        self.summary(q, true).await
+    }
+
+    /// [`Store::report_summary`] always read from the report tables: the exact query the
+    /// roll-ups must agree with (tests and the benchmark compare the two).
+    pub async fn report_summary_raw(&self, q: &SummaryQuery) -> Result<Summary> {
+        self.summary(q, false).await
+    }
+
+    /// Empties the roll-ups and sums them again from the report tables, in one transaction:
+    /// what the migration adding them does, for report rows written in bulk (the benchmark).
+    pub async fn rebuild_report_rollups(&self) -> Result<()> {
+        dispatch_commit!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for sql in rollup_rebuild_sql() {
+                sqlx::raw_sql(&sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    async fn summary(&self, q: &SummaryQuery, rollups: bool) -> Result<Summary> {
         let f = &q.filter;
         if f.to.0 <= f.from.0 {
             return Err(StoreError::Invalid("the range is empty: to <= from".into()));
@@ -810,18 +1348,27 @@ impl Store {
             )));
         }
         let offsets = Offsets::of(&q.tz, f.from, f.to)?;
+        let segments = if rollups {
+            rollup_segments(q, &offsets)
+        } else {
+            None
+        };
+        let src = Source {
+            q,
+            offsets: &offsets,
+            segments: segments.as_deref(),
+        };
         let agent_mode = q.group_by == ReportGroup::Agent || f.agent_id.is_some();
         let mut rows: HashMap<String, Acc> = HashMap::new();
         if agent_mode {
-            self.agent_figures(q, &offsets, q.group_by, &mut rows)
-                .await?;
+            self.agent_figures(&src, q.group_by, &mut rows).await?;
         } else {
-            self.interaction_figures(q, &offsets, Some(q.group_by), false, &mut rows)
+            self.interaction_figures(&src, Some(q.group_by), false, &mut rows)
                 .await?;
         }
         let total = if q.group_by == ReportGroup::Agent && f.agent_id.is_none() {
             let mut all = HashMap::new();
-            self.interaction_figures(q, &offsets, None, false, &mut all)
+            self.interaction_figures(&src, None, false, &mut all)
                 .await?;
             all.remove("").unwrap_or_default()
         } else {
@@ -884,22 +1431,42 @@ impl Store {
     /// keeps only interactions first answered by an agent, grouped by that agent.
     async fn interaction_figures(
         &self,
-        q: &SummaryQuery,
-        offsets: &Offsets,
+        src: &Source<'_>,
         group: Option<ReportGroup>,
         first_agent: bool,
         rows: &mut HashMap<String, Acc>,
     ) -> Result<()> {
-        let cols = Cols {
-            agent: "first_agent_id",
-        };
-        let key = group.map_or_else(|| "''".to_owned(), |g| key_sql(g, &cols, offsets));
+        let key = group_key(group, "first_agent_id", RAW_TIME, src.offsets);
         let (agent_col, extra) = if first_agent {
             (Some("first_agent_id"), " AND first_agent_id IS NOT NULL")
         } else {
             (None, "")
         };
-        let (cond, args) = where_sql(&q.filter, 2, agent_col, extra);
+        let (cond, args) = where_sql(&src.q.filter, 2, agent_col, extra);
+        if let Some(segments) = src.segments {
+            if !first_agent {
+                self.rollup_figures(src, segments, group, false, rows)
+                    .await?;
+            }
+            // What the roll-ups cannot hold: no answer yet and the target passed by now.
+            let sql = format!(
+                "SELECT {key} AS k, COUNT(*) AS sla_due FROM report_interactions \
+                 WHERE {cond} AND {SLA_DUE_SQL} GROUP BY 1"
+            );
+            return dispatch!(self, pool => {
+                let query = bind_all!(sqlx::query(&sql).bind(src.q.now.0), &args);
+                for r in query.fetch_all(pool).await? {
+                    rows.entry(r.text("k")?).or_default().add_col("sla_due", r.int("sla_due")?);
+                }
+                Ok(())
+            });
+        }
+        let figures = if first_agent {
+            // An agent's speed figures: only what they answered first.
+            [FIRST_FIGURES, SPEED_FIGURES].concat()
+        } else {
+            Part::Interaction.figures()
+        };
         // Dispositions come from the same scan: grouped by them too, summed up here.
         let d = if first_agent {
             "NULL".to_owned()
@@ -907,94 +1474,147 @@ impl Store {
             format!("CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END")
         };
         let sql = cast_sums(&format!(
-            "SELECT {key} AS k, {d} AS d, {SUM_INTERACTIONS} FROM report_interactions \
-             WHERE {cond} GROUP BY 1, 2"
+            "SELECT {key} AS k, {d} AS d, {}, \
+             COALESCE(SUM(CASE WHEN {SLA_DUE_SQL} THEN 1 ELSE 0 END), 0) AS sla_due \
+             FROM report_interactions WHERE {cond} GROUP BY 1, 2",
+            figure_sums(&figures)
         ));
+        let mut names = figure_cols(&figures);
+        names.push("sla_due");
         dispatch!(self, pool => {
-            let query = bind_all!(sqlx::query(&sql).bind(q.now.0), &args);
+            let query = bind_all!(sqlx::query(&sql).bind(src.q.now.0), &args);
             for r in query.fetch_all(pool).await? {
                 let acc = rows.entry(r.text("k")?).or_default();
-                if first_agent {
-                    // An agent's speed figures: only what they answered first.
-                    acc.answered += r.int("accepted")?;
-                    acc.answer_ms += r.int("answer_ms")?;
-                    acc.responded += r.int("responded")?;
-                    acc.response_ms += r.int("response_ms")?;
-                    acc.sla_met += r.int("sla_met")?;
-                    acc.sla_missed += r.int("sla_missed")?;
-                } else {
-                    acc.offered += r.int("offered")?;
-                    acc.accepted += r.int("accepted")?;
-                    acc.answered += r.int("accepted")?;
-                    acc.missed += r.int("missed")?;
-                    acc.rejected += r.int("rejected")?;
-                    acc.handled += r.int("handled")?;
-                    acc.transferred += r.int("transferred")?;
-                    acc.handle_ms += r.int("handle_ms")?;
-                    acc.answer_ms += r.int("answer_ms")?;
-                    acc.responded += r.int("responded")?;
-                    acc.response_ms += r.int("response_ms")?;
-                    acc.sla_met += r.int("sla_met")?;
-                    acc.sla_missed += r.int("sla_missed")?;
-                    if let Some(d) = r.opt_text("d")? {
-                        *acc.dispositions.entry(d).or_default() += r.int("handled")?;
-                    }
+                for c in &names {
+                    acc.add_col(c, r.int(c)?);
+                }
+                if let Some(d) = r.opt_text("d")? {
+                    *acc.dispositions.entry(d).or_default() += r.int("handled")?;
                 }
             }
             Ok::<_, StoreError>(())
         })
     }
 
+    /// Figures summed from the roll-ups over `segments`: per interaction, or (`agent`) the
+    /// agents' own (their offers, participations, and what they answered first).
+    async fn rollup_figures(
+        &self,
+        src: &Source<'_>,
+        segments: &[(i64, i64, i64)],
+        group: Option<ReportGroup>,
+        agent: bool,
+        rows: &mut HashMap<String, Acc>,
+    ) -> Result<()> {
+        let key = group_key(group, "agent_id", ROLLUP_TIME, src.offsets);
+        let (table, dispositions) = if agent {
+            ("report_agent_rollups", "report_agent_rollup_dispositions")
+        } else {
+            ("report_rollups", "report_rollup_dispositions")
+        };
+        // Every queue and channel together: their own rows.
+        let f = &src.q.filter;
+        let all_queues = f.queue_id.is_none()
+            && f.channel_id.is_none()
+            && !matches!(group, Some(ReportGroup::Queue | ReportGroup::Channel));
+        let sums = ROLLUP_COLUMNS
+            .iter()
+            .map(|c| format!("COALESCE(SUM({c}), 0) AS {c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for &(span, lo, hi) in segments {
+            let mut n = 3;
+            let mut p = || {
+                n += 1;
+                format!("${n}")
+            };
+            let mut cond = "span = $1 AND bucket >= $2 AND bucket < $3".to_owned();
+            let mut args = vec![int(span), int(lo), int(hi)];
+            if !agent {
+                cond += if all_queues {
+                    " AND queue_id = '*' AND channel_id = '*'"
+                } else {
+                    " AND queue_id <> '*'"
+                };
+            }
+            push_filters(
+                &mut cond,
+                &mut args,
+                &mut p,
+                "",
+                &src.q.filter,
+                agent.then_some("agent_id"),
+            );
+            let figures = cast_sums(&format!(
+                "SELECT {key} AS k, {sums} FROM {table} WHERE {cond} GROUP BY 1 \
+                 HAVING SUM(n) > 0"
+            ));
+            let by_code = cast_sums(&format!(
+                "SELECT {key} AS k, disposition AS d, COALESCE(SUM(n), 0) AS n \
+                 FROM {dispositions} WHERE {cond} GROUP BY 1, 2 HAVING SUM(n) > 0"
+            ));
+            dispatch!(self, pool => {
+                for r in bind_all!(sqlx::query(&figures), &args).fetch_all(pool).await? {
+                    let acc = rows.entry(r.text("k")?).or_default();
+                    for c in ROLLUP_COLUMNS {
+                        acc.add_col(c, r.int(c)?);
+                    }
+                }
+                for r in bind_all!(sqlx::query(&by_code), &args).fetch_all(pool).await? {
+                    let acc = rows.entry(r.text("k")?).or_default();
+                    *acc.dispositions.entry(r.text("d")?).or_default() += r.int("n")?;
+                }
+                Ok::<_, StoreError>(())
+            })?;
+        }
+        Ok(())
+    }
+
     /// An agent's own figures (or every agent's, grouped by agent): their offers, their
     /// participations, and the speed figures of the interactions they answered first.
     async fn agent_figures(
         &self,
-        q: &SummaryQuery,
-        offsets: &Offsets,
+        src: &Source<'_>,
         group: ReportGroup,
         rows: &mut HashMap<String, Acc>,
     ) -> Result<()> {
-        let cols = Cols { agent: "agent_id" };
-        let key = key_sql(group, &cols, offsets);
-        let (cond, args) = where_sql(&q.filter, 1, Some("agent_id"), "");
+        if let Some(segments) = src.segments {
+            self.rollup_figures(src, segments, Some(group), true, rows)
+                .await?;
+            return self.interaction_figures(src, Some(group), true, rows).await;
+        }
+        let key = group_key(Some(group), "agent_id", RAW_TIME, src.offsets);
+        let (cond, args) = where_sql(&src.q.filter, 1, Some("agent_id"), "");
         let offers = format!(
-            "SELECT {key} AS k, COUNT(*) AS offered, \
-             COALESCE(SUM(CASE WHEN outcome = 'accepted' THEN 1 ELSE 0 END), 0) AS accepted, \
-             COALESCE(SUM(CASE WHEN outcome = 'missed' THEN 1 ELSE 0 END), 0) AS missed, \
-             COALESCE(SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), 0) AS rejected \
-             FROM report_offers WHERE {cond} GROUP BY 1"
+            "SELECT {key} AS k, {} FROM report_offers WHERE {cond} GROUP BY 1",
+            figure_sums(OFFER_FIGURES)
         );
         let legs = format!(
             "SELECT {key} AS k, \
-             CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END AS d, \
-             COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS handled, \
-             COALESCE(SUM(transferred), 0) AS transferred, \
-             COALESCE(SUM(CASE WHEN wrapped_up_at IS NOT NULL \
-                 THEN wrapped_up_at - joined_at ELSE 0 END), 0) AS handle_ms \
-             FROM report_legs WHERE {cond} GROUP BY 1, 2"
+             CASE WHEN wrapped_up_at IS NULL THEN NULL ELSE {DISPOSITION_SQL} END AS d, {} \
+             FROM report_legs WHERE {cond} GROUP BY 1, 2",
+            figure_sums(LEG_FIGURES)
         );
         let (offers, legs) = (cast_sums(&offers), cast_sums(&legs));
         dispatch!(self, pool => {
             for r in bind_all!(sqlx::query(&offers), &args).fetch_all(pool).await? {
                 let acc = rows.entry(r.text("k")?).or_default();
-                acc.offered += r.int("offered")?;
-                acc.accepted += r.int("accepted")?;
-                acc.missed += r.int("missed")?;
-                acc.rejected += r.int("rejected")?;
+                for c in figure_cols(OFFER_FIGURES) {
+                    acc.add_col(c, r.int(c)?);
+                }
             }
             for r in bind_all!(sqlx::query(&legs), &args).fetch_all(pool).await? {
                 let acc = rows.entry(r.text("k")?).or_default();
-                acc.handled += r.int("handled")?;
-                acc.transferred += r.int("transferred")?;
-                acc.handle_ms += r.int("handle_ms")?;
+                for c in figure_cols(LEG_FIGURES) {
+                    acc.add_col(c, r.int(c)?);
+                }
                 if let Some(d) = r.opt_text("d")? {
                     *acc.dispositions.entry(d).or_default() += r.int("handled")?;
                 }
             }
             Ok::<_, StoreError>(())
         })?;
-        self.interaction_figures(q, offsets, Some(group), true, rows)
-            .await
+        self.interaction_figures(src, Some(group), true, rows).await
     }
 
     /// Names of queues, agents or channels by id, for row labels.
@@ -1022,6 +1642,36 @@ impl Store {
         limit: i64,
         before: Option<&InteractionId>,
     ) -> Result<Vec<ReportInteraction>> {
+        // After `before`: its arrival bounds the range, so each page reads the index from
+        // there instead of from the range's end.
+        let after = match before {
+            None => None,
+            Some(b) => {
+                let at: Option<i64> = dispatch!(self, pool => {
+                    sqlx::query("SELECT created_at FROM report_interactions WHERE id = $1")
+                        .bind(b.as_str())
+                        .fetch_optional(pool)
+                        .await?
+                        .map(|r| r.int("created_at"))
+                        .transpose()
+                })?;
+                match at {
+                    Some(at) => Some((at, b)),
+                    None => return Ok(Vec::new()),
+                }
+            }
+        };
+        let bounded;
+        let filter = match after {
+            Some((at, _)) if at < filter.to.0 => {
+                bounded = ReportFilter {
+                    to: Timestamp(at + 1),
+                    ..filter.clone()
+                };
+                &bounded
+            }
+            _ => filter,
+        };
         let (mut cond, mut args) = where_in("r.", filter, 1, None, "");
         let mut n = args.len();
         let mut p = || {
@@ -1053,13 +1703,10 @@ impl Store {
             );
             args.push(text(d));
         }
-        if let Some(b) = before {
-            let ph = p();
-            cond += &format!(
-                " AND (r.created_at < (SELECT created_at FROM report_interactions WHERE id = {ph}) \
-                 OR (r.created_at = (SELECT created_at FROM report_interactions WHERE id = {ph}) \
-                 AND r.id < {ph}))"
-            );
+        if let Some((at, b)) = after {
+            let (t, id) = (p(), p());
+            cond += &format!(" AND (r.created_at < {t} OR (r.created_at = {t} AND r.id < {id}))");
+            args.push(int(at));
             args.push(text(b.as_str()));
         }
         let sql = format!(

@@ -46,7 +46,9 @@ pub struct BenchServer {
     pub state: switchboard_server::AppState,
     pub base: String,
     pub backend: &'static str,
-    schema: String,
+    /// The database's URL; on PostgreSQL, every table is in `schema`.
+    pub url: String,
+    pub schema: String,
     tmp: std::path::PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -90,6 +92,7 @@ impl BenchServer {
             state,
             base,
             backend,
+            url,
             schema,
             tmp,
             stop,
@@ -110,6 +113,34 @@ impl BenchServer {
         }
         Ok(())
     }
+}
+
+/// The value of the flag `name`, or `default` when it is missing or not a number.
+pub fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    flag(args, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+/// Prints a row (`what`, count, p50, p99, max in ms) and returns (p50, p99).
+pub fn line(what: &str, mut ms: Vec<f64>) -> (f64, f64) {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (pct(&ms, 0.5), pct(&ms, 0.99));
+    println!(
+        "  {what:<58} {:>7} {:>9.2} {:>9.2} {:>9.2}",
+        ms.len(),
+        p50,
+        p99,
+        ms.last().copied().unwrap_or(0.0)
+    );
+    (p50, p99)
 }
 
 pub async fn run(args: &[String]) -> anyhow::Result<()> {

@@ -20,33 +20,7 @@ use switchboard_domain::QueueId;
 use switchboard_server::InboundMessage;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::bench::PASSWORD;
-
-fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    flag(args, name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
-fn line(what: &str, mut ms: Vec<f64>) -> (f64, f64) {
-    ms.sort_by(|a, b| a.total_cmp(b));
-    let (p50, p99) = (pct(&ms, 0.5), pct(&ms, 0.99));
-    println!(
-        "  {what:<58} {:>7} {:>9.2} {:>9.2} {:>9.2}",
-        ms.len(),
-        p50,
-        p99,
-        ms.last().copied().unwrap_or(0.0)
-    );
-    (p50, p99)
-}
+use crate::bench::{line, num, PASSWORD};
 
 pub async fn run(args: &[String]) -> anyhow::Result<()> {
     let queues: usize = num(args, "--queues", 100);

@@ -51,6 +51,9 @@ const USAGE: &str = "usage: switchboard load [options]
   --reply-every N   in the measured phase, bots answer every Nth customer message (0 = never;
                     default 0)
   --supervisors N   supervisors with a websocket open, reading every frame (default 0)
+  --report-writes W what commits write of the report facts: all (default), facts (the report
+                    tables without their roll-ups) or off (none): to measure what they cost;
+                    reports are wrong unless all
 Phases: warm-up (each customer writes once; bots accept and answer), outbound burst (bots write
 once more in each conversation), no-op baseline, measured (follow-ups at --rate).
 Prints a table: durable inbound messages/s, POST→websocket latency p50/p99, outbound sends/s,
@@ -75,6 +78,7 @@ struct Opts {
     send_rate: u32,
     reply_every: u64,
     supervisors: usize,
+    report_writes: switchboard_store::ReportWrites,
 }
 
 fn num<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> anyhow::Result<T> {
@@ -99,6 +103,12 @@ impl Opts {
             send_rate: num(args, "--send-rate", 1000)?,
             reply_every: num(args, "--reply-every", 0)?,
             supervisors: num(args, "--supervisors", 0)?,
+            report_writes: match flag(args, "--report-writes").as_deref() {
+                None | Some("all") => switchboard_store::ReportWrites::All,
+                Some("facts") => switchboard_store::ReportWrites::FactsOnly,
+                Some("off") => switchboard_store::ReportWrites::Off,
+                Some(v) => bail!("--report-writes {v}: expected all, facts or off\n{USAGE}"),
+            },
         };
         if o.agents == 0 || o.batch == 0 || o.concurrency == 0 || o.seconds == 0 {
             bail!("--agents, --batch, --concurrency and --seconds must be at least 1\n{USAGE}");
@@ -755,6 +765,7 @@ async fn run_with(o: &Opts, url: &str, run_id: u32) -> anyhow::Result<()> {
     } else {
         switchboard_store::Store::connect(url).await?
     };
+    let store = store.with_report_writes(o.report_writes);
     let backend = store.backend();
     let app =
         App::build_with_store(config, Arc::new(SystemClock), store, Some(PASSWORD.into())).await?;
@@ -986,8 +997,8 @@ async fn drive(
     };
     println!();
     println!(
-        "switchboard load: backend={backend} customers={} agents={} batch={} concurrency={} rate={rate} seconds={}",
-        o.customers, o.agents, o.batch, o.concurrency, o.seconds
+        "switchboard load: backend={backend} customers={} agents={} batch={} concurrency={} rate={rate} seconds={} report-writes={:?}",
+        o.customers, o.agents, o.batch, o.concurrency, o.seconds, o.report_writes
     );
     let secs = |r: &PhaseResult| r.elapsed.as_secs_f64().max(1e-9);
     let cpu = |r: &PhaseResult| {

@@ -6,11 +6,13 @@
 //! - `switchboard bench-history [...]` times the CRM's reads on a large store.
 //! - `switchboard bench-monitor [...]` times the supervisor's board at floor size.
 //! - `switchboard bench-cluster [...]` measures several nodes (forwarding, relay, fail-over).
+//! - `switchboard bench-reports [...]` times reports at the scale of a million interactions.
 
 mod bench;
 mod bench_cluster;
 mod bench_history;
 mod bench_monitor;
+mod bench_reports;
 mod demo;
 mod e2e;
 mod loadgen;
@@ -40,6 +42,11 @@ const USAGE: &str = "usage:
                                         three nodes on PostgreSQL and NATS: accept latency on the
                                         router vs forwarded (beside a NATS round trip), webhooks
                                         through a node that is not the router, fail-over time
+  switchboard bench-reports [--database URL] [--interactions N] [--days D] [--queues Q]
+                            [--agents A] [--samples S] [--raw-samples S] [--csv-rows R]
+                                        reports at scale: 30-day summaries from the roll-ups and
+                                        from the report tables, 100,000 rows by keyset and as CSV
+                                        (default 1,000,000 over 90 days, 100 queues, 1,000 agents)
   switchboard load [--help]             WhatsApp load generator: signed webhooks, bot agents, figures
   switchboard simulator --webhook URL --app-secret S [--listen ADDR] [--customers N]
                                         a fake WhatsApp Cloud API with simulated customers
@@ -66,6 +73,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench-history") => runtime.block_on(bench_history::run(&args[1..])),
         Some("bench-monitor") => runtime.block_on(bench_monitor::run(&args[1..])),
         Some("bench-cluster") => runtime.block_on(bench_cluster::run(&args[1..])),
+        Some("bench-reports") => runtime.block_on(bench_reports::run(&args[1..])),
         Some("load") => runtime.block_on(loadgen::run(&args[1..])),
         Some("simulator") => runtime.block_on(simulator::run(&args[1..])),
         Some("-h" | "--help" | "help") => {
