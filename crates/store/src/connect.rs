@@ -262,6 +262,7 @@ impl Store {
                 Ok(Store {
                     backend: Backend::Postgres(pool),
                     writer: None,
+                    report_writes: self.report_writes,
                 })
             }
             Backend::Sqlite(_) => Ok(self.clone()),
