@@ -483,10 +483,13 @@ impl Store {
                 )
             }))
             .collect();
+        let postgres = matches!(self.backend, Backend::Postgres(_));
         let fact_statements = match self.report_writes {
-            crate::ReportWrites::All => crate::reports::fact_statements(&changes.facts, true),
+            crate::ReportWrites::All => {
+                crate::reports::fact_statements(&changes.facts, true, postgres)
+            }
             crate::ReportWrites::FactsOnly => {
-                crate::reports::fact_statements(&changes.facts, false)
+                crate::reports::fact_statements(&changes.facts, false, postgres)
             }
             crate::ReportWrites::Off => Vec::new(),
         };

@@ -52,9 +52,11 @@ fn int(i: i64) -> Arg {
 /// (unless `rollups` is false: benchmarks only).
 ///
 /// The roll-ups: before the facts' rows, what the report rows the facts touch add to the
-/// roll-ups is taken away; after them, it is added back (one statement per part for up to
-/// [`DELTA_IDS`] interactions, whatever the number of facts).
-pub(crate) fn fact_statements(facts: &[Fact], rollups: bool) -> Vec<Stmt> {
+/// roll-ups is taken away; after them, it is added back: one statement per roll-up table and
+/// phase, whatever the number of facts and interactions (the ids of each part bound as one JSON
+/// array; the three parts of the agents' table summed in one statement, so each of its rows is
+/// written once per phase).
+pub(crate) fn fact_statements(facts: &[Fact], rollups: bool, postgres: bool) -> Vec<Stmt> {
     let mut rows = Vec::with_capacity(facts.len() * 2);
     for fact in facts {
         fact_rows(fact, &mut rows);
@@ -75,18 +77,21 @@ pub(crate) fn fact_statements(facts: &[Fact], rollups: bool) -> Vec<Stmt> {
     }
     let deltas = |add: bool| {
         let mut out = Vec::new();
-        for (part, ids) in PARTS.iter().zip(&touched) {
-            for chunk in ids.chunks(DELTA_IDS) {
-                let mut args: Vec<Arg> = chunk.iter().map(|id| text(id)).collect();
-                let one = chunk.len() == 1;
-                if !one {
-                    args.resize(DELTA_IDS, Arg::Text(None));
-                }
-                out.push(Stmt {
-                    sql: part.delta_sql(add, one),
-                    args,
-                });
+        for (t, parts) in ROLLUP_TABLES.iter().enumerate() {
+            if parts.iter().all(|p| touched[p.index()].is_empty()) {
+                continue;
             }
+            let args = parts
+                .iter()
+                .map(|p| {
+                    let ids = serde_json::to_string(&touched[p.index()]).unwrap_or_default();
+                    Arg::Text(Some(ids))
+                })
+                .collect();
+            out.push(Stmt {
+                sql: table_delta_sql(t, add, postgres),
+                args,
+            });
         }
         out
     };
@@ -96,8 +101,87 @@ pub(crate) fn fact_statements(facts: &[Fact], rollups: bool) -> Vec<Stmt> {
     out
 }
 
-/// The interactions one roll-up statement covers (unused places bound to NULL).
-const DELTA_IDS: usize = 32;
+/// The roll-up tables, each with the parts summed into it (in the order of their ids' bind
+/// parameters).
+const ROLLUP_TABLES: [&[Part]; 4] = [
+    &[Part::Interaction],
+    &[Part::InteractionDispositions],
+    &[Part::FirstAgent, Part::Offers, Part::Legs],
+    &[Part::LegDispositions],
+];
+
+/// The statement taking away (`add` false) or adding back what the report rows of the
+/// interactions bound (one JSON array of ids per part of the table) add to roll-up table
+/// `table` of [`ROLLUP_TABLES`].
+fn table_delta_sql(table: usize, add: bool, postgres: bool) -> &'static str {
+    static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        let mut out = Vec::new();
+        for postgres in [false, true] {
+            for parts in ROLLUP_TABLES {
+                for add in [false, true] {
+                    out.push(table_upsert_sql(parts, !add, |p, n| {
+                        let col = p.tables().4;
+                        if postgres {
+                            format!(
+                                "{col} = ANY (ARRAY(SELECT jsonb_array_elements_text(${n}::jsonb)))"
+                            )
+                        } else {
+                            format!("{col} IN (SELECT value FROM json_each(${n}))")
+                        }
+                    }));
+                }
+            }
+        }
+        out
+    });
+    &SQL[(usize::from(postgres) * ROLLUP_TABLES.len() + table) * 2 + usize::from(add)]
+}
+
+/// One upsert into the roll-up table of `parts` of what the rows each part's selector picks add
+/// (or, `negative`, take away): the parts' sums added up per roll-up row.
+fn table_upsert_sql(
+    parts: &[Part],
+    negative: bool,
+    selector: impl Fn(Part, usize) -> String,
+) -> String {
+    if let [part] = parts {
+        return part.upsert_sql(&selector(*part, 1), negative);
+    }
+    let cols: Vec<&str> = ROLLUP_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| {
+            parts
+                .iter()
+                .any(|p| p.figures().iter().any(|(f, _)| f == c))
+        })
+        .collect();
+    let selects: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.select_sql(&selector(*p, i + 1), negative, &cols))
+        .collect();
+    let (_, target, _, _, _) = parts[0].tables();
+    let keys = parts[0].keys();
+    let group: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
+    let sums: Vec<String> = cols.iter().map(|c| format!("SUM({c})")).collect();
+    let sets: Vec<String> = cols
+        .iter()
+        .map(|c| format!("{c} = {target}.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO {target} ({}, {}) SELECT {}, {} FROM ({}) u WHERE 1 = 1 GROUP BY {} \
+         ON CONFLICT ({}) DO UPDATE SET {}",
+        keys.join(", "),
+        cols.join(", "),
+        keys.join(", "),
+        sums.join(", "),
+        selects.join(" UNION ALL "),
+        group.join(", "),
+        keys.join(", "),
+        sets.join(", ")
+    )
+}
 
 /// The statements that write `fact` into the report tables.
 fn fact_rows(fact: &Fact, out: &mut Vec<Stmt>) {
@@ -408,7 +492,7 @@ const FIRST_FIGURES: &[Figure] = &[("n", "1")];
 /// A count of rows, for the dispositions.
 const COUNT_FIGURES: &[Figure] = &[("n", "1")];
 
-/// Every column of the roll-ups (but `n`), as the figures name them.
+/// Every column of the roll-ups, as the figures name them.
 const ROLLUP_COLUMNS: &[&str] = &[
     "n",
     "offered",
@@ -519,18 +603,27 @@ impl Part {
     fn dispositions(self) -> bool {
         matches!(self, Part::InteractionDispositions | Part::LegDispositions)
     }
-    /// An upsert adding (or, `negative`, taking away) what the rows `selector` picks add to
-    /// the roll-ups, in both spans.
-    fn upsert_sql(self, selector: &str, negative: bool) -> String {
-        let (source, target, agent, cond, _) = self.tables();
-        let figures = self.figures();
+    /// The key columns of the part's roll-up table.
+    fn keys(self) -> Vec<&'static str> {
         let mut keys = vec!["span", "bucket"];
-        let mut values = vec!["s.span".to_owned(), "created_at / s.span".to_owned()];
-        if let Some(a) = agent {
+        if self.tables().2.is_some() {
             keys.push("agent_id");
-            values.push(a.to_owned());
         }
         keys.extend(["queue_id", "channel_id"]);
+        if self.dispositions() {
+            keys.push("disposition");
+        }
+        keys
+    }
+    /// The rows `selector` picks summed per roll-up row: the keys, then `cols` (0 for a column
+    /// the part has no figure of), negated when `negative`.
+    fn select_sql(self, selector: &str, negative: bool, cols: &[&str]) -> String {
+        let (source, _, agent, cond, _) = self.tables();
+        let figures = self.figures();
+        let mut values = vec!["s.span".to_owned(), "created_at / s.span".to_owned()];
+        if let Some(a) = agent {
+            values.push(a.to_owned());
+        }
         let mut from = format!("{source}, {SPANS_SQL}");
         if agent.is_some() {
             values.extend(["queue_id".to_owned(), "COALESCE(channel_id, '')".to_owned()]);
@@ -542,54 +635,47 @@ impl Part {
             ]);
         }
         if self.dispositions() {
-            keys.push("disposition");
             values.push(DISPOSITION_SQL.to_owned());
         }
+        let keys = self.keys();
         let group: Vec<String> = (1..=keys.len()).map(|i| i.to_string()).collect();
         let sign = if negative { "-" } else { "" };
-        let cols: Vec<&str> = figures.iter().map(|(c, _)| *c).collect();
-        let sums: Vec<String> = figures
+        let values: Vec<String> = values
             .iter()
-            .map(|(_, e)| format!("{sign}COALESCE(SUM({e}), 0)"))
+            .zip(&keys)
+            .map(|(v, k)| format!("{v} AS {k}"))
+            .chain(
+                cols.iter()
+                    .map(|c| match figures.iter().find(|(f, _)| f == c) {
+                        Some((_, e)) => format!("{sign}COALESCE(SUM({e}), 0) AS {c}"),
+                        None => format!("0 AS {c}"),
+                    }),
+            )
             .collect();
+        format!(
+            "SELECT {} FROM {from} WHERE {selector}{cond} GROUP BY {}",
+            values.join(", "),
+            group.join(", ")
+        )
+    }
+    /// An upsert adding (or, `negative`, taking away) what the rows `selector` picks add to
+    /// the roll-ups, in every span.
+    fn upsert_sql(self, selector: &str, negative: bool) -> String {
+        let target = self.tables().1;
+        let keys = self.keys();
+        let cols: Vec<&str> = self.figures().iter().map(|(c, _)| *c).collect();
         let sets: Vec<String> = cols
             .iter()
             .map(|c| format!("{c} = {target}.{c} + excluded.{c}"))
             .collect();
         format!(
-            "INSERT INTO {target} ({}, {}) SELECT {}, {} FROM {from} \
-             WHERE {selector}{cond} GROUP BY {} ON CONFLICT ({}) DO UPDATE SET {}",
+            "INSERT INTO {target} ({}, {}) {} ON CONFLICT ({}) DO UPDATE SET {}",
             keys.join(", "),
             cols.join(", "),
-            values.join(", "),
-            sums.join(", "),
-            group.join(", "),
+            self.select_sql(selector, negative, &cols),
             keys.join(", "),
             sets.join(", ")
         )
-    }
-    /// The statement taking away (`add` false) or adding back what the rows of one
-    /// interaction (`one`) or of [`DELTA_IDS`] interactions add.
-    fn delta_sql(self, add: bool, one: bool) -> &'static str {
-        static SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-            let wide: Vec<String> = (1..=DELTA_IDS).map(|i| format!("${i}")).collect();
-            let wide = wide.join(", ");
-            PARTS
-                .iter()
-                .flat_map(|p| {
-                    let col = p.tables().4;
-                    let one = format!("{col} = $1");
-                    let many = format!("{col} IN ({wide})");
-                    [
-                        p.upsert_sql(&one, true),
-                        p.upsert_sql(&one, false),
-                        p.upsert_sql(&many, true),
-                        p.upsert_sql(&many, false),
-                    ]
-                })
-                .collect()
-        });
-        &SQL[self.index() * 4 + usize::from(!one) * 2 + usize::from(add)]
     }
 }
 
