@@ -15,6 +15,7 @@ import * as responses from './responses.js';
 import * as settings from './settings.js';
 import * as templates from './templates.js';
 import * as tokens from './tokens.js';
+import { showWorkspace } from '../desk/desk.js';
 
 const SECTIONS = [
   ['agents', agents], ['queues', queues], ['breaks', breaks], ['channels', channels],
@@ -62,8 +63,7 @@ async function open(id) {
 function start() {
   if (!S.me || S.me.role !== 'admin' || C.root) return;
   const app = $('app-view');
-  const ws = app.querySelector('.workspace');
-  if (ws) ws.hidden = true;
+  showWorkspace(false);
   C.root = el('section', { id: 'admin', class: 'admin', 'aria-label': 'Admin console' },
     el('nav', { class: 'admin-nav', 'aria-label': 'Admin sections' },
       el('h2', null, 'Admin'), el('ul', { id: 'admin-menu' })),
@@ -81,6 +81,5 @@ export function unmount() {
   for (const off of C.offs.splice(0)) off();
   if (C.root) C.root.remove();
   C.root = null;
-  const ws = $('app-view').querySelector('.workspace');
-  if (ws) ws.hidden = false;
+  showWorkspace(true);
 }

@@ -9,6 +9,7 @@ import { on } from '../lib/bus.js';
 import { $, el } from '../lib/dom.js';
 import { S } from '../lib/store.js';
 import { sortableTable } from '../lib/table.js';
+import { showWorkspace } from '../desk/desk.js';
 
 /**
  * The actions the server writes (`services/audit.rs`), by family: the family's prefix (the API
@@ -256,8 +257,7 @@ function start() {
 
 export function mount() {
   const app = $('app-view');
-  const ws = app.querySelector('.workspace');
-  if (ws) ws.hidden = true;
+  showWorkspace(false);
   const field = (label, control) => el('div', { class: 'field' }, el('label', { for: control.id }, label), control);
   const form = el('form', { class: 'filters', 'aria-label': 'Audit filters', onsubmit: (ev) => { ev.preventDefault(); load(); } },
     field('From', el('input', { id: 'audit-from', type: 'datetime-local', step: '1' })),
@@ -296,6 +296,5 @@ export function unmount() {
   A.next = null;
   A.selected = null;
   A.rank = new Map();
-  const ws = $('app-view').querySelector('.workspace');
-  if (ws) ws.hidden = false;
+  showWorkspace(true);
 }

@@ -151,3 +151,13 @@ export function unmount() {
   Panels.unregister(notesPanel);
   closeWs();
 }
+
+/**
+ * Shows or hides the desk's workspace (list, conversation, panels). A screen mounted over the desk
+ * (board, audit log, playback, reports, admin) hides it while it is open: the desk's login,
+ * header, socket and offers stay.
+ */
+export function showWorkspace(shown) {
+  const ws = $('app-view').querySelector('.workspace');
+  if (ws) ws.hidden = !shown;
+}

@@ -10,6 +10,7 @@ import { fmtDuration, parseTs } from '../lib/format.js';
 import { S } from '../lib/store.js';
 import { sortableTable } from '../lib/table.js';
 import { watch } from '../watch/watch.js';
+import { showWorkspace } from '../desk/desk.js';
 
 const M = { agents: new Map(), queues: new Map(), offs: [], timer: null, frame: 0, root: null, filter: { queue: '', name: '' }, at: null };
 
@@ -177,8 +178,7 @@ function onFrame(f) {
 
 export function mount() {
   const app = $('app-view');
-  const ws = app.querySelector('.workspace');
-  if (ws) ws.hidden = true;
+  showWorkspace(false);
   M.root = el('section', { id: 'board', class: 'board', 'aria-label': 'Board' },
     el('div', { class: 'filters' },
       el('label', null, 'Queue', el('select', { id: 'board-queue', onchange: (e) => { M.filter.queue = e.target.value; schedule(); } })),
@@ -201,6 +201,5 @@ export function unmount() {
   M.frame = 0;
   if (M.root) M.root.remove();
   M.root = null;
-  const ws = $('app-view').querySelector('.workspace');
-  if (ws) ws.hidden = false;
+  showWorkspace(true);
 }

@@ -15,6 +15,7 @@ import { on } from '../lib/bus.js';
 import { $, el, toast } from '../lib/dom.js';
 import { fmtDateTime, fmtDuration, fmtNum, parseTs } from '../lib/format.js';
 import { S } from '../lib/store.js';
+import { showWorkspace } from '../desk/desk.js';
 
 /** A gap longer than this (real time at the chosen speed) is shortened... */
 const LONG_GAP_MS = 10_000;
@@ -354,8 +355,7 @@ async function loadChoices() {
 
 export function mount() {
   const app = $('app-view');
-  const ws = app.querySelector('.workspace');
-  if (ws) ws.hidden = true;
+  showWorkspace(false);
   const field = (label, input) => el('label', null, label, input);
   P.root = el('section', { id: 'playback', class: 'playback', 'aria-label': 'Playback' },
     el('form', { id: 'pb-form', class: 'filters', role: 'search', 'aria-label': 'Find ended interactions', onsubmit: search },
@@ -407,6 +407,5 @@ export function unmount() {
   P.query = null;
   if (P.root) P.root.remove();
   P.root = null;
-  const ws = $('app-view').querySelector('.workspace');
-  if (ws) ws.hidden = false;
+  showWorkspace(true);
 }

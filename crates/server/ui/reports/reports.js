@@ -12,6 +12,7 @@ import { $, el, toast } from '../lib/dom.js';
 import { fmtDateTime, fmtDuration, fmtNum } from '../lib/format.js';
 import { S } from '../lib/store.js';
 import { sortableTable } from '../lib/table.js';
+import { showWorkspace } from '../desk/desk.js';
 
 /** The definitions of ARCHITECTURE.md, "Report definitions", word for word where they fit. */
 export const DEFINITIONS = {
@@ -371,8 +372,7 @@ async function loadChoices() {
 
 export function mount() {
   const app = $('app-view');
-  const ws = app.querySelector('.workspace');
-  if (ws) ws.hidden = true;
+  showWorkspace(false);
   const field = (label, control) => el('div', { class: 'field' }, el('label', { for: control.id }, label), control);
   const form = el('form', { class: 'filters', 'aria-label': 'Report filters', onsubmit: (ev) => { ev.preventDefault(); load(); } },
     field('Range', el('select', { id: 'rp-preset' }, PRESETS.map(([v, l]) => el('option', { value: v }, l)))),
@@ -414,6 +414,5 @@ export function unmount() {
   R.summary = null;
   R.series = null;
   R.table = null;
-  const ws = $('app-view').querySelector('.workspace');
-  if (ws) ws.hidden = false;
+  showWorkspace(true);
 }
