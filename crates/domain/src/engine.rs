@@ -17,7 +17,7 @@
 //! transfer, conference, end, wrap-up), a supervisor acting on others' work (`supervisor.rs`:
 //! an agent's presence, take-over), customer messages and outbound starts (`inbound.rs`),
 //! slot and waiting-list bookkeeping (`slots.rs`), the router (`routing.rs`), deadlines
-//! (`timers.rs`) and the invariant checks (`invariants.rs`). This file holds the state, the
+//! (`timers.rs`), a replica kept from committed rows on other nodes (`replica.rs`) and the invariant checks (`invariants.rs`). This file holds the state, the
 //! queries and the step: [`Engine::apply`] and [`Engine::tick`], the dispatch of commands, and
 //! what every step records before handing out its changes.
 
@@ -34,6 +34,7 @@ mod inbound;
 mod invariants;
 mod offers;
 mod presence;
+mod replica;
 mod routing;
 mod slots;
 mod supervisor;
@@ -45,6 +46,7 @@ pub use command::{
     WithdrawReason,
 };
 pub use facts::{Fact, FactKind, OfferOutcome, OfferSource};
+pub use replica::Delta;
 pub use timers::Timer;
 
 /// What [`Engine::queue_load`] says of a queue now.

@@ -9,8 +9,8 @@ pub mod error;
 pub mod model;
 
 pub use engine::{
-    Changes, Command, Engine, Event, Fact, FactKind, Inbound, Notice, OfferOutcome, OfferSource,
-    Outbound, Outcome, QueueLoad, Reply, WithdrawReason,
+    Changes, Command, Delta, Engine, Event, Fact, FactKind, Inbound, Notice, OfferOutcome,
+    OfferSource, Outbound, Outcome, QueueLoad, Reply, WithdrawReason,
 };
 pub use error::DomainError;
 pub use model::*;

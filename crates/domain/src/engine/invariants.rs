@@ -10,6 +10,57 @@ use crate::model::*;
 use std::collections::{BTreeSet, HashMap};
 
 impl Engine {
+    /// The state a replica must agree on with the engine it copies (see `replica.rs`), in a
+    /// stable order: settings, agents with their loads and readiness, queues with their
+    /// waiting lists and ready sets, interactions, and every index derived from them. Live
+    /// connections are left out (a replica does not know them), and so is the routing pass's
+    /// bookkeeping.
+    pub fn replicated_view(&self) -> String {
+        use std::collections::BTreeMap;
+        let agents: BTreeMap<_, _> = self
+            .agents
+            .iter()
+            .map(|(k, s)| (k, (&s.agent, s.load, s.ready_as)))
+            .collect();
+        let queues: BTreeMap<_, _> = self
+            .queues
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k,
+                    (
+                        &s.queue,
+                        &s.waiting,
+                        &s.members,
+                        &s.ready,
+                        &s.sticky_waiting,
+                    ),
+                )
+            })
+            .collect();
+        let interactions: BTreeMap<_, _> = self.interactions.iter().collect();
+        let open: BTreeMap<_, _> = self.open_by_conversation.iter().collect();
+        let sticky: BTreeMap<_, _> = self.sticky_holds.iter().collect();
+        let held: BTreeMap<_, _> = self.held.iter().collect();
+        let holders: BTreeMap<_, _> = self.holders.iter().collect();
+        format!(
+            "{:#?}",
+            (
+                &self.settings,
+                agents,
+                queues,
+                interactions,
+                open,
+                &self.conference_waiting,
+                sticky,
+                &self.supervisors,
+                held,
+                holders,
+                self.timers(),
+            )
+        )
+    }
+
     /// Checks every invariant; returns the first violation found.
     pub fn check_invariants(&self, now: Timestamp) -> Result<(), String> {
         self.holders_consistent()?;

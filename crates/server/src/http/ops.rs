@@ -135,7 +135,10 @@ async fn cluster(State(state): State<OpsState>) -> Result<Response, ApiError> {
             })
         })
         .collect();
-    Ok(axum::Json(json!({ "nodes": nodes })).into_response())
+    let replica = link
+        .replica_status()
+        .map(|(epoch, commit, loads)| json!({ "epoch": epoch, "commit": commit, "loads": loads }));
+    Ok(axum::Json(json!({ "nodes": nodes, "replica": replica })).into_response())
 }
 
 /// `GET /metrics`
@@ -220,6 +223,14 @@ async fn metrics(State(state): State<OpsState>) -> Response {
              receiving it (several nodes).",
             String::new(),
             link.relay_lag_ms.load(std::sync::atomic::Ordering::Relaxed) as f64,
+        ));
+        g.push((
+            "switchboard_cluster_replica_loads",
+            "Times this node loaded its replica of the routing state whole from the store (at \
+             start, after it was the router, after a gap in the relayed commits); every other \
+             commit is applied from the rows relayed with it (several nodes).",
+            String::new(),
+            link.replica_loads() as f64,
         ));
     }
     g.push((

@@ -745,6 +745,21 @@ pub struct Health {
 #[derive(JsonSchema)]
 pub struct Cluster {
     pub nodes: Vec<ClusterNode>,
+    /// The answering node's copy of the routing state, when it is not the router.
+    pub replica: Option<ClusterReplica>,
+}
+
+/// What a node that is not the router holds of the router's state.
+#[derive(JsonSchema)]
+pub struct ClusterReplica {
+    /// The router's lease epoch of the last commit applied.
+    pub epoch: i64,
+    /// The number of that commit in the epoch (the router counts its commits from 1).
+    pub commit: u64,
+    /// How many times the copy was loaded whole from the store (at start, after the node was
+    /// the router, after a gap in the relayed commits); every other commit is applied from the
+    /// rows relayed with it.
+    pub loads: u64,
 }
 
 /// A node of the cluster.

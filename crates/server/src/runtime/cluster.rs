@@ -14,11 +14,19 @@
 //! - committed events come back on `<prefix>.events` (one message per commit, its frames with
 //!   their sequence numbers) and go to this node's sockets; a gap in the numbers (a lost
 //!   message) is filled from the `events` table, which is the durable log (no JetStream);
-//! - reads run on a replica of the router's state, reloaded from the store after each commit
-//!   the node hears of (and before any read that follows a command it forwarded).
+//! - reads run on a replica of the router's state: each relayed commit carries the rows it
+//!   stored of the engine (agents, queues, interactions, settings), which the replica applies
+//!   in order (`Engine::apply_delta`); commits are numbered per lease epoch, and a replica that
+//!   sees a gap in the numbers, a new epoch or a batch too large to carry reloads the whole
+//!   state from the store instead. A forwarded command's answer carries the number of the
+//!   commit that holds it, and a read that follows waits until the replica has applied it.
+//!   The router also sends the last number every `cluster.renew_ms`, so the loss of the last
+//!   message of a burst is noticed.
 
 use crate::runtime::clock::Clock;
-use crate::runtime::core::{load_state, Attach, Core, CoreState, Directory, ReadFn, WorkerParts};
+use crate::runtime::core::{
+    load_state, Attach, Core, CoreState, Directory, ReadFn, Relay, RelayBatch, WorkerParts,
+};
 use crate::runtime::error::ApiError;
 use crate::runtime::hub::{Frame, Hub};
 use crate::runtime::ids::new_id;
@@ -31,9 +39,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_domain::{AgentId, Command, Reply, Timestamp};
+use switchboard_domain::{AgentId, Command, Delta, Reply, Timestamp};
 use switchboard_store::Store;
-use tokio::sync::{mpsc, watch, Notify, OnceCell};
+use tokio::sync::{mpsc, watch, OnceCell};
 
 /// A forwarded request: commands (or rows only) to apply in order, as one `call_many`.
 #[derive(Serialize, Deserialize)]
@@ -49,7 +57,8 @@ struct Request {
 enum Response {
     /// The node asked is not (or no longer) the router: ask again.
     NotRouter,
-    Results(Vec<Result<Reply, WireError>>),
+    /// The answers, and the commit that holds them: `(epoch, number)`.
+    Results(Vec<Result<Reply, WireError>>, (i64, u64)),
 }
 
 /// An [`ApiError`] on the wire.
@@ -100,18 +109,32 @@ fn intern(code: &str) -> &'static str {
     c
 }
 
-/// Committed events relayed from the router: frames `(stream, seq, type, data)` in order.
+/// A commit relayed from the router: the rows it stored of the engine, and its events' frames
+/// `(stream, seq, type, data)` in order. A commit with many frames is sent in several parts;
+/// the first carries the rows.
 #[derive(Serialize, Deserialize)]
 struct Relayed {
     node: String,
     /// When the router published them (ms since the Unix epoch), for the relay lag.
     at: i64,
+    /// The router's lease epoch and the commit's number in it (from 1).
+    epoch: i64,
+    commit: u64,
+    part: u32,
+    /// The router reloaded its state before this commit: so does every replica.
+    #[serde(default)]
+    reset: bool,
+    /// The commit's rows; `None` in a heartbeat (which only tells the last number) and when
+    /// the rows are too large for one message (the replica reloads).
+    delta: Option<Delta>,
     frames: Vec<(String, i64, String, String)>,
 }
 
 /// The most frames in one relay message (NATS messages are limited to 1 MiB by default).
 const RELAY_CHUNK_FRAMES: usize = 200;
 const RELAY_CHUNK_BYTES: usize = 256 * 1024;
+/// Rows larger than this are not relayed: the replicas reload from the store instead.
+const RELAY_DELTA_BYTES: usize = 512 * 1024;
 
 /// A request being answered: since when, and its answer once there.
 type Answering = (Instant, Arc<OnceCell<Vec<u8>>>);
@@ -119,10 +142,17 @@ type Answering = (Instant, Arc<OnceCell<Vec<u8>>>);
 /// A copy of the router's state on a node that is not the router, for reads.
 struct Replica {
     state: tokio::sync::RwLock<Option<CoreState>>,
-    /// Bumped for each change this node heard of; a load that starts after it reflects it.
-    wanted: AtomicU64,
-    loaded: watch::Sender<u64>,
-    wake: Notify,
+    /// The last commit `(epoch, number)` the state holds.
+    applied: watch::Sender<(i64, u64)>,
+    /// The newest commit this node heard of (relayed, or answering a command it forwarded).
+    heard: Mutex<(i64, u64)>,
+    /// The state must be loaded again before it is used (a relay message may be lost, or
+    /// this node was the router meanwhile).
+    stale: AtomicBool,
+    /// Serializes applying commits and loading.
+    changing: tokio::sync::Mutex<()>,
+    /// Whole loads from the store so far (a metric of how often deltas were not enough).
+    loads: AtomicU64,
 }
 
 /// This node's end of the cluster: forwarding, relay, replica reads.
@@ -159,6 +189,8 @@ pub struct Link {
     router_seen: AtomicBool,
     /// Milliseconds between the router publishing a relayed commit and this node receiving it.
     pub relay_lag_ms: AtomicU64,
+    /// While this node is the router: the number of its worker's last commit.
+    committed: Arc<AtomicU64>,
 }
 
 impl Link {
@@ -196,9 +228,11 @@ impl Link {
             directory,
             replica: Replica {
                 state: tokio::sync::RwLock::new(None),
-                wanted: AtomicU64::new(1),
-                loaded: watch::Sender::new(0),
-                wake: Notify::new(),
+                applied: watch::Sender::new((0, 0)),
+                heard: Mutex::new((0, 0)),
+                stale: AtomicBool::new(true),
+                changing: tokio::sync::Mutex::new(()),
+                loads: AtomicU64::new(0),
             },
             connections: Mutex::default(),
             relayed: AtomicI64::new(relayed),
@@ -208,6 +242,7 @@ impl Link {
             role: watch::Sender::new(None),
             router_seen: AtomicBool::new(false),
             relay_lag_ms: AtomicU64::new(0),
+            committed: Arc::new(AtomicU64::new(0)),
         });
         let events = link
             .nats
@@ -215,7 +250,6 @@ impl Link {
             .await
             .map_err(|e| anyhow::anyhow!("cannot subscribe to {}: {e}", link.events_subject))?;
         tokio::spawn(link.clone().receive_relayed(events));
-        tokio::spawn(link.clone().reload_replica());
         Ok(link)
     }
 
@@ -336,9 +370,10 @@ impl Link {
             )
             .await;
             if let Ok(Ok(msg)) = asked {
-                if let Ok(Response::Results(results)) = serde_json::from_slice(&msg.payload) {
+                if let Ok(Response::Results(results, commit)) = serde_json::from_slice(&msg.payload)
+                {
                     if results.len() == n {
-                        self.replica_dirty();
+                        self.heard(commit);
                         return results
                             .into_iter()
                             .map(|r| r.map_err(ApiError::from))
@@ -358,12 +393,18 @@ impl Link {
         }
     }
 
-    /// Runs a read against the replica, once it reflects every change this node heard of.
+    /// Runs a read against the replica, once it holds every commit this node heard of
+    /// (among them those that answered the commands it forwarded).
     pub(crate) async fn read(&self, f: ReadFn) -> Result<(), ApiError> {
-        let target = self.replica.wanted.load(Ordering::Acquire);
-        let mut loaded = self.replica.loaded.subscribe();
-        self.replica.wake.notify_one();
-        tokio::time::timeout(self.forward_timeout, loaded.wait_for(|l| *l >= target))
+        let target = *self.replica.heard.lock().unwrap_or_else(|e| e.into_inner());
+        if self.replica.stale.load(Ordering::Acquire) {
+            let _changing = self.replica.changing.lock().await;
+            if self.replica.stale.load(Ordering::Acquire) {
+                self.load_replica(target).await?;
+            }
+        }
+        let mut applied = self.replica.applied.subscribe();
+        tokio::time::timeout(self.forward_timeout, applied.wait_for(|a| *a >= target))
             .await
             .map_err(|_| ApiError::unavailable())?
             .map_err(|_| ApiError::unavailable())?;
@@ -377,32 +418,99 @@ impl Link {
         }
     }
 
-    fn replica_dirty(&self) {
-        self.replica.wanted.fetch_add(1, Ordering::AcqRel);
-        self.replica.wake.notify_one();
+    /// How many times the replica was loaded whole from the store.
+    pub fn replica_loads(&self) -> u64 {
+        self.replica.loads.load(Ordering::Relaxed)
     }
 
-    /// Reloads the replica whenever a change was heard of since the last load (the router
-    /// reads its worker's state, and hears of few: it needs the replica only once it stops).
-    async fn reload_replica(self: Arc<Self>) {
+    /// Notes a commit of the router this node heard of.
+    fn heard(&self, commit: (i64, u64)) {
+        let mut heard = self.replica.heard.lock().unwrap_or_else(|e| e.into_inner());
+        *heard = (*heard).max(commit);
+    }
+
+    /// The replica is to be loaded again before its next use.
+    fn replica_stale(&self) {
+        self.replica.stale.store(true, Ordering::Release);
+    }
+
+    /// Loads the replica from the store, which holds at least commit `at` (heard of before
+    /// this load started); `changing` is held. Tries for up to `cluster.forward_timeout_ms`.
+    async fn load_replica(&self, at: (i64, u64)) -> Result<(), ApiError> {
+        let deadline = Instant::now() + self.forward_timeout;
         loop {
-            let target = self.replica.wanted.load(Ordering::Acquire);
-            if *self.replica.loaded.borrow() >= target {
-                self.replica.wake.notified().await;
-                continue;
-            }
             match load_state(&self.store, self.clock.now()).await {
                 Ok((state, _, _)) => {
                     self.directory.set(&state.engine);
                     *self.replica.state.write().await = Some(state);
-                    self.replica.loaded.send_replace(target);
+                    self.replica.stale.store(false, Ordering::Release);
+                    self.replica.loads.fetch_add(1, Ordering::Relaxed);
+                    self.replica.applied.send_modify(|a| *a = (*a).max(at));
+                    return Ok(());
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot load the replica of the routing state; retrying");
+                    if Instant::now() >= deadline {
+                        return Err(ApiError::unavailable());
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
         }
+    }
+
+    /// Applies a relayed commit to the replica: its rows when it follows the last one
+    /// applied, else (a gap, a new router, rows too large, a reset) a load from the store.
+    async fn replicate(&self, r: &mut Relayed) {
+        let at = (r.epoch, r.commit);
+        self.heard(at);
+        let _changing = self.replica.changing.lock().await;
+        let applied = *self.replica.applied.borrow();
+        let fresh = !self.replica.stale.load(Ordering::Acquire);
+        let delta = match step(applied, fresh, r) {
+            Step::Skip => return,
+            Step::Apply => r.delta.take().unwrap_or_default(),
+            Step::Frames => Delta::default(),
+            Step::Load => {
+                // Missed something: the store holds this commit, and every one before it.
+                tracing::info!(
+                    epoch = r.epoch,
+                    commit = r.commit,
+                    part = r.part,
+                    reset = r.reset,
+                    rows = r.delta.is_some(),
+                    applied_epoch = applied.0,
+                    applied_commit = applied.1,
+                    fresh,
+                    "loading the replica of the routing state whole"
+                );
+                let _ = self.load_replica(at).await;
+                return;
+            }
+        };
+        let directory = !delta.agents.is_empty() || !delta.deleted_agents.is_empty();
+        let mut state = self.replica.state.write().await;
+        let Some(s) = state.as_mut() else {
+            drop(state);
+            let _ = self.load_replica(at).await;
+            return;
+        };
+        s.apply_relayed(delta, r.frames.iter().map(|f| (f.0.as_str(), f.1)));
+        if directory {
+            self.directory.set(&s.engine);
+        }
+        drop(state);
+        self.replica.applied.send_replace(at);
+    }
+
+    /// What this node's replica holds: the router's epoch and the number of its last commit
+    /// applied, and how many times it was loaded whole (`None` on the router).
+    pub fn replica_status(&self) -> Option<(i64, u64, u64)> {
+        if self.is_router() {
+            return None;
+        }
+        let (epoch, commit) = *self.replica.applied.borrow();
+        Some((epoch, commit, self.replica_loads()))
     }
 
     /// Receives relayed commits of the router (another node) and sends their frames to this
@@ -415,7 +523,8 @@ impl Link {
             if r.node == self.node_id {
                 continue;
             }
-            self.replica_dirty();
+            let mut r = r;
+            self.replicate(&mut r).await;
             let now = self.clock_ms();
             self.relay_lag_ms
                 .store(u64::try_from(now - r.at).unwrap_or(0), Ordering::Relaxed);
@@ -486,45 +595,91 @@ impl Link {
         let _order = self.relay_lock.lock().await;
         let relayed = self.relayed.load(Ordering::Acquire);
         if newest > relayed {
-            self.replica_dirty();
+            self.replica_stale();
             self.catch_up(relayed, newest).await;
         }
     }
 
-    /// On the router: publishes each committed batch's frames for the other nodes.
+    /// On the router: publishes each committed batch for the other nodes, and every
+    /// `heartbeat` the number of the last one (so a lost last message is noticed).
     async fn publish_relayed(
         self: Arc<Self>,
-        mut rx: mpsc::UnboundedReceiver<Vec<(AgentId, Arc<Frame>)>>,
+        epoch: i64,
+        heartbeat: Duration,
+        mut rx: mpsc::UnboundedReceiver<RelayBatch>,
     ) {
-        while let Some(frames) = rx.recv().await {
-            if let Some((_, f)) = frames.last() {
+        let mut last = 0;
+        let mut beat = tokio::time::interval(heartbeat);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let batch = tokio::select! {
+                b = rx.recv() => match b {
+                    Some(b) => b,
+                    None => return,
+                },
+                _ = beat.tick() => {
+                    self.send_relayed(Relayed {
+                        node: self.node_id.clone(),
+                        at: self.clock_ms(),
+                        epoch,
+                        commit: last,
+                        part: 0,
+                        reset: false,
+                        delta: None,
+                        frames: Vec::new(),
+                    })
+                    .await;
+                    continue;
+                }
+            };
+            last = batch.commit;
+            if let Some((_, f)) = batch.frames.last() {
                 self.relayed.fetch_max(f.seq, Ordering::AcqRel);
             }
             let at = self.clock_ms();
-            let mut chunk: Vec<(String, i64, String, String)> = Vec::new();
+            let delta = match serde_json::to_vec(&batch.delta) {
+                Ok(bytes) if bytes.len() <= RELAY_DELTA_BYTES => Some(batch.delta),
+                _ => None,
+            };
+            let mut message = Relayed {
+                node: self.node_id.clone(),
+                at,
+                epoch,
+                commit: batch.commit,
+                part: 0,
+                reset: batch.reset,
+                delta,
+                frames: Vec::new(),
+            };
             let mut bytes = 0;
-            let mut sent_any = false;
-            for (user, f) in frames {
+            for (user, f) in batch.frames {
                 bytes += f.data.len() + 64;
-                chunk.push((user.0, f.seq, f.kind.to_string(), f.data.to_string()));
-                if chunk.len() >= RELAY_CHUNK_FRAMES || bytes >= RELAY_CHUNK_BYTES {
-                    self.send_relayed(at, std::mem::take(&mut chunk)).await;
+                message
+                    .frames
+                    .push((user.0, f.seq, f.kind.to_string(), f.data.to_string()));
+                if message.frames.len() >= RELAY_CHUNK_FRAMES || bytes >= RELAY_CHUNK_BYTES {
+                    let next = Relayed {
+                        node: message.node.clone(),
+                        at,
+                        epoch,
+                        commit: batch.commit,
+                        part: message.part + 1,
+                        reset: false,
+                        delta: None,
+                        frames: Vec::new(),
+                    };
+                    self.send_relayed(std::mem::replace(&mut message, next))
+                        .await;
                     bytes = 0;
-                    sent_any = true;
                 }
             }
-            if !chunk.is_empty() || !sent_any {
-                self.send_relayed(at, chunk).await;
+            if !message.frames.is_empty() || message.part == 0 {
+                self.send_relayed(message).await;
             }
         }
     }
 
-    async fn send_relayed(&self, at: i64, frames: Vec<(String, i64, String, String)>) {
-        let msg = Relayed {
-            node: self.node_id.clone(),
-            at,
-            frames,
-        };
+    async fn send_relayed(&self, msg: Relayed) {
         if let Ok(payload) = serde_json::to_vec(&msg) {
             if let Err(e) = self
                 .nats
@@ -569,7 +724,13 @@ impl Link {
             .get_or_init(|| async move {
                 match self.apply(core, request).await {
                     Some(results) => {
-                        serde_json::to_vec(&Response::Results(results)).unwrap_or_default()
+                        // The worker numbers a commit before answering it: this one holds the
+                        // answers (a later one, maybe, which holds them too).
+                        let commit = (
+                            self.role.borrow().unwrap_or(0),
+                            self.committed.load(Ordering::Acquire),
+                        );
+                        serde_json::to_vec(&Response::Results(results, commit)).unwrap_or_default()
                     }
                     None => Vec::new(),
                 }
@@ -636,6 +797,42 @@ impl Link {
             }
         }
         results.into_iter().collect()
+    }
+}
+
+/// What a replica does with a relayed message.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// It holds this commit already (a heartbeat, a message seen twice, a late message of a
+    /// former router).
+    Skip,
+    /// The next commit: apply its rows.
+    Apply,
+    /// A further part of the commit last applied: its frames' numbers only.
+    Frames,
+    /// Something was missed (a gap, a new router, rows too large to carry, a reset, a state
+    /// never loaded): load the whole state from the store, which holds this commit.
+    Load,
+}
+
+/// See [`Step`]: `applied` is the replica's last commit `(epoch, number)`, `fresh` whether its
+/// state is loaded and not known to be stale.
+fn step(applied: (i64, u64), fresh: bool, r: &Relayed) -> Step {
+    let (epoch, last) = applied;
+    if !fresh {
+        return Step::Load;
+    }
+    if r.epoch < epoch {
+        return Step::Skip;
+    }
+    if r.epoch > epoch {
+        return Step::Load;
+    }
+    match (r.commit.cmp(&last), r.part) {
+        (std::cmp::Ordering::Less, _) | (std::cmp::Ordering::Equal, 0) => Step::Skip,
+        (std::cmp::Ordering::Equal, _) => Step::Frames,
+        _ if r.commit == last + 1 && r.part == 0 && !r.reset && r.delta.is_some() => Step::Apply,
+        _ => Step::Load,
     }
 }
 
@@ -763,9 +960,17 @@ impl Manager {
         let (stop, stop_rx) = watch::channel(false);
         let (relay_tx, relay_rx) = mpsc::unbounded_channel();
         let mut parts = self.parts.clone();
-        parts.relay = Some(relay_tx);
-        // Frames of the worker's first commit are relayed too.
-        let relay = tokio::spawn(self.link.clone().publish_relayed(relay_rx));
+        self.link.committed.store(0, Ordering::Release);
+        parts.relay = Some(Relay {
+            tx: relay_tx,
+            committed: self.link.committed.clone(),
+        });
+        // The worker's first commit is relayed too.
+        let relay = tokio::spawn(
+            self.link
+                .clone()
+                .publish_relayed(epoch, self.renew, relay_rx),
+        );
         let worker = match self.core.start_worker(&parts, Some(epoch), stop_rx).await {
             Ok(w) => w,
             Err(e) => {
@@ -826,15 +1031,15 @@ impl Manager {
         };
         tracing::warn!(node = %self.link.node_id, epoch = term.epoch, "{why}: this node is no longer the router");
         self.core.stop_worker();
-        // Reads go to the replica from now on: reloaded now, and again once the worker is done.
-        self.link.replica_dirty();
+        // Reads go to the replica from now on, loaded from the store at its next use.
+        self.link.replica_stale();
         term.commands.abort();
         let _ = term.stop.send(true);
         let _ = term.worker.await;
         term.relay.abort();
         self.link.role.send_replace(None);
         self.link.metrics.cluster_router.store(0, Ordering::Relaxed);
-        self.link.replica_dirty();
+        self.link.replica_stale();
     }
 
     /// Runs until `shutdown`; then a router stops its worker (letting it finish what is
@@ -889,5 +1094,46 @@ impl Link {
             failed,
             "announced this node's live sockets to the router"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(epoch: i64, commit: u64, part: u32, delta: bool, reset: bool) -> Relayed {
+        Relayed {
+            node: "n1".into(),
+            at: 0,
+            epoch,
+            commit,
+            part,
+            reset,
+            delta: delta.then(Delta::default),
+            frames: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_replica_applies_the_next_commit_and_loads_after_anything_missed() {
+        let at = (3, 10);
+        // The next commit of the same router: its rows.
+        assert_eq!(step(at, true, &msg(3, 11, 0, true, false)), Step::Apply);
+        // A further part of the commit applied: its frames only.
+        assert_eq!(step(at, true, &msg(3, 10, 1, false, false)), Step::Frames);
+        // A heartbeat saying the last number, a message seen twice, an older one.
+        assert_eq!(step(at, true, &msg(3, 10, 0, false, false)), Step::Skip);
+        assert_eq!(step(at, true, &msg(3, 9, 0, true, false)), Step::Skip);
+        // A former router's late message: the store holds its commits.
+        assert_eq!(step(at, true, &msg(2, 40, 0, true, false)), Step::Skip);
+        // A gap (a lost message), told by a commit or by a heartbeat.
+        assert_eq!(step(at, true, &msg(3, 12, 0, true, false)), Step::Load);
+        assert_eq!(step(at, true, &msg(3, 11, 0, false, false)), Step::Load);
+        // A further part of a commit whose first part was lost.
+        assert_eq!(step(at, true, &msg(3, 11, 1, false, false)), Step::Load);
+        // A new router, rows too large to carry, a router that reloaded, a stale replica.
+        assert_eq!(step(at, true, &msg(4, 1, 0, true, false)), Step::Load);
+        assert_eq!(step(at, true, &msg(3, 11, 0, true, true)), Step::Load);
+        assert_eq!(step(at, false, &msg(3, 11, 0, true, false)), Step::Load);
     }
 }

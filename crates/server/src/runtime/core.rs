@@ -108,6 +108,33 @@ pub struct CoreState {
     ended: HashSet<InteractionId>,
 }
 
+impl CoreState {
+    /// Several nodes: applies one relayed commit of the router to this node's replica of its
+    /// state: the rows it stored (see [`Delta`]) and its events' numbers (`(stream, seq)`).
+    pub(crate) fn apply_relayed<'a>(
+        &mut self,
+        delta: Delta,
+        seqs: impl Iterator<Item = (&'a str, i64)>,
+    ) {
+        for it in &delta.interactions {
+            if it.ended_at.is_some() && it.state != InteractionState::Done {
+                self.ended.insert(it.id.clone());
+            } else {
+                self.ended.remove(&it.id);
+            }
+        }
+        self.engine.apply_delta(delta);
+        for (stream, seq) in seqs {
+            self.last_seq = self.last_seq.max(seq);
+            let last = self
+                .stream_last
+                .entry(AgentId(stream.to_owned()))
+                .or_default();
+            *last = (*last).max(seq);
+        }
+    }
+}
+
 /// Roles of active users, published by the worker for request authentication.
 #[derive(Default)]
 pub struct Directory {
@@ -142,9 +169,24 @@ pub struct Core {
     pub directory: Arc<Directory>,
 }
 
-/// Where a router's worker hands each committed batch's frames, to be relayed to the other
-/// nodes.
-pub type Relay = mpsc::UnboundedSender<Vec<(AgentId, Arc<Frame>)>>;
+/// Where a router's worker hands each committed batch, to be relayed to the other nodes.
+#[derive(Clone)]
+pub struct Relay {
+    pub tx: mpsc::UnboundedSender<RelayBatch>,
+    /// The number of the last batch handed over; the worker of each term counts from 1, and
+    /// stores the number before it answers the batch's commands.
+    pub committed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// One committed batch of the router, for the other nodes: its number in this term, the rows
+/// it stored of the engine (a replica applies them, see [`Delta`]), and its events' frames.
+pub struct RelayBatch {
+    pub commit: u64,
+    /// The worker reloaded its state from the store before this batch: replicas reload too.
+    pub reset: bool,
+    pub delta: Delta,
+    pub frames: Vec<(AgentId, Arc<Frame>)>,
+}
 
 /// What a worker is made of besides its state (several nodes start one whenever they become
 /// the router).
@@ -247,6 +289,7 @@ impl Core {
             fence,
             fenced: false,
             relay,
+            reset_replicas: false,
             wake,
         };
         worker.startup(load_changes, settings_missing).await?;
@@ -451,6 +494,9 @@ struct Worker {
     /// A commit found the lease lost: the worker stops without answering what it holds.
     fenced: bool,
     relay: Option<Relay>,
+    /// Several nodes: the state was reloaded from the store; the next relayed batch tells the
+    /// replicas to reload too (a commit reported failed may have been stored after all).
+    reset_replicas: bool,
     wake: Vec<Arc<tokio::sync::Notify>>,
 }
 
@@ -549,10 +595,24 @@ struct PendingEvent {
     at: Timestamp,
 }
 
+/// The engine's rows of a changeset, for the replicas of other nodes.
+fn delta_of(cs: &Changeset) -> Delta {
+    Delta {
+        settings: cs.settings.clone(),
+        agents: cs.agents.clone(),
+        deleted_agents: cs.deleted_agents.clone(),
+        queues: cs.queues.clone(),
+        deleted_queues: cs.deleted_queues.clone(),
+        interactions: cs.interactions.clone(),
+    }
+}
+
 /// A batch in progress: rows and events to commit, answers to give after.
 #[derive(Default)]
 struct Batch {
     cs: Changeset,
+    /// Several nodes: the engine's rows of `cs`, kept when `cs` goes to its commit.
+    delta: Option<Delta>,
     /// Events in the order they happened; numbered by [`Worker::seal`].
     events: Vec<PendingEvent>,
     /// Interactions that left the engine in this batch, for their last `interaction.updated`.
@@ -782,6 +842,9 @@ impl Worker {
             return None;
         }
         let mut cs = std::mem::take(&mut p.batch.cs);
+        if self.relay.is_some() {
+            p.batch.delta = Some(delta_of(&cs));
+        }
         cs.fence = self.fence;
         let store = self.store.clone();
         // The changeset is encoded, written and dropped off the worker's path.
@@ -863,6 +926,7 @@ impl Worker {
             match load_state(&self.store, self.clock.now()).await {
                 Ok((state, _, _)) => {
                     self.state = state;
+                    self.reset_replicas = true;
                     break;
                 }
                 Err(e) => {
@@ -1002,7 +1066,7 @@ impl Worker {
     }
 
     /// After a successful commit: counters, live events, answers.
-    fn publish(&mut self, batch: Batch) {
+    fn publish(&mut self, mut batch: Batch) {
         for c in &batch.counters {
             self.metrics.add(c);
         }
@@ -1018,8 +1082,21 @@ impl Worker {
             }
         }
         if let Some(relay) = &self.relay {
-            if !batch.frames.is_empty() || !batch.replies.is_empty() {
-                let _ = relay.send(batch.frames.clone());
+            let delta = batch.delta.take().unwrap_or_else(|| delta_of(&batch.cs));
+            if !batch.frames.is_empty()
+                || !batch.replies.is_empty()
+                || !delta.is_empty()
+                || self.reset_replicas
+            {
+                use std::sync::atomic::Ordering;
+                let commit = relay.committed.load(Ordering::Acquire) + 1;
+                let _ = relay.tx.send(RelayBatch {
+                    commit,
+                    reset: std::mem::take(&mut self.reset_replicas),
+                    delta,
+                    frames: batch.frames.clone(),
+                });
+                relay.committed.store(commit, Ordering::Release);
             }
         }
         self.metrics.events.fetch_add(
@@ -1297,32 +1374,18 @@ impl Worker {
         if !changes.agents.is_empty() || !changes.deleted_agents.is_empty() {
             batch.agents_changed = true;
         }
-        for a in &changes.agents {
-            if let Some(agent) = engine.agent(a) {
-                batch.cs.agents.push(agent.clone());
-            }
+        // The engine's rows: what a restart loads, and what other nodes' replicas apply.
+        let mut rows = Delta::default();
+        rows.add(engine, &changes);
+        let cs = &mut batch.cs;
+        cs.agents.append(&mut rows.agents);
+        cs.deleted_agents.append(&mut rows.deleted_agents);
+        cs.queues.append(&mut rows.queues);
+        cs.deleted_queues.append(&mut rows.deleted_queues);
+        if let Some(settings) = rows.settings {
+            cs.settings = Some(settings);
         }
-        batch
-            .cs
-            .deleted_agents
-            .extend(changes.deleted_agents.iter().cloned());
-        for q in &changes.queues {
-            if let Some(queue) = engine.queue(q) {
-                batch.cs.queues.push(queue.clone());
-            }
-        }
-        batch
-            .cs
-            .deleted_queues
-            .extend(changes.deleted_queues.iter().cloned());
-        if changes.settings_changed {
-            batch.cs.settings = Some(engine.settings().clone());
-        }
-        for id in &changes.interactions {
-            if let Some(it) = engine.interaction(id) {
-                batch.cs.interactions.push(it.clone());
-            }
-        }
+        cs.interactions.append(&mut rows.interactions);
         let finished: HashMap<&InteractionId, &Interaction> =
             changes.finished.iter().map(|i| (&i.id, i)).collect();
         for it in &changes.finished {

@@ -532,6 +532,92 @@ async fn three_nodes(c: &mut Cluster) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A node that is not the router keeps its copy of the routing state from the rows relayed
+/// with each commit: every change made through it reads back through it at once (read your
+/// writes), its copy agrees with the router's, and it never loads the whole state again while
+/// the router stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_applies_relayed_commits_and_reads_its_writes() {
+    let Some(env) = env() else { return };
+    let mut c = Cluster::new(env).await.expect("cluster");
+    let result = follower_reads(&mut c).await;
+    c.finish(result).await;
+}
+
+async fn follower_reads(c: &mut Cluster) -> anyhow::Result<()> {
+    c.start("n1").await?;
+    c.start("n2").await?;
+    let http = c.http.clone();
+    let router = c.router().await?.context("no router")?;
+    let (f, r) = if router == "n1" { (1, 0) } else { (0, 1) };
+    let base = c.base(f).to_owned();
+    let admin = admin_login(&http, &base).await?;
+    let queue = create_channel(&http, &base, &admin).await?;
+    let (agent, _) = user(&http, &base, &admin, "carla", "agent", &queue).await?;
+    let get = |url: String| api(&http, reqwest::Method::GET, url, Some(&admin), None);
+    let replica = get(format!("{base}/api/v1/cluster")).await?["replica"].clone();
+    ensure!(
+        replica.is_object(),
+        "the follower tells no replica: {replica}"
+    );
+    let loads = replica["loads"].as_u64().context("loads")?;
+    let first = replica["commit"].as_u64().context("commit")?;
+
+    for i in 0..20u32 {
+        let name = format!("Queue {i}");
+        api(
+            &http,
+            reqwest::Method::PATCH,
+            format!("{base}/api/v1/queues/{queue}"),
+            Some(&admin),
+            Some(json!({ "name": name })),
+        )
+        .await?;
+        let q = get(format!("{base}/api/v1/queues/{queue}")).await?;
+        ensure!(
+            q["name"] == name.as_str(),
+            "renamed to {name}, read back {q}"
+        );
+        let capacity = 1 + i % 5;
+        api(
+            &http,
+            reqwest::Method::PATCH,
+            format!("{base}/api/v1/agents/{agent}"),
+            Some(&admin),
+            Some(json!({ "capacity": capacity })),
+        )
+        .await?;
+        let a = get(format!("{base}/api/v1/agents/{agent}")).await?;
+        ensure!(
+            a["capacity"] == capacity,
+            "capacity set to {capacity}, read back {a}"
+        );
+    }
+
+    // The router's own view and the follower's copy agree.
+    let mine = get(format!("{base}/api/v1/monitor")).await?;
+    let routers = get(format!("{}/api/v1/monitor", c.base(r))).await?;
+    for part in ["agents", "queues"] {
+        ensure!(
+            mine[part] == routers[part],
+            "{part} differ:\nfollower {}\nrouter {}",
+            mine[part],
+            routers[part]
+        );
+    }
+    let replica = get(format!("{base}/api/v1/cluster")).await?["replica"].clone();
+    let commit = replica["commit"].as_u64().context("commit")?;
+    ensure!(
+        commit >= first + 40,
+        "40 commits through the follower, its copy went from commit {first} to {commit}"
+    );
+    ensure!(
+        replica["loads"].as_u64() == Some(loads),
+        "the follower loaded its copy whole again: {replica} (had {loads} loads)"
+    );
+    Ok(())
+}
+
 /// SIGKILL of the router in the middle of a webhook burst spread over the three nodes:
 /// another node is router within the lease plus one second; every webhook answered 200 is
 /// stored once, also after WhatsApp redelivers them all; a supervisor's socket on the killed
