@@ -62,6 +62,7 @@ impl App {
             enabled: crm.webhooks_enabled(),
             wake: crm.wake.clone(),
         };
+        let viewers = crate::runtime::viewers::Viewers::default();
         let (core, core_task) = if config.cluster.enabled() {
             // Several nodes: this node becomes the router if the lease is free, and
             // otherwise forwards to the router; the manager keeps the lease on a timer.
@@ -73,6 +74,7 @@ impl App {
                 metrics.clone(),
                 hub.clone(),
                 directory.clone(),
+                viewers.clone(),
             )
             .await?;
             let core = Core::clustered(link.clone(), directory);
@@ -131,7 +133,7 @@ impl App {
             crm,
             today,
             template_sync_wake: Arc::new(tokio::sync::Notify::new()),
-            viewers: Default::default(),
+            viewers,
             core,
             store,
             hub,
@@ -186,6 +188,10 @@ impl App {
             Some(link) => {
                 services.spawn(on_router(state.clone(), link.role()));
                 services.spawn(refresh_channels(state.clone()));
+                if let Some(changes) = link.viewers_changes() {
+                    let viewing = crate::services::viewing::Viewing::from_ref(&state);
+                    services.spawn(viewing.follow_other_nodes(changes));
+                }
             }
             None => spawn_background(&state, &mut services),
         }

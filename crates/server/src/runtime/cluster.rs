@@ -21,7 +21,12 @@
 //!   state from the store instead. A forwarded command's answer carries the number of the
 //!   commit that holds it, and a read that follows waits until the replica has applied it.
 //!   The router also sends the last number every `cluster.renew_ms`, so the loss of the last
-//!   message of a burst is noticed.
+//!   message of a burst is noticed;
+//! - who has which interaction open (R-8.10, kept in memory only) is shared on
+//!   `<prefix>.viewers`: each node says, after each change, who has an interaction open through
+//!   its own sockets; the node that changed it tells the interaction's readers, and the others
+//!   note what was told. A node that starts says to forget what it had before; the viewers of a
+//!   node gone silent are forgotten (the router tells the readers).
 
 use crate::runtime::clock::Clock;
 use crate::runtime::core::{
@@ -31,6 +36,7 @@ use crate::runtime::error::ApiError;
 use crate::runtime::hub::{Frame, Hub};
 use crate::runtime::ids::new_id;
 use crate::runtime::metrics::Metrics;
+use crate::runtime::viewers::Viewers;
 use axum::http::StatusCode;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -39,7 +45,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_domain::{AgentId, Command, Delta, Reply, Timestamp};
+use switchboard_domain::{AgentId, Command, Delta, InteractionId, Reply, Timestamp};
 use switchboard_store::Store;
 use tokio::sync::{mpsc, watch, OnceCell};
 
@@ -130,6 +136,25 @@ struct Relayed {
     frames: Vec<(String, i64, String, String)>,
 }
 
+/// Who has an interaction open through one node (several nodes), or (`reset`) that the node
+/// starts with nothing open.
+#[derive(Serialize, Deserialize)]
+struct ViewersSaid {
+    node: String,
+    #[serde(default)]
+    reset: bool,
+    interaction: Option<String>,
+    viewers: Vec<String>,
+}
+
+/// What the viewing service does with a change of another node's viewers: note what the
+/// readers were told (`tell: false`: the node that changed it told them), or tell them (the
+/// viewers of a node gone silent, told by the router).
+pub struct ViewersChange {
+    pub interaction: InteractionId,
+    pub tell: bool,
+}
+
 /// The most frames in one relay message (NATS messages are limited to 1 MiB by default).
 const RELAY_CHUNK_FRAMES: usize = 200;
 const RELAY_CHUNK_BYTES: usize = 256 * 1024;
@@ -191,6 +216,12 @@ pub struct Link {
     pub relay_lag_ms: AtomicU64,
     /// While this node is the router: the number of its worker's last commit.
     committed: Arc<AtomicU64>,
+    viewers_subject: String,
+    /// Who has which interaction open, this node's and (as they said) the other nodes'.
+    viewers: Viewers,
+    viewers_tx: mpsc::UnboundedSender<ViewersChange>,
+    /// Taken once by the viewing service.
+    viewers_rx: Mutex<Option<mpsc::UnboundedReceiver<ViewersChange>>>,
 }
 
 impl Link {
@@ -202,6 +233,7 @@ impl Link {
         metrics: Arc<Metrics>,
         hub: Hub,
         directory: Arc<Directory>,
+        viewers: Viewers,
     ) -> anyhow::Result<Arc<Link>> {
         let url = config.nats_url.clone().unwrap_or_default();
         let node_id = config.node_id();
@@ -213,6 +245,7 @@ impl Link {
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {url}: {e}"))?;
         let relayed = store.max_event_seq().await?;
+        let (viewers_tx, viewers_rx) = mpsc::unbounded_channel();
         let link = Arc::new(Link {
             nats,
             node_id,
@@ -243,14 +276,115 @@ impl Link {
             router_seen: AtomicBool::new(false),
             relay_lag_ms: AtomicU64::new(0),
             committed: Arc::new(AtomicU64::new(0)),
+            viewers_subject: format!("{}.viewers", config.subject_prefix),
+            viewers,
+            viewers_tx,
+            viewers_rx: Mutex::new(Some(viewers_rx)),
         });
         let events = link
             .nats
             .subscribe(link.events_subject.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot subscribe to {}: {e}", link.events_subject))?;
+        // The replica (and the roles that authenticate requests) before the first request.
+        {
+            let _changing = link.replica.changing.lock().await;
+            if link.load_replica((0, 0)).await.is_err() {
+                tracing::warn!(
+                    "the replica of the routing state is not loaded yet; it is at its first use"
+                );
+            }
+        }
         tokio::spawn(link.clone().receive_relayed(events));
+        let said = link
+            .nats
+            .subscribe(link.viewers_subject.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot subscribe to {}: {e}", link.viewers_subject))?;
+        tokio::spawn(link.clone().receive_viewers(said));
+        // What a former process under this node id had open is gone.
+        link.say_viewers(ViewersSaid {
+            node: link.node_id.clone(),
+            reset: true,
+            interaction: None,
+            viewers: Vec::new(),
+        })
+        .await;
         Ok(link)
+    }
+
+    /// The other nodes' changes of viewers, for the viewing service (once).
+    pub fn viewers_changes(&self) -> Option<mpsc::UnboundedReceiver<ViewersChange>> {
+        self.viewers_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Tells the other nodes who has `interaction` open through this node now.
+    pub async fn share_viewers(&self, interaction: &InteractionId) {
+        let viewers = self.viewers.local_of(interaction);
+        self.say_viewers(ViewersSaid {
+            node: self.node_id.clone(),
+            reset: false,
+            interaction: Some(interaction.as_str().to_owned()),
+            viewers: viewers.into_iter().map(|a| a.0).collect(),
+        })
+        .await;
+    }
+
+    async fn say_viewers(&self, said: ViewersSaid) {
+        if let Ok(payload) = serde_json::to_vec(&said) {
+            if let Err(e) = self
+                .nats
+                .publish(self.viewers_subject.clone(), payload.into())
+                .await
+            {
+                tracing::warn!(error = %e, "cannot tell the other nodes who is viewing");
+            }
+        }
+    }
+
+    async fn receive_viewers(self: Arc<Self>, mut sub: async_nats::Subscriber) {
+        while let Some(msg) = sub.next().await {
+            let Ok(said) = serde_json::from_slice::<ViewersSaid>(&msg.payload) else {
+                continue;
+            };
+            if said.node == self.node_id {
+                continue;
+            }
+            let changed = if said.reset {
+                self.viewers.forget_node(&said.node)
+            } else if let Some(id) = said.interaction.map(InteractionId) {
+                let ids = said.viewers.into_iter().map(AgentId).collect();
+                if self.viewers.set_remote(&said.node, &id, ids) {
+                    vec![id]
+                } else {
+                    Vec::new()
+                }
+            } else {
+                Vec::new()
+            };
+            // A node that restarted told nobody that its former viewers left: the router does.
+            let tell = said.reset && self.is_router();
+            for interaction in changed {
+                let _ = self.viewers_tx.send(ViewersChange { interaction, tell });
+            }
+        }
+    }
+
+    /// Forgets the viewers of nodes not seen lately; the router tells those interactions'
+    /// readers.
+    fn forget_silent_viewers(&self, alive: &[String]) {
+        for node in self.viewers.remote_nodes() {
+            if alive.contains(&node) {
+                continue;
+            }
+            let tell = self.is_router();
+            for interaction in self.viewers.forget_node(&node) {
+                let _ = self.viewers_tx.send(ViewersChange { interaction, tell });
+            }
+        }
     }
 
     /// This node's lease epoch while it is the router, `None` otherwise.
@@ -940,12 +1074,14 @@ impl Manager {
         }
         if self.term.is_none() {
             link.poll_relay().await;
-        } else {
-            let since = Timestamp(link.clock.now().0 - 3 * self.lease_ms);
-            if let Ok(nodes) = store.nodes(since).await {
-                let alive: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
+        }
+        let since = Timestamp(link.clock.now().0 - 3 * self.lease_ms);
+        if let Ok(nodes) = store.nodes(since).await {
+            let alive: Vec<String> = nodes.into_iter().map(|n| n.id).collect();
+            if self.term.is_some() {
                 link.disconnect_silent_nodes(&self.core, &alive).await;
             }
+            link.forget_silent_viewers(&alive);
         }
         if self.term.is_some() && self.last_prune.elapsed() >= Duration::from_secs(60) {
             self.last_prune = Instant::now();

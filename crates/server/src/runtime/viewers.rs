@@ -28,6 +28,9 @@ struct Registry {
     /// What each user has open.
     by_user: HashMap<AgentId, BTreeSet<InteractionId>>,
     told: HashMap<InteractionId, Told>,
+    /// Several nodes: who has each interaction open through each other node (as that node
+    /// last said).
+    remote: HashMap<InteractionId, HashMap<String, BTreeSet<AgentId>>>,
 }
 
 /// The shared registry (cheap to clone). `order` serializes the services that turn a change into
@@ -110,13 +113,68 @@ impl Viewers {
         had
     }
 
-    /// Who has `interaction` open, in id order.
+    /// Who has `interaction` open, in id order (several nodes: through any node).
     pub fn of(&self, interaction: &InteractionId) -> Vec<AgentId> {
+        let r = self.lock();
+        let mut all: BTreeSet<&AgentId> = r.open.get(interaction).into_iter().flatten().collect();
+        for ids in r
+            .remote
+            .get(interaction)
+            .into_iter()
+            .flat_map(|n| n.values())
+        {
+            all.extend(ids);
+        }
+        all.into_iter().cloned().collect()
+    }
+
+    /// Who has `interaction` open through this node's websockets, in id order.
+    pub fn local_of(&self, interaction: &InteractionId) -> Vec<AgentId> {
         self.lock()
             .open
             .get(interaction)
             .map(|s| s.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Several nodes: who has `interaction` open through `node` now (as it says). True when
+    /// that changed what this node knew.
+    pub fn set_remote(&self, node: &str, interaction: &InteractionId, ids: Vec<AgentId>) -> bool {
+        let mut r = self.lock();
+        let ids: BTreeSet<AgentId> = ids.into_iter().collect();
+        let nodes = r.remote.entry(interaction.clone()).or_default();
+        let changed = if ids.is_empty() {
+            nodes.remove(node).is_some()
+        } else {
+            nodes.insert(node.to_owned(), ids.clone()) != Some(ids)
+        };
+        if nodes.is_empty() {
+            r.remote.remove(interaction);
+        }
+        changed
+    }
+
+    /// Several nodes: forgets what `node` had open (it stopped, restarted or went silent);
+    /// returns those interactions.
+    pub fn forget_node(&self, node: &str) -> Vec<InteractionId> {
+        let mut r = self.lock();
+        let mut gone = Vec::new();
+        r.remote.retain(|id, nodes| {
+            if nodes.remove(node).is_some() {
+                gone.push(id.clone());
+            }
+            !nodes.is_empty()
+        });
+        gone
+    }
+
+    /// Several nodes: the other nodes this node knows viewers of.
+    pub fn remote_nodes(&self) -> BTreeSet<String> {
+        self.lock()
+            .remote
+            .values()
+            .flat_map(|n| n.keys().cloned())
+            .collect()
     }
 
     /// Records what readers are told now about `interaction` and returns what they were told
@@ -182,6 +240,31 @@ mod tests {
         assert!(!v.close(&a("bob"), &i("x")));
         assert!(v.of(&i("x")).is_empty());
         assert!(!v.is_connected(&a("ann")));
+    }
+
+    #[test]
+    fn viewers_through_other_nodes_count_until_their_node_is_forgotten() {
+        let v = Viewers::default();
+        v.connected(&a("ann"));
+        assert!(v.open(&a("ann"), &i("x")));
+        assert!(v.set_remote("n2", &i("x"), vec![a("bob"), a("ann")]));
+        assert!(
+            !v.set_remote("n2", &i("x"), vec![a("ann"), a("bob")]),
+            "same set"
+        );
+        assert!(v.set_remote("n3", &i("x"), vec![a("cid")]));
+        assert_eq!(v.of(&i("x")), [a("ann"), a("bob"), a("cid")]);
+        assert_eq!(v.local_of(&i("x")), [a("ann")]);
+        assert!(v.set_remote("n3", &i("x"), vec![]));
+        assert_eq!(v.of(&i("x")), [a("ann"), a("bob")]);
+        assert!(v.set_remote("n2", &i("y"), vec![a("bob")]));
+        assert_eq!(v.remote_nodes().into_iter().collect::<Vec<_>>(), ["n2"]);
+        let mut gone = v.forget_node("n2");
+        gone.sort();
+        assert_eq!(gone, [i("x"), i("y")]);
+        assert_eq!(v.of(&i("x")), [a("ann")]);
+        assert!(v.of(&i("y")).is_empty());
+        assert!(v.remote_nodes().is_empty());
     }
 
     #[test]

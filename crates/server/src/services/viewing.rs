@@ -6,8 +6,11 @@
 //! supervisors see everyone. Each group gets an `interaction.viewers` event
 //! `{interaction_id, viewers: [{id, name, watching}]}` only when its own list changed, so a
 //! watcher coming or going sends nothing to an agent. The registry lives in memory
-//! ([`Viewers`]); only the events are stored, like every event.
+//! ([`Viewers`]); only the events are stored, like every event. Several nodes: each node tells
+//! the others who has an interaction open through it after each change (`Link::share_viewers`);
+//! the node where it changed tells the readers, the others note what they were told.
 
+use crate::runtime::cluster::ViewersChange;
 use crate::runtime::core::{Attach, Core, ViewersEvent};
 use crate::runtime::error::ApiError;
 use crate::runtime::viewers::{Told, Viewers};
@@ -72,7 +75,9 @@ impl Viewing {
         interaction: &InteractionId,
     ) -> Result<Value, ApiError> {
         let _order = self.viewers.order.lock().await;
-        self.viewers.open(user, interaction);
+        if self.viewers.open(user, interaction) {
+            self.share(interaction).await;
+        }
         self.tell(interaction).await?;
         self.as_seen_by(user, interaction).await
     }
@@ -81,6 +86,7 @@ impl Viewing {
     pub async fn close(&self, user: &AgentId, interaction: &InteractionId) -> Result<(), ApiError> {
         let _order = self.viewers.order.lock().await;
         if self.viewers.close(user, interaction) {
+            self.share(interaction).await;
             self.tell(interaction).await?;
         }
         Ok(())
@@ -95,6 +101,7 @@ impl Viewing {
     pub async fn disconnected(&self, user: &AgentId) {
         let _order = self.viewers.order.lock().await;
         for id in self.viewers.disconnected(user) {
+            self.share(&id).await;
             if let Err(e) = self.tell(&id).await {
                 tracing::warn!(error = %e.message, interaction = %id.as_str(), "viewers not told");
             }
@@ -108,9 +115,40 @@ impl Viewing {
         self.tell(interaction).await
     }
 
-    /// Tells agents and supervisors about `interaction` when their list changed (called under
-    /// `order`, so events follow the changes in order).
-    async fn tell(&self, interaction: &InteractionId) -> Result<(), ApiError> {
+    /// Several nodes: tells the other nodes who has `interaction` open through this one.
+    async fn share(&self, interaction: &InteractionId) {
+        if let Some(link) = self.core.link() {
+            link.share_viewers(interaction).await;
+        }
+    }
+
+    /// Several nodes: follows the other nodes' changes of viewers until they stop coming.
+    pub async fn follow_other_nodes(
+        self,
+        mut changes: tokio::sync::mpsc::UnboundedReceiver<ViewersChange>,
+    ) {
+        while let Some(c) = changes.recv().await {
+            let _order = self.viewers.order.lock().await;
+            let done = if c.tell {
+                self.tell(&c.interaction).await
+            } else {
+                // The node where it changed told the readers: note what they were told.
+                self.lists(&c.interaction)
+                    .await
+                    .map(|(now, _, _)| drop(self.viewers.tell(&c.interaction, now)))
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e.message, interaction = %c.interaction.as_str(), "viewers of another node not followed");
+            }
+        }
+    }
+
+    /// What agents and supervisors see of `interaction`'s viewers now: the ids, the agents'
+    /// list and everyone.
+    async fn lists(
+        &self,
+        interaction: &InteractionId,
+    ) -> Result<(Told, Vec<Viewer>, Vec<Viewer>), ApiError> {
         let ids = self.viewers.of(interaction);
         let key = interaction.clone();
         let all = self
@@ -122,6 +160,13 @@ impl Viewing {
             agents: agents.iter().map(|v| v.id.clone()).collect(),
             supervisors: all.iter().map(|v| v.id.clone()).collect(),
         };
+        Ok((now, agents, all))
+    }
+
+    /// Tells agents and supervisors about `interaction` when their list changed (called under
+    /// `order`, so events follow the changes in order).
+    async fn tell(&self, interaction: &InteractionId) -> Result<(), ApiError> {
+        let (now, agents, all) = self.lists(interaction).await?;
         let before = self.viewers.tell(interaction, now.clone());
         let event = ViewersEvent {
             interaction: interaction.clone(),

@@ -618,6 +618,150 @@ async fn follower_reads(c: &mut Cluster) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Who has an interaction open across nodes: an agent viewing through one node and a
+/// supervisor through another see each other; when the agent's socket closes, and when the
+/// node of a viewer dies, the supervisor is told the viewer left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_on_different_nodes_see_each_other() {
+    let Some(env) = env() else { return };
+    let mut c = Cluster::new(env).await.expect("cluster");
+    let result = viewers_across_nodes(&mut c).await;
+    c.finish(result).await;
+}
+
+/// The ids of the last `interaction.viewers` frame about `interaction` on a socket.
+fn last_viewers(frames: &[(i64, String, Value)], interaction: &str) -> Option<Vec<String>> {
+    frames
+        .iter()
+        .rev()
+        .find(|f| f.1 == "interaction.viewers" && f.2["interaction_id"] == interaction)
+        .map(|f| viewer_ids(&f.2))
+}
+
+fn viewer_ids(v: &Value) -> Vec<String> {
+    v["viewers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn viewers_across_nodes(c: &mut Cluster) -> anyhow::Result<()> {
+    c.start("n1").await?;
+    c.start("n2").await?;
+    let http = c.http.clone();
+    let admin = admin_login(&http, c.base(0)).await?;
+    let queue = create_channel(&http, c.base(0), &admin).await?;
+    let (ann, ann_token) = user(&http, c.base(1), &admin, "ann", "agent", &queue).await?;
+    let (sue, sue_token) = user(&http, c.base(0), &admin, "sue", "supervisor", &queue).await?;
+    let ann_socket = Socket::open(c.base(1), &ann_token, None).await?;
+    let sue_socket = Socket::open(c.base(0), &sue_token, None).await?;
+    let r = http
+        .put(format!("{}/api/v1/me/presence", c.base(1)))
+        .bearer_auth(&ann_token)
+        .json(&json!({"presence": "available"}))
+        .send()
+        .await?;
+    ensure!(r.status().is_success(), "presence: {}", r.text().await?);
+    let w = customer_webhook("491700000077", &format!("wamid.view.{}", random_suffix()));
+    ensure!(
+        post_webhook(&http, c.base(0), &w.body).await == Some(200),
+        "webhook refused"
+    );
+    ann_socket
+        .wait_for(|f| f.iter().any(|(_, k, _)| k == "offer.created"), "offer")
+        .await?;
+    let interaction = ann_socket
+        .frames()
+        .iter()
+        .find(|f| f.1 == "offer.created")
+        .and_then(|f| f.2["interaction_id"].as_str().map(str::to_owned))
+        .context("offer without interaction")?;
+    let (status, body) = post(
+        &http,
+        format!("{}/api/v1/interactions/{interaction}/accept", c.base(1)),
+        &ann_token,
+        json!({}),
+    )
+    .await?;
+    ensure!(status == 200, "accept: {status} {body}");
+
+    // Ann opens it through n2; Sue, through n1, is told.
+    let view = |base: String, token: String| {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/interactions/{interaction}/viewing");
+        async move {
+            let r = http.put(url).bearer_auth(token).send().await?;
+            ensure!(r.status().is_success(), "viewing: {}", r.status());
+            anyhow::Ok(viewer_ids(&r.json::<Value>().await?))
+        }
+    };
+    let seen = view(c.base(1).to_owned(), ann_token.clone()).await?;
+    ensure!(seen == [ann.clone()], "ann sees {seen:?}");
+    sue_socket
+        .wait_for(
+            |f| last_viewers(f, &interaction) == Some(vec![ann.clone()]),
+            "ann viewing, told to sue",
+        )
+        .await?;
+    // Sue opens it through n1: she sees ann (whose node is another), and is told both.
+    let mut both = vec![ann.clone(), sue.clone()];
+    both.sort();
+    let seen = view(c.base(0).to_owned(), sue_token.clone()).await?;
+    ensure!(
+        seen == both,
+        "sue sees {seen:?} through the other node, not {both:?}"
+    );
+    sue_socket
+        .wait_for(
+            |f| last_viewers(f, &interaction) == Some(both.clone()),
+            "both viewing",
+        )
+        .await?;
+    // Ann never sees a supervisor who only watches, and was never told she left.
+    let told_ann: Vec<Vec<String>> = ann_socket
+        .frames()
+        .iter()
+        .filter(|f| f.1 == "interaction.viewers")
+        .map(|f| viewer_ids(&f.2))
+        .collect();
+    ensure!(
+        told_ann
+            .iter()
+            .all(|v| v.as_slice() == std::slice::from_ref(&ann)),
+        "ann was told {told_ann:?}"
+    );
+
+    // Ann's desk closes (her only socket, on n2): Sue is told only she is left.
+    drop(ann_socket);
+    sue_socket
+        .wait_for(
+            |f| last_viewers(f, &interaction) == Some(vec![sue.clone()]),
+            "ann gone, told to sue",
+        )
+        .await?;
+
+    // Ann opens it again through n2, then n2 dies: the router forgets n2's viewers.
+    let ann_socket = Socket::open(c.base(1), &ann_token, None).await?;
+    view(c.base(1).to_owned(), ann_token.clone()).await?;
+    sue_socket
+        .wait_for(
+            |f| last_viewers(f, &interaction) == Some(both.clone()),
+            "ann back",
+        )
+        .await?;
+    c.nodes[1].kill();
+    drop(ann_socket);
+    sue_socket
+        .wait_for(
+            |f| last_viewers(f, &interaction) == Some(vec![sue.clone()]),
+            "ann's node dead, told to sue",
+        )
+        .await?;
+    Ok(())
+}
+
 /// SIGKILL of the router in the middle of a webhook burst spread over the three nodes:
 /// another node is router within the lease plus one second; every webhook answered 200 is
 /// stored once, also after WhatsApp redelivers them all; a supervisor's socket on the killed
