@@ -188,6 +188,7 @@ impl App {
             Some(link) => {
                 services.spawn(on_router(state.clone(), link.role()));
                 services.spawn(refresh_channels(state.clone()));
+                services.spawn(share_logins(state.limiter.clone(), link.clone()));
                 if let Some(changes) = link.viewers_changes() {
                     let viewing = crate::services::viewing::Viewing::from_ref(&state);
                     services.spawn(viewing.follow_other_nodes(changes));
@@ -302,4 +303,40 @@ async fn bootstrap_admin(state: &AppState, password: String) -> anyhow::Result<(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     tracing::info!("created the admin user");
     Ok(())
+}
+
+/// Several nodes: every node's login limiter counts the failures of every node (a client
+/// spreading its guesses over the nodes meets the same limit), through `<prefix>.logins`.
+async fn share_logins(limiter: Arc<LoginLimiter>, link: Arc<Link>) {
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Said {
+        node: String,
+        outcome: crate::services::auth::LoginOutcome,
+    }
+    let mut heard = match link.listen("logins").await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "login failures are counted on this node only");
+            return;
+        }
+    };
+    let (tx, mut mine) = tokio::sync::mpsc::unbounded_channel();
+    limiter.share_with(tx);
+    loop {
+        tokio::select! {
+            Some(outcome) = mine.recv() => {
+                let said = Said { node: link.node_id.clone(), outcome };
+                if let Ok(payload) = serde_json::to_vec(&said) {
+                    link.broadcast("logins", payload).await;
+                }
+            }
+            msg = futures_util::StreamExt::next(&mut heard) => {
+                let Some(msg) = msg else { return };
+                match serde_json::from_slice::<Said>(&msg.payload) {
+                    Ok(said) if said.node != link.node_id => limiter.count_remote(&said.outcome),
+                    _ => {}
+                }
+            }
+        }
+    }
 }

@@ -216,6 +216,7 @@ pub struct Link {
     pub relay_lag_ms: AtomicU64,
     /// While this node is the router: the number of its worker's last commit.
     committed: Arc<AtomicU64>,
+    subject_prefix: String,
     viewers_subject: String,
     /// Who has which interaction open, this node's and (as they said) the other nodes'.
     viewers: Viewers,
@@ -276,6 +277,7 @@ impl Link {
             router_seen: AtomicBool::new(false),
             relay_lag_ms: AtomicU64::new(0),
             committed: Arc::new(AtomicU64::new(0)),
+            subject_prefix: config.subject_prefix.clone(),
             viewers_subject: format!("{}.viewers", config.subject_prefix),
             viewers,
             viewers_tx,
@@ -311,6 +313,23 @@ impl Link {
         })
         .await;
         Ok(link)
+    }
+
+    /// Several nodes: sends `payload` to every node listening on `topic` (this one too).
+    pub async fn broadcast(&self, topic: &str, payload: Vec<u8>) {
+        let subject = format!("{}.{topic}", self.subject_prefix);
+        if let Err(e) = self.nats.publish(subject, payload.into()).await {
+            tracing::warn!(error = %e, topic, "cannot tell the other nodes");
+        }
+    }
+
+    /// Several nodes: what every node sends on `topic` (see [`broadcast`](Self::broadcast)).
+    pub async fn listen(&self, topic: &str) -> anyhow::Result<async_nats::Subscriber> {
+        let subject = format!("{}.{topic}", self.subject_prefix);
+        self.nats
+            .subscribe(subject.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot subscribe to {subject}: {e}"))
     }
 
     /// The other nodes' changes of viewers, for the viewing service (once).

@@ -278,6 +278,20 @@ pub struct LoginLimiter {
     limits: Limits,
     trusted: TrustedProxies,
     inner: Mutex<Attempts>,
+    /// Several nodes: where this node's login outcomes go, to be counted by the other nodes
+    /// too (each node's limiter counts every node's failures).
+    shared: Mutex<Option<tokio::sync::mpsc::UnboundedSender<LoginOutcome>>>,
+}
+
+/// How one password check ended, for the limiters of the other nodes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoginOutcome {
+    /// The username as counted (lower case).
+    pub user: String,
+    /// The address counted (an IPv6 address as its /64).
+    pub source: IpAddr,
+    pub at: Timestamp,
+    pub success: bool,
 }
 
 /// The numbers of the login limit (from `[server]`).
@@ -363,27 +377,19 @@ impl LoginAttempt {
             .flatten()
         {
             tally.running = tally.running.saturating_sub(1);
-            if let (Some(now), false) = (now, success) {
-                tally.failures.push_back(now);
-            }
         }
-        if let (Some(now), true) = (now, success) {
-            // The user's own address: its failures are forgiven, and it is remembered.
-            if let Some(t) = a.sources.get_mut(&key) {
-                t.failures.clear();
-            }
-            let known = a.known.entry(self.user.clone()).or_default();
-            known.retain(|(ip, _)| *ip != self.source);
-            known.push((self.source, now));
-            if known.len() > KNOWN_PER_USER {
-                known.remove(0);
-            }
-        }
-        if a.sources.get(&key).is_some_and(Tally::idle) {
-            a.sources.remove(&key);
-        }
-        if a.users.get(&self.user).is_some_and(Tally::idle) {
-            a.users.remove(&self.user);
+        if let Some(at) = now {
+            let outcome = LoginOutcome {
+                user: self.user.clone(),
+                source: self.source,
+                at,
+                success,
+            };
+            a.count(&outcome);
+            drop(guard);
+            self.limiter.share(outcome);
+        } else {
+            a.forget_idle(&self.user, self.source);
         }
     }
 }
@@ -400,7 +406,32 @@ impl LoginLimiter {
             limits,
             trusted,
             inner: Mutex::new(Attempts::default()),
+            shared: Mutex::new(None),
         }
+    }
+
+    /// Several nodes: this node's login outcomes are sent to `to` from now on.
+    pub fn share_with(&self, to: tokio::sync::mpsc::UnboundedSender<LoginOutcome>) {
+        *self.shared.lock().unwrap_or_else(|e| e.into_inner()) = Some(to);
+    }
+
+    fn share(&self, outcome: LoginOutcome) {
+        if let Some(to) = self
+            .shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            let _ = to.send(outcome);
+        }
+    }
+
+    /// Several nodes: counts a login outcome of another node as if it happened here.
+    pub fn count_remote(&self, outcome: &LoginOutcome) {
+        let window_ms = i64::from(self.limits.window_s) * 1000;
+        let mut a = self.lock();
+        a.sweep(outcome.at, window_ms);
+        a.count(outcome);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Attempts> {
@@ -465,6 +496,43 @@ impl LoginLimiter {
 }
 
 impl Attempts {
+    /// Counts a finished check: a failure against its user and address; a success forgives
+    /// that address's failures and remembers it as the user's own.
+    fn count(&mut self, o: &LoginOutcome) {
+        let key = (o.user.clone(), o.source);
+        if o.success {
+            if let Some(t) = self.sources.get_mut(&key) {
+                t.failures.clear();
+            }
+            let known = self.known.entry(o.user.clone()).or_default();
+            known.retain(|(ip, _)| *ip != o.source);
+            known.push((o.source, o.at));
+            if known.len() > KNOWN_PER_USER {
+                known.remove(0);
+            }
+        } else {
+            for tally in [
+                self.sources.entry(key).or_default(),
+                self.users.entry(o.user.clone()).or_default(),
+            ] {
+                // In time order, also when another node's outcome arrives late.
+                let at = tally.failures.partition_point(|t| *t <= o.at);
+                tally.failures.insert(at, o.at);
+            }
+        }
+        self.forget_idle(&o.user, o.source);
+    }
+
+    fn forget_idle(&mut self, user: &str, source: IpAddr) {
+        let key = (user.to_owned(), source);
+        if self.sources.get(&key).is_some_and(Tally::idle) {
+            self.sources.remove(&key);
+        }
+        if self.users.get(user).is_some_and(Tally::idle) {
+            self.users.remove(user);
+        }
+    }
+
     /// Once per window, forgets the tallies that have nothing left in it (names tried once and
     /// never again), and addresses not used for 30 days, so the maps stay small.
     fn sweep(&mut self, now: Timestamp, window_ms: i64) {

@@ -762,6 +762,52 @@ async fn viewers_across_nodes(c: &mut Cluster) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The login limit holds across nodes: failures spread over two nodes count
+/// together, so the sixth try of a user is refused on either node, even with the right
+/// password; another user is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_failures_count_on_every_node() {
+    let Some(env) = env() else { return };
+    let mut c = Cluster::new(env).await.expect("cluster");
+    let result = login_failures(&mut c).await;
+    c.finish(result).await;
+}
+
+async fn login_failures(c: &mut Cluster) -> anyhow::Result<()> {
+    c.start("n1").await?;
+    c.start("n2").await?;
+    let http = c.http.clone();
+    let admin = admin_login(&http, c.base(0)).await?;
+    let queue = create_channel(&http, c.base(0), &admin).await?;
+    user(&http, c.base(0), &admin, "dora", "agent", &queue).await?;
+    user(&http, c.base(0), &admin, "emil", "agent", &queue).await?;
+    let login = |i: usize, name: &str, password: &str| {
+        let (http, url) = (http.clone(), format!("{}/api/v1/auth/login", c.base(i)));
+        let body = json!({"username": name, "password": password});
+        async move {
+            let r = http.post(url).json(&body).send().await?;
+            anyhow::Ok(r.status().as_u16())
+        }
+    };
+    // The default limit: five failures per user and address within five minutes. Four
+    // through n1, the fifth through n2.
+    for (i, pw) in [(0, "w1"), (0, "w2"), (0, "w3"), (0, "w4"), (1, "w5")] {
+        let status = login(i, "dora", pw).await?;
+        ensure!(status == 401, "wrong password {pw} answered {status}");
+    }
+    for i in [1, 0] {
+        let status = login(i, "dora", "dora-password-123").await?;
+        ensure!(
+            status == 429,
+            "after five failures over two nodes, node {} answered {status}",
+            i + 1
+        );
+    }
+    let status = login(1, "emil", "emil-password-123").await?;
+    ensure!(status == 200, "another user answered {status}");
+    Ok(())
+}
+
 /// SIGKILL of the router in the middle of a webhook burst spread over the three nodes:
 /// another node is router within the lease plus one second; every webhook answered 200 is
 /// stored once, also after WhatsApp redelivers them all; a supervisor's socket on the killed
