@@ -286,6 +286,16 @@ desktopTest('the console pages and searches lists, shows the API\'s refusals bes
   await admin.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
   const tpl = (await adminApi(srv, 'GET', '/api/v1/templates')).find((x) => x.name === 'account_notice');
   assert.equal(tpl.variable_map['body.first_name'], 'contact.first_name');
+
+  // System: ready, and the one node is the router (R-11.3).
+  await openSection(admin, 'System');
+  await admin.getByRole('status').filter({ hasText: /^Ready \((SQLite|PostgreSQL)\)$/ }).waitFor();
+  const nodes = admin.getByRole('table', { name: 'Nodes seen in the last minute' });
+  const cluster = await adminApi(srv, 'GET', '/api/v1/cluster');
+  assert.equal(cluster.nodes.length, 1);
+  const row = nodes.getByRole('row', { name: new RegExp(cluster.nodes[0].id) });
+  await row.getByRole('cell', { name: 'Router' }).waitFor();
+  await admin.getByText('One node: it is the router.').waitFor();
 });
 
 /** Types `/shortcut` in the compose box and picks the response with Enter. */

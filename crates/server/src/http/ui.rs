@@ -77,6 +77,7 @@ const ASSETS: &[(&str, &str)] = assets![
     "admin/queues.js",
     "admin/responses.js",
     "admin/settings.js",
+    "admin/system.js",
     "admin/templates.js",
     "admin/tokens.js",
 ];

@@ -1,7 +1,7 @@
 // The admin console (route #/admin, admins only; an admin lands here after login): one screen
 // with a side menu of sections — users, queues, break reasons, channels, templates, standard
-// responses, integration tokens, settings. Each section is a module with `label` and
-// `render(box, C)`; `C` holds the queues and users every section picks from. Like the board it
+// responses, integration tokens, settings, system (readiness and nodes). Each section is a
+// module with `label` and `render(box, C)`; `C` holds the queues and users every section picks from. Like the board it
 // keeps the desk mounted under it (login, header, socket) and hides the desk's workspace.
 import { api } from '../lib/api.js';
 import { on } from '../lib/bus.js';
@@ -13,6 +13,7 @@ import * as channels from './channels.js';
 import * as queues from './queues.js';
 import * as responses from './responses.js';
 import * as settings from './settings.js';
+import * as system from './system.js';
 import * as templates from './templates.js';
 import * as tokens from './tokens.js';
 import { showWorkspace } from '../desk/desk.js';
@@ -20,6 +21,7 @@ import { showWorkspace } from '../desk/desk.js';
 const SECTIONS = [
   ['agents', agents], ['queues', queues], ['breaks', breaks], ['channels', channels],
   ['templates', templates], ['responses', responses], ['tokens', tokens], ['settings', settings],
+  ['system', system],
 ];
 
 /** The console's shared state: the queues and users the sections pick from. */
