@@ -674,6 +674,45 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    #[test]
+    fn another_nodes_failures_count_here_and_its_success_forgives_the_address() {
+        let limiter = Arc::new(LoginLimiter::new(
+            Limits {
+                per_source: 3,
+                per_user: 50,
+                window_s: 60,
+            },
+            TrustedProxies::parse("").unwrap(),
+        ));
+        let ip: IpAddr = "198.51.100.7".parse().unwrap();
+        let (tx, mut shared) = tokio::sync::mpsc::unbounded_channel();
+        limiter.share_with(tx);
+        let at = |s: i64| Timestamp(1_000_000 + s * 1000);
+        let failure = |s: i64| LoginOutcome {
+            user: "ann".into(),
+            source: ip,
+            at: at(s),
+            success: false,
+        };
+        // Two failures elsewhere (the later one arriving first), one here: the limit of three.
+        limiter.count_remote(&failure(5));
+        limiter.count_remote(&failure(2));
+        limiter.begin("Ann", ip, at(6)).unwrap().failed(at(6));
+        assert_eq!(
+            shared.try_recv().unwrap(),
+            failure(6),
+            "this node's failure is shared"
+        );
+        // The oldest (at 2 s) leaves the 60 s window first: at 62 s, 55 s from now.
+        assert_eq!(limiter.begin("ann", ip, at(7)).err(), Some(55));
+        // A success on another node forgives the address.
+        limiter.count_remote(&LoginOutcome {
+            success: true,
+            ..failure(8)
+        });
+        assert!(limiter.begin("ann", ip, at(9)).is_ok());
+    }
+
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
         let hasher = PasswordHasher::new(1, 4, std::time::Duration::from_secs(30));
