@@ -79,6 +79,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         include_str!("../migrations/postgres/0013_report_rollups.sql"),
     ),
     (14, include_str!("../migrations/postgres/0014_cluster.sql")),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_report_rollups_fillfactor.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).
