@@ -41,6 +41,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         include_str!("../migrations/sqlite/0013_report_rollups.sql"),
     ),
     (14, include_str!("../migrations/sqlite/0014_cluster.sql")),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_report_rollups_storage.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -81,7 +85,7 @@ const POSTGRES_MIGRATIONS: Migrations = &[
     (14, include_str!("../migrations/postgres/0014_cluster.sql")),
     (
         15,
-        include_str!("../migrations/postgres/0015_report_rollups_fillfactor.sql"),
+        include_str!("../migrations/postgres/0015_report_rollups_storage.sql"),
     ),
 ];
 

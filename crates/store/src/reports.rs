@@ -1673,43 +1673,50 @@ impl Store {
         let all_queues = f.queue_id.is_none()
             && f.channel_id.is_none()
             && !matches!(group, Some(ReportGroup::Queue | ReportGroup::Channel));
-        // One statement per table over every segment (each bucket's rows signed), so that
-        // what a segment takes away is from the same snapshot as what another adds.
+        // One statement per table over every segment, each row signed by its segment's sign:
+        // what a segment takes away is read in the same snapshot as what another adds. One scan
+        // of the table (its key's ranges or-ed), not a union of scans, which PostgreSQL would
+        // hand to parallel workers that cost more to start than such a scan takes.
         let mut n = 0;
         let mut p = || {
             n += 1;
             format!("${n}")
         };
         let mut args = Vec::new();
-        let mut parts = Vec::new();
+        let (mut any, mut taken) = (Vec::new(), Vec::new());
         for seg in segments {
-            let mut cond = format!("span = {} AND bucket >= {} AND bucket < {}", p(), p(), p());
-            args.extend([int(seg.span), int(seg.lo), int(seg.hi)]);
-            if !agent {
-                cond += if all_queues {
-                    " AND queue_id = '*' AND channel_id = '*'"
-                } else {
-                    " AND queue_id <> '*'"
-                };
-            }
-            push_filters(
-                &mut cond,
-                &mut args,
-                &mut p,
-                "",
-                &src.q.filter,
-                agent.then_some("agent_id"),
+            let cond = format!(
+                "(span = {} AND bucket >= {} AND bucket < {})",
+                p(),
+                p(),
+                p()
             );
-            parts.push((seg.sign, cond));
+            args.extend([int(seg.span), int(seg.lo), int(seg.hi)]);
+            if seg.sign < 0 {
+                taken.push(cond.clone());
+            }
+            any.push(cond);
         }
-        let union = |cols: &str, table: &str| {
-            parts
-                .iter()
-                .map(|(sign, cond)| {
-                    format!("SELECT {key} AS k, {sign} AS s, {cols} FROM {table} WHERE {cond}")
-                })
-                .collect::<Vec<_>>()
-                .join(" UNION ALL ")
+        let mut cond = format!("({})", any.join(" OR "));
+        if !agent {
+            cond += if all_queues {
+                " AND queue_id = '*' AND channel_id = '*'"
+            } else {
+                " AND queue_id <> '*'"
+            };
+        }
+        push_filters(
+            &mut cond,
+            &mut args,
+            &mut p,
+            "",
+            &src.q.filter,
+            agent.then_some("agent_id"),
+        );
+        let sign = if taken.is_empty() {
+            "1".to_owned()
+        } else {
+            format!("CASE WHEN {} THEN -1 ELSE 1 END", taken.join(" OR "))
         };
         let sums = ROLLUP_COLUMNS
             .iter()
@@ -1717,13 +1724,14 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let figures = cast_sums(&format!(
-            "SELECT k, {sums} FROM ({}) b GROUP BY k HAVING SUM(s * n) > 0",
-            union(&ROLLUP_COLUMNS.join(", "), table)
+            "SELECT k, {sums} FROM (SELECT {key} AS k, {sign} AS s, {} FROM {table} \
+             WHERE {cond}) b GROUP BY k HAVING SUM(s * n) > 0",
+            ROLLUP_COLUMNS.join(", ")
         ));
         let by_code = cast_sums(&format!(
-            "SELECT k, d, COALESCE(SUM(s * n), 0) AS n FROM ({}) b GROUP BY k, d \
-             HAVING SUM(s * n) > 0",
-            union("disposition AS d, n", dispositions)
+            "SELECT k, d, COALESCE(SUM(s * n), 0) AS n FROM (SELECT {key} AS k, {sign} AS s, \
+             disposition AS d, n FROM {dispositions} WHERE {cond}) b GROUP BY k, d \
+             HAVING SUM(s * n) > 0"
         ));
         dispatch!(self, pool => {
             for r in bind_all!(sqlx::query(&figures), &args).fetch_all(pool).await? {
