@@ -41,6 +41,10 @@ const SQLITE_MIGRATIONS: Migrations = &[
         include_str!("../migrations/sqlite/0013_report_rollups.sql"),
     ),
     (14, include_str!("../migrations/sqlite/0014_cluster.sql")),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_report_rollups_storage.sql"),
+    ),
 ];
 
 const POSTGRES_MIGRATIONS: Migrations = &[
@@ -79,6 +83,10 @@ const POSTGRES_MIGRATIONS: Migrations = &[
         include_str!("../migrations/postgres/0013_report_rollups.sql"),
     ),
     (14, include_str!("../migrations/postgres/0014_cluster.sql")),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_report_rollups_storage.sql"),
+    ),
 ];
 
 /// Serializes concurrent migrators of one PostgreSQL database (an arbitrary constant).

@@ -751,7 +751,16 @@ pub(crate) fn rollup_rebuild_sql() -> Vec<String> {
     .iter()
     .map(|t| format!("DELETE FROM {t}"))
     .collect();
-    out.extend(PARTS.iter().map(|p| p.upsert_sql("1 = 1", false)));
+    // In key order: a bucket's rows are written side by side (as the commits of its hour
+    // write them), so a summary reads few pages of the table.
+    out.extend(PARTS.iter().map(|p| {
+        let order: Vec<String> = (1..=p.keys().len()).map(|i| i.to_string()).collect();
+        p.upsert_sql("1 = 1", false).replacen(
+            " ON CONFLICT (",
+            &format!(" ORDER BY {} ON CONFLICT (", order.join(", ")),
+            1,
+        )
+    }));
     out
 }
 
@@ -1327,12 +1336,84 @@ fn figure_cols(figures: &[Figure]) -> Vec<&'static str> {
     figures.iter().map(|(c, _)| *c).collect()
 }
 
-/// The segments of a summary's range the roll-ups cover exactly: `(span, from bucket, to
-/// bucket)`: whole weeks inside the range, whole UTC days around them and hours at its edges
-/// (only hours when rows are local days or hours). `None` when the range does not start and end on whole UTC hours, or a local
-/// day or hour asked for does not (a zone with a :30 or :45 offset or change): the summary then
-/// reads the report tables.
-fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<(i64, i64, i64)>> {
+/// A part of a summary's range in roll-up buckets: the buckets `[lo, hi)` of `span`, added
+/// (`sign` 1) or taken away (`sign` -1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Segment {
+    sign: i64,
+    span: i64,
+    lo: i64,
+    hi: i64,
+}
+
+impl Segment {
+    fn add(span: i64, lo: i64, hi: i64) -> Segment {
+        Segment {
+            sign: 1,
+            span,
+            lo,
+            hi,
+        }
+    }
+    fn take(span: i64, lo: i64, hi: i64) -> Segment {
+        Segment {
+            sign: -1,
+            span,
+            lo,
+            hi,
+        }
+    }
+}
+
+/// Whether `n` of the `per` fine buckets of a coarse one are read as the coarse bucket less the
+/// other `per - n` (fewer buckets) rather than as they are.
+fn complement(n: i64, per: i64) -> bool {
+    1 + per - n < n
+}
+
+/// Covers the buckets `[lo, hi)` of `span`, `per` of which make one coarser bucket: pushes the
+/// buckets of `span` to add or take away at the edges, and returns the coarser buckets to read
+/// (whole ones inside the range, and at an edge the one around buckets taken away), or `None`
+/// when the range is read in buckets of `span` alone.
+fn cover(span: i64, lo: i64, hi: i64, per: i64, out: &mut Vec<Segment>) -> Option<(i64, i64)> {
+    let (c0, c1) = ((lo + per - 1).div_euclid(per), hi.div_euclid(per));
+    if c0 > c1 {
+        // Inside one coarser bucket.
+        let c = lo.div_euclid(per);
+        if complement(hi - lo, per) {
+            out.push(Segment::take(span, c * per, lo));
+            out.push(Segment::take(span, hi, (c + 1) * per));
+            return Some((c, c + 1));
+        }
+        out.push(Segment::add(span, lo, hi));
+        return None;
+    }
+    let a = if complement(c0 * per - lo, per) {
+        out.push(Segment::take(span, (c0 - 1) * per, lo));
+        c0 - 1
+    } else {
+        out.push(Segment::add(span, lo, c0 * per));
+        c0
+    };
+    let b = if complement(hi - c1 * per, per) {
+        out.push(Segment::take(span, hi, (c1 + 1) * per));
+        c1 + 1
+    } else {
+        out.push(Segment::add(span, c1 * per, hi));
+        c1
+    };
+    Some((a, b))
+}
+
+/// The buckets of a summary's range in the roll-ups: whole weeks inside the range, whole UTC
+/// days around them and hours at its edges (only hours when rows are local days or hours). A
+/// partial day or week at an edge that the range mostly covers is read as the whole bucket less
+/// the hours or days outside the range (fewer rows: an agent has one row per week but up to 24
+/// per day), which is exact because every figure is a sum; the buckets are read in one
+/// statement, so no commit falls between a bucket and what is taken from it. `None` when the
+/// range does not start and end on whole UTC hours, or a local day or hour asked for does not
+/// (a zone with a :30 or :45 offset or change): the summary then reads the report tables.
+fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<Segment>> {
     let f = &q.filter;
     let whole = |t: i64| t.rem_euclid(HOUR_MS) == 0;
     if !whole(f.from.0) || !whole(f.to.0) || f.channel_id.as_deref() == Some("") {
@@ -1343,27 +1424,16 @@ fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<(i64, i64,
         if offsets.0.iter().any(|&(at, o)| !whole(at) || !whole(o)) {
             return None;
         }
-        return Some(vec![(HOUR_MS, h0, h1)]);
+        return Some(vec![Segment::add(HOUR_MS, h0, h1)]);
     }
-    let (d0, d1) = ((h0 + 23).div_euclid(24), h1.div_euclid(24));
-    if d0 >= d1 {
-        return Some(vec![(HOUR_MS, h0, h1)]);
+    let mut out = Vec::new();
+    if let Some((d0, d1)) = cover(HOUR_MS, h0, h1, 24, &mut out) {
+        if let Some((w0, w1)) = cover(DAY_MS, d0, d1, 7, &mut out) {
+            out.push(Segment::add(WEEK_MS, w0, w1));
+        }
     }
-    let (w0, w1) = ((d0 + 6).div_euclid(7), d1.div_euclid(7));
-    let middle = if w0 < w1 {
-        vec![
-            (DAY_MS, d0, w0 * 7),
-            (WEEK_MS, w0, w1),
-            (DAY_MS, w1 * 7, d1),
-        ]
-    } else {
-        vec![(DAY_MS, d0, d1)]
-    };
-    let mut segments = vec![(HOUR_MS, h0, d0 * 24)];
-    segments.extend(middle);
-    segments.push((HOUR_MS, d1 * 24, h1));
-    segments.retain(|(_, a, b)| a < b);
-    Some(segments)
+    out.retain(|s| s.lo < s.hi);
+    Some(out)
 }
 
 /// What a summary reads: its question, the offsets of its zone, and the roll-ups' segments of
@@ -1371,7 +1441,7 @@ fn rollup_segments(q: &SummaryQuery, offsets: &Offsets) -> Option<Vec<(i64, i64,
 struct Source<'a> {
     q: &'a SummaryQuery,
     offsets: &'a Offsets,
-    segments: Option<&'a [(i64, i64, i64)]>,
+    segments: Option<&'a [Segment]>,
 }
 
 /// Whether [`Store::report_summary`] answers `q` from the roll-ups (else from the report
@@ -1587,7 +1657,7 @@ impl Store {
     async fn rollup_figures(
         &self,
         src: &Source<'_>,
-        segments: &[(i64, i64, i64)],
+        segments: &[Segment],
         group: Option<ReportGroup>,
         agent: bool,
         rows: &mut HashMap<String, Acc>,
@@ -1603,57 +1673,79 @@ impl Store {
         let all_queues = f.queue_id.is_none()
             && f.channel_id.is_none()
             && !matches!(group, Some(ReportGroup::Queue | ReportGroup::Channel));
+        // One statement per table over every segment, each row signed by its segment's sign:
+        // what a segment takes away is read in the same snapshot as what another adds. One scan
+        // of the table (its key's ranges or-ed), not a union of scans, which PostgreSQL would
+        // hand to parallel workers that cost more to start than such a scan takes.
+        let mut n = 0;
+        let mut p = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut args = Vec::new();
+        let (mut any, mut taken) = (Vec::new(), Vec::new());
+        for seg in segments {
+            let cond = format!(
+                "(span = {} AND bucket >= {} AND bucket < {})",
+                p(),
+                p(),
+                p()
+            );
+            args.extend([int(seg.span), int(seg.lo), int(seg.hi)]);
+            if seg.sign < 0 {
+                taken.push(cond.clone());
+            }
+            any.push(cond);
+        }
+        let mut cond = format!("({})", any.join(" OR "));
+        if !agent {
+            cond += if all_queues {
+                " AND queue_id = '*' AND channel_id = '*'"
+            } else {
+                " AND queue_id <> '*'"
+            };
+        }
+        push_filters(
+            &mut cond,
+            &mut args,
+            &mut p,
+            "",
+            &src.q.filter,
+            agent.then_some("agent_id"),
+        );
+        let sign = if taken.is_empty() {
+            "1".to_owned()
+        } else {
+            format!("CASE WHEN {} THEN -1 ELSE 1 END", taken.join(" OR "))
+        };
         let sums = ROLLUP_COLUMNS
             .iter()
-            .map(|c| format!("COALESCE(SUM({c}), 0) AS {c}"))
+            .map(|c| format!("COALESCE(SUM(s * {c}), 0) AS {c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        for &(span, lo, hi) in segments {
-            let mut n = 3;
-            let mut p = || {
-                n += 1;
-                format!("${n}")
-            };
-            let mut cond = "span = $1 AND bucket >= $2 AND bucket < $3".to_owned();
-            let mut args = vec![int(span), int(lo), int(hi)];
-            if !agent {
-                cond += if all_queues {
-                    " AND queue_id = '*' AND channel_id = '*'"
-                } else {
-                    " AND queue_id <> '*'"
-                };
+        let figures = cast_sums(&format!(
+            "SELECT k, {sums} FROM (SELECT {key} AS k, {sign} AS s, {} FROM {table} \
+             WHERE {cond}) b GROUP BY k HAVING SUM(s * n) > 0",
+            ROLLUP_COLUMNS.join(", ")
+        ));
+        let by_code = cast_sums(&format!(
+            "SELECT k, d, COALESCE(SUM(s * n), 0) AS n FROM (SELECT {key} AS k, {sign} AS s, \
+             disposition AS d, n FROM {dispositions} WHERE {cond}) b GROUP BY k, d \
+             HAVING SUM(s * n) > 0"
+        ));
+        dispatch!(self, pool => {
+            for r in bind_all!(sqlx::query(&figures), &args).fetch_all(pool).await? {
+                let acc = rows.entry(r.text("k")?).or_default();
+                for c in ROLLUP_COLUMNS {
+                    acc.add_col(c, r.int(c)?);
+                }
             }
-            push_filters(
-                &mut cond,
-                &mut args,
-                &mut p,
-                "",
-                &src.q.filter,
-                agent.then_some("agent_id"),
-            );
-            let figures = cast_sums(&format!(
-                "SELECT {key} AS k, {sums} FROM {table} WHERE {cond} GROUP BY 1 \
-                 HAVING SUM(n) > 0"
-            ));
-            let by_code = cast_sums(&format!(
-                "SELECT {key} AS k, disposition AS d, COALESCE(SUM(n), 0) AS n \
-                 FROM {dispositions} WHERE {cond} GROUP BY 1, 2 HAVING SUM(n) > 0"
-            ));
-            dispatch!(self, pool => {
-                for r in bind_all!(sqlx::query(&figures), &args).fetch_all(pool).await? {
-                    let acc = rows.entry(r.text("k")?).or_default();
-                    for c in ROLLUP_COLUMNS {
-                        acc.add_col(c, r.int(c)?);
-                    }
-                }
-                for r in bind_all!(sqlx::query(&by_code), &args).fetch_all(pool).await? {
-                    let acc = rows.entry(r.text("k")?).or_default();
-                    *acc.dispositions.entry(r.text("d")?).or_default() += r.int("n")?;
-                }
-                Ok::<_, StoreError>(())
-            })?;
-        }
-        Ok(())
+            for r in bind_all!(sqlx::query(&by_code), &args).fetch_all(pool).await? {
+                let acc = rows.entry(r.text("k")?).or_default();
+                *acc.dispositions.entry(r.text("d")?).or_default() += r.int("n")?;
+            }
+            Ok::<_, StoreError>(())
+        })
     }
 
     /// An agent's own figures (or every agent's, grouped by agent): their offers, their
@@ -1853,19 +1945,23 @@ impl Store {
         if out.is_empty() {
             return Ok(out);
         }
-        let placeholders: Vec<String> = (1..=out.len()).map(|i| format!("${i}")).collect();
+        // The page's ids bound as one JSON array: SQLite looks up each numbered parameter's
+        // name among the earlier ones, so an IN list of a page's ids costs the square of the
+        // page's length to prepare.
+        let ids = serde_json::to_string(&out.iter().map(|it| it.id.as_str()).collect::<Vec<_>>())
+            .map_err(|e| StoreError::Invalid(format!("interaction ids: {e}")))?;
+        let in_ids = if self.backend() == "postgres" {
+            "interaction_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))"
+        } else {
+            "interaction_id IN (SELECT value FROM json_each($1))"
+        };
         let sql = format!(
-            "SELECT interaction_id, agent_id FROM report_legs WHERE interaction_id IN ({}) \
-             ORDER BY joined_at, agent_id",
-            placeholders.join(", ")
+            "SELECT interaction_id, agent_id FROM report_legs WHERE {in_ids} \
+             ORDER BY joined_at, agent_id"
         );
         let mut agents: HashMap<String, Vec<AgentId>> = HashMap::new();
         dispatch!(self, pool => {
-            let mut query = sqlx::query(&sql);
-            for it in &out {
-                query = query.bind(it.id.as_str());
-            }
-            for r in query.fetch_all(pool).await? {
+            for r in sqlx::query(&sql).bind(&ids).fetch_all(pool).await? {
                 let list = agents.entry(r.text("interaction_id")?).or_default();
                 let a = AgentId(r.text("agent_id")?);
                 if !list.contains(&a) {
@@ -1979,5 +2075,76 @@ mod tests {
             vec![(from.0, HOUR_MS), (1_711_846_800_000, 2 * HOUR_MS)]
         );
         assert!(Offsets::of("Mars/Olympus", from, to).is_err());
+    }
+
+    /// The signed segments of any range on whole hours count every hour of the range once and
+    /// no other, and read a partial day or week as the whole bucket less the rest only when
+    /// that reads fewer buckets.
+    #[test]
+    fn segments_cover_the_range_exactly() {
+        let query = |from: i64, to: i64| SummaryQuery {
+            filter: ReportFilter {
+                from: Timestamp(from * HOUR_MS),
+                to: Timestamp(to * HOUR_MS),
+                ..ReportFilter::default()
+            },
+            group_by: ReportGroup::Agent,
+            tz: "UTC".into(),
+            now: Timestamp(0),
+        };
+        let offsets = Offsets(vec![(0, 0)]);
+        let per_hour = |span: i64| span / HOUR_MS;
+        // 2026-03-05 00:00 UTC (a Thursday: a week starts there) and hours around it.
+        let start = 1_772_668_800_000 / HOUR_MS;
+        let mut took = 0;
+        for from in (start - 30)..(start + 30) {
+            for len in [
+                1,
+                5,
+                13,
+                23,
+                24,
+                25,
+                47,
+                100,
+                24 * 9 + 3,
+                24 * 30,
+                24 * 30 + 22,
+                24 * 40 + 11,
+            ] {
+                let to = from + len;
+                let segs = rollup_segments(&query(from, to), &offsets).expect("whole hours");
+                let mut count: HashMap<i64, i64> = HashMap::new();
+                for s in &segs {
+                    assert!(s.lo < s.hi, "{s:?}");
+                    let w = per_hour(s.span);
+                    for b in s.lo..s.hi {
+                        for h in b * w..(b + 1) * w {
+                            *count.entry(h).or_default() += s.sign;
+                        }
+                    }
+                    took += usize::from(s.sign < 0);
+                }
+                for (h, n) in count {
+                    let inside = (from..to).contains(&h);
+                    assert_eq!(n, i64::from(inside), "hour {h} of [{from}, {to}): {segs:?}");
+                }
+                // Never more hour buckets than a day holds at each edge, nor day buckets than a week.
+                let buckets = |span: i64| {
+                    segs.iter()
+                        .filter(|s| s.span == span)
+                        .map(|s| s.hi - s.lo)
+                        .sum::<i64>()
+                };
+                assert!(buckets(HOUR_MS) <= 24, "{segs:?}");
+                assert!(buckets(DAY_MS) <= 8, "{segs:?}");
+            }
+        }
+        assert!(took > 100, "{took} segments taken away");
+        // A 30-day range of local days in Berlin read from 11 buckets instead of 34.
+        let berlin = rollup_segments(&query(start - 3 * 24 - 1, start + 26 * 24 - 2), &offsets)
+            .expect("whole hours");
+        let n: i64 = berlin.iter().map(|s| s.hi - s.lo).sum();
+        assert!(n <= 12, "{berlin:?}");
     }
 }

@@ -22,6 +22,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use switchboard_domain::{AgentId, InteractionId, QueueId, Timestamp};
 use switchboard_store::{
     report_bucket_range, report_day_of, ReportFigure, ReportFilter, ReportGroup, ReportInteraction,
@@ -284,7 +285,7 @@ impl CsvLine {
     fn num(&mut self, n: Option<impl std::fmt::Display>) -> &mut Self {
         self.sep();
         if let Some(n) = n {
-            self.0.push_str(&n.to_string());
+            let _ = write!(self.0, "{n}");
         }
         self
     }
@@ -295,9 +296,55 @@ impl CsvLine {
         }
         self
     }
+    /// [`CsvLine::time`] of one of many instants, most of them on the same days.
+    fn instant(&mut self, dates: &mut Dates, t: Option<Timestamp>) -> &mut Self {
+        self.sep();
+        if let Some(t) = t {
+            dates.push(t, &mut self.0);
+        }
+        self
+    }
     fn end(self, out: &mut String) {
         out.push_str(&self.0);
         out.push_str("\r\n");
+    }
+}
+
+/// [`views::ts`] of the many instants of a long CSV: the date is formatted once per UTC day,
+/// the time of day from its digits (the streamed CSV writes five instants a row).
+#[derive(Default)]
+struct Dates {
+    /// The day (since 1970-01-01) and its `YYYY-MM-DDT`.
+    day: Option<(i64, String)>,
+}
+
+impl Dates {
+    fn push(&mut self, t: Timestamp, out: &mut String) {
+        let (day, ms) = (t.0.div_euclid(DAY_MS), t.0.rem_euclid(DAY_MS));
+        let date = match &self.day {
+            Some((d, date)) if *d == day => date,
+            _ => {
+                let date: String = views::ts(Timestamp(day * DAY_MS))
+                    .chars()
+                    .take(11)
+                    .collect();
+                &self.day.insert((day, date)).1
+            }
+        };
+        if date.len() != 11 {
+            // Outside the years views::ts writes: as it writes them.
+            out.push_str(&views::ts(t));
+            return;
+        }
+        out.push_str(date);
+        let _ = write!(
+            out,
+            "{:02}:{:02}:{:02}.{:03}Z",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        );
     }
 }
 
@@ -556,7 +603,12 @@ fn joined(r: &ReportInteraction, f: impl Fn(&AgentId) -> String) -> String {
     r.agents.iter().map(f).collect::<Vec<_>>().join("; ")
 }
 
-fn interaction_csv(r: &ReportInteraction, names: &HashMap<String, String>, out: &mut String) {
+fn interaction_csv(
+    r: &ReportInteraction,
+    names: &HashMap<String, String>,
+    dates: &mut Dates,
+    out: &mut String,
+) {
     let mut l = CsvLine::default();
     l.text(r.id.as_str())
         .text(r.queue_id.as_str())
@@ -568,11 +620,11 @@ fn interaction_csv(r: &ReportInteraction, names: &HashMap<String, String>, out: 
         .text(&joined(r, |a| a.0.clone()))
         .text(&joined(r, |a| name_of(names, a).to_owned()))
         .text(if r.outbound { "true" } else { "false" })
-        .time(Some(r.created_at))
-        .time(r.accepted_at)
-        .time(r.first_response_at)
-        .time(r.ended_at)
-        .time(r.wrapped_up_at)
+        .instant(dates, Some(r.created_at))
+        .instant(dates, r.accepted_at)
+        .instant(dates, r.first_response_at)
+        .instant(dates, r.ended_at)
+        .instant(dates, r.wrapped_up_at)
         .opt_text(r.disposition.as_deref())
         .num(r.handle_s)
         .num(r.speed_of_answer_s)
@@ -638,6 +690,7 @@ async fn interactions(
         filter: ReportFilter,
         names: HashMap<String, String>,
         before: Option<InteractionId>,
+        dates: Dates,
         started: bool,
         done: bool,
     }
@@ -646,6 +699,7 @@ async fn interactions(
         filter,
         names,
         before,
+        dates: Dates::default(),
         started: false,
         done: false,
     };
@@ -665,7 +719,7 @@ async fn interactions(
         {
             Ok(page) => {
                 for r in &page {
-                    interaction_csv(r, &w.names, &mut out);
+                    interaction_csv(r, &w.names, &mut w.dates, &mut out);
                 }
                 w.done = (page.len() as i64) < CSV_PAGE;
                 w.before = page.last().map(|r| r.id.clone());
@@ -766,5 +820,33 @@ mod tests {
             out,
             "plain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",\"'=SUM(A1)\",\"'+49\",\"'-1\",\"'@x\",-1.5,,\r\n"
         );
+    }
+
+    /// The streamed CSV's instants are written as `views::ts` writes them, on any day and at any
+    /// millisecond, whether or not the day changed since the last one.
+    #[test]
+    fn csv_instants_as_views_writes_them() {
+        let mut dates = Dates::default();
+        let mut t = -3 * DAY_MS - 1;
+        while t < 60 * 366 * DAY_MS {
+            let mut out = String::new();
+            dates.push(Timestamp(t), &mut out);
+            assert_eq!(out, views::ts(Timestamp(t)));
+            t += 7_919_993_317;
+        }
+        for t in [
+            0,
+            1,
+            DAY_MS - 1,
+            DAY_MS,
+            1_767_225_600_000,
+            1_767_311_999_999,
+        ] {
+            for _ in 0..2 {
+                let mut out = String::new();
+                dates.push(Timestamp(t), &mut out);
+                assert_eq!(out, views::ts(Timestamp(t)));
+            }
+        }
     }
 }
