@@ -58,8 +58,45 @@ fn int(i: i64) -> Arg {
 /// written once per phase).
 pub(crate) fn fact_statements(facts: &[Fact], rollups: bool, postgres: bool) -> Vec<Stmt> {
     let mut rows = Vec::with_capacity(facts.len() * 2);
+    // Messages are counted per interaction and written by one statement after the other
+    // rows (a commit of a webhook burst holds one per message, of many interactions).
+    let mut counts: Vec<(&str, i64, i64)> = Vec::new();
+    let mut counted: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for fact in facts {
-        fact_rows(fact, &mut rows);
+        let (id, n_in, n_out) = match &fact.kind {
+            FactKind::MessageIn { interaction } => (interaction.as_str(), 1, 0),
+            FactKind::MessageOut { interaction, .. } => (interaction.as_str(), 0, 1),
+            _ => {
+                fact_rows(fact, &mut rows);
+                continue;
+            }
+        };
+        let k = *counted.entry(id).or_insert_with(|| {
+            counts.push((id, 0, 0));
+            counts.len() - 1
+        });
+        counts[k].1 += n_in;
+        counts[k].2 += n_out;
+    }
+    if !counts.is_empty() {
+        rows.push(Stmt {
+            sql: if postgres {
+                "UPDATE report_interactions AS r \
+                 SET messages_in = r.messages_in + v.n_in, messages_out = r.messages_out + v.n_out \
+                 FROM (SELECT x->>0 AS id, CAST(x->>1 AS BIGINT) AS n_in, \
+                       CAST(x->>2 AS BIGINT) AS n_out FROM jsonb_array_elements($1::jsonb) AS x) AS v \
+                 WHERE r.id = v.id"
+            } else {
+                "UPDATE report_interactions \
+                 SET messages_in = messages_in + v.n_in, messages_out = messages_out + v.n_out \
+                 FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS n_in, \
+                       json_extract(value, '$[2]') AS n_out FROM json_each($1)) AS v \
+                 WHERE report_interactions.id = v.id"
+            },
+            args: vec![Arg::Text(Some(
+                serde_json::to_string(&counts).unwrap_or_default(),
+            ))],
+        });
     }
     if !rollups {
         return rows;
@@ -289,15 +326,8 @@ fn fact_rows(fact: &Fact, out: &mut Vec<Stmt>) {
                     text(interaction.as_str()),
                 ],
             }),
-            FactKind::MessageIn { interaction } => out.push(Stmt {
-                sql: "UPDATE report_interactions SET messages_in = messages_in + 1 WHERE id = $1",
-                args: vec![text(interaction.as_str())],
-            }),
-            FactKind::MessageOut { interaction, .. } => out.push(Stmt {
-                sql: "UPDATE report_interactions SET messages_out = messages_out + 1 \
-                      WHERE id = $1",
-                args: vec![text(interaction.as_str())],
-            }),
+            // Counted together by `fact_statements`.
+            FactKind::MessageIn { .. } | FactKind::MessageOut { .. } => {}
             FactKind::FirstResponse { interaction, agent } => out.push(Stmt {
                 sql: "UPDATE report_interactions SET first_response_at = $1, \
                       first_response_agent_id = $2 WHERE id = $3 AND first_response_at IS NULL",

@@ -813,6 +813,76 @@ async fn a_scripted_day_gives_every_figure_exactly() {
     common::each_store("reports", |store| async move { both(&store).await }).await;
 }
 
+/// The messages of many steps in one commit (a webhook burst) count per interaction as they
+/// do one step at a time.
+#[tokio::test]
+async fn messages_of_one_commit_count_per_interaction() {
+    common::each_store("report_messages", |store| async move {
+        let arrived = |i: &str| Fact {
+            at: at(9, 0, 0),
+            kind: FactKind::Arrived {
+                interaction: iid(i),
+                queue: QueueId::from("q1"),
+                channel: None,
+                customer: Customer {
+                    wa_id: format!("49151{i}"),
+                    name: None,
+                },
+                contact_id: None,
+                outbound: false,
+                sla_response_s: 60,
+            },
+        };
+        let msg_in = |i: &str| Fact {
+            at: at(9, 1, 0),
+            kind: FactKind::MessageIn {
+                interaction: iid(i),
+            },
+        };
+        let msg_out = |i: &str| Fact {
+            at: at(9, 2, 0),
+            kind: FactKind::MessageOut {
+                interaction: iid(i),
+                agent: aid("a1"),
+            },
+        };
+        let facts = vec![
+            arrived("m1"),
+            msg_in("m1"),
+            arrived("m2"),
+            msg_in("m1"),
+            msg_out("m1"),
+            msg_in("m2"),
+            msg_in("m1"),
+            msg_out("m1"),
+            // An interaction with no report row (stored before reports existed): nothing.
+            msg_in("gone"),
+        ];
+        store
+            .commit(&Changeset {
+                queues: vec![Queue::new(QueueId::from("q1"), "Support")],
+                ..Changeset::default()
+            })
+            .await
+            .unwrap();
+        store
+            .commit(&Changeset {
+                facts,
+                ..Changeset::default()
+            })
+            .await
+            .unwrap();
+        let rows = store.report_interactions(&range(), 10, None).await.unwrap();
+        let counts: Vec<(&str, i64, i64)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.messages_in, r.messages_out))
+            .collect();
+        // The first customer message is counted by the arrival.
+        assert_eq!(counts, [("m2", 2, 0), ("m1", 4, 2)]);
+    })
+    .await;
+}
+
 #[test]
 fn days_and_hours_of_rows_are_ranges_of_instants() {
     // Berlin's spring change: a 23-hour day; the autumn one repeats 02:00, whose row covers both.
