@@ -158,8 +158,10 @@ pub struct ViewersChange {
 /// The most frames in one relay message (NATS messages are limited to 1 MiB by default).
 const RELAY_CHUNK_FRAMES: usize = 200;
 const RELAY_CHUNK_BYTES: usize = 256 * 1024;
-/// Rows larger than this are not relayed: the replicas reload from the store instead.
-const RELAY_DELTA_BYTES: usize = 512 * 1024;
+/// A relay message larger than this goes without its rows (the replicas load from the store
+/// instead): NATS refuses messages over 1 MiB by default, and the frames of one part take at
+/// most `RELAY_CHUNK_BYTES` and a little.
+const RELAY_MESSAGE_BYTES: usize = 900 * 1024;
 
 /// A request being answered: since when, and its answer once there.
 type Answering = (Instant, Arc<OnceCell<Vec<u8>>>);
@@ -790,10 +792,6 @@ impl Link {
                 self.relayed.fetch_max(f.seq, Ordering::AcqRel);
             }
             let at = self.clock_ms();
-            let delta = match serde_json::to_vec(&batch.delta) {
-                Ok(bytes) if bytes.len() <= RELAY_DELTA_BYTES => Some(batch.delta),
-                _ => None,
-            };
             let mut message = Relayed {
                 node: self.node_id.clone(),
                 at,
@@ -801,7 +799,7 @@ impl Link {
                 commit: batch.commit,
                 part: 0,
                 reset: batch.reset,
-                delta,
+                delta: Some(batch.delta),
                 frames: Vec::new(),
             };
             let mut bytes = 0;
@@ -832,8 +830,17 @@ impl Link {
         }
     }
 
-    async fn send_relayed(&self, msg: Relayed) {
-        if let Ok(payload) = serde_json::to_vec(&msg) {
+    async fn send_relayed(&self, mut msg: Relayed) {
+        let mut payload = serde_json::to_vec(&msg);
+        if payload
+            .as_ref()
+            .is_ok_and(|p| p.len() > RELAY_MESSAGE_BYTES)
+            && msg.delta.is_some()
+        {
+            msg.delta = None;
+            payload = serde_json::to_vec(&msg);
+        }
+        if let Ok(payload) = payload {
             if let Err(e) = self
                 .nats
                 .publish(self.events_subject.clone(), payload.into())
