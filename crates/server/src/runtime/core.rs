@@ -111,18 +111,12 @@ pub struct CoreState {
 impl CoreState {
     /// Several nodes: applies one relayed commit of the router to this node's replica of its
     /// state: the rows it stored (see [`Delta`]) and its events' numbers (`(stream, seq)`).
+    /// (`ended` is left as loaded: only a worker reads it, and a worker loads its own state.)
     pub(crate) fn apply_relayed<'a>(
         &mut self,
         delta: Delta,
         seqs: impl Iterator<Item = (&'a str, i64)>,
     ) {
-        for it in &delta.interactions {
-            if it.ended_at.is_some() && it.state != InteractionState::Done {
-                self.ended.insert(it.id.clone());
-            } else {
-                self.ended.remove(&it.id);
-            }
-        }
         self.engine.apply_delta(delta);
         for (stream, seq) in seqs {
             self.last_seq = self.last_seq.max(seq);
