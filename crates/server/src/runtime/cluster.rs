@@ -219,7 +219,6 @@ pub struct Link {
     /// While this node is the router: the number of its worker's last commit.
     committed: Arc<AtomicU64>,
     subject_prefix: String,
-    viewers_subject: String,
     /// Who has which interaction open, this node's and (as they said) the other nodes'.
     viewers: Viewers,
     viewers_tx: mpsc::UnboundedSender<ViewersChange>,
@@ -280,7 +279,6 @@ impl Link {
             relay_lag_ms: AtomicU64::new(0),
             committed: Arc::new(AtomicU64::new(0)),
             subject_prefix: config.subject_prefix.clone(),
-            viewers_subject: format!("{}.viewers", config.subject_prefix),
             viewers,
             viewers_tx,
             viewers_rx: Mutex::new(Some(viewers_rx)),
@@ -300,11 +298,7 @@ impl Link {
             }
         }
         tokio::spawn(link.clone().receive_relayed(events));
-        let said = link
-            .nats
-            .subscribe(link.viewers_subject.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot subscribe to {}: {e}", link.viewers_subject))?;
+        let said = link.listen("viewers").await?;
         tokio::spawn(link.clone().receive_viewers(said));
         // What a former process under this node id had open is gone.
         link.say_viewers(ViewersSaid {
@@ -356,13 +350,7 @@ impl Link {
 
     async fn say_viewers(&self, said: ViewersSaid) {
         if let Ok(payload) = serde_json::to_vec(&said) {
-            if let Err(e) = self
-                .nats
-                .publish(self.viewers_subject.clone(), payload.into())
-                .await
-            {
-                tracing::warn!(error = %e, "cannot tell the other nodes who is viewing");
-            }
+            self.broadcast("viewers", payload).await;
         }
     }
 
